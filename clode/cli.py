@@ -1,0 +1,57 @@
+"""The ``clode`` command line: one sub-command per module in ``clode.commands``.
+
+Each command module defines ``register(subparsers)``, which adds its parser and
+sets ``func`` to a function taking the parsed args and returning an exit code.
+User errors (``ClodeError``) print one line on stderr and exit non-zero;
+no traceback reaches the user.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+
+from . import __version__
+from .errors import Cancelled, ClodeError
+
+COMMANDS = ["enhance", "eval", "train", "batch"]
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="clode", description="Low-light photo enhancement with CLODE.")
+    parser.add_argument("--version", action="version", version=f"clode {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    sub.required = True
+    for name in COMMANDS:
+        try:
+            module = importlib.import_module(f"clode.commands.{name}")
+        except ModuleNotFoundError as e:
+            if e.name == f"clode.commands.{name}":
+                continue  # command not built yet
+            raise
+        module.register(sub)
+    return parser
+
+
+def main(argv=None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        return int(args.func(args) or 0)
+    except Cancelled:
+        print("clode: cancelled", file=sys.stderr)
+        return 130
+    except KeyboardInterrupt:
+        print("clode: interrupted", file=sys.stderr)
+        return 130
+    except ClodeError as e:
+        print(f"clode: error: {e}", file=sys.stderr)
+        return 1
+    except MemoryError:
+        print("clode: error: out of memory", file=sys.stderr)
+        return 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

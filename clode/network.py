@@ -1,0 +1,87 @@
+"""The CLODE networks, exactly as published (ICLR 2025, official code).
+
+Parameter names match the official checkpoint with its ``odefunc.`` prefix
+removed, so an official state dict maps onto this module one to one.
+The official model also carries layers its forward pass never uses
+(``conv1``, ``e_conv1``..``e_conv7``); they are not built here.
+"""
+
+from __future__ import annotations
+
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+
+ARCHITECTURE = "clode-v1"
+NUM_FILTERS = 32
+
+
+class TimeConv2d(nn.Conv2d):
+    """A convolution that sees the time t as a constant channel in front of its input."""
+
+    def __init__(self, in_channels: int, out_channels: int, kernel_size: int, padding: int):
+        super().__init__(in_channels + 1, out_channels, kernel_size, padding=padding,
+                         padding_mode="reflect" if padding else "zeros")
+
+    def forward(self, t: torch.Tensor, x: torch.Tensor) -> torch.Tensor:  # type: ignore[override]
+        t_plane = torch.ones_like(x[:, :1]) * t
+        return super().forward(torch.cat([t_plane, x], 1))
+
+
+class Denoiser(nn.Module):
+    """Predicts the noise of an image; the clean image is ``x - D(x)``."""
+
+    def __init__(self, channels: int = 3, width: int = 48):
+        super().__init__()
+        self.conv1 = nn.Conv2d(channels, width, 3, padding=1)
+        self.conv2 = nn.Conv2d(width, width, 3, padding=1)
+        self.conv3 = nn.Conv2d(width, channels, 1)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        x = F.leaky_relu(self.conv1(x), 0.2)
+        x = F.leaky_relu(self.conv2(x), 0.2)
+        return self.conv3(x)
+
+
+class CLODENet(nn.Module):
+    """Curve network g (A = tanh g) and denoiser D of CLODE.
+
+    The image follows dI/dt = A(t, I) * (I^2 - I); the result at end time T is
+    ``clamp(I(T) - D(I(T)), 0, 1)``.
+    """
+
+    def __init__(self, nf: int = NUM_FILTERS):
+        super().__init__()
+        # GroupNorm modules are shared between layers in the official model.
+        self.norm32 = nn.GroupNorm(1, nf)
+        self.norm64 = nn.GroupNorm(1, nf * 2)
+        self.up_conv = TimeConv2d(6, nf, 3, 1)
+        self.conv_3_1 = TimeConv2d(nf, nf, 3, 1)
+        self.conv_5_1 = TimeConv2d(nf, nf, 5, 2)
+        self.conv_3_2 = TimeConv2d(nf * 2, nf * 2, 3, 1)
+        self.conv_5_2 = TimeConv2d(nf * 2, nf * 2, 5, 2)
+        self.confusion = TimeConv2d(nf * 4, nf, 1, 0)
+        self.down_conv = TimeConv2d(nf, 3, 3, 1)
+        self.denoise = Denoiser(3)
+
+    def curve(self, t: torch.Tensor, image: torch.Tensor) -> torch.Tensor:
+        """The curve map A(t, I) in [-1, 1], same shape as ``image``."""
+        p = image - self.denoise(image)
+        x = torch.cat([p, 1 - p], 1)
+        x = F.relu(self.norm32(self.up_conv(t, x)))
+        x = torch.cat([F.relu(self.norm32(self.conv_3_1(t, x))),
+                       F.relu(self.norm32(self.conv_5_1(t, x)))], 1)
+        x = torch.cat([F.relu(self.norm64(self.conv_3_2(t, x))),
+                       F.relu(self.norm64(self.conv_5_2(t, x)))], 1)
+        x = F.relu(self.norm32(self.confusion(t, x)))
+        return torch.tanh(self.down_conv(t, x))
+
+    def velocity(self, t: torch.Tensor, image: torch.Tensor) -> torch.Tensor:
+        """dI/dt."""
+        return self.curve(t, image) * (image * image - image)
+
+    def finish(self, image: torch.Tensor, denoise: float = 1.0) -> torch.Tensor:
+        """The output stage: subtract the predicted noise (scaled by ``denoise``) and clamp."""
+        if denoise:
+            image = image - denoise * self.denoise(image)
+        return image.clamp(0, 1)

@@ -1,0 +1,146 @@
+"""Integrating the CLODE ODE dI/dt = A(t, I) * (I^2 - I) in exposure time.
+
+One module owns the solver: the exact (official) settings, fixed-step
+alternatives, negative end times (integrating backwards darkens), and the
+optional state channels that ride along the trajectory:
+
+* ``track_lambda`` adds Lambda(t) = int_0^t A dt (3 channels), which the fast
+  engine needs for the closed-form logistic solution;
+* ``loss_terms`` adds the training integrals (total variation of A and the
+  zero-shot Noise2Noise loss of the denoiser), one channel each.
+
+Inference never computes the loss terms: they cost time and change the image
+only through the adaptive step-size control.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+from typing import Callable, Optional, Sequence
+
+import torch
+import torch.nn as nn
+from torchdiffeq import odeint, odeint_adjoint
+
+from .network import CLODENet
+from .progress import CancelToken, ProgressCallback, check, report
+
+FIXED_STEP_METHODS = {"euler", "midpoint", "rk4", "explicit_adams", "implicit_adams"}
+
+
+@dataclass(frozen=True)
+class Solver:
+    """How to integrate: an adaptive method with tolerances, or a fixed-step one.
+
+    For fixed-step methods ``step_size`` is the step in exposure time (the
+    official model is trained to T = 3, so ``step_size=1.0`` with ``rk4`` is
+    "RK4, 3 steps").
+    """
+
+    method: str = "dopri5"
+    rtol: float = 1e-5
+    atol: float = 1e-5
+    step_size: Optional[float] = None
+    max_num_steps: int = 1000
+
+    @property
+    def fixed_step(self) -> bool:
+        return self.method in FIXED_STEP_METHODS
+
+    def options(self) -> dict:
+        if self.fixed_step:
+            return {"step_size": self.step_size or 0.25}
+        return {"max_num_steps": self.max_num_steps}
+
+    def describe(self) -> str:
+        if self.fixed_step:
+            return f"{self.method}, step {self.step_size or 0.25}"
+        return f"{self.method}, tol {self.rtol:g}"
+
+    @classmethod
+    def parse(cls, text: str) -> "Solver":
+        """``dopri5``, ``dopri5:1e-3``, ``rk4:0.5`` (method[:tolerance or step size])."""
+        method, _, arg = text.partition(":")
+        solver = cls(method=method)
+        if arg:
+            value = float(arg)
+            solver = replace(solver, step_size=value) if solver.fixed_step else replace(solver, rtol=value, atol=value)
+        return solver
+
+
+#: The official inference settings: dopri5, rtol = atol = 1e-5, at most 1000 steps.
+EXACT = Solver()
+
+
+class Dynamics(nn.Module):
+    """The right-hand side of the (possibly augmented) ODE, with cancel and progress hooks."""
+
+    def __init__(self, net: CLODENet, track_lambda: bool = False,
+                 loss_terms: Optional[Sequence[Callable[[torch.Tensor, torch.Tensor], torch.Tensor]]] = None,
+                 cancel: Optional[CancelToken] = None,
+                 on_eval: Optional[Callable[[float], None]] = None):
+        super().__init__()
+        self.net = net
+        self.track_lambda = track_lambda
+        self.loss_terms = list(loss_terms or [])
+        self.cancel = cancel
+        self.on_eval = on_eval
+        self.evaluations = 0
+
+    def forward(self, t: torch.Tensor, state: torch.Tensor) -> torch.Tensor:
+        check(self.cancel)
+        self.evaluations += 1
+        if self.on_eval is not None:
+            self.on_eval(float(t))
+        image = state[:, :3]
+        curve = self.net.curve(t, image)
+        parts = [curve * (image * image - image)]
+        if self.track_lambda:
+            parts.append(curve)
+        for term in self.loss_terms:
+            # Each loss integral is one scalar per sample, stored in one channel.
+            value = term(curve, image)
+            parts.append(value.reshape(-1, 1, 1, 1).expand(image.shape[0], 1, *image.shape[2:]))
+        return torch.cat(parts, 1)
+
+
+def integrate(net: CLODENet, image: torch.Tensor, times: Sequence[float], solver: Solver = EXACT, *,
+              track_lambda: bool = False, loss_terms=None, adjoint: bool = False,
+              progress: Optional[ProgressCallback] = None, cancel: Optional[CancelToken] = None,
+              dynamics_out: Optional[list] = None) -> list[torch.Tensor]:
+    """Solve from t = 0 and return the state at each of ``times`` (in the given order).
+
+    Positive and negative times are solved as two runs from the same start
+    (forward, then backward), so ``times`` may mix signs. The returned states
+    have 3 image channels, then 3 Lambda channels if ``track_lambda``, then one
+    channel per loss term.
+    """
+    times = [float(t) for t in times]
+    extra = (3 if track_lambda else 0) + len(loss_terms or [])
+    y0 = torch.cat([image, image.new_zeros(image.shape[0], extra, *image.shape[2:])], 1) if extra else image
+    span = (max([t for t in times if t > 0], default=0.0) - min([t for t in times if t < 0], default=0.0)) or 1.0
+    done = [0.0]
+
+    def on_eval(t: float) -> None:
+        report(progress, (done[0] + abs(t)) / span, "solving")
+
+    dynamics = Dynamics(net, track_lambda, loss_terms, cancel, on_eval if progress else None)
+    if dynamics_out is not None:
+        dynamics_out.append(dynamics)
+    results: dict[float, torch.Tensor] = {}
+    if 0.0 in times:
+        results[0.0] = y0
+    for positive in (True, False):
+        ends = sorted({t for t in times if t != 0 and (t > 0) == positive}, reverse=not positive)
+        if not ends:
+            continue
+        grid = torch.tensor([0.0] + ends, dtype=image.dtype, device=image.device)
+        solve = odeint_adjoint if adjoint else odeint
+        kwargs = {"adjoint_params": tuple(net.parameters())} if adjoint else {}
+        states = solve(dynamics, y0, grid, rtol=solver.rtol, atol=solver.atol, method=solver.method,
+                       options=solver.options(), **kwargs)
+        for t, state in zip(ends, states[1:]):
+            results[t] = state
+        done[0] += abs(ends[-1])
+    report(progress, 1.0, "solved")
+    return [results[t] for t in times]

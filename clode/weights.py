@@ -1,0 +1,184 @@
+"""Reading and writing model files.
+
+Two layouts are accepted:
+
+* ours: safetensors, tensor names as in ``CLODENet``, with metadata
+  (``format``, ``architecture``, ``default_T``, ``t_max``, ``name``, and a JSON
+  model ``card`` saying how it was trained);
+* the official CLODE ``.pth`` state dict: tensors under ``odefunc.`` and/or
+  ``odeblock.odefunc.``, with layers the forward pass never uses. It is read
+  with ``torch.load(weights_only=True)``, so a malicious pickle is refused.
+
+Anything else raises ``ModelLoadError`` naming the file and the problem.
+"""
+
+from __future__ import annotations
+
+import json
+import pickle
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Optional, Union
+
+import torch
+from safetensors import SafetensorError
+from safetensors.torch import load_file, safe_open, save_file
+
+from . import __version__
+from .atomic import atomic_path
+from .errors import ModelLoadError
+from .network import ARCHITECTURE, CLODENet
+
+PathLike = Union[str, Path]
+
+DEFAULT_MODEL = Path(__file__).parent / "models" / "default.safetensors"
+OFFICIAL_PREFIXES = ("odefunc.", "odeblock.odefunc.")
+# Layers of the official EnhanceFunc that its forward pass never calls.
+OFFICIAL_UNUSED = re.compile(r"^(conv1|e_conv[1-7])\.")
+
+
+@dataclass
+class ModelInfo:
+    name: str
+    path: Optional[Path]
+    default_T: float = 3.0
+    t_max: float = 6.0          # the dial's hard range is [-t_max, t_max]
+    architecture: str = ARCHITECTURE
+    official: bool = False
+    card: dict = field(default_factory=dict)
+
+
+def _short(names) -> str:
+    names = sorted(names)
+    return ", ".join(names[:6]) + (f" (+{len(names) - 6} more)" if len(names) > 6 else "")
+
+
+def _check_and_load(net: CLODENet, state: dict, path: Path) -> None:
+    expected = net.state_dict()
+    missing = set(expected) - set(state)
+    unexpected = set(state) - set(expected)
+    problems = []
+    if missing:
+        problems.append(f"missing tensors: {_short(missing)}")
+    if unexpected:
+        problems.append(f"unexpected tensors: {_short(unexpected)}")
+    if not problems:
+        wrong = [k for k in expected if tuple(state[k].shape) != tuple(expected[k].shape)]
+        if wrong:
+            problems.append("wrong shapes: " + _short(f"{k} {tuple(state[k].shape)}" for k in wrong))
+    if problems:
+        raise ModelLoadError(f"{path}: not a CLODE model ({'; '.join(problems)})")
+    net.load_state_dict({k: v.float() for k, v in state.items()})
+
+
+def official_to_ours(state: dict) -> dict:
+    """Map an official state dict onto our tensor names; unused layers are dropped."""
+    ours: dict = {}
+    # Both prefixes hold the same tensors; the shorter one wins where both exist.
+    for prefix in reversed(OFFICIAL_PREFIXES):
+        for key, value in state.items():
+            if key.startswith(prefix):
+                name = key[len(prefix):]
+                if not OFFICIAL_UNUSED.match(name):
+                    ours[name] = value
+    # Keys outside both prefixes are reported as unexpected.
+    for key, value in state.items():
+        if not key.startswith(OFFICIAL_PREFIXES):
+            ours[key] = value
+    return ours
+
+
+def _read_official(path: Path) -> dict:
+    try:
+        obj = torch.load(path, map_location="cpu", weights_only=True)
+    except pickle.UnpicklingError as e:
+        first = str(e).strip().splitlines()[0] if str(e).strip() else "unsafe content"
+        raise ModelLoadError(f"{path}: refused to load, the file holds more than tensors ({first[:120]})") from None
+    except Exception as e:  # truncated zip, random bytes, ...
+        raise ModelLoadError(f"{path}: not a readable PyTorch checkpoint ({type(e).__name__}: {str(e).splitlines()[0][:120] if str(e) else 'corrupt'})") from None
+    for wrapper in ("state_dict", "model", "model_state_dict"):
+        if isinstance(obj, dict) and isinstance(obj.get(wrapper), dict):
+            obj = obj[wrapper]
+    if not isinstance(obj, dict) or not all(isinstance(v, torch.Tensor) for v in obj.values()):
+        raise ModelLoadError(f"{path}: not a state dict of tensors")
+    return official_to_ours(obj)
+
+
+def _read_safetensors(path: Path) -> tuple[dict, dict]:
+    try:
+        with safe_open(str(path), framework="pt") as f:
+            metadata = f.metadata() or {}
+        state = load_file(str(path))
+    except (SafetensorError, OSError, ValueError) as e:
+        raise ModelLoadError(f"{path}: not a readable safetensors file, truncated or corrupt ({str(e).splitlines()[0][:120]})") from None
+    return state, metadata
+
+
+def _is_safetensors(path: Path) -> bool:
+    with open(path, "rb") as f:
+        head = f.read(9)
+    if len(head) < 9:
+        return False
+    size = int.from_bytes(head[:8], "little")
+    return 0 < size < 100_000_000 and head[8:9] == b"{"
+
+
+def load_model(path: Optional[PathLike] = None, device: Union[str, torch.device] = "cpu") -> CLODENet:
+    """Load a model file (ours or the official layout); without a path, the shipped default.
+
+    The returned network is in eval mode and carries a ``ModelInfo`` as ``.info``.
+    """
+    if path is None:
+        if not DEFAULT_MODEL.exists():
+            raise ModelLoadError(f"{DEFAULT_MODEL}: no default model shipped yet; pass a model file")
+        path = DEFAULT_MODEL
+    path = Path(path).expanduser()
+    if not path.exists():
+        raise ModelLoadError(f"{path}: no such model file")
+    if path.is_dir():
+        raise ModelLoadError(f"{path}: is a folder, not a model file")
+    try:
+        if path.stat().st_size == 0:
+            raise ModelLoadError(f"{path}: empty file")
+        safetensors_file = _is_safetensors(path)
+    except PermissionError:
+        raise ModelLoadError(f"{path}: permission denied") from None
+    net = CLODENet()
+    if safetensors_file:
+        state, meta = _read_safetensors(path)
+        if meta.get("format") == "clode" and meta.get("architecture", ARCHITECTURE) != ARCHITECTURE:
+            raise ModelLoadError(f"{path}: architecture {meta['architecture']!r} is not supported (need {ARCHITECTURE})")
+        if any(k.startswith(OFFICIAL_PREFIXES) for k in state):
+            state = official_to_ours(state)
+        _check_and_load(net, state, path)
+        card = json.loads(meta.get("card", "{}") or "{}")
+        info = ModelInfo(name=meta.get("name", path.stem), path=path,
+                         default_T=float(meta.get("default_T", 3.0)), t_max=float(meta.get("t_max", 6.0)),
+                         card=card)
+    else:
+        state = _read_official(path)
+        _check_and_load(net, state, path)
+        info = ModelInfo(name=path.stem, path=path, official=True,
+                         card={"source": "official CLODE checkpoint"})
+    net.info = info
+    return net.to(device).eval()
+
+
+def save_model(net: CLODENet, path: PathLike, *, name: Optional[str] = None, default_T: float = 3.0,
+               t_max: float = 6.0, card: Optional[dict] = None) -> Path:
+    """Write ``net`` in our safetensors format, atomically."""
+    path = Path(path)
+    state = {k: v.detach().float().cpu().contiguous() for k, v in net.state_dict().items()}
+    metadata = {
+        "format": "clode",
+        "architecture": ARCHITECTURE,
+        "name": name or path.stem,
+        "default_T": repr(float(default_T)),
+        "t_max": repr(float(t_max)),
+        "software": f"clode {__version__}",
+        "card": json.dumps(card or {}, sort_keys=True),
+    }
+    with atomic_path(path) as tmp:
+        save_file(state, str(tmp), metadata=metadata)
+    return path

@@ -1,0 +1,1 @@
+"""CLODE Desktop, the Qt application. All Qt code lives in this package; ``clode`` stays Qt-free."""
