@@ -1,0 +1,112 @@
+"""Per-photo settings (exposure T, denoise, ...) kept in a small JSON sidecar.
+
+The sidecar is ``<photo file name>.clode.json`` beside the photo, so it travels
+with it. When that folder cannot be written (a card, a shared drive), it goes
+to the user data dir instead, under a name derived from the photo's absolute
+path. Reading takes whichever of the two was written last. The photo itself is
+never touched.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+from pathlib import Path
+from typing import Optional, Union
+
+from platformdirs import user_data_dir
+
+from . import __version__
+from .atomic import write_text
+from .errors import ClodeError
+
+PathLike = Union[str, Path]
+
+SUFFIX = ".clode.json"
+FORMAT_VERSION = 1
+APP_NAME = "CLODE Desktop"
+
+
+def fallback_dir() -> Path:
+    """Where sidecars go when the photo's folder is read-only."""
+    return Path(user_data_dir(APP_NAME)) / "sidecars"
+
+
+def sidecar_path(photo_path: PathLike) -> Path:
+    """The sidecar beside the photo."""
+    photo = Path(photo_path)
+    return photo.with_name(photo.name + SUFFIX)
+
+
+def fallback_path(photo_path: PathLike) -> Path:
+    """The sidecar in the user data dir: a hash of the absolute path keeps names unique."""
+    photo = Path(photo_path).expanduser().resolve()
+    digest = hashlib.sha1(str(photo).encode("utf-8", "surrogateescape")).hexdigest()[:16]
+    return fallback_dir() / f"{digest}-{photo.name}{SUFFIX}"
+
+
+def _read(path: Path) -> Optional[dict]:
+    """The settings in one sidecar, or None if it is missing or unreadable (a damaged sidecar is ignored)."""
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    if not isinstance(data, dict):
+        return None
+    settings = data.get("settings", data)
+    if not isinstance(settings, dict):
+        return None
+    clean = {}
+    for key, value in settings.items():
+        if key in ("T", "denoise"):
+            # A hand-edited or damaged number must not reach the model.
+            try:
+                value = float(value)
+            except (TypeError, ValueError):
+                continue
+            if not math.isfinite(value):
+                continue
+        clean[key] = value
+    return clean
+
+
+def _mtime(path: Path) -> float:
+    try:
+        return path.stat().st_mtime
+    except OSError:
+        return -math.inf
+
+
+def load_settings(photo_path: PathLike) -> Optional[dict]:
+    """The saved settings for a photo (``{"T": float, "denoise": float, ...}``), or None."""
+    candidates = sorted((sidecar_path(photo_path), fallback_path(photo_path)), key=_mtime, reverse=True)
+    for path in candidates:
+        settings = _read(path)
+        if settings is not None:
+            return settings
+    return None
+
+
+def save_settings(photo_path: PathLike, settings: dict) -> Path:
+    """Write the photo's settings atomically; returns the sidecar's path.
+
+    Beside the photo when that works, else in the user data dir.
+    """
+    photo = Path(photo_path)
+    text = json.dumps({
+        "format": "clode-sidecar",
+        "version": FORMAT_VERSION,
+        "software": f"clode {__version__}",
+        "photo": photo.name,
+        "settings": settings,
+    }, indent=2, sort_keys=True) + "\n"
+    try:
+        return write_text(sidecar_path(photo), text)
+    except OSError:
+        pass
+    target = fallback_path(photo)
+    try:
+        return write_text(target, text)
+    except OSError as e:
+        raise ClodeError(f"{photo}: cannot save its settings, neither beside it nor in {target.parent} ({e.strerror or e})") from None
