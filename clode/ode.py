@@ -22,10 +22,12 @@ import torch
 import torch.nn as nn
 from torchdiffeq import odeint, odeint_adjoint
 
+from .errors import ClodeError
 from .network import CLODENet
 from .progress import CancelToken, ProgressCallback, check, report
 
 FIXED_STEP_METHODS = {"euler", "midpoint", "rk4", "explicit_adams", "implicit_adams"}
+ADAPTIVE_METHODS = {"dopri5", "dopri8", "bosh3", "fehlberg2", "adaptive_heun"}
 
 
 @dataclass(frozen=True)
@@ -60,10 +62,18 @@ class Solver:
     @classmethod
     def parse(cls, text: str) -> "Solver":
         """``dopri5``, ``dopri5:1e-3``, ``rk4:0.5`` (method[:tolerance or step size])."""
-        method, _, arg = text.partition(":")
+        method, _, arg = text.strip().lower().partition(":")
+        if method not in FIXED_STEP_METHODS | ADAPTIVE_METHODS:
+            known = ", ".join(sorted(FIXED_STEP_METHODS | ADAPTIVE_METHODS))
+            raise ClodeError(f"unknown solver '{text}' (use one of {known}, e.g. dopri5:1e-5 or rk4:0.5)")
         solver = cls(method=method)
         if arg:
-            value = float(arg)
+            try:
+                value = float(arg)
+            except ValueError:
+                value = -1.0
+            if not (0 < value < float("inf")):
+                raise ClodeError(f"solver '{text}': '{arg}' is not a positive number")
             solver = replace(solver, step_size=value) if solver.fixed_step else replace(solver, rtol=value, atol=value)
         return solver
 
