@@ -1,0 +1,75 @@
+"""``clode train``: unsupervised training / fine-tuning on folders of photos."""
+
+from __future__ import annotations
+
+import json
+import sys
+from dataclasses import fields
+
+from ..errors import ClodeError
+from ..losses import LossWeights
+from ..train import TrainConfig, train
+
+
+def register(sub) -> None:
+    p = sub.add_parser("train", help="train or fine-tune a model on folders of photos (no ground truth needed)")
+    p.add_argument("--data", nargs="+", required=True, metavar="DIR", help="folders of JPEG/PNG/TIFF/RAW photos")
+    p.add_argument("--init", metavar="MODEL", help="start from this model (default: random initialisation)")
+    p.add_argument("--steps", type=int, default=1000)
+    p.add_argument("--minutes", type=float, help="stop after this many minutes even if --steps is not reached")
+    p.add_argument("--crop", type=int, default=128)
+    p.add_argument("--batch", type=int, default=8)
+    p.add_argument("--lr", type=float, default=1e-4)
+    p.add_argument("--E", type=float, default=0.6, help="exposure target: mean gray level of 16x16 patches at T")
+    p.add_argument("--T", type=float, default=3.0, help="end time the losses are computed at")
+    p.add_argument("--out", default="my-model", metavar="NAME_OR_PATH",
+                   help="model name (saved in the user's models folder) or a .safetensors path")
+    p.add_argument("--resume", metavar="CKPT", help="continue from a checkpoint (folder or the run's .checkpoints folder)")
+    p.add_argument("--val-low", metavar="DIR")
+    p.add_argument("--val-high", metavar="DIR")
+    p.add_argument("--progress", metavar="JSONL", help="append progress events as JSON lines to this file ('-' = stdout)")
+    p.add_argument("--device", default="auto")
+    p.add_argument("--solver", default="dopri5:1e-3", help="e.g. dopri5:1e-3, rk4:0.5, euler:0.5")
+    p.add_argument("--adjoint", action="store_true", help="adjoint back-propagation (less memory, slower)")
+    p.add_argument("--checkpoint-every", type=int, default=200)
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--no-augment", action="store_true", help="use the photos as they are (no synthetic exposure)")
+    p.add_argument("--max-side", type=int, default=640, help="photos are downscaled to this long side before cropping")
+    p.add_argument("--name", help="display name stored in the model")
+    for f in fields(LossWeights):
+        p.add_argument(f"--w-{f.name}", type=float, default=f.default, help=f"weight of the {f.name} loss")
+    p.set_defaults(func=run)
+
+
+def run(args) -> int:
+    if (args.val_low is None) != (args.val_high is None):
+        raise ClodeError("--val-low and --val-high go together")
+    config = TrainConfig(
+        data=args.data, out=args.out, steps=args.steps, minutes=args.minutes, crop=args.crop, batch=args.batch, lr=args.lr, E=args.E,
+        T=args.T, weights={f.name: getattr(args, f"w_{f.name}") for f in fields(LossWeights)}, solver=args.solver,
+        adjoint=args.adjoint, seed=args.seed, checkpoint_every=args.checkpoint_every, init=args.init,
+        device=args.device, augment=not args.no_augment, max_side=args.max_side, val_low=args.val_low,
+        val_high=args.val_high, name=args.name)
+    sink = None
+    if args.progress == "-":
+        sink = sys.stdout
+    elif args.progress:
+        sink = open(args.progress, "a", buffering=1, encoding="utf-8")
+
+    def progress(event: dict) -> None:
+        if sink is not None:
+            sink.write(json.dumps(event) + "\n")
+            sink.flush()
+        elif event["event"] == "step" and (event["step"] % 10 == 0 or event["step"] == event["steps"]):
+            print(f"step {event['step']}/{event['steps']}  loss {event['loss']:.4f}  eta {event['eta']:.0f}s", flush=True)
+        elif event["event"] != "step":
+            print(json.dumps(event), flush=True)
+
+    try:
+        result = train(config, progress=progress, resume=args.resume)
+    finally:
+        if sink not in (None, sys.stdout):
+            sink.close()
+    if sink is not sys.stdout:
+        print(f"model written to {result.model_path} ({result.steps} steps, {result.seconds:.0f} s)")
+    return 0

@@ -1,0 +1,301 @@
+"""Unsupervised CLODE training with resumable, atomic checkpoints.
+
+``train(config)`` optimises the CLODE losses (``clode.losses``) on random crops
+of the photos in ``config.data``. Checkpoints live in ``<out>.checkpoints/``:
+each is a folder ``step-NNNNNN`` (model.safetensors, optimizer.safetensors,
+state.json) that appears only complete (written under a temporary name, then
+renamed), and ``latest.json`` names the newest. A resumed run takes its
+configuration from the checkpoint (``steps`` may be extended) and, because
+every batch is drawn from a generator seeded by (seed, step, rank), sees the
+same data as an uninterrupted run.
+
+Under ``torchrun`` (WORLD_SIZE > 1) the same call trains data-parallel with
+PyTorch DDP: each rank draws its own crops, gradients are averaged, rank 0
+writes the files.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import platform
+import shutil
+import socket
+import time
+from dataclasses import asdict, dataclass, field, replace
+from pathlib import Path
+from typing import Callable, Optional
+
+import torch
+import torch.distributed as dist
+import torch.nn as nn
+from safetensors.torch import load_file, save_file
+
+from . import __version__
+from .atomic import atomic_path, write_text
+from .devices import resolve_device
+from .errors import Cancelled, ClodeError
+from .losses import LossWeights, clode_loss, trajectory_terms
+from .network import CLODENet
+from .ode import Solver, integrate
+from .paths import model_path_for
+from .progress import CancelToken, check
+from .training_data import ExposureAugment, TrainingImages
+from .weights import load_model, save_model
+
+#: progress(event) with event a dict: {"event": "step" | "checkpoint" | "validation" | "done" | "cancelled", ...}
+EventCallback = Callable[[dict], None]
+
+
+@dataclass
+class TrainConfig:
+    data: list = field(default_factory=list)
+    out: str = "my-model"
+    steps: int = 1000
+    minutes: Optional[float] = None   # stop earlier than ``steps`` once this much time has passed
+    crop: int = 128
+    batch: int = 8
+    lr: float = 1e-4
+    lr_final: float = 0.1          # cosine decay to lr * lr_final
+    E: float = 0.6
+    T: float = 3.0
+    weights: dict = field(default_factory=lambda: LossWeights().as_dict())
+    solver: str = "dopri5:1e-3"
+    adjoint: bool = False
+    clip: float = 0.1
+    seed: int = 0
+    checkpoint_every: int = 200
+    init: Optional[str] = None
+    device: str = "auto"
+    augment: bool = True
+    max_side: int = 640
+    val_low: Optional[str] = None
+    val_high: Optional[str] = None
+    name: Optional[str] = None
+
+    @property
+    def out_path(self) -> Path:
+        return model_path_for(self.out)
+
+    @property
+    def run_dir(self) -> Path:
+        return self.out_path.with_suffix(".checkpoints")
+
+
+@dataclass
+class TrainResult:
+    model_path: Path
+    steps: int
+    seconds: float
+    final_loss: float
+    validation: Optional[dict] = None
+
+
+class _StepLoss(nn.Module):
+    """One forward pass to the losses; a module so DDP can wrap it and average the gradients."""
+
+    def __init__(self, net: CLODENet, config: TrainConfig):
+        super().__init__()
+        self.net = net
+        self.solver = Solver.parse(config.solver)
+        self.config = config
+        self.weights = LossWeights(**config.weights)
+        self.cancel: Optional[CancelToken] = None
+
+    def forward(self, batch: torch.Tensor) -> dict:
+        (final,) = integrate(self.net, batch, [self.config.T], self.solver, loss_terms=trajectory_terms(self.net),
+                             adjoint=self.config.adjoint, cancel=self.cancel)
+        return clode_loss(batch, final, self.weights, self.config.E)
+
+
+def _lr_at(config: TrainConfig, step: int) -> float:
+    progress = min(step / max(config.steps, 1), 1.0)
+    return config.lr * (config.lr_final + (1 - config.lr_final) * 0.5 * (1 + math.cos(math.pi * progress)))
+
+
+def _world() -> tuple[int, int]:
+    if dist.is_available() and dist.is_initialized():
+        return dist.get_rank(), dist.get_world_size()
+    return 0, 1
+
+
+# ---------------------------------------------------------------- checkpoints
+
+def _save_checkpoint(run_dir: Path, step: int, net: CLODENet, opt: torch.optim.Optimizer, config: TrainConfig,
+                     elapsed: float, keep: int = 2) -> Path:
+    run_dir.mkdir(parents=True, exist_ok=True)
+    final = run_dir / f"step-{step:06d}"
+    tmp = run_dir / f".tmp-step-{step:06d}-{os.getpid()}"
+    shutil.rmtree(tmp, ignore_errors=True)
+    tmp.mkdir()
+    save_model(net, tmp / "model.safetensors", name=config.name or config.out_path.stem, default_T=config.T,
+               card={"checkpoint_step": step})
+    names = {p: n for n, p in net.named_parameters()}
+    moments, scalars = {}, {}
+    for param, state in opt.state.items():
+        name = names[param]
+        moments[f"{name}.exp_avg"] = state["exp_avg"].detach().cpu().contiguous()
+        moments[f"{name}.exp_avg_sq"] = state["exp_avg_sq"].detach().cpu().contiguous()
+        scalars[name] = float(state["step"])
+    save_file(moments, str(tmp / "optimizer.safetensors"))
+    (tmp / "state.json").write_text(json.dumps({"step": step, "elapsed": elapsed, "adam_steps": scalars,
+                                                "config": asdict(config)}, indent=1))
+    if final.exists():
+        shutil.rmtree(final)
+    os.replace(tmp, final)
+    write_text(run_dir / "latest.json", json.dumps({"step": step, "checkpoint": final.name}))
+    for old in sorted(run_dir.glob("step-*"))[:-keep]:
+        shutil.rmtree(old, ignore_errors=True)
+    return final
+
+
+def find_checkpoint(path) -> Path:
+    """A checkpoint folder, or the newest one of a run folder (``<out>.checkpoints``) or of a model's run."""
+    path = Path(path).expanduser()
+    if path.suffix == ".safetensors" and not (path / "state.json").exists():
+        path = path.with_suffix(".checkpoints")
+    if (path / "latest.json").exists():
+        path = path / json.loads((path / "latest.json").read_text())["checkpoint"]
+    if not (path / "state.json").exists():
+        raise ClodeError(f"{path}: no training checkpoint there")
+    return path
+
+
+def _load_checkpoint(ckpt: Path, net: CLODENet, opt: torch.optim.Optimizer, device) -> dict:
+    state = json.loads((ckpt / "state.json").read_text())
+    net.load_state_dict(load_model(ckpt / "model.safetensors").state_dict())
+    moments = load_file(str(ckpt / "optimizer.safetensors"))
+    for name, param in net.named_parameters():
+        if name in state["adam_steps"]:
+            opt.state[param] = {
+                "step": torch.tensor(state["adam_steps"][name]),
+                "exp_avg": moments[f"{name}.exp_avg"].to(device),
+                "exp_avg_sq": moments[f"{name}.exp_avg_sq"].to(device),
+            }
+    return state
+
+
+# ---------------------------------------------------------------- training
+
+def train(config: TrainConfig, progress: Optional[EventCallback] = None, cancel: Optional[CancelToken] = None,
+          resume=None) -> TrainResult:
+    """Train a CLODE model; returns where the final model was written.
+
+    ``progress`` receives event dicts; ``cancel`` stops within one step (inside
+    the ODE solve), leaving the last checkpoint as it was.
+    """
+    start_step, elapsed_before = 0, 0.0
+    ckpt = None
+    if resume is not None:
+        ckpt = find_checkpoint(resume)
+        saved = json.loads((ckpt / "state.json").read_text())["config"]
+        config = replace(TrainConfig(**saved), steps=max(config.steps, saved["steps"]) if config.steps else saved["steps"],
+                         device=config.device)
+
+    if int(os.environ.get("WORLD_SIZE", "1")) > 1 and not dist.is_initialized():
+        dist.init_process_group("nccl" if config.device.startswith("cuda") else "gloo")
+    rank, world = _world()
+    emit = progress if (progress is not None and rank == 0) else (lambda event: None)
+    device = resolve_device(config.device)
+    if world > 1 and device.type == "cuda":
+        device = torch.device("cuda", int(os.environ.get("LOCAL_RANK", 0)))
+    torch.manual_seed(config.seed)
+    net = load_model(config.init) if config.init else CLODENet()
+    net = net.to(device).train()
+    opt = torch.optim.Adam(net.parameters(), lr=config.lr)
+    if ckpt is not None:
+        state = _load_checkpoint(ckpt, net, opt, device)
+        start_step, elapsed_before = state["step"], state["elapsed"]
+
+    images = TrainingImages(config.data, max_side=config.max_side)
+    emit({"event": "data", "images": len(images), "skipped": [[str(p), why] for p, why in images.skipped]})
+    step_loss = _StepLoss(net, config)
+    step_loss.cancel = cancel
+    model = nn.parallel.DistributedDataParallel(step_loss) if world > 1 else step_loss
+    augment = ExposureAugment() if config.augment else None
+    per_rank = max(1, config.batch // world)
+
+    t0 = time.monotonic()
+    step = start_step
+    last = {}
+    try:
+        deadline = t0 + 60 * config.minutes if config.minutes else None
+        while step < config.steps:
+            check(cancel)
+            if deadline is not None and time.monotonic() > deadline:
+                if rank == 0 and step > start_step:
+                    path = _save_checkpoint(config.run_dir, step, net, opt, config, elapsed_before + time.monotonic() - t0)
+                    emit({"event": "checkpoint", "step": step, "path": str(path), "model": str(path / "model.safetensors")})
+                break
+            gen = torch.Generator().manual_seed(hash((config.seed, step, rank)) & 0x7FFF_FFFF_FFFF)
+            batch = images.batch(per_rank, config.crop, gen, augment).to(device)
+            for group in opt.param_groups:
+                group["lr"] = _lr_at(config, step)
+            terms = model(batch)
+            opt.zero_grad(set_to_none=True)
+            if torch.isfinite(terms["total"]):
+                terms["total"].backward()
+                nn.utils.clip_grad_norm_(net.parameters(), config.clip)
+                opt.step()
+            step += 1
+            last = {k: float(v.detach()) for k, v in terms.items()}
+            elapsed = elapsed_before + time.monotonic() - t0
+            rate = (time.monotonic() - t0) / (step - start_step)
+            emit({"event": "step", "step": step, "steps": config.steps, "loss": last["total"], "terms": last,
+                  "lr": _lr_at(config, step - 1), "elapsed": round(elapsed, 2),
+                  "eta": round(rate * (config.steps - step), 1)})
+            if rank == 0 and (step % config.checkpoint_every == 0 or step == config.steps):
+                path = _save_checkpoint(config.run_dir, step, net, opt, config, elapsed)
+                emit({"event": "checkpoint", "step": step, "path": str(path),
+                      "model": str(path / "model.safetensors")})
+    except Cancelled:
+        latest = config.run_dir / "latest.json"
+        emit({"event": "cancelled", "step": step,
+              "checkpoint": str(find_checkpoint(config.run_dir)) if latest.exists() else None})
+        raise
+    seconds = elapsed_before + time.monotonic() - t0
+
+    validation = None
+    if rank == 0 and config.val_low and config.val_high:
+        validation = _validate(net, config, device)
+        emit({"event": "validation", **validation})
+    if world > 1:
+        dist.barrier()
+    if rank == 0:
+        card = {
+            "software": f"clode {__version__}",
+            "data": [str(d) for d in config.data],
+            "images": len(images),
+            "steps": step,
+            "batch": config.batch, "crop": config.crop, "lr": config.lr,
+            "E": config.E, "T": config.T, "loss_weights": config.weights,
+            "solver": config.solver, "adjoint": config.adjoint,
+            "augment": asdict(augment) if augment else None,
+            "init": config.init, "seed": config.seed,
+            "seconds": round(seconds, 1),
+            "device": _device_name(device), "processes": world, "host": socket.gethostname(),
+            "python": platform.python_version(), "torch": torch.__version__,
+            "validation": validation,
+        }
+        save_model(net, config.out_path, name=config.name or config.out_path.stem, default_T=config.T, card=card)
+        emit({"event": "done", "model": str(config.out_path), "steps": step, "seconds": round(seconds, 1)})
+    return TrainResult(config.out_path, step, seconds, last.get("total", float("nan")), validation)
+
+
+def _device_name(device: torch.device) -> str:
+    if device.type == "cuda":
+        return torch.cuda.get_device_name(device)
+    return f"{device.type} ({platform.processor() or platform.machine()}, {torch.get_num_threads()} threads)"
+
+
+def _validate(net: CLODENet, config: TrainConfig, device) -> dict:
+    from .enhancer import Enhancer
+    from .evaluate import evaluate_pairs
+
+    net.eval()
+    try:
+        report = evaluate_pairs(Enhancer(net, device=device), config.val_low, config.val_high, T=config.T)
+    finally:
+        net.train()
+    return {"psnr": report.mean_psnr, "ssim": report.mean_ssim, "T": config.T, "low": config.val_low}
