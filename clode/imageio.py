@@ -57,6 +57,10 @@ class RawOptions:
     demosaic: str = "AHD"                # LibRaw algorithm: "AHD", "DHT", "AAHD", "VNG", "PPG", "LINEAR"
     highlights: str = "clip"             # "clip", "unclip", "blend", or "reconstruct"
     exposure: float = 1.0                # linear scale before the gamma (LibRaw's exp_shift); 1 = as shot
+    # LibRaw's default (0.75) lowers the white point to the data's maximum whenever that is above
+    # 75 % of it: a photo with a highlight would come out brighter than the same scene without one.
+    # 0 keeps the exposure as shot, which CLODE's exposure dial relies on.
+    adjust_maximum: float = 0.0
     embedded_preview: bool = False       # load_preview: use the camera's embedded JPEG when big enough
     # (off by default: the camera's JPEG is already brightened and tone-mapped, so it would not
     # look like the full decode CLODE enhances)
@@ -314,6 +318,7 @@ def _decode_pil(path: Path, im: Image.Image, max_pixels: int, preview_side: Opti
         pass
     width, height = im.size
     _check_pixels(path, width, height, max_pixels)
+    png16 = _png_16bit_colour(im)   # before getexif(), which may decode a PNG to look for EXIF after the pixels
     exif = _exif_of(im)
     orientation, make, model, when = _exif_fields(exif)
     icc = im.info.get("icc_profile") or None
@@ -330,10 +335,12 @@ def _decode_pil(path: Path, im: Image.Image, max_pixels: int, preview_side: Opti
     rgb, alpha, bit_depth = None, None, 8
     if im.format == "TIFF" and _tiff_bits(im) > 8:
         rgb, alpha, bit_depth = _decode_tiff_deep(path, im)
-    elif _png_16bit_colour(im):
+    elif png16:
         rgb, alpha, bit_depth = _decode_png16(path)
     if rgb is None:
         im.load()
+        if im.format == "TIFF" and _TAG_ORIENTATION not in im.tag_v2:
+            orientation = None   # Pillow's TIFF loader has already turned the image upright
         rgb, alpha, bit_depth, icc = _pil_to_float(im, icc)
 
     rgb = orient(rgb, orientation)
@@ -520,7 +527,7 @@ def _raw_params(opts: RawOptions, half_size: bool) -> dict:
         use_camera_wb=wb == "camera", use_auto_wb=wb == "auto",
         no_auto_bright=True, output_bps=16, output_color=rawpy.ColorSpace.sRGB,
         gamma=(2.4, 12.92),            # the sRGB curve (LibRaw's default is BT.709's)
-        highlight_mode=highlight, half_size=half_size,
+        highlight_mode=highlight, half_size=half_size, adjust_maximum_thr=float(opts.adjust_maximum),
     )
     if not half_size:
         params["demosaic_algorithm"] = demosaic

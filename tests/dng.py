@@ -1,0 +1,96 @@
+"""Make Bayer DNG files from known images, for tests (no camera files need to be shipped).
+
+``make_dng(path, rgb)`` mosaics an sRGB float image through a colour filter array and writes it with
+pidng as a DNG whose camera space is linear sRGB (ColorMatrix1 = XYZ -> linear sRGB, D65, neutral
+white balance), so a correct decoder gives back the source colours up to demosaicing error.
+Settings that work with pidng 4.0.9 here: uncompressed (its LJ92 path fails on Python 3.11),
+8/10/12/16 bits (14 raises inside pidng).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Optional, Union
+
+import numpy as np
+
+PATTERNS = {"RGGB": [0, 1, 1, 2], "BGGR": [2, 1, 1, 0], "GRBG": [1, 0, 2, 1], "GBRG": [1, 2, 0, 1]}
+
+# XYZ (D65) -> linear sRGB (IEC 61966-2-1)
+XYZ_TO_SRGB = np.array([[3.2406, -1.5372, -0.4986],
+                        [-0.9689, 1.8758, 0.0415],
+                        [0.0557, -0.2040, 1.0570]])
+
+
+def srgb_to_linear(x: np.ndarray) -> np.ndarray:
+    x = np.asarray(x, dtype=np.float64)
+    return np.where(x <= 0.04045, x / 12.92, ((x + 0.055) / 1.055) ** 2.4)
+
+
+def linear_to_srgb(x: np.ndarray) -> np.ndarray:
+    x = np.clip(np.asarray(x, dtype=np.float64), 0, 1)
+    return np.where(x <= 0.0031308, x * 12.92, 1.055 * x ** (1 / 2.4) - 0.055)
+
+
+def mosaic(linear_rgb: np.ndarray, pattern: str = "RGGB") -> np.ndarray:
+    """H x W x 3 -> H x W: each pixel keeps the channel its filter passes."""
+    cfa = np.array(PATTERNS[pattern]).reshape(2, 2)
+    h, w = linear_rgb.shape[:2]
+    channel = np.tile(cfa, (h // 2 + 1, w // 2 + 1))[:h, :w]
+    return np.take_along_axis(linear_rgb, channel[..., None], axis=2)[..., 0]
+
+
+def dng_bytes(rgb: np.ndarray, pattern: str = "RGGB", bits: int = 16, *, make: str = "CLODE",
+              model: str = "Test Camera", capture_time: Optional[str] = None, orientation: int = 1) -> bytes:
+    from pidng.core import RAW2DNG
+    from pidng.defs import CalibrationIlluminant, DNGVersion, PhotometricInterpretation
+    from pidng.dng import DNGTags, Tag
+
+    rgb = np.asarray(rgb, dtype=np.float64)
+    h, w = rgb.shape[:2]
+    if h % 2 or w % 2:
+        raise ValueError("a Bayer mosaic needs even width and height")
+    if pattern not in PATTERNS:
+        raise ValueError(f"pattern must be one of {', '.join(PATTERNS)}")
+    white = (1 << bits) - 1
+    black = 1 << max(0, bits - 6)    # a realistic pedestal (64 at 12 bits), so black subtraction is tested
+    linear = srgb_to_linear(np.clip(rgb, 0, 1))
+    cfa = np.rint(black + mosaic(linear, pattern) * (white - black)).astype(np.uint16)
+
+    t = DNGTags()
+    t.set(Tag.ImageWidth, w)
+    t.set(Tag.ImageLength, h)
+    t.set(Tag.TileWidth, w)
+    t.set(Tag.TileLength, h)
+    t.set(Tag.Orientation, orientation)
+    t.set(Tag.PhotometricInterpretation, PhotometricInterpretation.Color_Filter_Array)
+    t.set(Tag.SamplesPerPixel, 1)
+    t.set(Tag.BitsPerSample, bits)
+    t.set(Tag.CFARepeatPatternDim, [2, 2])
+    t.set(Tag.CFAPattern, PATTERNS[pattern])
+    t.set(Tag.BlackLevel, black)
+    t.set(Tag.WhiteLevel, white)
+    t.set(Tag.ColorMatrix1, [[int(round(v * 10000)), 10000] for v in XYZ_TO_SRGB.ravel()])
+    t.set(Tag.CalibrationIlluminant1, CalibrationIlluminant.D65)
+    t.set(Tag.AsShotNeutral, [[1, 1], [1, 1], [1, 1]])
+    t.set(Tag.Make, make)
+    t.set(Tag.Model, model)
+    t.set(Tag.UniqueCameraModel, f"{make} {model}")
+    if capture_time:
+        t.set(Tag.DateTimeOriginal, capture_time)
+    t.set(Tag.DNGVersion, DNGVersion.V1_4)
+    t.set(Tag.DNGBackwardVersion, DNGVersion.V1_2)
+    t.set(Tag.PreviewColorSpace, 2)
+
+    converter = RAW2DNG()
+    converter.options(t, path="", compress=False)
+    return bytes(converter.convert(cfa, filename=""))
+
+
+def make_dng(path: Union[str, Path], rgb_float_image: np.ndarray, pattern: str = "RGGB", bits: int = 16,
+             **kwargs) -> Path:
+    """Write ``rgb_float_image`` (H x W x 3 sRGB in [0, 1], even H and W) as a Bayer DNG at ``path``.
+    Keyword options: make, model, capture_time ("YYYY:MM:DD HH:MM:SS"), orientation (EXIF 1-8)."""
+    path = Path(path)
+    path.write_bytes(dng_bytes(rgb_float_image, pattern, bits, **kwargs))
+    return path
