@@ -1,7 +1,9 @@
 """The inference API: ``Enhancer(model).enhance(img, T)`` on numpy images.
 
-Images are H x W x 3 float32 arrays in [0, 1]. This module holds the exact
-path (the network integrated on the whole image, as the official code does).
+Images are H x W x 3 float32 arrays in [0, 1]. Two modes: "fast" (the
+default; ``clode.session``: solve on a small proxy, closed-form render at full
+resolution) and "exact" (the network integrated on the whole image in one
+piece, as the official code does; its memory and time grow with the image).
 """
 
 from __future__ import annotations
@@ -16,6 +18,9 @@ from .errors import ClodeError
 from .network import CLODENet
 from .ode import EXACT, Solver, integrate
 from .progress import CancelToken, ProgressCallback
+from .session import PROXY_SIDE, Session, prepare
+
+MODES = ("fast", "exact")
 
 
 def to_tensor(img: np.ndarray, device: torch.device) -> torch.Tensor:
@@ -41,6 +46,22 @@ class Enhancer:
         info = getattr(self.model, "info", None)
         return info.default_T if info is not None else 3.0
 
+    @property
+    def t_max(self) -> float:
+        info = getattr(self.model, "info", None)
+        return info.t_max if info is not None else 6.0
+
+    def prepare(self, img: np.ndarray, *, progress: Optional[ProgressCallback] = None,
+                cancel: Optional[CancelToken] = None, proxy_side: int = PROXY_SIDE,
+                t_range: Optional[tuple[float, float]] = None) -> Session:
+        """Solve once on a proxy of ``img``; ``session.render(T, ...)`` then needs no curve network.
+
+        ``t_range`` (default [-t_max, t_max]) is the span of end times renders may use.
+        """
+        lo, hi = t_range if t_range is not None else (-self.t_max, self.t_max)
+        return prepare(self.model, img, t_min=lo, t_max=hi, proxy_side=proxy_side, device=self.device,
+                       progress=progress, cancel=cancel)
+
     @torch.no_grad()
     def trajectory(self, img: np.ndarray, Ts: Sequence[float], *, denoise: float = 1.0,
                    progress: Optional[ProgressCallback] = None,
@@ -50,9 +71,15 @@ class Enhancer:
         states = integrate(self.model, x, Ts, self.solver, progress=progress, cancel=cancel)
         return [to_numpy(self.model.finish(s, denoise)) for s in states]
 
-    def enhance(self, img: np.ndarray, T: Optional[float] = None, *, denoise: float = 1.0,
+    def enhance(self, img: np.ndarray, T: Optional[float] = None, *, mode: str = "fast", denoise: float = 1.0,
                 progress: Optional[ProgressCallback] = None,
                 cancel: Optional[CancelToken] = None) -> np.ndarray:
         """The result at end time ``T`` (the model's default when None)."""
         T = self.default_T if T is None else float(T)
-        return self.trajectory(img, [T], denoise=denoise, progress=progress, cancel=cancel)[0]
+        if mode == "exact":
+            return self.trajectory(img, [T], denoise=denoise, progress=progress, cancel=cancel)[0]
+        if mode != "fast":
+            raise ClodeError(f"unknown mode {mode!r} (expected one of: {', '.join(MODES)})")
+        # Only [0, T] is needed for one result: half the solve of a full prepare.
+        session = self.prepare(img, progress=progress, cancel=cancel, t_range=(min(T, 0.0), max(T, 0.0)))
+        return session.render(T, denoise=denoise, cancel=cancel)
