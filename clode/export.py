@@ -444,9 +444,9 @@ def _write_tiff(tmp: Path, rgb: np.ndarray, alpha: Optional[np.ndarray], meta: _
     extratags = [(0x0112, "H", 1, 1, True)]
     if not meta.strip:
         if meta.make:
-            extratags.append((_TAG_MAKE, "s", 0, meta.make, True))
+            extratags.append((_TAG_MAKE, "s", 0, _ascii(meta.make), True))
         if meta.model:
-            extratags.append((_TAG_MODEL, "s", 0, meta.model, True))
+            extratags.append((_TAG_MODEL, "s", 0, _ascii(meta.model), True))
         xmp = meta.xmp()
         if xmp:
             extratags.append((700, "B", len(xmp), xmp, True))
@@ -459,13 +459,18 @@ def _write_tiff(tmp: Path, rgb: np.ndarray, alpha: Optional[np.ndarray], meta: _
     tifffile.imwrite(
         tmp, a, photometric="rgb", planarconfig="contig", extrasamples=extrasamples,
         compression=compression, predictor=True if compression == "zlib" else None,
-        software=None if meta.strip else meta.software,
-        description=None if meta.strip else meta.description,
+        software=False if meta.strip else _ascii(meta.software),
+        description=None if meta.strip else _ascii(meta.description),
         datetime=None if meta.strip else meta.now,
         iccprofile=meta.icc, metadata=None, extratags=extratags,
     )
     if meta.exif is not None:
         _append_exif_ifd(tmp, meta.exif)
+
+
+def _ascii(text: str) -> bytes:
+    """TIFF ASCII fields hold 7-bit text (the XMP packet carries the exact Unicode)."""
+    return text.encode("ascii", "replace")
 
 
 def _append_exif_ifd(tmp: Path, exif: Image.Exif) -> None:

@@ -11,6 +11,7 @@ from __future__ import annotations
 import io
 import os
 import struct
+import sys
 import threading
 import warnings
 from dataclasses import dataclass, field
@@ -39,6 +40,8 @@ DEFAULT_MAX_PIXELS = 400_000_000
 # Pillow formats we accept ("JPEG" also opens the multi-picture MPO files many cameras write).
 _PIL_FORMATS = ["JPEG", "PNG", "TIFF", "WEBP", "BMP"]
 _FORMAT_NAMES = "JPEG, PNG, TIFF, WebP, BMP and camera RAW"
+_KIND_BY_EXTENSION = {".jpg": "JPEG", ".jpeg": "JPEG", ".jpe": "JPEG", ".png": "PNG", ".tif": "TIFF",
+                      ".tiff": "TIFF", ".webp": "WebP", ".bmp": "BMP"}
 
 _TAG_ORIENTATION = 0x0112
 _TAG_MAKE = 0x010F
@@ -252,7 +255,8 @@ def _load_standard(path: Path, max_pixels: int, preview_side: Optional[int]) -> 
     try:
         im = _open_pil(path)
     except UnidentifiedImageError:
-        raise _fail(path, f"not a valid image file (its contents are not {_FORMAT_NAMES} data)") from None
+        kind = _KIND_BY_EXTENSION.get(path.suffix.lower(), "image")
+        raise _fail(path, f"not a valid {kind} file (unrecognised or damaged contents)") from None
     except FileNotFoundError:
         raise _fail(path, "file not found") from None
     except PermissionError:
@@ -537,40 +541,53 @@ def _raw_params(opts: RawOptions, half_size: bool) -> dict:
     return params
 
 
+def _raw_error(e: BaseException) -> str:
+    import rawpy
+
+    if isinstance(e, MemoryError):
+        return "not enough memory to decode it"
+    if isinstance(e, rawpy.LibRawFileUnsupportedError):
+        return "not a supported camera RAW file (LibRaw does not recognise it)"
+    if isinstance(e, (rawpy.LibRawIOError, EOFError)):
+        return "the RAW file is truncated or cannot be read"
+    if isinstance(e, rawpy.LibRawDataError):
+        return "the RAW data is corrupt"
+    text = " ".join(str(e).strip("b'\"").split()) or type(e).__name__
+    return f"cannot decode the RAW file ({text})"
+
+
 def _load_raw(path: Path, max_pixels: int, opts: RawOptions, preview_side: Optional[int]) -> Photo:
     import rawpy
 
     params = _raw_params(opts, half_size=preview_side is not None)
-    try:
-        raw = rawpy.imread(str(path))   # reads the header only; the data is unpacked on demand
-    except rawpy.LibRawFileUnsupportedError:
-        raise _fail(path, "not a supported camera RAW file (LibRaw does not recognise it)") from None
-    except (rawpy.LibRawError, OSError, ValueError) as e:
-        raise _fail(path, f"cannot open the RAW file ({_describe(e)})") from None
-    with raw:
+    with _LibRawMessages() as messages:
         try:
-            s = raw.sizes
-            _check_pixels(path, s.raw_width, s.raw_height, max_pixels)
-            _check_pixels(path, s.width, s.height, max_pixels)
-            full_size = (s.width, s.height) if s.flip not in (5, 6) else (s.height, s.width)
-            full_size = (full_size[1], full_size[0])
-            rgb = None
-            if preview_side is not None and opts.embedded_preview:
-                rgb = _raw_thumbnail(raw, full_size, preview_side)
-            if rgb is None:
-                try:
-                    a = raw.postprocess(**params)
-                except rawpy.LibRawError:
-                    if not params["half_size"]:
-                        raise
-                    params["half_size"] = False   # some sensors (non-Bayer) have no half-size mode
-                    a = raw.postprocess(**params)
-                rgb = a.astype(np.float32) * np.float32(1.0 / 65535.0)
-            when = raw.other.timestamp
-        except ImageReadError:
-            raise
+            raw = rawpy.imread(str(path))   # reads the header only; the data is unpacked on demand
         except (rawpy.LibRawError, OSError, ValueError, MemoryError) as e:
-            raise _fail(path, f"cannot decode the RAW data ({_describe(e)})") from None
+            raise _fail(path, _raw_error(e)) from None
+        with raw:
+            try:
+                s = raw.sizes
+                _check_pixels(path, s.raw_width, s.raw_height, max_pixels)
+                _check_pixels(path, s.width, s.height, max_pixels)
+                full_size = (s.width, s.height) if s.flip not in (5, 6) else (s.height, s.width)
+                full_size = (full_size[1], full_size[0])
+                rgb = None
+                if preview_side is not None and opts.embedded_preview:
+                    rgb = _raw_thumbnail(raw, full_size, preview_side)
+                if rgb is None:
+                    a = raw.postprocess(**params)
+                    rgb = a.astype(np.float32) * np.float32(1.0 / 65535.0)
+                when = raw.other.timestamp
+            except ImageReadError:
+                raise
+            except (rawpy.LibRawError, OSError, ValueError, MemoryError) as e:
+                raise _fail(path, _raw_error(e)) from None
+    # LibRaw reports damage it worked around (zeros for missing data) only as a message on stderr
+    if any("end of file" in m.lower() for m in messages.lines):
+        raise _fail(path, "the RAW file is truncated (incomplete image data)")
+    if any("corrupt" in m.lower() for m in messages.lines):
+        raise _fail(path, "the RAW data is corrupt")
     make, model, exif_when, exif = _raw_metadata(path)
     capture = exif_when
     if capture is None and when is not None and when.year > 1970:
@@ -581,6 +598,54 @@ def _load_raw(path: Path, max_pixels: int, opts: RawOptions, preview_side: Optio
     if preview_side is not None:
         photo = _downscale_photo(photo, preview_side)
     return photo
+
+
+class _LibRawMessages:
+    """Catch what LibRaw prints on the process's stderr (it has no other channel for "Unexpected end
+    of file" and "data corrupted"), so the user sees our one line instead, and we learn of the damage.
+
+    File descriptor 2 is process-wide, so RAW decodes take turns; anything else written to stderr
+    meanwhile is passed on afterwards."""
+
+    _lock = threading.Lock()
+
+    def __enter__(self):
+        import tempfile
+
+        self.lines: list[str] = []
+        self._lock.acquire()
+        try:
+            sys.stderr.flush()
+            self._saved = os.dup(2)
+            self._capture = tempfile.TemporaryFile()
+            os.dup2(self._capture.fileno(), 2)
+        except (OSError, ValueError, AttributeError):   # no usable stderr (e.g. a GUI without console)
+            self._saved = None
+        return self
+
+    def __exit__(self, *exc):
+        try:
+            if self._saved is not None:
+                try:
+                    sys.stderr.flush()
+                except (OSError, ValueError, AttributeError):
+                    pass
+                os.dup2(self._saved, 2)
+                os.close(self._saved)
+                self._capture.seek(0)
+                text = self._capture.read().decode("utf-8", "replace")
+                self._capture.close()
+                others = []
+                for line in text.splitlines():
+                    if "unexpected end of file" in line.lower() or "data corrupted" in line.lower():
+                        self.lines.append(line)
+                    else:
+                        others.append(line)
+                if others:
+                    os.write(2, ("\n".join(others) + "\n").encode())
+        finally:
+            self._lock.release()
+        return False
 
 
 def _raw_thumbnail(raw, full_size: tuple[int, int], preview_side: int) -> Optional[np.ndarray]:
