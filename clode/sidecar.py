@@ -15,22 +15,20 @@ import math
 from pathlib import Path
 from typing import Optional, Union
 
-from platformdirs import user_data_dir
-
 from . import __version__
 from .atomic import write_text
 from .errors import ClodeError
+from .paths import user_data_dir
 
 PathLike = Union[str, Path]
 
 SUFFIX = ".clode.json"
 FORMAT_VERSION = 1
-APP_NAME = "CLODE Desktop"
 
 
 def fallback_dir() -> Path:
     """Where sidecars go when the photo's folder is read-only."""
-    return Path(user_data_dir(APP_NAME)) / "sidecars"
+    return user_data_dir() / "sidecars"
 
 
 def sidecar_path(photo_path: PathLike) -> Path:

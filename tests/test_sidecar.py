@@ -11,9 +11,8 @@ from clode.errors import ClodeError
 
 @pytest.fixture
 def data_dir(tmp_path, monkeypatch):
-    d = tmp_path / "userdata"
-    monkeypatch.setattr(sidecar, "fallback_dir", lambda: d)
-    return d
+    monkeypatch.setenv("CLODE_DATA_DIR", str(tmp_path / "userdata"))
+    return tmp_path / "userdata" / "sidecars"
 
 
 @pytest.fixture
@@ -80,7 +79,7 @@ def test_bad_numbers_are_dropped(photo, data_dir):
 def test_nowhere_to_write_is_one_clear_error(photo, tmp_path, monkeypatch):
     blocker = tmp_path / "blocker"
     blocker.write_text("a file where a folder should be")
-    monkeypatch.setattr(sidecar, "fallback_dir", lambda: blocker / "sub")
+    monkeypatch.setenv("CLODE_DATA_DIR", str(blocker / "sub"))
     sidecar.sidecar_path(photo).mkdir()
     with pytest.raises(ClodeError, match="cannot save its settings"):
         sidecar.save_settings(photo, {"T": 1.0})
