@@ -1,0 +1,96 @@
+"""Decode times of a 24 MP JPEG and a 24 MP DNG: the full decode (export path) and the fast preview.
+
+    .venv/bin/python benchmarks/bench_decode.py [--runs 5] [--preview-side 2048]
+
+The inputs are made in a temporary folder from a real photo (shared/datasets/photos), upscaled to
+6000 x 4000: a quality-92 JPEG, and a 16-bit RGGB DNG (uncompressed, made with tests/dng.py).
+Times are wall-clock medians of ``--runs`` runs, after one warm-up; they include reading the file,
+decoding, orientation and the conversion to float32.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import platform
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+from PIL import Image
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "tests"))
+
+from clode.imageio import load_image, load_preview  # noqa: E402
+from dng import make_dng  # noqa: E402
+
+PHOTO = ROOT.parent / "shared" / "datasets" / "photos" / "kphotoalbum-grand_canyon_1.jpg"
+SIZE = (6000, 4000)   # 24 MP
+
+
+def machine() -> str:
+    cpu = platform.processor() or platform.machine()
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    try:
+        load = "load average %.1f" % os.getloadavg()[0]
+    except (OSError, AttributeError):
+        load = ""
+    import PIL
+    import rawpy
+    return (f"{cpu}, {os.cpu_count()} logical CPUs ({load}); {platform.system()} {platform.release()}; "
+            f"Python {platform.python_version()}, Pillow {PIL.__version__}, rawpy {rawpy.__version__} "
+            f"(LibRaw {rawpy.libraw_version[0]}.{rawpy.libraw_version[1]}.{rawpy.libraw_version[2]})")
+
+
+def timed(fn, runs: int) -> tuple[float, object]:
+    result = fn()   # warm-up (imports, page cache)
+    times = []
+    for _ in range(runs):
+        t0 = time.perf_counter()
+        result = fn()
+        times.append(time.perf_counter() - t0)
+    return statistics.median(times), result
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--runs", type=int, default=5)
+    parser.add_argument("--preview-side", type=int, default=2048)
+    parser.add_argument("--photo", type=Path, default=PHOTO)
+    args = parser.parse_args()
+
+    print(f"machine: {machine()}")
+    with tempfile.TemporaryDirectory() as tmp:
+        tmp = Path(tmp)
+        with Image.open(args.photo) as im:
+            big = im.convert("RGB").resize(SIZE, Image.Resampling.BICUBIC)
+        jpeg = tmp / "photo_24mp.jpg"
+        big.save(jpeg, quality=92)
+        dng = make_dng(tmp / "photo_24mp.dng", np.asarray(big, np.float32) / 255, "RGGB", 16)
+        del big
+        print(f"inputs: {SIZE[0]} x {SIZE[1]} from {args.photo.name}; JPEG {jpeg.stat().st_size / 1e6:.1f} MB, "
+              f"DNG {dng.stat().st_size / 1e6:.1f} MB (16-bit, uncompressed); median of {args.runs} runs")
+        print(f"{'file':6} {'path':28} {'seconds':>8} {'output':>14}")
+        for name, path in (("JPEG", jpeg), ("DNG", dng)):
+            for label, fn in (("full (load_image)", lambda p=path: load_image(p)),
+                              (f"preview (max side {args.preview_side})",
+                               lambda p=path: load_preview(p, args.preview_side))):
+                seconds, photo = timed(fn, args.runs)
+                h, w = photo.pixels.shape[:2]
+                print(f"{name:6} {label:28} {seconds:8.3f} {f'{w} x {h}':>14}", flush=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
