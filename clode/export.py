@@ -45,7 +45,7 @@ _STRUCTURAL_TAGS = {
     0xC613, 0xC614, 0x014C, 0x0157, 0x0158, 0x0159,
 }
 _TAG_ORIENTATION, _TAG_SOFTWARE, _TAG_DESCRIPTION, _TAG_DATETIME = 0x0112, 0x0131, 0x010E, 0x0132
-_TAG_MAKE, _TAG_MODEL, _TAG_EXIF_IFD = 0x010F, 0x0110, 0x8769
+_TAG_MAKE, _TAG_MODEL, _TAG_EXIF_IFD, _TAG_GPS_IFD = 0x010F, 0x0110, 0x8769, 0x8825
 _TAG_DATETIME_ORIGINAL, _TAG_PIXEL_X, _TAG_PIXEL_Y, _TAG_MAKERNOTE = 0x9003, 0xA002, 0xA003, 0x927C
 
 
@@ -192,7 +192,7 @@ class _Metadata:
             try:
                 exif.load(source.exif)
                 sub = exif.get_ifd(_TAG_EXIF_IFD)     # read the sub-IFDs now, while offsets are valid
-                exif.get_ifd(0x8825)
+                exif.get_ifd(_TAG_GPS_IFD)
                 if 0xA005 in sub:
                     del sub[0xA005]                   # interop IFD pointer: not rewritten by Pillow
             except Exception:
@@ -474,41 +474,41 @@ def _ascii(text: str) -> bytes:
 
 
 def _append_exif_ifd(tmp: Path, exif: Image.Exif) -> None:
-    """Give a TIFF written by tifffile an EXIF sub-IFD (tifffile writes none): append the IFD and
-    point a new ExifIFD tag at it by rewriting IFD0 at the end of the file."""
+    """Give a TIFF written by tifffile the EXIF and GPS sub-IFDs (tifffile writes neither): append
+    them, and a copy of IFD0 with the two pointer tags added, at the end of the file."""
     from PIL import TiffImagePlugin
 
-    sub = {k: v for k, v in exif.get_ifd(_TAG_EXIF_IFD).items() if k != _TAG_MAKERNOTE}
-    if not sub:
+    subs = {}
+    for tag in (_TAG_EXIF_IFD, _TAG_GPS_IFD):
+        entries = {k: v for k, v in exif.get_ifd(tag).items() if k != _TAG_MAKERNOTE}
+        if entries:
+            subs[tag] = entries
+    if not subs:
         return
     with open(tmp, "r+b") as f:
         head = f.read(8)
         if head[:4] != b"II*\x00":
             return
-        entries_offset = struct.unpack("<I", head[4:8])[0]
-        f.seek(entries_offset)
+        ifd0_offset = struct.unpack("<I", head[4:8])[0]
+        f.seek(ifd0_offset)
         n = struct.unpack("<H", f.read(2))[0]
         raw_entries = [f.read(12) for _ in range(n)]
         next_ifd = f.read(4)
-        # the EXIF IFD at the end of the file (word aligned)
+        pointers = []
+        for tag, entries in subs.items():
+            f.seek(0, io.SEEK_END)
+            offset = f.tell() + (f.tell() % 2)        # IFDs start on a word boundary
+            f.write(b"\x00" * (offset - f.tell()))
+            ifd = TiffImagePlugin.ImageFileDirectory_v2(b"II*\x00\x00\x00\x00\x00")
+            for k, v in entries.items():
+                ifd[k] = v
+            f.write(ifd.tobytes(offset))
+            pointers.append(struct.pack("<HHII", tag, 4, 1, offset))
         f.seek(0, io.SEEK_END)
-        end = f.tell()
-        pad = (-end) % 2
-        f.write(b"\x00" * pad)
-        exif_offset = end + pad
-        exif_ifd = TiffImagePlugin.ImageFileDirectory_v2(b"II*\x00\x00\x00\x00\x00")
-        for k, v in sub.items():
-            exif_ifd[k] = v
-        f.write(exif_ifd.tobytes(exif_offset))
-        # a new IFD0 with the ExifIFD entry added (entries stay sorted by tag), also at the end
-        f.seek(0, io.SEEK_END)
-        end = f.tell()
-        pad = (-end) % 2
-        f.write(b"\x00" * pad)
-        new_ifd0 = end + pad
-        entry = struct.pack("<HHII", _TAG_EXIF_IFD, 4, 1, exif_offset)
-        entries = sorted([e for e in raw_entries if struct.unpack("<H", e[:2])[0] != _TAG_EXIF_IFD] + [entry],
-                         key=lambda e: struct.unpack("<H", e[:2])[0])
+        new_ifd0 = f.tell() + (f.tell() % 2)
+        f.write(b"\x00" * (new_ifd0 - f.tell()))
+        keep = [e for e in raw_entries if struct.unpack("<H", e[:2])[0] not in subs]
+        entries = sorted(keep + pointers, key=lambda e: struct.unpack("<H", e[:2])[0])
         f.write(struct.pack("<H", len(entries)) + b"".join(entries) + next_ifd)
         f.seek(4)
         f.write(struct.pack("<I", new_ifd0))

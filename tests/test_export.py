@@ -33,6 +33,8 @@ def camera_jpeg(tmp_path, pixels):
     sub[0x9003] = "2024:01:02 03:04:05"
     sub[0x829A] = 1 / 30      # ExposureTime
     sub[0x8827] = 6400        # ISO
+    gps = exif.get_ifd(0x8825)
+    gps[1], gps[2] = "N", (52.0, 30.0, 0.0)
     icc = ImageCms.ImageCmsProfile(ImageCms.createProfile("sRGB")).tobytes()
     stored = Image.fromarray((pixels * 255).astype(np.uint8)).transpose(Image.Transpose.ROTATE_90)
     path = tmp_path / "IMG_0001.JPG"
@@ -81,6 +83,7 @@ def test_other_formats_keep_metadata(tmp_path, camera_jpeg, ext, bits):
     assert (back.make, back.model, back.capture_time) == ("Canon", "EOS R6", "2024:01:02 03:04:05")
     exif, _ = exif_of(out)
     assert exif.get(0x0131) == SOFTWARE and "T=3" in exif.get(0x010E) and exif.get(0x0112, 1) == 1
+    assert exif.get_ifd(0x8825) == {1: "N", 2: (52.0, 30.0, 0.0)}    # GPS position kept
     with Image.open(out) as im:
         if ext == ".png":   # text chunks every viewer lists
             assert im.info["Software"] == SOFTWARE and "T=3" in im.info["Description"]
@@ -144,6 +147,7 @@ def test_strip_metadata(tmp_path, camera_jpeg):
                          options=ExportOptions(strip_metadata=True))
         exif, sub = exif_of(out)
         assert 0x010F not in exif and 0x0110 not in exif and 0x9003 not in sub, ext
+        assert not exif.get_ifd(0x8825), ext    # no GPS position
         assert 0x0131 not in exif and 0x010E not in exif, ext
         with Image.open(out) as im:
             assert "xmp" not in im.info and "Software" not in im.info, ext
