@@ -45,6 +45,7 @@ def camera_jpeg(tmp_path, pixels):
 def exif_of(path):
     with Image.open(path) as im:
         exif = im.getexif()
+        exif.get_ifd(0x8825)    # TIFF sub-IFDs are read lazily: read them while the file is open
         return exif, exif.get_ifd(0x8769)
 
 
