@@ -1,0 +1,31 @@
+"""Options shared by the commands that run a model: --model, --device, --solver."""
+
+from __future__ import annotations
+
+import argparse
+
+from ..enhancer import Enhancer
+from ..ode import EXACT, Solver
+from ..weights import load_model
+
+
+def add_engine_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--model", metavar="FILE",
+                        help="model file: ours (.safetensors) or an official CLODE .pth (default: the shipped model)")
+    parser.add_argument("--device", default="auto", metavar="DEV",
+                        help="auto (default: CUDA, then Apple MPS, then CPU), cpu, cuda, cuda:N or mps")
+    parser.add_argument("--solver", metavar="SPEC",
+                        help=f"ODE solver: dopri5 (default, tol 1e-5), dopri5:TOL, or a fixed-step method "
+                             f"with its step, e.g. rk4:0.5 (default: {EXACT.describe()})")
+
+
+def make_enhancer(args: argparse.Namespace) -> Enhancer:
+    """The Enhancer the engine options describe; option errors raise ClodeError before any work."""
+    solver = Solver.parse(args.solver) if args.solver else EXACT
+    model = load_model(args.model)
+    return Enhancer(model, device=args.device, solver=solver)
+
+
+def model_name(enhancer: Enhancer) -> str:
+    info = getattr(enhancer.model, "info", None)
+    return info.name if info is not None else "unnamed"
