@@ -120,6 +120,9 @@ def test_raw_preview_is_smaller_and_fast_path(tmp_path, photo_rgb):
     assert psnr(preview.pixels, small) > 25
     kodak = load_preview(KODAK, max_side=400)    # not Bayer: no half-size mode, still a preview
     assert kodak.pixels.shape == (300, 400, 3) and kodak.full_size == (912, 1216)
+    # asking for the embedded preview where a file has none falls back to the half-size decode
+    fallback = load_preview(path, max_side=200, raw=RawOptions(embedded_preview=True))
+    assert np.array_equal(fallback.pixels, preview.pixels)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -287,6 +290,17 @@ def test_pixel_limit(tmp_path, photo_rgb):
     dng = make_dng(tmp_path / "small.dng", photo_rgb)
     with pytest.raises(ImageReadError, match="too large"):
         load_image(dng, max_pixels=1000)
+
+
+def test_our_limit_replaces_pillows(tmp_path, photo_rgb, monkeypatch):
+    """Pillow's process-wide bomb limit (89 MP) is below ours: it must not refuse what we allow."""
+    Image.fromarray((photo_rgb * 255).astype(np.uint8)).save(tmp_path / "p.png")
+    Image.fromarray((photo_rgb * 255).astype(np.uint8)).save(tmp_path / "p.jpg")
+    monkeypatch.setattr(Image, "MAX_IMAGE_PIXELS", 1000)
+    for name in ("p.png", "p.jpg"):
+        assert load_image(tmp_path / name).pixels.shape == (128, 192, 3)
+        assert load_preview(tmp_path / name, 64).pixels.shape == (43, 64, 3)
+    assert Image.MAX_IMAGE_PIXELS == 1000
 
 
 def test_supported_and_find_images(tmp_path, photo_rgb):
