@@ -486,7 +486,7 @@ def _pil_to_float(im: Image.Image, icc: Optional[bytes]):
 
 
 def _to_float8(a: np.ndarray) -> np.ndarray:
-    return a.astype(np.float32) * np.float32(1.0 / 255.0)
+    return np.multiply(a, np.float32(1.0 / 255.0), dtype=np.float32)
 
 
 def _downscale_photo(photo: Photo, max_side: int) -> Photo:
@@ -582,7 +582,7 @@ def _load_raw(path: Path, max_pixels: int, opts: RawOptions, preview_side: Optio
                     rgb = _raw_thumbnail(raw, full_size, preview_side)
                 if rgb is None:
                     a = raw.postprocess(**params)
-                    rgb = a.astype(np.float32) * np.float32(1.0 / 65535.0)
+                    rgb = np.multiply(a, np.float32(1.0 / 65535.0), dtype=np.float32)   # one pass
                 when = raw.other.timestamp
             except ImageReadError:
                 raise
