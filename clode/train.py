@@ -191,7 +191,7 @@ def train(config: TrainConfig, progress: Optional[EventCallback] = None, cancel:
         ckpt = find_checkpoint(resume)
         saved = json.loads((ckpt / "state.json").read_text())["config"]
         config = replace(TrainConfig(**saved), steps=max(config.steps, saved["steps"]) if config.steps else saved["steps"],
-                         device=config.device)
+                         minutes=config.minutes, device=config.device)
 
     if int(os.environ.get("WORLD_SIZE", "1")) > 1 and not dist.is_initialized():
         dist.init_process_group("nccl" if config.device.startswith("cuda") else "gloo")
