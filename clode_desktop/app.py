@@ -1,15 +1,40 @@
-"""Application entry point (placeholder window until the editor lands)."""
+"""Application entry point: ``python main.py [FILE]`` (or the ``clode-desktop`` command)."""
 
 from __future__ import annotations
 
+import argparse
 import sys
+from pathlib import Path
+from typing import Optional
+
+RESOURCES = Path(__file__).resolve().parent / "resources"
+SAMPLE_PHOTO = RESOURCES / "sample-dark.jpg"
 
 
-def main(argv=None) -> int:
-    from PySide6.QtWidgets import QApplication, QLabel
+def parse_args(argv: list[str]) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(prog="clode-desktop", description="CLODE Desktop: rescue dark photos.")
+    parser.add_argument("file", nargs="?", help="a photo to open (default: the bundled sample)")
+    parser.add_argument("--model", help="a model file (default: the one chosen in Preferences)")
+    parser.add_argument("--device", help="auto, cpu, cuda, cuda:N or mps (default: from Preferences)")
+    # Qt's own options (-style, -platform ...) are left for QApplication.
+    args, _ = parser.parse_known_args(argv[1:])
+    return args
 
-    app = QApplication(sys.argv if argv is None else argv)
-    label = QLabel("CLODE Desktop — the editor is on its way.")
-    label.resize(480, 120)
-    label.show()
+
+def main(argv: Optional[list[str]] = None) -> int:
+    argv = list(sys.argv if argv is None else argv)
+    args = parse_args(argv)
+
+    from PySide6.QtWidgets import QApplication
+
+    from . import theme
+    from .main_window import MainWindow
+
+    app = QApplication.instance() or QApplication(argv)
+    app.setApplicationName("CLODE Desktop")
+    app.setOrganizationName("CLODE")
+    theme.apply(app)
+    window = MainWindow(args.model, device=args.device)
+    window.show()
+    window.open_file(args.file if args.file else SAMPLE_PHOTO)
     return app.exec()

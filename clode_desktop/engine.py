@@ -1,0 +1,227 @@
+"""What the worker thread owns: the model, the open photo and its prepared session.
+
+Qt-free on purpose: every method runs inside one worker job (see ``worker.py``),
+so nothing here is touched by two threads, and it is testable without a GUI.
+The UI only ever receives plain values (``ModelState``, ``Opened``, ``Rendered``).
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Optional
+
+import numpy as np
+
+from clode import Enhancer, load_model
+from clode.devices import devices, resolve_device
+from clode.errors import ClodeError
+from clode.imageio import Photo, load_image, load_preview, resize
+from clode.progress import CancelToken, ProgressCallback, check
+
+# Long side of the images the view shows (original and result). Bigger photos are shown
+# downscaled; export always renders the full resolution. The CPU gets a smaller view so the
+# denoiser keeps up with the dial.
+VIEW_SIDE = {"cpu": 1400}
+VIEW_SIDE_DEFAULT = 2560
+# While the dial moves, drafts are rendered at most this big, then the full view follows.
+DRAFT_SIDE = 640
+# Photos whose file is bigger than this show a quick preview first (RAW files always do).
+PREVIEW_FILE_BYTES = 3_000_000
+
+
+@dataclass
+class ModelState:
+    name: str
+    path: Optional[Path]
+    default_T: float
+    t_max: float
+    device: str            # torch's key: "cpu", "cuda:0"
+    device_label: str      # a person's: "NVIDIA H100 (cuda:0)"
+    note: str = ""         # e.g. why we fell back to the CPU
+    can_auto: bool = False
+
+
+@dataclass
+class Opened:
+    path: Path
+    view: np.ndarray               # H x W x 3 uint8, the original as the view shows it
+    full_size: tuple[int, int]     # (H, W) of the full-resolution photo
+    is_preview: bool
+    info: dict = field(default_factory=dict)   # camera, capture time, bit depth ... for the info panel
+
+
+@dataclass
+class Rendered:
+    path: Path
+    T: float
+    denoise: float
+    image: np.ndarray              # H x W x 3 uint8
+    histogram: np.ndarray          # 4 x 256 counts: R, G, B, luminance
+    seconds: float
+    draft: bool
+
+
+def to_uint8(img: np.ndarray) -> np.ndarray:
+    return np.ascontiguousarray(np.clip(img * 255.0 + 0.5, 0, 255).astype(np.uint8))
+
+
+def histogram(img8: np.ndarray, max_samples: int = 250_000) -> np.ndarray:
+    """Counts of R, G, B and Rec.709 luminance over 256 bins (on a subsample of big images)."""
+    step = max(1, int(np.sqrt(img8.shape[0] * img8.shape[1] / max_samples)))
+    sample = img8[::step, ::step].reshape(-1, 3)
+    out = np.empty((4, 256), np.int64)
+    for c in range(3):
+        out[c] = np.bincount(sample[:, c], minlength=256)
+    luma = (sample @ np.array([0.2126, 0.7152, 0.0722])).round().astype(np.int64)
+    out[3] = np.bincount(np.clip(luma, 0, 255), minlength=256)
+    return out
+
+
+def fit_side(size: tuple[int, int], side: int) -> tuple[int, int]:
+    """(H, W) scaled down so the long side is at most ``side``."""
+    h, w = size
+    s = min(1.0, side / max(h, w))
+    return max(1, round(h * s)), max(1, round(w * s))
+
+
+def photo_info(photo: Photo) -> dict:
+    info = {"Size": f"{photo.full_size[1]} x {photo.full_size[0]}",
+            "Type": "camera RAW" if photo.is_raw else f"{photo.bit_depth}-bit"}
+    camera = " ".join(x for x in (photo.make, photo.model) if x)
+    if camera:
+        info["Camera"] = camera
+    if photo.capture_time:
+        info["Taken"] = photo.capture_time
+    return info
+
+
+class Engine:
+    def __init__(self, proxy_side: Optional[int] = None) -> None:
+        self.proxy_side = proxy_side      # the fast engine's proxy (None = its default)
+        self.enhancer: Optional[Enhancer] = None
+        self.model_state: Optional[ModelState] = None
+        self.photo: Optional[Photo] = None
+        self.session = None
+        self.view_size: Optional[tuple[int, int]] = None
+
+    # -- model ------------------------------------------------------------------------------
+    def load_model(self, path: Optional[Path], device: str = "auto") -> ModelState:
+        """Load a model (None = the shipped default) onto ``device``, falling back to the CPU."""
+        note = ""
+        try:
+            torch_device = resolve_device(device)
+        except ClodeError as e:
+            torch_device = resolve_device("cpu")
+            note = f"{e}; using the CPU"
+        labels = {d.key: d.label for d in devices()}
+        key = str(torch_device)
+        if key == "cuda":
+            key = "cuda:0"
+        if torch_device.type == "cpu" and not note and len(labels) == 1:
+            note = "no GPU found; running on the CPU (slower)"
+        self.enhancer = None
+        self.session = None
+        model = load_model(path, device="cpu")
+        self.enhancer = Enhancer(model, device=torch_device)
+        info = model.info
+        self.model_state = ModelState(
+            name=info.name, path=info.path, default_T=info.default_T, t_max=info.t_max, device=key,
+            device_label=labels.get(key, key), note=note, can_auto=hasattr(self.enhancer, "auto_T"))
+        return self.model_state
+
+    # -- photo ------------------------------------------------------------------------------
+    def _view_side(self) -> int:
+        device = self.model_state.device.split(":")[0] if self.model_state else "cpu"
+        return VIEW_SIDE.get(device, VIEW_SIDE_DEFAULT)
+
+    def wants_preview(self, path: Path) -> bool:
+        from clode.imageio import is_raw_path
+        try:
+            return is_raw_path(path) or path.stat().st_size > PREVIEW_FILE_BYTES
+        except OSError:
+            return False
+
+    def preview(self, path: Path) -> Opened:
+        """A quick, smaller decode to show while the full one loads."""
+        photo = load_preview(path, max_side=self._view_side())
+        return Opened(path, to_uint8(photo.pixels), tuple(photo.full_size), True, photo_info(photo))
+
+    def open(self, path: Path, cancel: Optional[CancelToken] = None) -> Opened:
+        self.photo = None
+        self.session = None
+        photo = load_image(path)
+        check(cancel)
+        self.photo = photo
+        self.view_size = fit_side(photo.pixels.shape[:2], self._view_side())
+        view = photo.pixels
+        if self.view_size != photo.pixels.shape[:2]:
+            view = resize(photo.pixels, (self.view_size[1], self.view_size[0]))
+        return Opened(Path(path), to_uint8(view), tuple(photo.pixels.shape[:2]), False, photo_info(photo))
+
+    def close_photo(self) -> None:
+        self.photo = None
+        self.session = None
+
+    def _need_model(self) -> Enhancer:
+        if self.enhancer is None:
+            raise ClodeError("no model is loaded (choose one in Preferences)")
+        return self.enhancer
+
+    def _need_photo(self) -> Photo:
+        if self.photo is None:
+            raise ClodeError("no photo is open")
+        return self.photo
+
+    def prepare(self, progress: Optional[ProgressCallback] = None, cancel: Optional[CancelToken] = None) -> None:
+        enhancer, photo = self._need_model(), self._need_photo()
+        self.session = None
+        kwargs = {"proxy_side": self.proxy_side} if self.proxy_side else {}
+        self.session = enhancer.prepare(photo.pixels, progress=progress, cancel=cancel, **kwargs)
+
+    def _need_session(self):
+        if self.session is None:
+            self.prepare()
+        return self.session
+
+    # -- results ----------------------------------------------------------------------------
+    def render(self, T: float, denoise: float = 1.0, draft: bool = False,
+               cancel: Optional[CancelToken] = None) -> Rendered:
+        session = self._need_session()
+        size = self.view_size
+        if draft:
+            size = fit_side(size, DRAFT_SIDE)
+        start = time.perf_counter()
+        out = session.render(float(T), size=size, denoise=float(denoise), cancel=cancel)
+        img8 = to_uint8(out)
+        seconds = time.perf_counter() - start
+        return Rendered(self.photo.path, float(T), float(denoise), img8, histogram(img8), seconds, draft)
+
+    def auto_T(self) -> float:
+        session = self._need_session()
+        if hasattr(session, "auto_T"):
+            return float(session.auto_T())
+        enhancer = self._need_model()
+        if not hasattr(enhancer, "auto_T"):
+            raise ClodeError("automatic exposure is not available in this version")
+        return float(enhancer.auto_T(self.photo.pixels))
+
+    def export(self, target: Path, options, T: float, denoise: float,
+               progress: Optional[ProgressCallback] = None, cancel: Optional[CancelToken] = None) -> Path:
+        from clode.export import save_image
+        session, photo = self._need_session(), self._need_photo()
+        state = self.model_state
+
+        def step(fraction: float, message: str) -> None:
+            if progress is not None:
+                progress(0.9 * fraction, message)
+
+        out = session.render(float(T), denoise=float(denoise), cancel=cancel, progress=step)
+        check(cancel)
+        if progress is not None:
+            progress(0.9, "writing")
+        provenance = {"T": round(float(T), 3), "denoise": round(float(denoise), 3),
+                      "model": state.name if state else "?"}
+        return save_image(target, out, source=photo, options=options, provenance=provenance)
+

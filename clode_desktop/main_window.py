@@ -1,0 +1,657 @@
+"""The editor window: canvas, side panel, menus, toolbar, status bar; wires the UI to the worker."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+from typing import Optional, Union
+
+from PySide6.QtCore import QEvent, QObject, Qt, QTimer, Signal
+from PySide6.QtGui import QAction, QActionGroup, QKeySequence
+from PySide6.QtWidgets import (QApplication, QFileDialog, QHBoxLayout, QLabel, QMainWindow, QMessageBox,
+                               QProgressBar, QSizePolicy, QToolButton, QWidget)
+
+from clode import sidecar
+from clode.errors import ClodeError
+from clode.imageio import SUPPORTED_EXTENSIONS, is_supported
+
+from .canvas import MODE_NAMES, MODES, SIDE, SPLIT, Canvas
+from .engine import Engine, ModelState, Opened, Rendered
+from .settings import Settings
+from .side_panel import SidePanel
+from .worker import Job, TaskManager
+
+log = logging.getLogger(__name__)
+
+APP_TITLE = "CLODE Desktop"
+PEEK_KEYS = (Qt.Key.Key_Backslash,)
+FINAL_RENDER_DELAY_MS = 250      # after the last dial move, the full-quality render
+SIDECAR_DELAY_MS = 1000          # after the last change, the sidecar is written
+DRAFT_WHEN_SLOWER_THAN = 0.12    # seconds a full render takes before drafts are used while dragging
+
+
+def show_error(parent: Optional[QWidget], message: str, title: str = APP_TITLE) -> QMessageBox:
+    """A non-blocking warning dialog with a one-line message (module-level so tests can find it)."""
+    box = QMessageBox(QMessageBox.Icon.Warning, title, message, QMessageBox.StandardButton.Ok, parent)
+    box.setObjectName("errorDialog")
+    box.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+    box.open()
+    return box
+
+
+def open_filter() -> str:
+    exts = " ".join(f"*{e} *{e.upper()}" for e in sorted(SUPPORTED_EXTENSIONS))
+    return f"Photos ({exts});;All files (*)"
+
+
+class MainWindow(QMainWindow):
+    #: a result reached the canvas (Rendered)
+    rendered = Signal(object)
+    #: a photo finished opening (Opened, the full decode)
+    photoOpened = Signal(object)
+    #: the model is loaded (ModelState) or failed (None)
+    modelChanged = Signal(object)
+    #: an export finished (Path)
+    exported = Signal(object)
+    #: an error dialog was shown (message)
+    errorShown = Signal(str)
+
+    def __init__(self, model_path: Optional[Union[str, Path]] = None, *, device: Optional[str] = None,
+                 settings: Optional[Settings] = None, threaded: bool = True,
+                 proxy_side: Optional[int] = None) -> None:
+        super().__init__()
+        self.settings = settings or Settings()
+        self._explicit_model = str(model_path) if model_path else None
+        self._device = device or self.settings.device()
+        self.engine = Engine(proxy_side)
+        self.tasks = TaskManager(self, threaded=threaded)
+        self.model_state: Optional[ModelState] = None
+        self.photo_path: Optional[Path] = None
+        self.opened: Optional[Opened] = None
+        self.last_render: Optional[Rendered] = None
+        self._prepared = False
+        self._preparing = False
+        self._model_loading = False
+        self._dirty = False
+        self._restored: Optional[dict] = None
+        self._full_render_seconds = 0.0
+        self._progress_job: Optional[Job] = None
+        self._closing = False
+
+        self.setWindowTitle(APP_TITLE)
+        self.setAcceptDrops(True)
+        self.resize(1280, 800)
+        geometry = self.settings.geometry()
+        if geometry is not None:
+            self.restoreGeometry(geometry)
+
+        self.canvas = Canvas()
+        self.panel = SidePanel()
+        central = QWidget()
+        row = QHBoxLayout(central)
+        row.setContentsMargins(0, 0, 0, 0)
+        row.setSpacing(0)
+        row.addWidget(self.canvas, 1)
+        row.addWidget(self.panel)
+        self.setCentralWidget(central)
+        self.exposure = self.panel.exposure
+        self.histogram = self.panel.histogram
+        self.histogram.set_mode(self.settings.histogram_mode() if self.settings.histogram_mode() in ("rgb", "luminance") else "rgb")
+
+        self._final_timer = QTimer(self, singleShot=True, interval=FINAL_RENDER_DELAY_MS)
+        self._final_timer.timeout.connect(lambda: self.request_render(draft=False))
+        self._sidecar_timer = QTimer(self, singleShot=True, interval=SIDECAR_DELAY_MS)
+        self._sidecar_timer.timeout.connect(self.save_sidecar)
+
+        self._build_actions()
+        self._build_menus()
+        self._build_toolbar()
+        self._build_status_bar()
+
+        self.exposure.valueChanged.connect(self._exposure_changed)
+        self.exposure.released.connect(self._final_timer.start)
+        self.exposure.autoRequested.connect(self.auto_exposure)
+        self.panel.denoiseChanged.connect(self._denoise_changed)
+        self.canvas.zoomChanged.connect(self._zoom_changed)
+        self.canvas.modeChanged.connect(self._mode_changed)
+        self.tasks.failed.connect(lambda label, message: self.error(message))
+        self.tasks.started.connect(self._job_started)
+        self.tasks.progress.connect(self._job_progress)
+        self.tasks.ended.connect(self._job_ended)
+
+        mode = self.settings.compare_mode()
+        self.set_compare_mode(mode if mode in MODES else SPLIT)
+        self._set_editing_enabled(False)
+        QApplication.instance().installEventFilter(self)
+        self.load_model()
+
+    # ------------------------------------------------------------------------------------------
+    # building the UI
+
+    def _action(self, text: str, slot, shortcut=None, tip: str = "") -> QAction:
+        action = QAction(text, self)
+        if shortcut is not None:
+            if isinstance(shortcut, (list, tuple)):
+                action.setShortcuts([QKeySequence(s) for s in shortcut])
+            else:
+                action.setShortcut(QKeySequence(shortcut))
+        if tip:
+            action.setToolTip(tip + (f" ({action.shortcut().toString(QKeySequence.SequenceFormat.NativeText)})"
+                                     if shortcut else ""))
+        action.triggered.connect(slot)
+        return action
+
+    def _build_actions(self) -> None:
+        self.open_action = self._action("Open…", self.open_dialog, QKeySequence.StandardKey.Open, "Open a photo")
+        self.export_action = self._action("Export…", self.export_dialog, "Ctrl+E",
+                                          "Export the enhanced photo at full resolution")
+        self.quit_action = self._action("Quit", self.close, QKeySequence.StandardKey.Quit)
+        self.prefs_action = self._action("Preferences…", self.preferences_dialog, "Ctrl+,",
+                                         "Device and model")
+        self.fit_action = self._action("Fit", self.canvas.fit_to_window, "Ctrl+0", "Fit the photo in the window")
+        self.actual_action = self._action("100 %", lambda: self.canvas.actual_size(), "Ctrl+1",
+                                          "One photo pixel per screen pixel")
+        self.zoom_in_action = self._action("Zoom in", lambda: self.canvas.zoom_by(2 ** 0.5),
+                                           ["Ctrl++", "Ctrl+="], "Zoom in")
+        self.zoom_out_action = self._action("Zoom out", lambda: self.canvas.zoom_by(2 ** -0.5), "Ctrl+-",
+                                            "Zoom out")
+        self.zoom_in_action.setIconText("+")
+        self.zoom_out_action.setIconText("−")
+        self.cycle_action = self._action("Next compare mode", self._cycle_mode, "Y")
+        self.mode_group = QActionGroup(self)
+        self.mode_actions = {}
+        tips = {"result": "Only the result", "split": "Original left, result right; drag the divider",
+                "side": "Original and result side by side"}
+        for mode in MODES:
+            a = QAction(MODE_NAMES[mode], self, checkable=True)
+            a.setToolTip(tips[mode] + " (Y cycles, hold \\ for the original)")
+            a.triggered.connect(lambda checked=False, m=mode: self.set_compare_mode(m))
+            self.mode_group.addAction(a)
+            self.mode_actions[mode] = a
+        self.editing_actions = [self.export_action]
+
+    def _build_menus(self) -> None:
+        bar = self.menuBar()
+        file_menu = bar.addMenu("&File")
+        file_menu.addAction(self.open_action)
+        self.recent_menu = file_menu.addMenu("Open &Recent")
+        file_menu.addAction(self.export_action)
+        file_menu.addSeparator()
+        file_menu.addAction(self.quit_action)
+        edit_menu = bar.addMenu("&Edit")
+        edit_menu.addAction(self.prefs_action)
+        view_menu = bar.addMenu("&View")
+        for a in (self.fit_action, self.actual_action, self.zoom_in_action, self.zoom_out_action):
+            view_menu.addAction(a)
+        view_menu.addSeparator()
+        for a in self.mode_actions.values():
+            view_menu.addAction(a)
+        view_menu.addAction(self.cycle_action)
+        help_menu = bar.addMenu("&Help")
+        help_menu.addAction(self._action("Keyboard shortcuts", self._show_shortcuts))
+        help_menu.addAction(self._action("About CLODE Desktop", self._show_about))
+        self._update_recent_menu()
+
+    def _build_toolbar(self) -> None:
+        tb = self.addToolBar("Main")
+        tb.setObjectName("mainToolbar")
+        tb.setMovable(False)
+        tb.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonTextOnly)
+        tb.addAction(self.open_action)
+        tb.addAction(self.export_action)
+        tb.addSeparator()
+        tb.addAction(self.zoom_out_action)
+        self.zoom_label = QLabel("Fit")
+        self.zoom_label.setObjectName("zoomLabel")
+        self.zoom_label.setMinimumWidth(70)
+        self.zoom_label.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        tb.addWidget(self.zoom_label)
+        tb.addAction(self.zoom_in_action)
+        tb.addAction(self.fit_action)
+        tb.addAction(self.actual_action)
+        tb.addSeparator()
+        compare = QLabel("Compare:")
+        compare.setObjectName("hint")
+        tb.addWidget(compare)
+        for a in self.mode_actions.values():
+            tb.addAction(a)
+        spacer = QWidget()
+        spacer.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Preferred)
+        tb.addWidget(spacer)
+        tb.addAction(self.prefs_action)
+        self.toolbar = tb
+
+    def _build_status_bar(self) -> None:
+        sb = self.statusBar()
+        self.message_label = QLabel()
+        self.message_label.setObjectName("message")
+        sb.addWidget(self.message_label, 1)
+        self._message_timer = QTimer(self, singleShot=True)
+        self._message_timer.timeout.connect(self.message_label.clear)
+        self.progress_label = QLabel()
+        self.progress_bar = QProgressBar()
+        self.progress_bar.setRange(0, 1000)
+        self.progress_bar.setFixedWidth(160)
+        self.progress_bar.setTextVisible(False)
+        self.cancel_button = QToolButton()
+        self.cancel_button.setText("Cancel")
+        self.cancel_button.clicked.connect(self.cancel_current)
+        for w in (self.progress_label, self.progress_bar, self.cancel_button):
+            sb.addWidget(w)
+            w.hide()
+        self.device_status = QLabel("Device: —")
+        self.model_status = QLabel("Model: loading…")
+        self.size_status = QLabel("")
+        self.time_status = QLabel("")
+        for w in (self.device_status, self.model_status, self.size_status, self.time_status):
+            sb.addPermanentWidget(w)
+
+    # ------------------------------------------------------------------------------------------
+    # messages
+
+    def notify(self, text: str, ms: int = 8000) -> None:
+        """A passing note in the status bar."""
+        self.message_label.setText(text)
+        self.message_label.setToolTip(text)
+        self._message_timer.start(ms)
+
+    def error(self, message: str) -> None:
+        if self._closing:
+            return
+        log.info("error shown: %s", message)
+        show_error(self, message)
+        self.errorShown.emit(message)
+
+    # ------------------------------------------------------------------------------------------
+    # the model
+
+    def model_choice(self) -> Optional[str]:
+        return self._explicit_model or self.settings.model_path()
+
+    def load_model(self) -> None:
+        path, device = self.model_choice(), self._device
+        self._model_loading = True
+        self._prepared = False
+        self.tasks.cancel_group("photo")
+        self.model_status.setText("Model: loading…")
+        self.tasks.submit(lambda job: self.engine.load_model(Path(path) if path else None, device),
+                          label="Loading the model", key="model", show_progress=True,
+                          on_done=self._model_ready, on_error=self._model_failed)
+
+    def _model_ready(self, state: ModelState) -> None:
+        self._model_loading = False
+        self.model_state = state
+        self.exposure.set_model_range(state.default_T, state.t_max)
+        self.exposure.set_auto_available(state.can_auto, "Automatic exposure is not available in this version")
+        self.device_status.setText(f"Device: {state.device_label}")
+        self.device_status.setToolTip(state.note)
+        if state.note:
+            self.device_status.setText(f"Device: {state.device_label} ⚠")
+            self.notify(state.note)
+        self.model_status.setText(f"Model: {state.name}")
+        kind = "official CLODE weights" if state.path and state.path.suffix == ".pth" else "CLODE model"
+        self.panel.set_model_text(f"{state.name} ({kind})\nDefault T = {state.default_T:g}, "
+                                  f"range ±{state.t_max:g}\n{state.device_label}"
+                                  + (f"\n⚠ {state.note}" if state.note else ""))
+        self.modelChanged.emit(state)
+        if self.opened is not None:
+            self._apply_photo_settings()
+            self.prepare()
+        self._set_editing_enabled(self.opened is not None)
+
+    def _model_failed(self, message: str) -> None:
+        self._model_loading = False
+        self.model_state = None
+        self.model_status.setText("Model: none")
+        self.panel.set_model_text("No model loaded. Choose one in Edit › Preferences.")
+        self.canvas.set_overlay("No model loaded: showing the original")
+        self.canvas.set_result(None)
+        self._set_editing_enabled(False)
+        self.modelChanged.emit(None)
+        self.error(message)
+
+    def preferences_dialog(self) -> None:
+        from .preferences import PreferencesDialog
+        note = self.model_state.note if self.model_state else ""
+        dialog = PreferencesDialog(self._device, self.model_choice(), self, note=note)
+        if dialog.exec() != PreferencesDialog.DialogCode.Accepted:
+            return
+        device, model = dialog.device(), dialog.model_path()
+        if device == self._device and model == self.model_choice():
+            return
+        self._device = device
+        self._explicit_model = None
+        self.settings.set_device(device)
+        self.settings.set_model_path(model)
+        self.load_model()
+
+    # ------------------------------------------------------------------------------------------
+    # opening photos
+
+    def open_dialog(self) -> None:
+        path, _ = QFileDialog.getOpenFileName(self, "Open a photo", self.settings.last_folder(), open_filter())
+        if path:
+            self.open_file(path)
+
+    def open_file(self, path: Union[str, Path]) -> None:
+        path = Path(path).expanduser()
+        self.save_sidecar()
+        self.tasks.cancel_group("photo")
+        self._final_timer.stop()
+        self.photo_path = path
+        self.opened = None
+        self.last_render = None
+        self._prepared = False
+        self._dirty = False
+        self._restored = sidecar.load_settings(path)
+        self.setWindowTitle(f"{path.name} — {APP_TITLE}")
+        self.canvas.set_overlay(f"Opening {path.name}…")
+        self.histogram.set_counts(None)
+        self._set_editing_enabled(False)
+        self.settings.set_last_folder(path.parent)
+        engine = self.engine
+
+        def work(job: Job) -> Opened:
+            if engine.wants_preview(path):
+                job.progress(0.1, "reading a preview")
+                job.partial(engine.preview(path))
+            job.progress(0.3, "decoding")
+            return engine.open(path, job.token)
+
+        self.tasks.submit(work, label=f"Opening {path.name}", key="open", group="photo", show_progress=True,
+                          on_done=self._opened, on_error=lambda m, p=path: self._open_failed(p, m),
+                          on_partial=self._preview_ready)
+
+    def _preview_ready(self, preview: Opened) -> None:
+        if preview.path != self.photo_path:
+            return
+        self.canvas.set_original(preview.view, preview.full_size)
+        self.size_status.setText(f"{preview.full_size[1]} × {preview.full_size[0]}")
+
+    def _opened(self, opened: Opened) -> None:
+        if opened.path != self.photo_path:
+            return
+        shown = self.canvas.has_image()
+        self.opened = opened
+        self.canvas.set_original(opened.view, opened.full_size, same_photo=shown)
+        self.canvas.set_overlay("" if self.model_state else "No model loaded: showing the original")
+        self.size_status.setText(f"{opened.full_size[1]} × {opened.full_size[0]}")
+        self.panel.set_photo_info({"File": opened.path.name, **opened.info})
+        self._update_recent_menu(self.settings.add_recent_file(opened.path))
+        self._apply_photo_settings()
+        self.photoOpened.emit(opened)
+        if self.model_state is not None:
+            self._set_editing_enabled(True)
+            self.prepare()
+
+    def _open_failed(self, path: Path, message: str) -> None:
+        if path != self.photo_path:
+            return
+        self.photo_path = None
+        self.opened = None
+        self.setWindowTitle(APP_TITLE)
+        self.canvas.set_overlay("")
+        self.canvas.clear("Could not open that photo. Open another (Ctrl+O) or drop one here")
+        self.size_status.setText("")
+        self.panel.set_photo_info({})
+        self.settings.remove_recent_file(path.resolve() if path.exists() else path)
+        self._update_recent_menu()
+        self.error(message)
+
+    def _apply_photo_settings(self) -> None:
+        """The photo's remembered T and denoise, else the model's default."""
+        saved = self._restored or {}
+        T = saved.get("T", self.model_state.default_T if self.model_state else self.exposure.default())
+        self.exposure.set_value(T, emit=False)
+        self.panel.set_denoise(saved.get("denoise", 1.0))
+
+    def _update_recent_menu(self, files: Optional[list[str]] = None) -> None:
+        files = self.settings.recent_files() if files is None else files
+        self.recent_menu.clear()
+        for f in files:
+            a = self.recent_menu.addAction(Path(f).name)
+            a.setToolTip(f)
+            a.setStatusTip(f)
+            a.triggered.connect(lambda checked=False, p=f: self.open_file(p))
+        if files:
+            self.recent_menu.addSeparator()
+            self.recent_menu.addAction("Clear the list", self._clear_recent)
+        self.recent_menu.setEnabled(bool(files))
+
+    def _clear_recent(self) -> None:
+        self.settings.clear_recent_files()
+        self._update_recent_menu()
+
+    # drag and drop
+    def dragEnterEvent(self, event) -> None:  # noqa: N802
+        urls = event.mimeData().urls() if event.mimeData().hasUrls() else []
+        if any(u.isLocalFile() and is_supported(u.toLocalFile()) for u in urls):
+            event.acceptProposedAction()
+
+    def dropEvent(self, event) -> None:  # noqa: N802
+        for url in event.mimeData().urls():
+            if url.isLocalFile() and is_supported(url.toLocalFile()):
+                self.open_file(url.toLocalFile())
+                event.acceptProposedAction()
+                return
+
+    # ------------------------------------------------------------------------------------------
+    # preparing and rendering
+
+    def prepare(self) -> None:
+        if self.opened is None or self.model_state is None:
+            return
+        self._prepared = False
+        self._preparing = True
+        self.canvas.set_overlay("Preparing the exposure curves…")
+        engine = self.engine
+        self.tasks.submit(lambda job: engine.prepare(progress=job.progress, cancel=job.token),
+                          label="Preparing", key="prepare", group="photo", show_progress=True,
+                          on_done=self._prepare_done, on_error=self._prepare_failed,
+                          on_cancelled=self._prepare_cancelled)
+
+    def _prepare_done(self, _=None) -> None:
+        self._preparing = False
+        self._prepared = True
+        self.canvas.set_overlay("")
+        self.request_render(draft=False)
+
+    def _prepare_failed(self, message: str) -> None:
+        self._preparing = False
+        self.canvas.set_overlay("")
+        self.error(message)
+
+    def _prepare_cancelled(self) -> None:
+        self._preparing = False
+        if self.opened is not None and not self._prepared and not self._model_loading:
+            self.canvas.set_overlay("Cancelled: move the dial to prepare again")
+
+    def request_render(self, draft: bool = False) -> None:
+        """Render the current T and denoise; a newer request replaces a queued one."""
+        if self.opened is None or self.model_state is None:
+            return
+        if not self._prepared:
+            if not self._preparing and not self._model_loading:
+                self.prepare()
+            return
+        T, denoise, engine = self.exposure.value(), self.panel.denoise_value(), self.engine
+        self.tasks.submit(lambda job: engine.render(T, denoise, draft, job.token),
+                          label="Rendering", key="render", group="photo", on_done=self._render_done)
+
+    def _render_done(self, r: Rendered) -> None:
+        if r.path != self.photo_path:
+            return
+        if not r.draft:
+            self._full_render_seconds = r.seconds
+        self.last_render = r
+        self.canvas.set_result(r.image)
+        self.histogram.set_counts(r.histogram)
+        self.time_status.setText(f"Render: {r.seconds * 1000:.0f} ms" + (" (draft)" if r.draft else ""))
+        self.rendered.emit(r)
+
+    def _exposure_changed(self, T: float) -> None:
+        self._touched()
+        if self._full_render_seconds > DRAFT_WHEN_SLOWER_THAN:
+            self.request_render(draft=True)
+            self._final_timer.start()
+        else:
+            self.request_render(draft=False)
+
+    def _denoise_changed(self, value: float) -> None:
+        self._touched()
+        self._final_timer.start()
+
+    def _touched(self) -> None:
+        if self.opened is not None:
+            self._dirty = True
+            self._sidecar_timer.start()
+
+    def auto_exposure(self) -> None:
+        if self.opened is None or self.model_state is None:
+            return
+        engine = self.engine
+        self.tasks.submit(lambda job: engine.auto_T(), label="Automatic exposure", key="auto", group="photo",
+                          on_done=lambda T: self.exposure.set_value(T))
+
+    # ------------------------------------------------------------------------------------------
+    # sidecar
+
+    def save_sidecar(self) -> None:
+        self._sidecar_timer.stop()
+        if not self._dirty or self.photo_path is None:
+            return
+        self._dirty = False
+        settings = {"T": self.exposure.value(), "denoise": self.panel.denoise_value()}
+        if self.model_state is not None:
+            settings["model"] = self.model_state.name
+        try:
+            sidecar.save_settings(self.photo_path, settings)
+        except ClodeError as e:
+            self.notify(str(e))
+
+    # ------------------------------------------------------------------------------------------
+    # export
+
+    def export_dialog(self) -> None:
+        from .export_dialog import ExportDialog
+        if self.opened is None or self.model_state is None:
+            return
+        size = f"{self.opened.full_size[1]} × {self.opened.full_size[0]}"
+        dialog = ExportDialog(self.opened.path, self.settings.export_options(), self.settings.export_folder(),
+                              self, size_text=size)
+        if dialog.exec() != ExportDialog.DialogCode.Accepted:
+            return
+        self.settings.set_export_options(dialog.options_dict())
+        self.settings.set_export_folder(dialog.target().parent)
+        self.export(dialog.target(), dialog.options())
+
+    def export(self, target: Union[str, Path], options=None) -> None:
+        """Export the current photo at full resolution with the current T and denoise (in the worker)."""
+        if self.opened is None:
+            return
+        target, source = Path(target), self.opened.path
+        T, denoise, engine = self.exposure.value(), self.panel.denoise_value(), self.engine
+
+        def work(job: Job) -> Path:
+            if engine.photo is None or engine.photo.path != source:
+                raise ClodeError(f"{source.name} is no longer open; export cancelled")
+            return engine.export(target, options, T, denoise, progress=job.progress, cancel=job.token)
+
+        self.tasks.submit(work, label=f"Exporting {target.name}", group="export", show_progress=True,
+                          on_done=self._exported)
+
+    def _exported(self, path: Path) -> None:
+        self.notify(f"Exported {path}")
+        self.exported.emit(path)
+
+    # ------------------------------------------------------------------------------------------
+    # progress
+
+    def _job_started(self, job: Job) -> None:
+        self._progress_job = job
+        self.progress_label.setText(job.label + "…")
+        self.progress_bar.setValue(0)
+        for w in (self.progress_label, self.progress_bar, self.cancel_button):
+            w.show()
+
+    def _job_progress(self, job: Job, fraction: float, message: str) -> None:
+        if job is self._progress_job:
+            self.progress_bar.setValue(round(fraction * 1000))
+            if message and job.label.startswith("Preparing"):
+                self.canvas.set_overlay(f"Preparing the exposure curves… {fraction * 100:.0f} %")
+
+    def _job_ended(self, job: Job) -> None:
+        if job is self._progress_job:
+            self._progress_job = None
+            for w in (self.progress_label, self.progress_bar, self.cancel_button):
+                w.hide()
+
+    def cancel_current(self) -> None:
+        if self._progress_job is not None:
+            self.tasks.cancel_job(self._progress_job)
+
+    # ------------------------------------------------------------------------------------------
+    # view
+
+    def set_compare_mode(self, mode: str) -> None:
+        self.canvas.set_mode(mode)
+        self.mode_actions[mode].setChecked(True)
+
+    def _cycle_mode(self) -> None:
+        i = MODES.index(self.canvas.mode())
+        self.set_compare_mode(MODES[(i + 1) % len(MODES)])
+
+    def _mode_changed(self, mode: str) -> None:
+        self.mode_actions[mode].setChecked(True)
+        self.settings.set_compare_mode(mode)
+
+    def _zoom_changed(self, zoom: float, fitted: bool) -> None:
+        self.zoom_label.setText(f"Fit {zoom * 100:.0f} %" if fitted else f"{zoom * 100:.0f} %")
+
+    def _set_editing_enabled(self, on: bool) -> None:
+        on = bool(on and self.model_state is not None)
+        self.exposure.setEnabled(on)
+        self.panel.denoise.setEnabled(on)
+        for a in self.editing_actions:
+            a.setEnabled(on)
+
+    def eventFilter(self, obj: QObject, event: QEvent) -> bool:  # noqa: N802
+        # Holding the peek key shows the original, whichever widget has the focus.
+        t = event.type()
+        if t in (QEvent.Type.KeyPress, QEvent.Type.KeyRelease) and self.isActiveWindow():
+            if event.key() in PEEK_KEYS and not event.isAutoRepeat():
+                self.canvas.set_peek(t == QEvent.Type.KeyPress)
+                return True
+        return super().eventFilter(obj, event)
+
+    def _show_shortcuts(self) -> None:
+        QMessageBox.information(self, "Keyboard shortcuts", "\n".join([
+            "Ctrl+O  open a photo          Ctrl+E  export",
+            "Ctrl+0  fit                   Ctrl+1  100 %",
+            "Ctrl++ / Ctrl+-  zoom          wheel  zoom at the pointer",
+            "drag  pan (or move the split divider)",
+            "Y  next compare mode          hold \\  show the original",
+            "dial: arrows fine steps, Page Up/Down coarse, double-click resets T",
+        ]))
+
+    def _show_about(self) -> None:
+        import clode
+        QMessageBox.about(self, "About CLODE Desktop",
+                          f"CLODE Desktop {clode.__version__}\n\nRescue dark photos with CLODE, a neural ODE "
+                          "in exposure time (Chung et al., ICLR 2025). Turn the dial to choose the exposure.")
+
+    # ------------------------------------------------------------------------------------------
+    # closing
+
+    def closeEvent(self, event) -> None:  # noqa: N802
+        self._closing = True
+        self._final_timer.stop()
+        self.save_sidecar()
+        app = QApplication.instance()
+        if app is not None:
+            app.removeEventFilter(self)
+        self.settings.set_geometry(self.saveGeometry())
+        self.settings.set_histogram_mode(self.histogram.mode())
+        self.settings.sync()
+        self.tasks.shutdown()
+        super().closeEvent(event)

@@ -1,0 +1,137 @@
+"""Preferences: the compute device and the model."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Optional
+
+from PySide6.QtWidgets import (QButtonGroup, QComboBox, QDialog, QDialogButtonBox, QFileDialog, QFormLayout,
+                               QGridLayout, QGroupBox, QHBoxLayout, QLabel, QLineEdit, QPushButton,
+                               QRadioButton, QVBoxLayout, QWidget)
+
+from clode.devices import devices
+from clode.paths import user_models_dir
+from clode.weights import DEFAULT_MODEL
+
+MODEL_SUFFIXES = (".safetensors", ".pth", ".pt")
+
+
+def user_models() -> list[Path]:
+    """The user's fine-tuned models, by name."""
+    folder = user_models_dir()
+    try:
+        return sorted((p for p in folder.iterdir() if p.suffix.lower() in MODEL_SUFFIXES and p.is_file()),
+                      key=lambda p: p.name.lower())
+    except OSError:
+        return []
+
+
+class PreferencesDialog(QDialog):
+    def __init__(self, device: str, model_path: Optional[str], parent: Optional[QWidget] = None,
+                 note: str = "") -> None:
+        super().__init__(parent)
+        self.setWindowTitle("Preferences")
+        self.setMinimumWidth(520)
+
+        # -- device --
+        self.device_box = QComboBox()
+        self.device_box.addItem("Automatic (best available)", "auto")
+        found = devices()
+        for d in found:
+            self.device_box.addItem(d.label, d.key)
+        index = self.device_box.findData(device)
+        self.device_note = QLabel()
+        self.device_note.setObjectName("note")
+        self.device_note.setWordWrap(True)
+        if index < 0:
+            self.device_box.setCurrentIndex(0)
+            self.device_note.setText(f"The device chosen before ({device}) is not available; "
+                                     "the best one available is used.")
+        else:
+            self.device_box.setCurrentIndex(index)
+        if len(found) == 1 and not self.device_note.text():
+            self.device_note.setText("No GPU found: CLODE runs on the CPU (slower, but the same result).")
+        if note and not self.device_note.text():
+            self.device_note.setText(note)
+        self.device_note.setVisible(bool(self.device_note.text()))
+
+        device_group = QGroupBox("Compute device")
+        form = QFormLayout(device_group)
+        form.addRow("Device:", self.device_box)
+        form.addRow(self.device_note)
+
+        # -- model --
+        self.default_radio = QRadioButton("Built-in default model")
+        if not DEFAULT_MODEL.exists():
+            self.default_radio.setText("Built-in default model (not installed)")
+        self.file_radio = QRadioButton("A model file (official CLODE .pth or .safetensors):")
+        self.user_radio = QRadioButton("One of my fine-tuned models:")
+        self.group = QButtonGroup(self)
+        for i, b in enumerate((self.default_radio, self.file_radio, self.user_radio)):
+            self.group.addButton(b, i)
+        self.file_edit = QLineEdit()
+        self.file_edit.setPlaceholderText("path to a .pth or .safetensors file")
+        browse = QPushButton("Browse…")
+        browse.clicked.connect(self._browse)
+        self.user_box = QComboBox()
+        models = user_models()
+        for p in models:
+            self.user_box.addItem(p.stem, str(p))
+        if not models:
+            self.user_box.addItem(f"(none in {user_models_dir()})", "")
+            self.user_radio.setEnabled(False)
+        self.user_box.setEnabled(bool(models))
+
+        model_group = QGroupBox("Model")
+        grid = QGridLayout(model_group)
+        grid.addWidget(self.default_radio, 0, 0, 1, 2)
+        grid.addWidget(self.file_radio, 1, 0, 1, 2)
+        row = QHBoxLayout()
+        row.addWidget(self.file_edit, 1)
+        row.addWidget(browse)
+        grid.addLayout(row, 2, 0, 1, 2)
+        grid.addWidget(self.user_radio, 3, 0, 1, 2)
+        grid.addWidget(self.user_box, 4, 0, 1, 2)
+        hint = QLabel(f"Fine-tuned models (clode train) are kept in {user_models_dir()}")
+        hint.setObjectName("hint")
+        hint.setWordWrap(True)
+        grid.addWidget(hint, 5, 0, 1, 2)
+
+        user_index = self.user_box.findData(model_path) if model_path else -1
+        if not model_path:
+            self.default_radio.setChecked(True)
+        elif user_index >= 0:
+            self.user_radio.setChecked(True)
+            self.user_box.setCurrentIndex(user_index)
+        else:
+            self.file_radio.setChecked(True)
+            self.file_edit.setText(model_path)
+        self.file_edit.textEdited.connect(lambda _: self.file_radio.setChecked(True))
+
+        buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Ok | QDialogButtonBox.StandardButton.Cancel)
+        buttons.accepted.connect(self.accept)
+        buttons.rejected.connect(self.reject)
+
+        layout = QVBoxLayout(self)
+        layout.addWidget(device_group)
+        layout.addWidget(model_group)
+        layout.addWidget(buttons)
+
+    def _browse(self) -> None:
+        start = self.file_edit.text() or str(Path.home())
+        path, _ = QFileDialog.getOpenFileName(self, "Choose a CLODE model", start,
+                                              "CLODE models (*.pth *.pt *.safetensors);;All files (*)")
+        if path:
+            self.file_edit.setText(path)
+            self.file_radio.setChecked(True)
+
+    def device(self) -> str:
+        return self.device_box.currentData()
+
+    def model_path(self) -> Optional[str]:
+        """None = the built-in default."""
+        if self.file_radio.isChecked():
+            return self.file_edit.text().strip() or None
+        if self.user_radio.isChecked():
+            return self.user_box.currentData() or None
+        return None

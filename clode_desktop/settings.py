@@ -1,0 +1,117 @@
+"""The app's remembered state (QSettings): recent files, last folder, preferences, layout.
+
+Per-photo settings (T, denoise) are not here: they live in sidecars (``clode.sidecar``).
+Tests pass an ini file so they never touch the user's real settings.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Optional, Union
+
+from PySide6.QtCore import QByteArray, QSettings
+
+MAX_RECENT = 10
+ORGANIZATION = "CLODE"
+APPLICATION = "CLODE Desktop"
+
+
+class Settings:
+    def __init__(self, path: Optional[Union[str, Path]] = None) -> None:
+        if path is None:
+            self.q = QSettings(QSettings.Format.IniFormat, QSettings.Scope.UserScope, ORGANIZATION, APPLICATION)
+        else:
+            self.q = QSettings(str(path), QSettings.Format.IniFormat)
+
+    def _get(self, key: str, default=None, type_=None):
+        value = self.q.value(key, default)
+        if value is None or type_ is None:
+            return value
+        try:
+            if type_ is bool:
+                return value if isinstance(value, bool) else str(value).lower() in ("1", "true", "yes")
+            return type_(value)
+        except (TypeError, ValueError):
+            return default
+
+    # -- files ------------------------------------------------------------------------------
+    def recent_files(self) -> list[str]:
+        value = self.q.value("files/recent", [])
+        if isinstance(value, str):
+            value = [value]
+        return [str(v) for v in (value or []) if v]
+
+    def add_recent_file(self, path: Union[str, Path]) -> list[str]:
+        path = str(Path(path).resolve())
+        files = [path] + [f for f in self.recent_files() if f != path]
+        files = files[:MAX_RECENT]
+        self.q.setValue("files/recent", files)
+        return files
+
+    def remove_recent_file(self, path: Union[str, Path]) -> None:
+        self.q.setValue("files/recent", [f for f in self.recent_files() if f != str(path)])
+
+    def clear_recent_files(self) -> None:
+        self.q.setValue("files/recent", [])
+
+    def last_folder(self) -> str:
+        return self._get("files/last_folder", "", str) or str(Path.home())
+
+    def set_last_folder(self, folder: Union[str, Path]) -> None:
+        self.q.setValue("files/last_folder", str(folder))
+
+    def export_folder(self) -> str:
+        return self._get("files/export_folder", "", str)
+
+    def set_export_folder(self, folder: Union[str, Path]) -> None:
+        self.q.setValue("files/export_folder", str(folder))
+
+    # -- preferences ------------------------------------------------------------------------
+    def device(self) -> str:
+        return self._get("prefs/device", "auto", str) or "auto"
+
+    def set_device(self, key: str) -> None:
+        self.q.setValue("prefs/device", key)
+
+    def model_path(self) -> Optional[str]:
+        """None = the shipped default model."""
+        return self._get("prefs/model", "", str) or None
+
+    def set_model_path(self, path: Optional[Union[str, Path]]) -> None:
+        self.q.setValue("prefs/model", str(path) if path else "")
+
+    def export_options(self) -> dict:
+        return {
+            "format": self._get("export/format", "jpeg", str),
+            "quality": self._get("export/quality", 92, int),
+            "subsampling": self._get("export/subsampling", "4:2:0", str),
+            "bits": self._get("export/bits", 8, int),
+            "strip_metadata": self._get("export/strip_metadata", False, bool),
+        }
+
+    def set_export_options(self, options: dict) -> None:
+        for key, value in options.items():
+            self.q.setValue(f"export/{key}", value)
+
+    # -- view -------------------------------------------------------------------------------
+    def compare_mode(self) -> str:
+        return self._get("view/compare", "split", str)
+
+    def set_compare_mode(self, mode: str) -> None:
+        self.q.setValue("view/compare", mode)
+
+    def histogram_mode(self) -> str:
+        return self._get("view/histogram", "rgb", str)
+
+    def set_histogram_mode(self, mode: str) -> None:
+        self.q.setValue("view/histogram", mode)
+
+    def geometry(self) -> Optional[QByteArray]:
+        value = self.q.value("window/geometry")
+        return value if isinstance(value, QByteArray) else None
+
+    def set_geometry(self, value: QByteArray) -> None:
+        self.q.setValue("window/geometry", value)
+
+    def sync(self) -> None:
+        self.q.sync()

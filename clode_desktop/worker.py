@@ -1,0 +1,244 @@
+"""One worker thread runs every model and file job, in order; results come back by signal.
+
+The UI submits jobs (plain callables) to a ``TaskManager`` and names callbacks
+that run on the UI thread when the job ends. Jobs with the same ``key`` are
+coalesced: a newer one replaces a queued older one (dial moves: only the newest
+T is rendered). Jobs in a ``group`` can be cancelled together (a newer photo
+cancels the work on the older one) through their ``CancelToken``.
+
+``TaskManager(threaded=False)`` runs each job at once on the caller's thread,
+so logic tests are deterministic; the behaviour is otherwise the same.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+import traceback
+from collections import deque
+from typing import Any, Callable, Optional
+
+from PySide6.QtCore import QObject, QThread, Qt, Signal
+
+from clode.errors import Cancelled, ClodeError
+from clode.progress import CancelToken
+
+log = logging.getLogger(__name__)
+
+Callback = Optional[Callable[[Any], None]]
+
+
+def error_message(e: BaseException) -> str:
+    """The one line a person reads; details of unexpected errors go to the log."""
+    if isinstance(e, ClodeError):
+        return str(e)
+    if isinstance(e, MemoryError):
+        return "out of memory (try a smaller photo or the CPU device)"
+    log.error("unexpected error in a background job:\n%s", "".join(traceback.format_exception(e)))
+    text = str(e).strip().splitlines()[0] if str(e).strip() else ""
+    return f"unexpected error: {type(e).__name__}" + (f": {text[:200]}" if text else "")
+
+
+class Job:
+    """One unit of work; ``fn(job)`` runs on the worker thread."""
+
+    _ids = 0
+
+    def __init__(self, manager: "TaskManager", fn: Callable[["Job"], Any], label: str, key: Optional[str],
+                 group: Optional[str], on_done: Callback, on_error: Callback, on_partial: Callback,
+                 on_cancelled: Callable[[], None] | None, show_progress: bool) -> None:
+        Job._ids += 1
+        self.id = Job._ids
+        self.manager = manager
+        self.fn = fn
+        self.label = label
+        self.key = key
+        self.group = group
+        self.on_done = on_done
+        self.on_error = on_error
+        self.on_partial = on_partial
+        self.on_cancelled = on_cancelled
+        self.show_progress = show_progress
+        self.token = CancelToken()
+        self._last_report = 0.0
+
+    @property
+    def cancelled(self) -> bool:
+        return self.token.cancelled
+
+    def cancel(self) -> None:
+        self.token.cancel()
+
+    def progress(self, fraction: float, message: str = "") -> None:
+        """Report progress from the worker thread (throttled to about 20 updates a second)."""
+        now = time.monotonic()
+        if fraction < 1.0 and now - self._last_report < 0.05:
+            return
+        self._last_report = now
+        self.manager._post(self, "progress", (float(fraction), message))
+
+    def partial(self, value: Any) -> None:
+        """Hand an intermediate result (a quick preview) to ``on_partial`` on the UI thread."""
+        self.manager._post(self, "partial", value)
+
+    def __repr__(self) -> str:
+        return f"<Job {self.id} {self.label!r}>"
+
+
+class _WorkerThread(QThread):
+    def __init__(self, manager: "TaskManager") -> None:
+        super().__init__()
+        self.setObjectName("clode-worker")
+        self.manager = manager
+
+    def run(self) -> None:
+        m = self.manager
+        while True:
+            with m._cond:
+                while not m._queue and not m._stopping:
+                    m._cond.wait()
+                if m._stopping:
+                    return
+                job = m._queue.popleft()
+                m._running = job
+            try:
+                m._execute(job)
+            finally:
+                with m._cond:
+                    m._running = None
+
+
+class TaskManager(QObject):
+    #: a job with show_progress started (job), reported (job, fraction, message) or ended (job)
+    started = Signal(object)
+    progress = Signal(object, float, str)
+    ended = Signal(object)
+    #: errors of jobs without their own on_error: (job label, one-line message)
+    failed = Signal(str, str)
+    #: internal: (job, what, value) from the worker thread, delivered on the UI thread
+    _deliver = Signal(object, str, object)
+
+    def __init__(self, parent: Optional[QObject] = None, threaded: bool = True) -> None:
+        super().__init__(parent)
+        self.threaded = threaded
+        self._cond = threading.Condition()
+        self._queue: deque[Job] = deque()
+        self._running: Optional[Job] = None
+        self._stopping = False
+        self._closed = False
+        self._deliver.connect(self._on_deliver, Qt.QueuedConnection if threaded else Qt.DirectConnection)
+        self._thread: Optional[_WorkerThread] = None
+        if threaded:
+            self._thread = _WorkerThread(self)
+            self._thread.start()
+
+    # -- the UI side ------------------------------------------------------------------------
+    def submit(self, fn: Callable[[Job], Any], *, label: str = "", key: Optional[str] = None,
+               group: Optional[str] = None, on_done: Callback = None, on_error: Callback = None,
+               on_partial: Callback = None, on_cancelled: Callable[[], None] | None = None,
+               show_progress: bool = False) -> Optional[Job]:
+        if self._closed:
+            return None
+        job = Job(self, fn, label, key, group, on_done, on_error, on_partial, on_cancelled, show_progress)
+        if not self.threaded:
+            self._execute(job)
+            return job
+        with self._cond:
+            if key is not None:
+                for old in [j for j in self._queue if j.key == key]:
+                    self._queue.remove(old)
+                    old.cancel()
+            self._queue.append(job)
+            self._cond.notify()
+        return job
+
+    def cancel_group(self, group: str) -> None:
+        """Cancel every queued and running job of ``group``; their callbacks are not called."""
+        with self._cond:
+            for job in [j for j in self._queue if j.group == group]:
+                self._queue.remove(job)
+                job.cancel()
+                self._post(job, "cancelled", None)
+            if self._running is not None and self._running.group == group:
+                self._running.cancel()
+
+    def cancel_job(self, job: Optional[Job]) -> None:
+        if job is None:
+            return
+        with self._cond:
+            if job in self._queue:
+                self._queue.remove(job)
+                self._post(job, "cancelled", None)
+            job.cancel()
+
+    def is_busy(self) -> bool:
+        with self._cond:
+            return bool(self._queue) or self._running is not None
+
+    def shutdown(self, timeout_ms: int = 30_000) -> bool:
+        """Cancel everything, stop the thread and wait for it; returns False if it did not stop in time."""
+        self._closed = True
+        with self._cond:
+            for job in self._queue:
+                job.cancel()
+            self._queue.clear()
+            if self._running is not None:
+                self._running.cancel()
+            self._stopping = True
+            self._cond.notify_all()
+        if self._thread is None:
+            return True
+        stopped = self._thread.wait(timeout_ms)
+        if stopped:
+            self._thread = None
+        return stopped
+
+    # -- the worker side --------------------------------------------------------------------
+    def _post(self, job: Job, what: str, value: Any) -> None:
+        self._deliver.emit(job, what, value)
+
+    def _execute(self, job: Job) -> None:
+        if job.cancelled:
+            self._post(job, "cancelled", None)
+            return
+        self._post(job, "started", None)
+        try:
+            result = job.fn(job)
+        except Cancelled:
+            self._post(job, "cancelled", None)
+        except BaseException as e:  # noqa: BLE001 - every failure becomes a message, never a dead thread
+            if job.cancelled:
+                self._post(job, "cancelled", None)
+            else:
+                self._post(job, "error", error_message(e))
+        else:
+            self._post(job, "cancelled" if job.cancelled else "done", result)
+
+    def _on_deliver(self, job: Job, what: str, value: Any) -> None:
+        if self._closed:
+            return
+        if what == "started":
+            if job.show_progress:
+                self.started.emit(job)
+            return
+        if what == "progress":
+            if job.show_progress and not job.cancelled:
+                self.progress.emit(job, *value)
+            return
+        if what == "partial":
+            if job.on_partial is not None and not job.cancelled:
+                job.on_partial(value)
+            return
+        # The job has ended.
+        if job.show_progress:
+            self.ended.emit(job)
+        if what == "done" and job.on_done is not None:
+            job.on_done(value)
+        elif what == "error":
+            if job.on_error is not None:
+                job.on_error(value)
+            else:
+                self.failed.emit(job.label, value)
+        elif what == "cancelled" and job.on_cancelled is not None:
+            job.on_cancelled()
