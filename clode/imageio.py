@@ -575,7 +575,7 @@ def _load_raw(path: Path, max_pixels: int, opts: RawOptions, preview_side: Optio
                 s = raw.sizes
                 _check_pixels(path, s.raw_width, s.raw_height, max_pixels)
                 _check_pixels(path, s.width, s.height, max_pixels)
-                full_size = (s.width, s.height) if s.flip not in (5, 6) else (s.height, s.width)
+                full_size = (s.width, s.height) if not s.flip & 4 else (s.height, s.width)   # 4: axes swap
                 full_size = (full_size[1], full_size[0])
                 rgb = None
                 if preview_side is not None and opts.embedded_preview:
@@ -653,6 +653,10 @@ class _LibRawMessages:
         return False
 
 
+# LibRaw's (dcraw's) flip codes as EXIF orientations (dcraw maps EXIF o to "50132467"[o & 7])
+_LIBRAW_FLIP_TO_EXIF = {0: 1, 1: 2, 3: 3, 2: 4, 4: 5, 6: 6, 7: 7, 5: 8}
+
+
 def _raw_thumbnail(raw, full_size: tuple[int, int], preview_side: int) -> Optional[np.ndarray]:
     """The camera's embedded preview, if it is big enough and has the photo's shape."""
     import rawpy
@@ -672,7 +676,7 @@ def _raw_thumbnail(raw, full_size: tuple[int, int], preview_side: int) -> Option
                 return None
     except Exception:
         return None
-    flip = {3: 3, 5: 8, 6: 6}.get(raw.sizes.flip)
+    flip = _LIBRAW_FLIP_TO_EXIF.get(raw.sizes.flip)
     a = orient(a, flip)
     h, w = a.shape[:2]
     H, W = full_size

@@ -75,12 +75,24 @@ def test_raw_extension_any_case(tmp_path, photo_rgb, name):
     assert photo.is_raw and photo.pixels.shape == photo_rgb.shape
 
 
-def test_raw_orientation_is_applied(tmp_path, photo_rgb):
-    upright = load_image(make_dng(tmp_path / "o1.dng", photo_rgb)).pixels
-    rotated = load_image(make_dng(tmp_path / "o6.dng", photo_rgb, orientation=6)).pixels
-    assert rotated.shape == (photo_rgb.shape[1], photo_rgb.shape[0], 3)
-    # orientation 6 is stored rotated 90 degrees counter-clockwise: displayed, it turns clockwise
-    assert np.abs(rotated - np.rot90(upright, k=-1)).max() < 1e-3
+# What a viewer does to a photo stored with each EXIF orientation.
+VIEW = {2: Image.Transpose.FLIP_LEFT_RIGHT, 3: Image.Transpose.ROTATE_180, 4: Image.Transpose.FLIP_TOP_BOTTOM,
+        5: Image.Transpose.TRANSPOSE, 6: Image.Transpose.ROTATE_270, 7: Image.Transpose.TRANSVERSE,
+        8: Image.Transpose.ROTATE_90}
+
+
+@pytest.mark.parametrize("orientation", range(2, 9))
+def test_raw_orientation_is_applied(tmp_path, photo_rgb, orientation):
+    stored = load_image(make_dng(tmp_path / "o1.dng", photo_rgb)).pixels
+    want = np.dstack([np.asarray(Image.fromarray(stored[..., c], "F").transpose(VIEW[orientation]))
+                      for c in range(3)])
+    path = make_dng(tmp_path / f"o{orientation}.dng", photo_rgb, orientation=orientation)
+    photo = load_image(path)
+    assert photo.pixels.shape == want.shape and photo.full_size == want.shape[:2]
+    assert np.abs(photo.pixels - want).max() < 1e-3
+    preview = load_preview(path, max_side=64)
+    assert preview.full_size == want.shape[:2]
+    assert (preview.pixels.shape[0] > preview.pixels.shape[1]) == (want.shape[0] > want.shape[1])
 
 
 def test_raw_options(tmp_path, photo_rgb):
