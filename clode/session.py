@@ -40,8 +40,12 @@ T_STEP = 0.25
 #: The proxy solve needs far less accuracy than the official 1e-5: an error
 #: of 1e-3 in Lambda moves a pixel by < 2.5e-4.
 PROXY_SOLVER = Solver("dopri5", rtol=1e-3, atol=1e-3)
-#: Rows of output per strip are chosen so one strip holds about this many pixels.
+#: Rows of output per strip are chosen so one strip holds about this many
+#: pixels (with the denoiser); without it, strips are cache-sized chunks.
 STRIP_PIXELS = 2_500_000
+CHUNK_PIXELS = 65_536
+#: Rows computed above and below a strip for the denoiser's 5x5 receptive field.
+DENOISE_HALO = 4
 
 Region = tuple[int, int, int, int]   # x, y, w, h in input pixels
 Size = tuple[int, int]               # H, W
@@ -163,20 +167,40 @@ class Session:
         crop = image_tensor(self.image[y:y + h, x:x + w]).to(self.device)
         return resize(crop, size)[0, :, r0:r1].permute(1, 2, 0).contiguous()
 
-    def _lambda_rows(self, lam_x: torch.Tensor, rows: _Axis, r0: int, r1: int) -> torch.Tensor:
-        i0, i1, w = rows.i0[r0:r1], rows.i1[r0:r1], rows.w[r0:r1]
-        return torch.lerp(lam_x.index_select(0, i0), lam_x.index_select(0, i1), w[:, None, None])
+    def _closed_form(self, view: dict, lam_x: torch.Tensor, diff: torch.Tensor, size: Size, region: Region,
+                     a: int, b: int, out: torch.Tensor) -> None:
+        """I(T) for output rows [a, b) into ``out`` ([b - a, W, 3]), in cache-sized chunks.
+
+        Lambda's rows are ``lam_x[i0] + w * diff[i0]`` (bilinear in y after the
+        x pass); the chunks keep every pass over the data in cache.
+        """
+        rows = view["rows"]
+        step = max(8, CHUNK_PIXELS // max(size[1], 1))
+        for c0 in range(a, b, step):
+            c1 = min(c0 + step, b)
+            i0, w = rows.i0[c0:c1], rows.w[c0:c1, None, None]
+            o = out[c0 - a:c1 - a]
+            torch.index_select(lam_x, 0, i0, out=o)
+            o.addcmul_(w, diff.index_select(0, i0))
+            if "logit" in view:
+                torch.sub(view["logit"][c0:c1], o, out=o).sigmoid_()
+            else:
+                i0_img = self._input_rows(size, region, c0, c1)
+                # I0 / (I0 + (1 - I0) e^Lambda), in place.
+                o.exp_().mul_(1 - i0_img).add_(i0_img)
+                torch.div(i0_img, o, out=o)
 
     @torch.no_grad()
     def render(self, T: float, size: Optional[Size] = None, region: Optional[Region] = None,
-               denoise: float = 1.0, *, cancel: Optional[CancelToken] = None,
+               denoise: float = 1.0, *, dtype=np.float32, cancel: Optional[CancelToken] = None,
                progress: Optional[ProgressCallback] = None) -> np.ndarray:
-        """The result at end time ``T`` as an H x W x 3 float32 array.
+        """The result at end time ``T`` as an H x W x 3 array (float32 in [0, 1], or uint8).
 
         ``region`` = (x, y, w, h) of the input in input pixels (None = all of
         it), ``size`` = (H, W) of the output (None = the region's size).
         ``denoise`` is the denoiser's strength (0 = off, 1 = as trained), run at
-        the output resolution.
+        the output resolution. ``dtype=np.uint8`` converts strip by strip (for
+        display, no float copy of the whole output).
         """
         H, W = self.size
         region = (0, 0, W, H) if region is None else tuple(int(v) for v in region)
@@ -185,33 +209,30 @@ class Session:
             raise ClodeError(f"region {region} is not inside the {W} x {H} image")
         size = (h, w) if size is None else (int(size[0]), int(size[1]))
         out_h, out_w = size
-        full = (h, w) == size
         lam = self.lambda_at(float(T))
-        view = self._view(size, region, keep_logit=not full)
-        cols, rows = view["cols"], view["rows"]
+        view = self._view(size, region, keep_logit=(h, w) != size)
+        cols = view["cols"]
         lam_x = torch.lerp(lam[:, cols.i0], lam[:, cols.i1], cols.w[None, :, None])   # [ph, out_w, 3]
-        out = np.empty((out_h, out_w, 3), np.float32)
+        diff = torch.cat([lam_x[1:] - lam_x[:-1], lam_x.new_zeros(1, out_w, 3)])
+        out = np.empty((out_h, out_w, 3), dtype)
         out_t = torch.from_numpy(out)
-        halo = 4 if denoise else 0
-        strip = max(16, STRIP_PIXELS // max(out_w, 1))
+        halo = DENOISE_HALO if denoise else 0
+        strip = max(16, (STRIP_PIXELS if denoise else CHUNK_PIXELS) // max(out_w, 1))
+        buf = torch.empty(min(strip + 2 * halo, out_h), out_w, 3, device=self.device)
         for r0 in range(0, out_h, strip):
             check(cancel)
             r1 = min(r0 + strip, out_h)
             a, b = max(r0 - halo, 0), min(r1 + halo, out_h)
-            lam_rows = self._lambda_rows(lam_x, rows, a, b)
-            if full:
-                i0 = self._input_rows(size, region, a, b)
-                # I0 / (I0 + (1 - I0) e^Lambda), in place on the Lambda rows.
-                res = lam_rows.exp_().mul_(1 - i0).add_(i0)
-                res = torch.div(i0, res, out=res)
-            else:
-                res = torch.sub(view["logit"][a:b], lam_rows, out=lam_rows).sigmoid_()
+            res = buf[:b - a]
+            self._closed_form(view, lam_x, diff, size, region, a, b, res)
             if denoise:
-                block = res.permute(2, 0, 1)[None]
-                res = denoise_tiled(self.net, block, denoise, cancel=cancel)[0].permute(1, 2, 0)
+                res = denoise_tiled(self.net, res.permute(2, 0, 1)[None], denoise, cancel=cancel)[0].permute(1, 2, 0)
             else:
                 res = res.clamp_(0, 1)
-            out_t[r0:r1] = res[r0 - a:r0 - a + (r1 - r0)].cpu()
+            res = res[r0 - a:r0 - a + (r1 - r0)]
+            if out.dtype == np.uint8:
+                res = res.mul_(255).add_(0.5)
+            out_t[r0:r1] = res.to(device="cpu")     # the cast to uint8 truncates: +0.5 rounds
             report(progress, r1 / out_h, "rendering")
         return out
 
