@@ -229,6 +229,33 @@ def test_16bit_png_reads_all_16_bits(tmp_path):
     assert g.bit_depth == 16 and np.array_equal(np.rint(g.pixels[..., 1] * 65535).astype(np.uint16), a[..., 0])
 
 
+def interlaced_png16(a):
+    """An Adam7-interlaced 16-bit RGB PNG (unfiltered), written here since no library at hand does."""
+    import struct
+    import zlib
+
+    def chunk(kind, data):
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+    raw = b""
+    for x0, y0, dx, dy in [(0, 0, 8, 8), (4, 0, 8, 8), (0, 4, 4, 8), (2, 0, 4, 4), (0, 2, 2, 4), (1, 0, 2, 2),
+                           (0, 1, 1, 2)]:
+        sub = a[y0::dy, x0::dx]
+        if sub.size:
+            raw += b"".join(b"\x00" + row.astype(">u2").tobytes() for row in sub)
+    h, w = a.shape[:2]
+    return (b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", struct.pack(">IIBBBBB", w, h, 16, 2, 0, 0, 1))
+            + chunk(b"IDAT", zlib.compress(raw)) + chunk(b"IEND", b""))
+
+
+def test_16bit_interlaced_png(tmp_path):
+    a = gradient16()[:37, :53]
+    (tmp_path / "i16.png").write_bytes(interlaced_png16(a))
+    with Image.open(tmp_path / "i16.png") as im:
+        assert im.info.get("interlace") == 1
+    photo = load_image(tmp_path / "i16.png")
+    assert photo.bit_depth == 16 and np.array_equal(np.rint(photo.pixels * 65535).astype(np.uint16), a)
+
+
 def test_16bit_tiff_reads_all_16_bits(tmp_path):
     import tifffile
     a = gradient16()
