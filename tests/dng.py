@@ -41,7 +41,8 @@ def mosaic(linear_rgb: np.ndarray, pattern: str = "RGGB") -> np.ndarray:
 
 
 def dng_bytes(rgb: np.ndarray, pattern: str = "RGGB", bits: int = 16, *, make: str = "CLODE",
-              model: str = "Test Camera", capture_time: Optional[str] = None, orientation: int = 1) -> bytes:
+              model: str = "Test Camera", capture_time: Optional[str] = None, orientation: int = 1,
+              thumbnail: Optional[np.ndarray] = None) -> bytes:
     from pidng.core import RAW2DNG
     from pidng.defs import CalibrationIlluminant, DNGVersion, PhotometricInterpretation
     from pidng.dng import DNGTags, Tag
@@ -84,13 +85,52 @@ def dng_bytes(rgb: np.ndarray, pattern: str = "RGGB", bits: int = 16, *, make: s
 
     converter = RAW2DNG()
     converter.options(t, path="", compress=False)
-    return bytes(converter.convert(cfa, filename=""))
+    data = bytes(converter.convert(cfa, filename=""))
+    if thumbnail is not None:
+        data = _with_jpeg_thumbnail(data, thumbnail)
+    return data
+
+
+def _with_jpeg_thumbnail(dng: bytes, rgb: np.ndarray) -> bytes:
+    """Append a JPEG preview the way cameras embed one: a second IFD (NewSubfileType 1, JPEG
+    compressed), chained after IFD0, at the end of the file."""
+    import io
+    import struct
+
+    from PIL import Image
+
+    img = Image.fromarray(np.clip(np.rint(np.asarray(rgb) * 255), 0, 255).astype(np.uint8))
+    buf = io.BytesIO()
+    img.save(buf, "JPEG", quality=90)
+    jpeg = buf.getvalue()
+    assert dng[:4] == b"II*\x00"
+    ifd0 = struct.unpack("<I", dng[4:8])[0]
+    n = struct.unpack("<H", dng[ifd0:ifd0 + 2])[0]
+    next_pointer = ifd0 + 2 + 12 * n
+    out = bytearray(dng)
+    out += b"\x00" * (len(out) % 2)
+    jpeg_at = len(out)
+    out += jpeg + b"\x00" * (len(jpeg) % 2)
+    bps_at = len(out)
+    out += struct.pack("<3H", 8, 8, 8) + b"\x00\x00"
+    ifd1 = len(out)
+    w, h = img.size
+    entries = [(254, 4, 1, 1), (256, 4, 1, w), (257, 4, 1, h), (258, 3, 3, bps_at), (259, 3, 1, 7),
+               (262, 3, 1, 6), (273, 4, 1, jpeg_at), (277, 3, 1, 3), (278, 4, 1, h), (279, 4, 1, len(jpeg))]
+    out += struct.pack("<H", len(entries))
+    for tag, kind, count, value in entries:
+        out += struct.pack("<HHI", tag, kind, count) + (struct.pack("<HH", value, 0) if kind == 3 and count == 1
+                                                       else struct.pack("<I", value))
+    out += struct.pack("<I", 0)
+    out[next_pointer:next_pointer + 4] = struct.pack("<I", ifd1)
+    return bytes(out)
 
 
 def make_dng(path: Union[str, Path], rgb_float_image: np.ndarray, pattern: str = "RGGB", bits: int = 16,
              **kwargs) -> Path:
     """Write ``rgb_float_image`` (H x W x 3 sRGB in [0, 1], even H and W) as a Bayer DNG at ``path``.
-    Keyword options: make, model, capture_time ("YYYY:MM:DD HH:MM:SS"), orientation (EXIF 1-8)."""
+    Keyword options: make, model, capture_time ("YYYY:MM:DD HH:MM:SS"), orientation (EXIF 1-8),
+    thumbnail (an sRGB float image embedded as the camera's JPEG preview, stored unrotated)."""
     path = Path(path)
     path.write_bytes(dng_bytes(rgb_float_image, pattern, bits, **kwargs))
     return path

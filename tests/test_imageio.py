@@ -95,6 +95,25 @@ def test_raw_orientation_is_applied(tmp_path, photo_rgb, orientation):
     assert (preview.pixels.shape[0] > preview.pixels.shape[1]) == (want.shape[0] > want.shape[1])
 
 
+@pytest.mark.parametrize("orientation", [1, 6])
+def test_raw_embedded_preview(tmp_path, photo_rgb, orientation):
+    thumb = np.zeros((64, 96, 3), np.float32)
+    thumb[:, :48] = (1, 0, 0)          # left half red: unlike the raw data, so we see which was used
+    path = make_dng(tmp_path / "cam.dng", photo_rgb, orientation=orientation, thumbnail=thumb)
+    preview = load_preview(path, max_side=80, raw=RawOptions(embedded_preview=True))
+    upright = thumb if orientation == 1 else np.rot90(thumb, k=-1)
+    full = (128, 192) if orientation == 1 else (192, 128)
+    assert preview.is_preview and preview.full_size == full
+    assert preview.pixels.shape == ((53, 80, 3) if orientation == 1 else (80, 53, 3))
+    small = np.asarray(Image.fromarray((upright * 255).astype(np.uint8)).resize(preview.pixels.shape[1::-1]),
+                       np.float32) / 255
+    assert np.abs(preview.pixels - small).mean() < 0.05
+    assert load_image(path).pixels.shape[:2] == tuple(preview.full_size)   # the full decode is the raw data
+    tiny = make_dng(tmp_path / "tiny.dng", photo_rgb, thumbnail=thumb[:8, :12])   # too small: half-size instead
+    assert np.array_equal(load_preview(tiny, 80, raw=RawOptions(embedded_preview=True)).pixels,
+                          load_preview(tiny, 80).pixels)
+
+
 def test_raw_options(tmp_path, photo_rgb):
     path = make_dng(tmp_path / "opts.dng", photo_rgb * 0.5)
     base = load_image(path).pixels
