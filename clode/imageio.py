@@ -326,8 +326,7 @@ def _decode_pil(path: Path, im: Image.Image, max_pixels: int, preview_side: Opti
     exif = _exif_of(im)
     orientation, make, model, when = _exif_fields(exif)
     icc = im.info.get("icc_profile") or None
-    full_size = (width, height) if not _swaps_axes(orientation) else (height, width)
-    full_size = (full_size[1], full_size[0])   # (H, W)
+    full_size = (width, height) if _swaps_axes(orientation) else (height, width)   # (H, W) once upright
 
     if preview_side is not None and im.format in ("JPEG", "MPO"):
         scale = max(width, height) / preview_side
@@ -345,7 +344,8 @@ def _decode_pil(path: Path, im: Image.Image, max_pixels: int, preview_side: Opti
         im.load()
         if im.format == "TIFF" and _TAG_ORIENTATION not in im.tag_v2:
             orientation = None   # Pillow's TIFF loader has already turned the image upright
-        if preview_side is not None and max(im.size) > preview_side and im.mode in ("RGB", "RGBA", "L", "LA"):
+        if preview_side is not None and max(im.size) > preview_side and im.mode in ("RGB", "RGBA", "L", "LA") \
+                and "transparency" not in im.info:
             # shrink while still 8-bit: several times faster than on float planes
             s = preview_side / max(im.size)
             im = im.resize((max(1, round(im.width * s)), max(1, round(im.height * s))),
@@ -575,8 +575,7 @@ def _load_raw(path: Path, max_pixels: int, opts: RawOptions, preview_side: Optio
                 s = raw.sizes
                 _check_pixels(path, s.raw_width, s.raw_height, max_pixels)
                 _check_pixels(path, s.width, s.height, max_pixels)
-                full_size = (s.width, s.height) if not s.flip & 4 else (s.height, s.width)   # 4: axes swap
-                full_size = (full_size[1], full_size[0])
+                full_size = (s.width, s.height) if s.flip & 4 else (s.height, s.width)   # flip & 4: axes swap
                 rgb = None
                 if preview_side is not None and opts.embedded_preview:
                     rgb = _raw_thumbnail(raw, full_size, preview_side)
