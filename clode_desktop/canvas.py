@@ -86,6 +86,13 @@ class Canvas(QWidget):
             self._message = message
         self.update()
 
+    def original_image(self) -> Optional[QImage]:
+        return self._original
+
+    def result_image(self) -> Optional[QImage]:
+        """The result as displayed (None until the first render)."""
+        return self._result
+
     def has_image(self) -> bool:
         return self._original is not None
 

@@ -16,7 +16,7 @@ from clode.errors import ClodeError
 from clode.imageio import SUPPORTED_EXTENSIONS, is_supported
 
 from .canvas import MODE_NAMES, MODES, SIDE, SPLIT, Canvas
-from .engine import Engine, ModelState, Opened, Rendered
+from .engine import QUICK_PROXY, Engine, ModelState, Opened, Rendered
 from .settings import Settings
 from .side_panel import SidePanel
 from .worker import Job, TaskManager
@@ -58,12 +58,12 @@ class MainWindow(QMainWindow):
 
     def __init__(self, model_path: Optional[Union[str, Path]] = None, *, device: Optional[str] = None,
                  settings: Optional[Settings] = None, threaded: bool = True,
-                 proxy_side: Optional[int] = None) -> None:
+                 proxy_side: Optional[int] = None, quick_proxy: Optional[int] = QUICK_PROXY) -> None:
         super().__init__()
         self.settings = settings or Settings()
         self._explicit_model = str(model_path) if model_path else None
         self._device = device or self.settings.device()
-        self.engine = Engine(proxy_side)
+        self.engine = Engine(proxy_side, quick_proxy)
         self.tasks = TaskManager(self, threaded=threaded)
         self.model_state: Optional[ModelState] = None
         self.photo_path: Optional[Path] = None
@@ -294,8 +294,8 @@ class MainWindow(QMainWindow):
                                   f"range ±{state.t_max:g}\n{state.device_label}"
                                   + (f"\n⚠ {state.note}" if state.note else ""))
         self.modelChanged.emit(state)
+        self._apply_photo_settings()
         if self.opened is not None:
-            self._apply_photo_settings()
             self.prepare()
         self._set_editing_enabled(self.opened is not None)
 
@@ -439,22 +439,36 @@ class MainWindow(QMainWindow):
     # preparing and rendering
 
     def prepare(self) -> None:
+        """Solve the curves for the open photo: one pass, or a quick one and then a refining one."""
         if self.opened is None or self.model_state is None:
             return
         self._prepared = False
         self._preparing = True
         self.canvas.set_overlay("Preparing the exposure curves…")
-        engine = self.engine
-        self.tasks.submit(lambda job: engine.prepare(progress=job.progress, cancel=job.token),
-                          label="Preparing", key="prepare", group="photo", show_progress=True,
-                          on_done=self._prepare_done, on_error=self._prepare_failed,
-                          on_cancelled=self._prepare_cancelled)
+        self._submit_pass(self.engine.passes(), 0)
 
-    def _prepare_done(self, _=None) -> None:
-        self._preparing = False
-        self._prepared = True
-        self.canvas.set_overlay("")
-        self.request_render(draft=False)
+    def _submit_pass(self, passes: list, i: int) -> None:
+        engine, tasks, side, refining = self.engine, self.tasks, passes[i], i > 0
+
+        def work(job: Job) -> None:
+            def progress(fraction: float, message: str) -> None:
+                job.progress(fraction, message)
+                if refining:
+                    tasks.run_pending("render")     # the dial stays live while the result is refined
+            engine.prepare(side, progress=progress, cancel=job.token)
+
+        def done(_=None) -> None:
+            last = i == len(passes) - 1
+            self._preparing = not last
+            self._prepared = True
+            self.canvas.set_overlay("")
+            self.request_render(draft=False)
+            if not last:
+                self._submit_pass(passes, i + 1)
+
+        tasks.submit(work, label="Refining" if refining else "Preparing", key="prepare", group="photo",
+                     show_progress=True, on_done=done, on_error=self._prepare_failed,
+                     on_cancelled=self._prepare_cancelled)
 
     def _prepare_failed(self, message: str) -> None:
         self._preparing = False
@@ -463,7 +477,9 @@ class MainWindow(QMainWindow):
 
     def _prepare_cancelled(self) -> None:
         self._preparing = False
-        if self.opened is not None and not self._prepared and not self._model_loading:
+        if self._prepared:
+            self.canvas.set_overlay("")     # the refining pass was cancelled; the quick result stays
+        elif self.opened is not None and not self._prepared and not self._model_loading:
             self.canvas.set_overlay("Cancelled: move the dial to prepare again")
 
     def request_render(self, draft: bool = False) -> None:
@@ -577,8 +593,10 @@ class MainWindow(QMainWindow):
     def _job_progress(self, job: Job, fraction: float, message: str) -> None:
         if job is self._progress_job:
             self.progress_bar.setValue(round(fraction * 1000))
-            if message and job.label.startswith("Preparing"):
+            if job.label == "Preparing":
                 self.canvas.set_overlay(f"Preparing the exposure curves… {fraction * 100:.0f} %")
+            elif job.label == "Refining":
+                self.canvas.set_overlay(f"Refining… {fraction * 100:.0f} %")
 
     def _job_ended(self, job: Job) -> None:
         if job is self._progress_job:

@@ -172,6 +172,19 @@ class TaskManager(QObject):
                 self._post(job, "cancelled", None)
             job.cancel()
 
+    def run_pending(self, key: str) -> None:
+        """Run queued jobs with ``key`` now. Called by a long job on the worker thread (a
+        refining preparation) so that quick ones (dial renders) are not held up behind it."""
+        if threading.current_thread() is threading.main_thread() and self.threaded:
+            raise RuntimeError("run_pending is for jobs on the worker thread")
+        while True:
+            with self._cond:
+                job = next((j for j in self._queue if j.key == key), None)
+                if job is None:
+                    return
+                self._queue.remove(job)
+            self._execute(job)
+
     def is_busy(self) -> bool:
         with self._cond:
             return bool(self._queue) or self._running is not None

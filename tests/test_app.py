@@ -1,0 +1,353 @@
+"""The editor, end to end: real files, real widgets, the real worker thread (pytest-qt, offscreen)."""
+
+import time
+
+import numpy as np
+import pytest
+from PIL import Image
+
+pytest.importorskip("PySide6")
+pytest.importorskip("pytestqt")
+
+from PySide6.QtCore import QEvent, QPoint, QPointF, Qt  # noqa: E402
+from PySide6.QtGui import QImage, QMouseEvent  # noqa: E402
+from PySide6.QtTest import QTest  # noqa: E402
+from PySide6.QtWidgets import QApplication, QMessageBox  # noqa: E402
+
+from clode import sidecar  # noqa: E402
+from clode.imageio import load_image  # noqa: E402
+from clode_desktop.canvas import RESULT, SIDE, SPLIT  # noqa: E402
+from clode_desktop.main_window import MainWindow  # noqa: E402
+from clode_desktop.settings import Settings  # noqa: E402
+from conftest import DATASETS  # noqa: E402
+from dng import make_dng  # noqa: E402
+
+WAIT = 60_000        # generous: the machine is shared; these normally take a second or two
+PROXY = 16           # a small proxy keeps the network solve quick (the tests compare brightness only)
+
+
+def as_array(img: QImage) -> np.ndarray:
+    img = img.convertToFormat(QImage.Format.Format_RGB888)
+    w, h, bpl = img.width(), img.height(), img.bytesPerLine()
+    return np.frombuffer(img.constBits(), np.uint8, count=bpl * h).reshape(h, bpl)[:, :3 * w].reshape(h, w, 3).copy()
+
+
+def dark_rgb(h=64, w=96) -> np.ndarray:
+    src = Image.open(DATASETS / "lowlight-dev" / "low" / "03.png").convert("RGB").resize((w, h), Image.BOX)
+    return np.asarray(src, np.float32) / 255.0
+
+
+@pytest.fixture(autouse=True)
+def user_data(tmp_path, monkeypatch):
+    monkeypatch.setenv("CLODE_DATA_DIR", str(tmp_path / "userdata"))
+
+
+@pytest.fixture(autouse=True)
+def one_torch_thread():
+    # These images are tiny: on a busy shared machine two OpenMP threads spin-wait on each other
+    # and a 0.2 s solve takes 20 s.
+    import torch
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
+@pytest.fixture
+def jpeg(tmp_path):
+    path = tmp_path / "photos" / "night.jpg"
+    path.parent.mkdir(exist_ok=True)
+    Image.fromarray((dark_rgb() * 255).round().astype(np.uint8)).save(path, quality=95)
+    return path
+
+
+@pytest.fixture
+def make_window(qtbot, tmp_path, fixture_model_path):
+    windows = []
+
+    def make(model=fixture_model_path, threaded=True, wait_model=True, **kw):
+        w = MainWindow(model, device="cpu", settings=Settings(tmp_path / "settings.ini"), threaded=threaded,
+                       proxy_side=kw.pop("proxy_side", PROXY), quick_proxy=kw.pop("quick_proxy", None), **kw)
+        qtbot.addWidget(w)
+        w.resize(900, 600)
+        w.show()
+        if wait_model and threaded:
+            qtbot.waitUntil(lambda: w.model_state is not None or not w._model_loading, timeout=WAIT)
+        windows.append(w)
+        return w
+
+    yield make
+    for w in windows:
+        w.close()
+        assert w.tasks._thread is None, "the worker thread was left running"
+
+
+def final_render(window, T=None):
+    """waitSignal arguments for the next full-quality render (of T, if given)."""
+    def check(r):
+        return not r.draft and (T is None or abs(r.T - T) < 1e-6)
+    return dict(signal=window.rendered, timeout=WAIT, check_params_cb=check)
+
+
+def open_and_render(qtbot, window, path):
+    with qtbot.waitSignal(**final_render(window)) as blocker:
+        window.open_file(path)
+    return blocker.args[0]
+
+
+def type_T(qtbot, window, text):
+    field = window.exposure.field
+    field.lineEdit().selectAll()
+    qtbot.keyClicks(field.lineEdit(), text)
+    qtbot.keyClick(field.lineEdit(), Qt.Key.Key_Return)
+
+
+def error_boxes():
+    return [w for w in QApplication.topLevelWidgets()
+            if isinstance(w, QMessageBox) and w.objectName() == "errorDialog" and w.isVisible()]
+
+
+# ---------------------------------------------------------------------------------------------
+
+def test_dial_up_is_brighter_below_zero_darker(qtbot, make_window, jpeg):
+    w = make_window()
+    first = open_and_render(qtbot, w, jpeg)
+    assert first.T == pytest.approx(3.0)          # the model's default
+    original = as_array(w.canvas.original_image()).mean()
+    at_default = as_array(w.canvas.result_image()).mean()
+    assert at_default > original
+
+    # Turn the dial up with the keyboard: 4 coarse steps = +2.0.
+    w.exposure.dial.setFocus()
+    with qtbot.waitSignal(**final_render(w, 5.0)):
+        for _ in range(4):
+            qtbot.keyClick(w.exposure.dial, Qt.Key.Key_PageUp)
+    brighter = as_array(w.canvas.result_image()).mean()
+    assert brighter > at_default + 5
+    assert w.histogram.counts() is not None and w.histogram.counts()[3].sum() > 0
+
+    # Below zero (typed), without the denoiser: darker than the input.
+    w.panel.set_denoise(0.0, emit=True)
+    with qtbot.waitSignal(**final_render(w, -2.0)):
+        type_T(qtbot, w, "-2")
+    assert as_array(w.canvas.result_image()).mean() < original - 3
+    assert "Render:" in w.time_status.text()
+
+
+def test_quick_pass_then_refined(qtbot, make_window, jpeg):
+    w = make_window(proxy_side=24, quick_proxy=8)
+    labels = []
+    w.tasks.started.connect(lambda job: labels.append(job.label))
+    with qtbot.waitSignal(w.tasks.ended, timeout=WAIT, check_params_cb=lambda job: job.label == "Refining"):
+        with qtbot.waitSignal(**final_render(w)):
+            w.open_file(jpeg)
+    assert [x for x in labels if x in ("Preparing", "Refining")] == ["Preparing", "Refining"]
+    with qtbot.waitSignal(**final_render(w)):
+        pass
+    assert max(w.engine.session.proxy_size) == 24
+    assert w.canvas.result_image() is not None
+
+
+def test_opens_a_dng(qtbot, make_window, tmp_path):
+    path = make_dng(tmp_path / "night.dng", dark_rgb())
+    w = make_window()
+    with qtbot.waitSignal(w.photoOpened, timeout=WAIT) as opened:
+        with qtbot.waitSignal(**final_render(w)):
+            w.open_file(path)
+    assert opened.args[0].info["Type"] == "camera RAW"
+    assert opened.args[0].full_size == (64, 96)
+    assert w.size_status.text() == "96 × 64"
+    assert as_array(w.canvas.result_image()).mean() > as_array(w.canvas.original_image()).mean()
+
+
+def test_field_and_dial_stay_in_sync(qtbot, make_window, jpeg):
+    w = make_window(threaded=False)          # logic only: the synchronous worker
+    w.open_file(jpeg)
+    assert w.last_render is not None         # synchronous: already rendered
+    e = w.exposure
+    assert e.value() == 3.0 and e.dial.value() == 300
+    e.dial.setFocus()
+    qtbot.keyClick(e.dial, Qt.Key.Key_Right)         # fine step
+    assert e.value() == pytest.approx(3.05) and e.dial.value() == 305
+    qtbot.keyClick(e.dial, Qt.Key.Key_PageDown)      # coarse step
+    assert e.value() == pytest.approx(2.55)
+    type_T(qtbot, w, "1.25")
+    assert e.dial.value() == 125
+    # beyond the dial's marks but within the model's range: allowed, the dial rests at its end
+    type_T(qtbot, w, "5.8")
+    assert e.value() == pytest.approx(5.8) and e.dial.value() == e.dial.maximum() == 500
+    type_T(qtbot, w, "-5.5")
+    assert e.value() == pytest.approx(-5.5) and e.dial.value() == e.dial.minimum()
+    # the model's hard limit
+    type_T(qtbot, w, "9")
+    assert e.value() <= w.model_state.t_max
+    # double-click resets to the model's default
+    qtbot.mouseDClick(e.dial, Qt.MouseButton.LeftButton)
+    assert e.value() == pytest.approx(w.model_state.default_T) and e.dial.value() == 300
+
+
+def _drag(widget, start: QPoint, end: QPoint, steps=5):
+    QTest.mousePress(widget, Qt.MouseButton.LeftButton, Qt.KeyboardModifier.NoModifier, start)
+    for i in range(1, steps + 1):
+        p = QPointF(start + (end - start) * (i / steps))
+        ev = QMouseEvent(QEvent.Type.MouseMove, p, widget.mapToGlobal(p), Qt.MouseButton.NoButton,
+                         Qt.MouseButton.LeftButton, Qt.KeyboardModifier.NoModifier)
+        QApplication.sendEvent(widget, ev)
+    QTest.mouseRelease(widget, Qt.MouseButton.LeftButton, Qt.KeyboardModifier.NoModifier, end)
+
+
+def test_compare_modes_divider_and_peek(qtbot, make_window, jpeg):
+    w = make_window()
+    open_and_render(qtbot, w, jpeg)
+    with qtbot.waitSignal(**final_render(w, 5.5)):
+        type_T(qtbot, w, "5.5")
+    c = w.canvas
+    w.mode_actions[SPLIT].trigger()
+    assert c.mode() == SPLIT
+
+    def halves():
+        shot = as_array(c.grab().toImage())
+        rect = c.photo_rect(c.viewports()[0])
+        y = int(rect.center().y())
+        x = int(c.divider_x())
+        left = shot[y - 5:y + 5, int(rect.left()) + 5:x - 20].mean()
+        right = shot[y - 5:y + 5, x + 20:int(rect.right()) - 5].mean()
+        return left, right
+
+    left, right = halves()
+    assert right > left + 10       # original on the left, the brighter result on the right
+
+    # drag the divider to the right
+    before = c.divider()
+    y = c.height() // 2
+    _drag(c, QPoint(int(c.divider_x()), y), QPoint(int(c.divider_x()) + 120, y))
+    assert c.divider() > before + 0.05
+    # dragging elsewhere pans instead of moving the divider
+    divider = c.divider()
+    c.set_zoom(4.0)
+    center = c.center()
+    _drag(c, QPoint(40, 40), QPoint(90, 60))
+    assert c.divider() == divider and c.center() != center
+    c.fit_to_window()
+
+    # holding backslash shows the original: the right side darkens until it is let go
+    _, right_after = halves()
+    qtbot.keyPress(w.exposure.dial, Qt.Key.Key_Backslash)
+    assert c.peeking()
+    _, right_peek = halves()
+    assert right_after > right_peek + 10
+    qtbot.keyRelease(w.exposure.dial, Qt.Key.Key_Backslash)
+    assert not c.peeking()
+    assert halves()[1] == pytest.approx(right_after)
+
+    w.mode_actions[SIDE].trigger()
+    assert c.mode() == SIDE and len(c.viewports()) == 2
+    a, b = c.viewports()
+    # synced zoom and pan: the same photo point sits at the same place in both halves
+    assert c.photo_rect(a).translated(b.left() - a.left(), 0) == c.photo_rect(b)
+    c.zoom_by(2.0, QPointF(b.center()))
+    assert c.photo_rect(a).translated(b.left() - a.left(), 0) == c.photo_rect(b)
+
+    w.cycle_action.trigger()
+    assert c.mode() == RESULT
+    assert w.settings.compare_mode() == RESULT
+
+
+def test_wheel_zooms_around_the_cursor(qtbot, make_window, jpeg):
+    w = make_window()
+    open_and_render(qtbot, w, jpeg)
+    c = w.canvas
+    w.set_compare_mode(RESULT)
+    assert c.is_fit()
+    at = QPointF(c.width() * 0.3, c.height() * 0.4)
+    photo_point = c.view_to_photo(at)
+    zoom = c.zoom()
+    c.zoom_by(2.0, at)
+    assert c.zoom() == pytest.approx(2 * zoom)
+    after = c.view_to_photo(at)
+    assert (after.x(), after.y()) == pytest.approx((photo_point.x(), photo_point.y()), abs=1e-6)
+    w.actual_action.trigger()
+    assert c.zoom() == 1.0 and "100 %" in w.zoom_label.text()
+    w.fit_action.trigger()
+    assert c.is_fit() and w.zoom_label.text().startswith("Fit")
+
+
+def test_corrupt_file_shows_an_error_and_the_app_stays_usable(qtbot, make_window, tmp_path, jpeg):
+    bad = tmp_path / "broken.jpg"
+    bad.write_bytes(b"\xff\xd8\xff\xe0 this is not really a JPEG" + bytes(200))
+    w = make_window()
+    with qtbot.waitSignal(w.errorShown, timeout=WAIT) as err:
+        w.open_file(bad)
+    assert "broken.jpg" in err.args[0] and "\n" not in err.args[0]
+    boxes = error_boxes()
+    assert len(boxes) == 1 and "broken.jpg" in boxes[0].text()
+    boxes[0].accept()
+    assert not w.canvas.has_image() and w.photo_path is None
+    # still usable
+    r = open_and_render(qtbot, w, jpeg)
+    assert r.path == jpeg and w.canvas.result_image() is not None
+
+
+def test_missing_model_is_a_clear_message_and_photos_still_open(qtbot, make_window, tmp_path, jpeg):
+    w = make_window(model=tmp_path / "nope.pth", wait_model=False)
+    qtbot.waitUntil(lambda: bool(error_boxes()), timeout=WAIT)
+    assert "nope.pth" in error_boxes()[0].text()
+    error_boxes()[0].accept()
+    assert w.model_state is None and not w.exposure.isEnabled()
+    with qtbot.waitSignal(w.photoOpened, timeout=WAIT):
+        w.open_file(jpeg)
+    assert w.canvas.has_image() and w.canvas.result_image() is None
+
+
+def test_sidecar_restores_T(qtbot, make_window, jpeg):
+    w = make_window()
+    open_and_render(qtbot, w, jpeg)
+    with qtbot.waitSignal(**final_render(w, 4.25)):
+        type_T(qtbot, w, "4.25")
+    w.panel.set_denoise(0.4, emit=True)
+    w.close()
+    saved = sidecar.load_settings(jpeg)
+    assert saved["T"] == pytest.approx(4.25) and saved["denoise"] == pytest.approx(0.4)
+    assert sidecar.sidecar_path(jpeg).exists()
+
+    w2 = make_window()
+    r = open_and_render(qtbot, w2, jpeg)
+    assert r.T == pytest.approx(4.25) and r.denoise == pytest.approx(0.4)
+    assert w2.exposure.value() == pytest.approx(4.25)
+    assert str(jpeg.resolve()) in w2.settings.recent_files()
+
+
+def test_export_writes_the_enhanced_photo(qtbot, make_window, jpeg, tmp_path):
+    from clode.export import ExportOptions
+    w = make_window()
+    open_and_render(qtbot, w, jpeg)
+    target = tmp_path / "out" / "night-clode.png"
+    with qtbot.waitSignal(w.exported, timeout=WAIT) as done:
+        w.export(target, ExportOptions(format="png", bits=16))
+    assert done.args[0] == target
+    out = load_image(target)
+    assert out.pixels.shape[:2] == (64, 96) and out.bit_depth == 16
+    assert out.pixels.mean() > load_image(jpeg).pixels.mean() + 0.05
+
+
+def test_closing_during_work_exits_cleanly(qtbot, make_window, jpeg, tmp_path, qtlog):
+    big = tmp_path / "big.png"
+    Image.fromarray((dark_rgb(240, 360) * 255).astype(np.uint8)).save(big)
+    w = make_window(proxy_side=240)          # a long preparation to interrupt
+    with qtbot.waitSignal(w.tasks.started, timeout=WAIT, check_params_cb=lambda job: job.label == "Preparing"):
+        w.open_file(big)
+    time.sleep(0.2)
+    t = time.monotonic()
+    w.close()
+    assert time.monotonic() - t < 10
+    assert w.tasks._thread is None
+
+    # closing right after dial moves (renders queued and running)
+    w2 = make_window()
+    open_and_render(qtbot, w2, jpeg)
+    for T in (3.5, 4.0, 4.5):
+        w2.exposure.set_value(T)
+    w2.close()
+    assert w2.tasks._thread is None
+    qtbot.wait(50)
+    assert not [r for r in qtlog.records if "QThread" in r.message]

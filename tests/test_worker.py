@@ -1,0 +1,116 @@
+"""The task manager: one worker thread, coalescing, cancellation, errors, synchronous mode."""
+
+import threading
+import time
+
+import pytest
+
+pytest.importorskip("PySide6")
+
+from clode.errors import ClodeError, ImageReadError  # noqa: E402
+from clode.progress import check  # noqa: E402
+from clode_desktop.worker import TaskManager  # noqa: E402
+
+
+@pytest.fixture
+def tasks(qtbot):
+    m = TaskManager(threaded=True)
+    yield m
+    assert m.shutdown(5000)
+
+
+def test_jobs_run_in_order_on_one_other_thread(qtbot, tasks):
+    threads, results = [], []
+    for i in range(3):
+        tasks.submit(lambda job, i=i: (threads.append(threading.current_thread()), i)[1], on_done=results.append)
+    qtbot.waitUntil(lambda: len(results) == 3, timeout=5000)
+    assert results == [0, 1, 2]
+    assert len(set(threads)) == 1 and threads[0] is not threading.main_thread()
+
+
+def test_newest_request_replaces_queued_ones(qtbot, tasks):
+    gate = threading.Event()
+    ran, done = [], []
+    tasks.submit(lambda job: gate.wait(5), label="blocker")
+    for T in (1.0, 2.0, 3.0, 4.0):
+        tasks.submit(lambda job, T=T: ran.append(T) or T, key="render", on_done=done.append)
+    gate.set()
+    qtbot.waitUntil(lambda: done == [4.0], timeout=5000)
+    time.sleep(0.05)
+    assert ran == [4.0]
+
+
+def test_cancel_group_stops_running_and_queued_work(qtbot, tasks):
+    started = threading.Event()
+    cancelled, done = [], []
+
+    def long_job(job):
+        started.set()
+        while True:
+            check(job.token)
+            time.sleep(0.005)
+
+    tasks.submit(long_job, group="photo", on_done=done.append, on_cancelled=lambda: cancelled.append("long"))
+    tasks.submit(lambda job: 1, group="photo", on_done=done.append, on_cancelled=lambda: cancelled.append("queued"))
+    assert started.wait(5)
+    tasks.cancel_group("photo")
+    qtbot.waitUntil(lambda: sorted(cancelled) == ["long", "queued"], timeout=5000)
+    assert done == []
+    # the worker is still alive for new work
+    tasks.submit(lambda job: 2, on_done=done.append)
+    qtbot.waitUntil(lambda: done == [2], timeout=5000)
+
+
+def test_errors_come_back_as_one_line(qtbot, tasks):
+    errors = []
+    tasks.failed.connect(lambda label, message: errors.append((label, message)))
+    tasks.submit(lambda job: (_ for _ in ()).throw(ImageReadError("/x/a.jpg: not an image")), label="Opening")
+    tasks.submit(lambda job: {}["missing"], label="Bug")
+    qtbot.waitUntil(lambda: len(errors) == 2, timeout=5000)
+    assert errors[0] == ("Opening", "/x/a.jpg: not an image")
+    assert errors[1][0] == "Bug" and errors[1][1].startswith("unexpected error: KeyError")
+    assert "\n" not in errors[1][1]
+
+
+def test_progress_and_partial_results_arrive_on_the_ui_thread(qtbot, tasks):
+    seen = []
+
+    def work(job):
+        job.partial("preview")
+        job.progress(1.0, "done")
+        return "full"
+
+    tasks.progress.connect(lambda job, f, m: seen.append(("progress", f, threading.current_thread())))
+    tasks.submit(work, show_progress=True, on_partial=lambda v: seen.append((v, threading.current_thread())),
+                 on_done=lambda v: seen.append((v, threading.current_thread())))
+    qtbot.waitUntil(lambda: any(s[0] == "full" for s in seen), timeout=5000)
+    assert [s[0] for s in seen] == ["preview", "progress", "full"]
+    assert all(s[-1] is threading.main_thread() for s in seen)
+
+
+def test_shutdown_cancels_running_work_promptly(qtbot):
+    m = TaskManager(threaded=True)
+    started = threading.Event()
+
+    def endless(job):
+        started.set()
+        while True:
+            check(job.token)
+            time.sleep(0.01)
+
+    m.submit(endless)
+    assert started.wait(5)
+    t = time.monotonic()
+    assert m.shutdown(5000)
+    assert time.monotonic() - t < 2
+    assert m.submit(lambda job: 1) is None   # closed: nothing more runs
+
+
+def test_synchronous_mode_runs_at_once():
+    m = TaskManager(threaded=False)
+    out, errors = [], []
+    m.submit(lambda job: threading.current_thread(), on_done=out.append)
+    m.submit(lambda job: (_ for _ in ()).throw(ClodeError("bad")), on_error=errors.append)
+    assert out == [threading.current_thread()]
+    assert errors == ["bad"]
+    assert m.shutdown()
