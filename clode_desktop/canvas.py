@@ -262,24 +262,29 @@ class Canvas(QWidget):
         if self._mode == RESULT:
             self._draw(p, after, vps[0], vps[0])
             if self._peek:
-                self._label(p, vps[0], "Before", left=True)
+                self._label(p, self._shown(vps[0]), "Before", left=True)
         elif self._mode == SPLIT:
             vp = vps[0]
             x = self.divider_x()
             self._draw(p, before, vp, QRectF(vp.left(), vp.top(), x - vp.left(), vp.height()))
             self._draw(p, after, vp, QRectF(x, vp.top(), vp.right() - x, vp.height()))
-            self._draw_divider(p, vp, x)
-            self._label(p, vp, "Before", left=True)
-            self._label(p, vp, "Before" if self._peek else "After", left=False)
+            self._draw_divider(p, self._shown(vp), x)
+            self._label(p, self._shown(vp), "Before", left=True)
+            self._label(p, self._shown(vp), "Before" if self._peek else "After", left=False)
         else:
             self._draw(p, before, vps[0], vps[0])
             self._draw(p, after, vps[1], vps[1])
             p.fillRect(QRectF(vps[0].right(), 0, SIDE_GAP, self.height()), QColor(20, 20, 20))
-            self._label(p, vps[0], "Before", left=True)
-            self._label(p, vps[1], "Before" if self._peek else "After", left=True)
+            self._label(p, self._shown(vps[0]), "Before", left=True)
+            self._label(p, self._shown(vps[1]), "Before" if self._peek else "After", left=True)
         if self._overlay:
             self._pill(p, QPointF(self.width() / 2, self.height() - 28), self._overlay, centered=True)
         p.end()
+
+    def _shown(self, vp: QRectF) -> QRectF:
+        """The part of viewport ``vp`` the photo covers (labels and the divider stay on the photo)."""
+        r = self.photo_rect(vp).intersected(vp)
+        return r if not r.isEmpty() else vp
 
     def _draw(self, p: QPainter, img: QImage, vp: QRectF, clip: QRectF) -> None:
         target = self.photo_rect(vp)
@@ -320,7 +325,7 @@ class Canvas(QWidget):
         p.restore()
 
     def _label(self, p: QPainter, vp: QRectF, text: str, left: bool) -> None:
-        y = vp.top() + 22
+        y = vp.top() + 20
         if left:
             self._pill(p, QPointF(vp.left() + 12, y), text)
         else:

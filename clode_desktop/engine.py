@@ -43,6 +43,7 @@ class ModelState:
     t_max: float
     device: str            # torch's key: "cpu", "cuda:0"
     device_label: str      # a person's: "NVIDIA H100 (cuda:0)"
+    official: bool = False
     note: str = ""         # e.g. why we fell back to the CPU
     can_auto: bool = False
 
@@ -133,6 +134,7 @@ class Engine:
         info = model.info
         self.model_state = ModelState(
             name=info.name, path=info.path, default_T=info.default_T, t_max=info.t_max, device=key,
+            official=info.official,
             device_label=labels.get(key, key), note=note, can_auto=hasattr(self.enhancer, "auto_T"))
         return self.model_state
 

@@ -14,6 +14,7 @@ from PySide6.QtWidgets import (QApplication, QFileDialog, QHBoxLayout, QLabel, Q
 from clode import sidecar
 from clode.errors import ClodeError
 from clode.imageio import SUPPORTED_EXTENSIONS, is_supported
+from clode.weights import DEFAULT_MODEL
 
 from .canvas import MODE_NAMES, MODES, SIDE, SPLIT, Canvas
 from .engine import QUICK_PROXY, Engine, ModelState, Opened, Rendered
@@ -289,7 +290,12 @@ class MainWindow(QMainWindow):
             self.device_status.setText(f"Device: {state.device_label} ⚠")
             self.notify(state.note)
         self.model_status.setText(f"Model: {state.name}")
-        kind = "official CLODE weights" if state.path and state.path.suffix == ".pth" else "CLODE model"
+        if state.official:
+            kind = "official CLODE weights"
+        elif state.path is not None and state.path == DEFAULT_MODEL:
+            kind = "built-in"
+        else:
+            kind = "model file"
         self.panel.set_model_text(f"{state.name} ({kind})\nDefault T = {state.default_T:g}, "
                                   f"range ±{state.t_max:g}\n{state.device_label}"
                                   + (f"\n⚠ {state.note}" if state.note else ""))
