@@ -15,8 +15,8 @@ def add_engine_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--device", default="auto", metavar="DEV",
                         help="auto (default: CUDA, then Apple MPS, then CPU), cpu, cuda, cuda:N or mps")
     parser.add_argument("--solver", metavar="SPEC",
-                        help=f"ODE solver: dopri5 (default, tol 1e-5), dopri5:TOL, or a fixed-step method "
-                             f"with its step, e.g. rk4:0.5 (default: {EXACT.describe()})")
+                        help="ODE solver of the exact path: dopri5 (the default, tolerance 1e-5), "
+                             "dopri5:TOL, or a fixed-step method and its step, e.g. rk4:0.5")
 
 
 def make_enhancer(args: argparse.Namespace) -> Enhancer:

@@ -12,6 +12,7 @@ import sys
 import time
 from pathlib import Path
 
+from ..enhancer import MODES
 from ..errors import ClodeError
 from ..export import save_image
 from ..imageio import find_images, load_image
@@ -27,6 +28,9 @@ def register(subparsers) -> None:
                    help="exposure: the ODE end time (default: the model's, 3.0); negative darkens")
     p.add_argument("--denoise", type=float, default=1.0, metavar="S",
                    help="denoiser strength, 0 = off (default 1.0)")
+    p.add_argument("--mode", choices=MODES, default="fast",
+                   help="fast (default): solve on a small proxy, render at full size; "
+                        "exact: integrate the whole image, as the paper does (slow on a CPU)")
     add_engine_options(p)
     p.set_defaults(func=run)
 
@@ -47,9 +51,7 @@ def plan_outputs(inputs: list[str], outdir: Path) -> tuple[list[tuple[Path, Path
     for name in inputs:
         path = Path(name)
         if path.is_dir():
-            found = find_images(path)
-            if out_resolved != path.resolve():
-                found = [p for p in found if not p.resolve().is_relative_to(out_resolved)]
+            found = find_images(path, exclude=None if out_resolved == path.resolve() else outdir)
             if not found:
                 _error(f"{path}: no supported images in this folder")
                 failed += 1
@@ -89,7 +91,7 @@ def run(args) -> int:
         start = time.perf_counter()
         try:
             photo = load_image(src)
-            pixels = enhancer.enhance(photo.pixels, T, denoise=args.denoise)
+            pixels = enhancer.enhance(photo.pixels, T, mode=args.mode, denoise=args.denoise)
             target.parent.mkdir(parents=True, exist_ok=True)
             save_image(target, pixels, source=photo, provenance=provenance)
         except ClodeError as e:
