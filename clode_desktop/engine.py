@@ -127,10 +127,11 @@ class Engine:
             key = "cuda:0"
         if torch_device.type == "cpu" and not note and len(labels) == 1:
             note = "no GPU found; running on the CPU (slower)"
-        self.enhancer = None
-        self.session = None
+        # Loaded before anything is replaced: a bad file leaves the current model working.
         model = load_model(path, device="cpu")
-        self.enhancer = Enhancer(model, device=torch_device)
+        enhancer = Enhancer(model, device=torch_device)
+        self.enhancer = enhancer
+        self.session = None
         info = model.info
         self.model_state = ModelState(
             name=info.name, path=info.path, default_T=info.default_T, t_max=info.t_max, device=key,

@@ -63,6 +63,7 @@ class MainWindow(QMainWindow):
         super().__init__()
         self.settings = settings or Settings()
         self._explicit_model = str(model_path) if model_path else None
+        self._good_choice: tuple = (None, None)       # (device, model) of the last model that loaded
         self._device = device or self.settings.device()
         self.engine = Engine(proxy_side, quick_proxy)
         self.tasks = TaskManager(self, threaded=threaded)
@@ -273,7 +274,7 @@ class MainWindow(QMainWindow):
         path, device = self.model_choice(), self._device
         self._model_loading = True
         self._prepared = False
-        self.tasks.cancel_group("photo")
+        self.tasks.cancel_group("curves")   # an open in progress goes on
         self.model_status.setText("Model: loading…")
         self.tasks.submit(lambda job: self.engine.load_model(Path(path) if path else None, device),
                           label="Loading the model", key="model", show_progress=True,
@@ -282,6 +283,7 @@ class MainWindow(QMainWindow):
     def _model_ready(self, state: ModelState) -> None:
         self._model_loading = False
         self.model_state = state
+        self._good_choice = (self._device, self.model_choice())
         self.exposure.set_model_range(state.default_T, state.t_max)
         self.exposure.set_auto_available(state.can_auto, "Automatic exposure is not available in this version")
         self.device_status.setText(f"Device: {state.device_label}")
@@ -307,6 +309,15 @@ class MainWindow(QMainWindow):
 
     def _model_failed(self, message: str) -> None:
         self._model_loading = False
+        if self.model_state is not None:
+            # The engine still holds the previous model: keep working with it.
+            self._device, self._explicit_model = self._good_choice
+            self.settings.set_device(self._device)
+            self.settings.set_model_path(self._explicit_model)
+            self.error(f"{message} (still using {self.model_state.name})")
+            if self.opened is not None:
+                self.prepare()
+            return
         self.model_state = None
         self.model_status.setText("Model: none")
         self.panel.set_model_text("No model loaded. Choose one in Edit › Preferences.")
@@ -343,6 +354,7 @@ class MainWindow(QMainWindow):
         path = Path(path).expanduser()
         self.save_sidecar()
         self.tasks.cancel_group("photo")
+        self.tasks.cancel_group("curves")
         self._final_timer.stop()
         self.photo_path = path
         self.opened = None
@@ -472,7 +484,7 @@ class MainWindow(QMainWindow):
             if not last:
                 self._submit_pass(passes, i + 1)
 
-        tasks.submit(work, label="Refining" if refining else "Preparing", key="prepare", group="photo",
+        tasks.submit(work, label="Refining" if refining else "Preparing", key="prepare", group="curves",
                      show_progress=True, on_done=done, on_error=self._prepare_failed,
                      on_cancelled=self._prepare_cancelled)
 
@@ -498,7 +510,7 @@ class MainWindow(QMainWindow):
             return
         T, denoise, engine = self.exposure.value(), self.panel.denoise_value(), self.engine
         self.tasks.submit(lambda job: engine.render(T, denoise, draft, job.token),
-                          label="Rendering", key="render", group="photo", on_done=self._render_done)
+                          label="Rendering", key="render", group="curves", on_done=self._render_done)
 
     def _render_done(self, r: Rendered) -> None:
         if r.path != self.photo_path:
@@ -532,7 +544,7 @@ class MainWindow(QMainWindow):
         if self.opened is None or self.model_state is None:
             return
         engine = self.engine
-        self.tasks.submit(lambda job: engine.auto_T(), label="Automatic exposure", key="auto", group="photo",
+        self.tasks.submit(lambda job: engine.auto_T(), label="Automatic exposure", key="auto", group="curves",
                           on_done=lambda T: self.exposure.set_value(T))
 
     # ------------------------------------------------------------------------------------------

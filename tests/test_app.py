@@ -351,3 +351,120 @@ def test_closing_during_work_exits_cleanly(qtbot, make_window, jpeg, tmp_path, q
     assert w2.tasks._thread is None
     qtbot.wait(50)
     assert not [r for r in qtlog.records if "QThread" in r.message]
+
+
+def _big_photo(tmp_path):
+    big = tmp_path / "big.png"
+    Image.fromarray((dark_rgb(240, 360) * 255).astype(np.uint8)).save(big)
+    return big
+
+
+def test_a_newer_photo_cancels_work_on_the_older(qtbot, make_window, jpeg, tmp_path):
+    big = _big_photo(tmp_path)
+    w = make_window(proxy_side=240)
+    paths = []
+    w.rendered.connect(lambda r: paths.append(r.path))
+    with qtbot.waitSignal(w.tasks.started, timeout=WAIT, check_params_cb=lambda job: job.label == "Preparing"):
+        w.open_file(big)
+    w.engine.proxy_side = PROXY
+    t = time.monotonic()
+    open_and_render(qtbot, w, jpeg)
+    assert time.monotonic() - t < 20
+    qtbot.wait(100)
+    assert paths == [jpeg]
+
+
+def test_cancel_button_stops_preparing_and_the_dial_restarts_it(qtbot, make_window, tmp_path):
+    w = make_window(proxy_side=240)
+    with qtbot.waitSignal(w.tasks.started, timeout=WAIT, check_params_cb=lambda job: job.label == "Preparing"):
+        w.open_file(_big_photo(tmp_path))
+    assert w.cancel_button.isVisible()
+    with qtbot.waitSignal(w.tasks.ended, timeout=WAIT):
+        qtbot.mouseClick(w.cancel_button, Qt.MouseButton.LeftButton)
+    assert "Cancelled" in w.canvas._overlay and w.canvas.result_image() is None
+    assert not w.cancel_button.isVisible()
+    w.engine.proxy_side = PROXY
+    with qtbot.waitSignal(**final_render(w, 3.5)):
+        w.exposure.set_value(3.5)
+
+
+def test_drop_a_file_onto_the_window(qtbot, make_window, jpeg):
+    from PySide6.QtCore import QMimeData, QUrl
+    from PySide6.QtGui import QDropEvent
+    w = make_window()
+    mime = QMimeData()
+    mime.setUrls([QUrl.fromLocalFile(str(jpeg))])
+    event = QDropEvent(QPointF(100, 100), Qt.DropAction.CopyAction, mime, Qt.MouseButton.LeftButton,
+                       Qt.KeyboardModifier.NoModifier)
+    with qtbot.waitSignal(**final_render(w)) as r:
+        w.dropEvent(event)
+    assert r.args[0].path == jpeg
+
+
+def test_recent_files_menu_reopens(qtbot, make_window, jpeg, tmp_path):
+    other = tmp_path / "other.png"
+    Image.fromarray((dark_rgb() * 200).astype(np.uint8)).save(other)
+    w = make_window()
+    open_and_render(qtbot, w, jpeg)
+    open_and_render(qtbot, w, other)
+    names = [a.text() for a in w.recent_menu.actions()]
+    assert names[:2] == ["other.png", "night.jpg"]
+    with qtbot.waitSignal(**final_render(w)) as r:
+        w.recent_menu.actions()[1].trigger()
+    assert r.args[0].path == jpeg.resolve()
+
+
+def test_a_bad_model_keeps_the_working_one(qtbot, make_window, jpeg, tmp_path):
+    bad = tmp_path / "broken.pth"
+    bad.write_bytes(b"not a checkpoint")
+    w = make_window()
+    open_and_render(qtbot, w, jpeg)
+    good = w.model_state
+    w.settings.set_model_path(bad)
+    w._explicit_model = None
+    with qtbot.waitSignal(w.errorShown, timeout=WAIT) as err:
+        w.load_model()
+    assert "broken.pth" in err.args[0] and "still using" in err.args[0]
+    for box in error_boxes():
+        box.accept()
+    assert w.model_state is good and w.settings.model_path() == str(good.path)
+    with qtbot.waitSignal(**final_render(w, 4.0)):
+        w.exposure.set_value(4.0)
+
+
+def test_preferences_dialog_lists_devices_and_models(qtbot, tmp_path, fixture_model_path):
+    import shutil
+
+    from clode.paths import user_models_dir
+    from clode_desktop.preferences import PreferencesDialog
+    user_models_dir().mkdir(parents=True)
+    mine = user_models_dir() / "my-portraits.pth"
+    shutil.copy(fixture_model_path, mine)
+    d = PreferencesDialog("cuda:7", None)
+    qtbot.addWidget(d)
+    keys = [d.device_box.itemData(i) for i in range(d.device_box.count())]
+    assert keys[0] == "auto" and "cpu" in keys
+    assert d.device() == "auto" and d.device_note.text()       # cuda:7 is not here: a visible note
+    assert d.model_path() is None                             # the built-in default
+    d.user_radio.setChecked(True)
+    assert d.model_path() == str(mine)
+    d.file_radio.setChecked(True)
+    d.file_edit.setText(str(fixture_model_path))
+    assert d.model_path() == str(fixture_model_path)
+    again = PreferencesDialog("cpu", str(mine))
+    qtbot.addWidget(again)
+    assert again.device() == "cpu" and again.user_radio.isChecked()
+
+
+def test_export_dialog_options(qtbot, jpeg):
+    from clode_desktop.export_dialog import ExportDialog
+    d = ExportDialog(jpeg, {"format": "jpeg", "quality": 80, "bits": 8})
+    qtbot.addWidget(d)
+    assert d.target() == jpeg.parent / "night-clode.jpg"
+    assert d.options().quality == 80 and d.quality.isEnabled() and not d.bits.isEnabled()
+    d.format_box.setCurrentIndex(d.format_box.findData("tiff"))
+    assert d.target().suffix == ".tif" and d.bits.isEnabled() and not d.quality.isEnabled()
+    d.bits.setCurrentIndex(d.bits.findData(16))
+    d.strip.setChecked(True)
+    o = d.options()
+    assert (o.format, o.bits, o.strip_metadata) == ("tiff", 16, True)
