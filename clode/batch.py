@@ -1,0 +1,480 @@
+"""Batch export: enhance a whole folder the same way, for ``clode batch`` and the app's dialog.
+
+``plan(input_dir, output_dir, options)`` scans the folder (recursively if asked, mirroring the tree
+under the output folder) and decides every output path up front, so a run and its rerun agree;
+``run(plan, enhancer, ...)`` enhances the files one by one with the fast engine. A file that fails
+costs one line in the summary and the batch goes on; a cancel stops between two files or inside a
+solve, and atomic writes leave no partial file, so a rerun with ``on_conflict="skip"`` finishes the
+rest. The summary is also written as a log file in the output folder. Originals are never written:
+no planned output may resolve to an input, and ``save_image`` refuses its own source besides.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import hashlib
+import math
+import os
+import string
+import time
+import traceback
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable, Optional, Union
+
+from . import __version__
+from .atomic import write_text
+from .errors import Cancelled, ClodeError
+from .export import FORMAT_EXTENSIONS, ExportOptions, format_for, save_image
+from .imageio import find_images, load_image
+from .progress import CancelToken, check
+from .sidecar import load_settings
+
+PathLike = Union[str, os.PathLike]
+
+CONFLICT_POLICIES = ("unique", "overwrite", "skip")
+T_MODES = ("auto", "sidecar")            # besides a number
+DEFAULT_NAME = "{stem}_clode"
+#: Fields a name template may use.
+NAME_FIELDS = {"stem": "the file name without its extension", "ext": "the original extension, e.g. jpg",
+               "folder": "the name of the folder the photo is in"}
+LOG_PREFIX = "clode-batch"
+
+DONE, SKIPPED, FAILED = "done", "skipped", "failed"
+
+
+@dataclass
+class BatchOptions:
+    recursive: bool = False
+    T: Union[float, str, None] = None     # a number, "auto", "sidecar", or None for the model's default
+    denoise: float = 1.0
+    name: str = DEFAULT_NAME              # output file name without extension; fields: NAME_FIELDS
+    export: ExportOptions = field(default_factory=lambda: ExportOptions(format="jpeg"))
+    on_conflict: str = "unique"           # an existing output file: "unique" (new name), "overwrite", "skip"
+    shard: Optional[tuple[int, int]] = None   # (i, n), 1 <= i <= n: this run does shard i of n
+
+
+@dataclass
+class Job:
+    source: Path
+    target: Path           # as planned; "unique" may pick another name if this one exists when written
+    relative: Path         # source relative to the input folder (names the file in logs and shards)
+
+
+@dataclass
+class Plan:
+    input_dir: Path
+    output_dir: Path
+    options: BatchOptions
+    jobs: list[Job]
+    rejected: list["ItemResult"]     # files that cannot be done at all (output would hit an input)
+    found: int                       # images found before sharding
+
+    @property
+    def total(self) -> int:
+        return len(self.jobs) + len(self.rejected)
+
+
+@dataclass
+class ItemResult:
+    source: Path
+    target: Optional[Path]
+    status: str            # DONE, SKIPPED or FAILED
+    reason: str = ""       # one line: why skipped or failed, or how T was chosen
+    T: Optional[float] = None
+    denoise: Optional[float] = None
+    seconds: float = 0.0
+
+
+@dataclass
+class Progress:
+    """What a progress callback receives: before each file (``item`` None) and after it."""
+    finished: int                 # files finished (done, skipped or failed)
+    total: int
+    current: Optional[Path]       # the file being worked on (None at the end)
+    elapsed: float                # seconds since the start
+    eta: Optional[float]          # seconds still to go (None until one file has been processed)
+    fraction: float               # 0..1, counting the part of the current file done
+    done: int = 0
+    skipped: int = 0
+    failed: int = 0
+    item: Optional[ItemResult] = None   # the file that just finished, if this report is for one
+
+
+ProgressFn = Callable[[Progress], None]
+
+
+@dataclass
+class Result:
+    plan: Plan
+    items: list[ItemResult]
+    cancelled: bool
+    elapsed: float
+    log_path: Optional[Path] = None
+
+    def count(self, status: str) -> int:
+        return sum(1 for it in self.items if it.status == status)
+
+    @property
+    def done(self) -> int:
+        return self.count(DONE)
+
+    @property
+    def skipped(self) -> int:
+        return self.count(SKIPPED)
+
+    @property
+    def failed(self) -> int:
+        return self.count(FAILED)
+
+    @property
+    def not_started(self) -> int:
+        return self.plan.total - len(self.items)
+
+    @property
+    def ok(self) -> bool:
+        return not self.failed and not self.cancelled
+
+    def headline(self) -> str:
+        text = f"{self.done} done, {self.skipped} skipped, {self.failed} failed"
+        if self.cancelled:
+            text += f"; cancelled with {self.not_started} not started"
+        return text + f" in {format_duration(self.elapsed)}"
+
+
+# ----------------------------------------------------------------------------------------------
+# options
+
+def parse_shard(text: str) -> tuple[int, int]:
+    """``"i/n"`` -> (i, n) with 1 <= i <= n."""
+    try:
+        i, n = (int(part) for part in str(text).split("/"))
+    except ValueError:
+        raise ClodeError(f"--shard {text!r}: expected i/n, e.g. 1/4 (the first of four shards)") from None
+    if n < 1 or not 1 <= i <= n:
+        raise ClodeError(f"--shard {text!r}: need 1 <= i <= n (shards are numbered from 1)")
+    return i, n
+
+
+def parse_T(text: Union[str, float, None]) -> Union[float, str, None]:
+    """A number, "auto" or "sidecar" (what ``--T`` accepts)."""
+    if text is None or isinstance(text, (int, float)):
+        return None if text is None else float(text)
+    word = str(text).strip().lower()
+    if word in T_MODES:
+        return word
+    try:
+        value = float(word)
+    except ValueError:
+        raise ClodeError(f"--T {text!r}: expected a number, auto or sidecar") from None
+    if not math.isfinite(value):
+        raise ClodeError(f"--T {text!r}: must be a finite number")
+    return value
+
+
+def shard_of(relative: PathLike, n: int) -> int:
+    """The shard (1..n) a file belongs to: a stable hash of its path relative to the input folder,
+    so every machine agrees without coordination, and adding files never moves the others."""
+    key = Path(relative).as_posix().encode("utf-8", "surrogateescape")
+    return int.from_bytes(hashlib.sha1(key).digest()[:8], "big") % n + 1
+
+
+def check_template(name: str) -> None:
+    try:
+        fields = [f for _, f, _, _ in string.Formatter().parse(name) if f is not None]
+    except ValueError as e:
+        raise ClodeError(f"--name {name!r}: {e}") from None
+    for f in fields:
+        if f not in NAME_FIELDS:
+            raise ClodeError(f"--name {name!r}: unknown field {{{f}}} (use {', '.join('{' + k + '}' for k in NAME_FIELDS)})")
+    sample = output_stem(name, Path("IMG_0001.JPG"))
+    if not sample.strip() or "/" in sample or "\\" in sample or sample in (".", ".."):
+        raise ClodeError(f"--name {name!r}: must give a plain file name (no folders)")
+
+
+def output_stem(name: str, source: Path) -> str:
+    return name.format(stem=source.stem, ext=source.suffix.lstrip(".").lower(), folder=source.parent.name)
+
+
+def _same_or_inside(path: Path, folder: Path) -> bool:
+    return path == folder or folder in path.parents
+
+
+# ----------------------------------------------------------------------------------------------
+# planning
+
+def plan(input_dir: PathLike, output_dir: PathLike, options: Optional[BatchOptions] = None) -> Plan:
+    """Every (source, target) of the batch; raises ClodeError for options that cannot work at all."""
+    options = options or BatchOptions()
+    input_dir, output_dir = Path(input_dir).expanduser(), Path(output_dir).expanduser()
+    if not input_dir.is_dir():
+        raise ClodeError(f"{input_dir}: no such folder" if not input_dir.exists() else f"{input_dir}: not a folder")
+    if output_dir.exists() and not output_dir.is_dir():
+        raise ClodeError(f"{output_dir}: exists and is not a folder")
+    if options.on_conflict not in CONFLICT_POLICIES:
+        raise ClodeError(f"unknown conflict policy {options.on_conflict!r} (choose {', '.join(CONFLICT_POLICIES)})")
+    if options.shard is not None:
+        parse_shard(f"{options.shard[0]}/{options.shard[1]}")
+    check_template(options.name)
+    fmt = format_for(output_dir / "x", options.export)
+    ext = FORMAT_EXTENSIONS[fmt]
+
+    real_in, real_out = input_dir.resolve(), output_dir.resolve()
+    if real_in == real_out:
+        raise ClodeError(f"{output_dir}: the output folder must not be the input folder; choose another one")
+    # An output folder inside the input tree is left out of the scan, so results are never
+    # enhanced again by a rerun.
+    exclude = real_out if _same_or_inside(real_out, real_in) else None
+    # One recursive scan: it names every original a target must not hit, even in sub-folders
+    # that a flat run leaves out.
+    everything = find_images(input_dir, recursive=True, exclude=exclude)
+    originals = {s.resolve() for s in everything}
+    relatives = [s.relative_to(input_dir) for s in everything]
+    if not options.recursive:
+        relatives = [r for r in relatives if len(r.parts) == 1]
+    found = len(relatives)
+
+    # Two photos of one folder can ask for the same name (IMG_1.CR2 and IMG_1.JPG shot together):
+    # both then carry their original extension. This is decided from the whole scan, not from
+    # this shard or the files on disk, so reruns and other shards pick the same names.
+    claims: dict[str, int] = {}
+    for r in relatives:
+        key = _key(r.parent / (output_stem(options.name, r) + ext))
+        claims[key] = claims.get(key, 0) + 1
+
+    if options.shard is not None:
+        i, n = options.shard
+        relatives = [r for r in relatives if shard_of(r, n) == i]
+
+    jobs: list[Job] = []
+    rejected: list[ItemResult] = []
+    taken: set[str] = set()
+    for rel in relatives:
+        source = input_dir / rel
+        stem = output_stem(options.name, rel)
+        if claims[_key(rel.parent / (stem + ext))] > 1:
+            stem = f"{stem}-{rel.suffix.lstrip('.').lower()}"
+        target = output_dir / rel.parent / (stem + ext)
+        if _key(target) in taken:   # same name even with the extension (a.jpg and a.JPG on a case-sensitive disk)
+            rejected.append(ItemResult(source, target, FAILED,
+                                       f"another photo of this batch has the output name {target.name}"))
+            continue
+        taken.add(_key(target))
+        if target.resolve() in originals:
+            rejected.append(ItemResult(source, target, FAILED, f"refused: the output {target} is an original photo"))
+            continue
+        jobs.append(Job(source, target, rel))
+    return Plan(input_dir, output_dir, options, jobs, rejected, found)
+
+
+def _key(path: Path) -> str:
+    # Case-insensitive: on the disks of macOS and Windows, a.JPG and a.jpg are one file.
+    return path.as_posix().lower()
+
+
+def unique_path(target: Path, reserved: set[Path]) -> Path:
+    """``target``, or ``<stem>-2<ext>``, ``-3`` ... : the first that neither exists nor is reserved."""
+    candidate, n = target, 1
+    while candidate.exists() or candidate in reserved:
+        n += 1
+        candidate = target.with_name(f"{target.stem}-{n}{target.suffix}")
+    return candidate
+
+
+# ----------------------------------------------------------------------------------------------
+# running
+
+def run(plan_: Plan, enhancer, *, progress: Optional[ProgressFn] = None,
+        cancel: Optional[CancelToken] = None, write_log: bool = True) -> Result:
+    """Enhance every planned file; never raises for a bad file, returns the outcome of each."""
+    options = plan_.options
+    start = time.monotonic()
+    items: list[ItemResult] = list(plan_.rejected)
+    total = plan_.total
+    # Names "unique" must not take: every planned output, and every one picked so far.
+    reserved: set[Path] = {j.target for j in plan_.jobs}
+    cancelled = False
+    worked_seconds, worked = 0.0, 0          # files actually processed (skips are instant): the ETA's pace
+    model = _model_name(enhancer)
+
+    def emit(current: Optional[Path], inner: float, item: Optional[ItemResult] = None) -> None:
+        if progress is None:
+            return
+        finished = len(items)
+        remaining = total - finished
+        eta = None
+        if worked:
+            eta = max(0.0, worked_seconds / worked * (remaining - inner))
+        elif remaining == 0:
+            eta = 0.0
+        progress(Progress(finished, total, current, time.monotonic() - start, eta,
+                          (finished + inner) / total if total else 1.0,
+                          sum(it.status == DONE for it in items), sum(it.status == SKIPPED for it in items),
+                          sum(it.status == FAILED for it in items), item))
+
+    for item in plan_.rejected:
+        emit(None, 0.0, item)
+    for job in plan_.jobs:
+        if cancel is not None and cancel.cancelled:
+            cancelled = True
+            break
+        emit(job.source, 0.0)
+        t0 = time.monotonic()
+        try:
+            item = _one(job, options, enhancer, model, reserved, cancel,
+                        lambda f, _m: emit(job.source, min(max(f, 0.0), 1.0) * 0.95))
+        except Cancelled:
+            cancelled = True
+            break
+        item.seconds = time.monotonic() - t0
+        if item.status != SKIPPED:
+            worked_seconds += item.seconds
+            worked += 1
+        items.append(item)
+        emit(None, 0.0, item)
+
+    result = Result(plan_, items, cancelled, time.monotonic() - start)
+    if write_log:
+        try:
+            result.log_path = _write_log(result, model)
+        except OSError as e:
+            result.log_path = None
+            items.append(ItemResult(plan_.output_dir, None, FAILED, f"cannot write the log file: {e.strerror or e}"))
+    return result
+
+
+def _resolve_T(job: Job, options: BatchOptions, enhancer, pixels) -> tuple[float, float, str]:
+    """(T, denoise, how they were chosen) for one photo."""
+    mode = options.T
+    if mode == "auto":
+        if not hasattr(enhancer, "auto_T"):
+            raise ClodeError("automatic exposure is not available in this version")
+        return float(enhancer.auto_T(pixels)), options.denoise, "auto"
+    if mode == "sidecar":
+        settings = load_settings(job.source) or {}
+        T, denoise = settings.get("T"), settings.get("denoise")
+        d = float(denoise) if isinstance(denoise, (int, float)) else options.denoise
+        if isinstance(T, (int, float)):
+            return float(T), d, "sidecar"
+        return enhancer.default_T, d, "no sidecar: model default T"
+    if mode is None:
+        return enhancer.default_T, options.denoise, "model default"
+    return float(mode), options.denoise, "fixed"
+
+
+def _one(job: Job, options: BatchOptions, enhancer, model: str, reserved: set[Path],
+         cancel: Optional[CancelToken], step) -> ItemResult:
+    target = job.target
+    if target.exists():
+        if options.on_conflict == "skip":
+            return ItemResult(job.source, target, SKIPPED, "output exists")
+        if options.on_conflict == "unique":
+            target = unique_path(target, reserved)
+    reserved.add(target)
+    try:
+        photo = load_image(job.source)
+        check(cancel)
+        T, denoise, how = _resolve_T(job, options, enhancer, photo.pixels)
+        check(cancel)
+        pixels = enhancer.enhance(photo.pixels, T, mode="fast", denoise=denoise, progress=step, cancel=cancel)
+        check(cancel)
+        provenance = {"T": T, "model": model}
+        if denoise != 1.0:
+            provenance["denoise"] = denoise
+        save_image(target, pixels, source=photo, options=options.export, provenance=provenance)
+    except Cancelled:
+        raise
+    except ClodeError as e:
+        # The summary line names the file already.
+        text = _one_line(str(e))
+        prefix = f"{job.source}: "
+        return ItemResult(job.source, target, FAILED, text[len(prefix):] if text.startswith(prefix) else text)
+    except OSError as e:
+        return ItemResult(job.source, target, FAILED, f"{e.filename or target}: {e.strerror or e}")
+    except MemoryError:
+        return ItemResult(job.source, target, FAILED, "out of memory")
+    except Exception as e:  # noqa: BLE001 - one strange file must not stop the whole batch
+        detail = _one_line(str(e))
+        tb = traceback.extract_tb(e.__traceback__)
+        where = f" at {Path(tb[-1].filename).name}:{tb[-1].lineno}" if tb else ""
+        return ItemResult(job.source, target, FAILED,
+                          f"unexpected error {type(e).__name__}{where}" + (f": {detail}" if detail else ""))
+    return ItemResult(job.source, target, DONE, how, T, denoise)
+
+
+def _one_line(text: str) -> str:
+    lines = [line.strip() for line in str(text).splitlines() if line.strip()]
+    return (lines[0] if lines else "")[:300]
+
+
+def _model_name(enhancer) -> str:
+    info = getattr(getattr(enhancer, "model", None), "info", None)
+    return info.name if info is not None else "unnamed"
+
+
+# ----------------------------------------------------------------------------------------------
+# reporting
+
+def format_duration(seconds: Optional[float]) -> str:
+    if seconds is None or not math.isfinite(seconds):
+        return "--:--"
+    s = int(round(seconds))
+    h, rest = divmod(s, 3600)
+    m, s = divmod(rest, 60)
+    return f"{h}:{m:02d}:{s:02d}" if h else f"{m}:{s:02d}"
+
+
+def describe(item: ItemResult, plan_: Plan) -> str:
+    """One line for the summary: ``done  sub/a.jpg -> sub/a_clode.jpg (T=3, fixed)``."""
+    def rel(p: Optional[Path], base: Path) -> str:
+        if p is None:
+            return "-"
+        try:
+            return p.relative_to(base).as_posix()
+        except ValueError:
+            return str(p)
+    src, dst = rel(item.source, plan_.input_dir), rel(item.target, plan_.output_dir)
+    if item.status == DONE:
+        extra = f"T={item.T:g}" + (f", denoise={item.denoise:g}" if item.denoise != 1.0 else "")
+        return f"done     {src} -> {dst} ({extra}, {item.reason}; {item.seconds:.1f} s)"
+    if item.status == SKIPPED:
+        return f"skipped  {src}: {item.reason} ({dst})"
+    return f"failed   {src}: {item.reason}"
+
+
+def summary(result: Result) -> str:
+    p = result.plan
+    o = p.options
+    fmt = format_for(p.output_dir / "x", o.export)
+    T = o.T if isinstance(o.T, str) else ("model default" if o.T is None else f"{o.T:g}")
+    lines = [
+        f"CLODE Desktop {__version__} batch export, {_dt.datetime.now().isoformat(timespec='seconds')}",
+        f"input:   {p.input_dir}" + (" (with sub-folders)" if o.recursive else ""),
+        f"output:  {p.output_dir}",
+        f"options: T={T}, denoise={o.denoise:g}, format={fmt}, quality={o.export.quality}, bits={o.export.bits}, "
+        f"name={o.name}, on_conflict={o.on_conflict}, metadata={'stripped' if o.export.strip_metadata else 'kept'}"
+        + (f", shard={o.shard[0]}/{o.shard[1]}" if o.shard else ""),
+        f"result:  {result.headline()}",
+        "",
+    ]
+    lines += [describe(it, p) for it in result.items]
+    if result.cancelled and result.not_started:
+        done_sources = {it.source for it in result.items}
+        lines += [f"cancelled  {j.relative.as_posix()}" for j in p.jobs if j.source not in done_sources]
+    return "\n".join(lines) + "\n"
+
+
+def log_name(shard: Optional[tuple[int, int]] = None) -> str:
+    stamp = _dt.datetime.now().strftime("%Y%m%d-%H%M%S")
+    return f"{LOG_PREFIX}-{stamp}" + (f"-shard{shard[0]}of{shard[1]}" if shard else "") + ".log"
+
+
+def _write_log(result: Result, model: str) -> Path:
+    p = result.plan
+    path = p.output_dir / log_name(p.options.shard)
+    n = 1
+    while path.exists():   # two runs in one second (a quick rerun) keep both logs
+        n += 1
+        path = path.with_name(f"{path.stem.rsplit('.', 1)[0]}-{n}.log")
+    text = summary(result).replace("\nresult:", f"\nmodel:   {model}\nresult:", 1)
+    return write_text(path, text)
