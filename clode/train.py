@@ -162,6 +162,21 @@ def find_checkpoint(path) -> Path:
     return path
 
 
+def remove_partial_files(out, pid: int) -> list[Path]:
+    """Delete what a run killed mid-write (by process ``pid``) left: its half-written checkpoint
+    folder and the temporary files of atomic writes beside the checkpoints and the model."""
+    out_path = model_path_for(str(out))
+    run_dir = out_path.with_suffix(".checkpoints")
+    found = list(run_dir.glob(f".tmp-step-*-{pid}")) + list(run_dir.glob(".latest.json.*.part"))
+    found += list(out_path.parent.glob(f".{out_path.name}.*.part"))
+    for p in found:
+        if p.is_dir():
+            shutil.rmtree(p, ignore_errors=True)
+        else:
+            p.unlink(missing_ok=True)
+    return found
+
+
 def _load_checkpoint(ckpt: Path, net: CLODENet, opt: torch.optim.Optimizer, device) -> dict:
     state = json.loads((ckpt / "state.json").read_text())
     net.load_state_dict(load_model(ckpt / "model.safetensors").state_dict())

@@ -115,3 +115,53 @@ class TrainingImages:
             crops.append(patch)
         batch = torch.cat(crops).clamp(0, 1)
         return apply_exposure(batch, gen, augment) if augment is not None else batch
+
+
+def _header_size(path: Path) -> tuple[int, int]:
+    """(width, height) from the file's header, without decoding the pixels."""
+    from .imageio import is_raw_path
+    if is_raw_path(path):
+        import rawpy
+        with rawpy.imread(str(path)) as raw:
+            return raw.sizes.width, raw.sizes.height
+    from PIL import Image
+    with Image.open(path) as im:
+        return im.size
+
+
+def scan_folders(folders: Sequence[Path], max_side: int = 640,
+                 min_side: int = 64) -> tuple[list[Path], list[tuple[Path, str]]]:
+    """The photos ``TrainingImages`` would use, found from file headers only (quick on big folders).
+
+    Returns (usable, skipped) with skipped as (path, why). A file whose header reads but whose
+    data is damaged passes here; the trainer skips it when it loads the pixels.
+    """
+    from PIL import UnidentifiedImageError
+
+    from .imageio import find_images
+
+    usable: list[Path] = []
+    skipped: list[tuple[Path, str]] = []
+    for folder in map(Path, folders):
+        if not folder.is_dir():
+            skipped.append((folder, "folder not found"))
+            continue
+        for path in find_images(folder, recursive=True):
+            try:
+                if path.stat().st_size == 0:
+                    skipped.append((path, "empty file (0 bytes)"))
+                    continue
+                w, h = _header_size(path)
+            except UnidentifiedImageError:
+                skipped.append((path, "not a valid image (unrecognised or damaged contents)"))
+                continue
+            except Exception as e:  # noqa: BLE001 - any unreadable header is a reason to skip, shown to the user
+                text = " ".join(str(e).split())[:120] or type(e).__name__
+                skipped.append((path, f"not a readable image ({text})"))
+                continue
+            scale = min(1.0, max_side / max(w, h, 1))
+            if min(w, h) * scale < min_side:
+                skipped.append((path, f"too small ({w}x{h})"))
+            else:
+                usable.append(path)
+    return usable, skipped

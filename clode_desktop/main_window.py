@@ -182,6 +182,8 @@ class MainWindow(QMainWindow):
         file_menu.addAction(self.quit_action)
         edit_menu = bar.addMenu("&Edit")
         edit_menu.addAction(self.prefs_action)
+        edit_menu.addAction(self._action("Train a model on my photos…", self.training_panel_dialog, "Ctrl+T",
+                                         "Fine-tune the model on your own photos"))
         view_menu = bar.addMenu("&View")
         for a in (self.fit_action, self.actual_action, self.zoom_in_action, self.zoom_out_action):
             view_menu.addAction(a)
@@ -341,6 +343,16 @@ class MainWindow(QMainWindow):
         self.settings.set_device(device)
         self.settings.set_model_path(model)
         self.load_model()
+
+    def use_model(self, path: Optional[Union[str, Path]]) -> None:
+        """Make a model file (None = the built-in default) the editor's model, and remember it."""
+        self._explicit_model = None
+        self.settings.set_model_path(str(path) if path else None)
+        self.load_model()
+
+    def training_panel_dialog(self) -> None:
+        from .training_panel import open_training_panel
+        open_training_panel(self)
 
     # ------------------------------------------------------------------------------------------
     # opening photos

@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import json
+import signal
 import sys
+import threading
 from dataclasses import fields
 
 from ..errors import ClodeError
 from ..losses import LossWeights
+from ..progress import CancelToken
 from ..train import TrainConfig, train
 
 
@@ -65,9 +68,16 @@ def run(args) -> int:
         elif event["event"] != "step":
             print(json.dumps(event), flush=True)
 
+    # The app stops a run with SIGTERM: the run ends at its next cancel check, never inside a
+    # checkpoint write, so the last checkpoint stays whole and the run can be resumed.
+    token = CancelToken()
+    main_thread = threading.current_thread() is threading.main_thread()   # signal handlers live there only
+    previous = signal.signal(signal.SIGTERM, lambda signum, frame: token.cancel()) if main_thread else None
     try:
-        result = train(config, progress=progress, resume=args.resume)
+        result = train(config, progress=progress, cancel=token, resume=args.resume)
     finally:
+        if main_thread:
+            signal.signal(signal.SIGTERM, previous)
         if sink not in (None, sys.stdout):
             sink.close()
     if sink is not sys.stdout:
