@@ -193,6 +193,7 @@ def check_template(name: str) -> None:
 
 
 def output_stem(name: str, source: Path) -> str:
+    """The output name (no extension) for ``source``, an absolute path or one under the input folder."""
     return name.format(stem=source.stem, ext=source.suffix.lstrip(".").lower(), folder=source.parent.name)
 
 
@@ -239,7 +240,7 @@ def plan(input_dir: PathLike, output_dir: PathLike, options: Optional[BatchOptio
     # this shard or the files on disk, so reruns and other shards pick the same names.
     claims: dict[str, int] = {}
     for r in relatives:
-        key = _key(r.parent / (output_stem(options.name, r) + ext))
+        key = _key(r.parent / (output_stem(options.name, real_in / r) + ext))
         claims[key] = claims.get(key, 0) + 1
 
     if options.shard is not None:
@@ -251,7 +252,7 @@ def plan(input_dir: PathLike, output_dir: PathLike, options: Optional[BatchOptio
     taken: set[str] = set()
     for rel in relatives:
         source = input_dir / rel
-        stem = output_stem(options.name, rel)
+        stem = output_stem(options.name, real_in / rel)
         if claims[_key(rel.parent / (stem + ext))] > 1:
             stem = f"{stem}-{rel.suffix.lstrip('.').lower()}"
         target = output_dir / rel.parent / (stem + ext)
