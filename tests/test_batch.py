@@ -60,6 +60,17 @@ def tree(tmp_path) -> Path:
     return root
 
 
+@pytest.fixture(scope="module", autouse=True)
+def one_thread():
+    # Tiny images gain nothing from a second thread, and on a shared, busy machine torch's
+    # thread pool waits on it: measured 10-20x slower with 2 threads than with 1 here.
+    import torch
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
 @pytest.fixture(scope="module")
 def enhancer(fixture_model_path):
     from clode import load_model
