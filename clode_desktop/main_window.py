@@ -178,6 +178,8 @@ class MainWindow(QMainWindow):
         file_menu.addAction(self.open_action)
         self.recent_menu = file_menu.addMenu("Open &Recent")
         file_menu.addAction(self.export_action)
+        file_menu.addAction(self._action("Batch Export…", self.batch_export_dialog, "Ctrl+Shift+E",
+                                         "Enhance a whole folder of photos"))
         file_menu.addSeparator()
         file_menu.addAction(self.quit_action)
         edit_menu = bar.addMenu("&Edit")
@@ -353,6 +355,10 @@ class MainWindow(QMainWindow):
     def training_panel_dialog(self) -> None:
         from .training_panel import open_training_panel
         open_training_panel(self)
+
+    def batch_export_dialog(self) -> None:
+        from .batch_dialog import open_batch_dialog
+        open_batch_dialog(self)
 
     # ------------------------------------------------------------------------------------------
     # opening photos

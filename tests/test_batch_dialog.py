@@ -1,0 +1,196 @@
+"""The Batch Export dialog (issue 7), driven with pytest-qt: real folders, the real batch thread."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from PIL import Image
+
+pytest.importorskip("PySide6")
+pytest.importorskip("pytestqt")
+
+from PySide6.QtCore import Qt  # noqa: E402
+from PySide6.QtWidgets import QApplication  # noqa: E402
+
+from clode_desktop import theme  # noqa: E402
+from clode_desktop.batch_dialog import BatchDialog  # noqa: E402
+from test_batch import outputs, photo, to8  # noqa: E402
+
+WAIT = 60_000
+
+
+@pytest.fixture(autouse=True)
+def quiet(tmp_path, monkeypatch):
+    monkeypatch.setenv("CLODE_DATA_DIR", str(tmp_path / "userdata"))
+    import torch
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)        # tiny images; see test_batch.one_thread
+    yield
+    torch.set_num_threads(before)
+
+
+@pytest.fixture
+def folders(tmp_path):
+    inp = tmp_path / "Night out"
+    (inp / "later").mkdir(parents=True)
+    for i in range(4):
+        to8(photo(i)).save(inp / f"IMG_{i:04d}.jpg", quality=95)
+    to8(photo(9)).save(inp / "later" / "IMG_0100.png")
+    (inp / "IMG_0005.jpg").write_bytes(b"\xff\xd8 a card error cut this one short")
+    return inp, tmp_path / "Night out enhanced"
+
+
+@pytest.fixture
+def dialog(qtbot, fixture_model_path):
+    d = BatchDialog(str(fixture_model_path), "cpu")
+    qtbot.addWidget(d)
+    d.resize(720, 760)
+    d.show()
+    yield d
+    d.stop()
+
+
+def choose(dialog, inp, out, T=0.5):
+    dialog.input_edit.setText(str(inp))
+    dialog.output_edit.setText(str(out))
+    dialog.T.setValue(T)
+    dialog.update_count()
+
+
+def test_live_count_and_bad_folders(qtbot, dialog, folders, tmp_path):
+    inp, out = folders
+    choose(dialog, inp, out)
+    assert dialog.count_label.text() == "5 photos found"
+    assert dialog.start_button.isEnabled()
+    dialog.recursive.setChecked(True)
+    dialog.update_count()
+    assert dialog.count_label.text() == "6 photos found"
+    dialog.output_edit.setText(str(inp))
+    dialog.update_count()
+    assert "must not be the input folder" in dialog.count_label.text()
+    assert not dialog.start_button.isEnabled()
+    dialog.input_edit.setText(str(tmp_path / "nowhere"))
+    qtbot.waitUntil(lambda: "no such folder" in dialog.count_label.text(), timeout=2000)   # the debounce timer
+    dialog.input_edit.setText(str(inp))
+    dialog.output_edit.setText(str(out))
+    dialog.name_edit.setText("{date}")
+    assert dialog.name_example.text() == "not a valid name"
+    dialog.name_edit.setText("{stem}-night")
+    dialog.format_box.setCurrentIndex(dialog.format_box.findData("png"))
+    assert dialog.name_example.text() == "e.g. IMG_0001-night.png"
+    assert not dialog.quality.isEnabled() and dialog.bits.isEnabled()
+    dialog.exposure_mode.setCurrentIndex(dialog.exposure_mode.findData("sidecar"))
+    assert not dialog.T.isEnabled() and dialog.options().T == "sidecar"
+
+
+def test_run_to_the_summary_with_screenshots(qtbot, dialog, folders, artifacts):
+    theme.apply(QApplication.instance())
+    inp, out = folders
+    choose(dialog, inp, out)
+    dialog.recursive.setChecked(True)
+    dialog.update_count()
+    events = []
+
+    def seen(p):
+        events.append(p)
+        if sum(e.item is not None for e in events) == 2 and dialog.is_running():
+            assert dialog.grab().save(str(artifacts / "batch_dialog_running.png"))
+
+    dialog.progressed.connect(seen)
+    with qtbot.waitSignal(dialog.batchFinished, timeout=WAIT) as blocker:
+        qtbot.mouseClick(dialog.start_button, Qt.MouseButton.LeftButton)
+        assert dialog.is_running() and dialog.cancel_button.isVisible() and not dialog.start_button.isVisible()
+    result = blocker.args[0]
+    qtbot.waitUntil(lambda: not dialog.is_running(), timeout=WAIT)
+    assert (result.done, result.skipped, result.failed) == (5, 0, 1) and not result.cancelled
+    assert outputs(out) == [f"IMG_{i:04d}_clode.jpg" for i in range(4)] + ["later/IMG_0100_clode.jpg"]
+    # progress: count, current file, elapsed and ETA reached the dialog
+    assert [e.finished for e in events if e.item is not None] == list(range(1, 7))
+    assert any(e.current == inp / "later" / "IMG_0100.png" for e in events)
+    assert events[-1].fraction == 1.0
+    assert dialog.progress_bar.value() == 1000
+    assert dialog.current_label.text().startswith("Finished: 5 done, 0 skipped, 1 failed")
+    text = dialog.summary.toPlainText()
+    assert "failed   IMG_0005.jpg:" in text and "done     later/IMG_0100.png -> later/IMG_0100_clode.jpg" in text
+    assert str(result.log_path) in dialog.time_label.text() and result.log_path.parent == out
+    assert dialog.start_button.isVisible() and dialog.close_button.isVisible()
+    assert dialog.grab().save(str(artifacts / "batch_dialog_summary.png"))
+    assert (artifacts / "batch_dialog_running.png").exists()
+
+
+def test_cancel_then_resume_with_skip(qtbot, dialog, folders):
+    inp, out = folders
+    choose(dialog, inp, out)
+
+    def cancel_after_the_first(p):
+        if p.item is not None and p.finished == 1:
+            qtbot.mouseClick(dialog.cancel_button, Qt.MouseButton.LeftButton)
+
+    dialog.progressed.connect(cancel_after_the_first)
+    with qtbot.waitSignal(dialog.batchFinished, timeout=WAIT) as blocker:
+        dialog.start()
+    result = blocker.args[0]
+    qtbot.waitUntil(lambda: not dialog.is_running(), timeout=WAIT)
+    assert result.cancelled and result.done == 1 and result.not_started == 4
+    assert outputs(out) == ["IMG_0000_clode.jpg"]
+    assert not [p for p in out.iterdir() if p.name.endswith(".part")]
+    assert dialog.current_label.text().startswith("Cancelled: 1 done")
+    assert "cancelled  IMG_0001.jpg" in result.log_path.read_text()
+
+    dialog.progressed.disconnect(cancel_after_the_first)
+    dialog.conflict.setCurrentIndex(dialog.conflict.findData("skip"))
+    with qtbot.waitSignal(dialog.batchFinished, timeout=WAIT) as blocker:
+        dialog.start()
+    again = blocker.args[0]
+    assert (again.done, again.skipped, again.failed) == (3, 1, 1)
+    assert outputs(out) == [f"IMG_{i:04d}_clode.jpg" for i in range(4)]
+
+
+def test_closing_during_a_run_cancels_cleanly(qtbot, dialog, folders):
+    inp, out = folders
+    choose(dialog, inp, out)
+    finished = []
+    dialog.batchFinished.connect(finished.append)
+
+    def close_when_solving(p):
+        if p.current == inp / "IMG_0001.jpg" and p.item is None and dialog.isVisible():
+            dialog.close()
+
+    dialog.progressed.connect(close_when_solving)
+    dialog.start()
+    qtbot.waitUntil(lambda: not dialog.is_running() and not dialog.isVisible(), timeout=WAIT)
+    [result] = finished
+    assert result.cancelled and result.done <= 2
+    for name in outputs(out):
+        Image.open(out / name).load()          # only complete files
+    assert not [p for p in out.iterdir() if p.name.endswith(".part")]
+
+
+def test_file_menu_opens_the_dialog(qtbot, tmp_path, fixture_model_path, folders):
+    from clode_desktop.main_window import MainWindow
+    from clode_desktop.settings import Settings
+    w = MainWindow(fixture_model_path, device="cpu", settings=Settings(tmp_path / "s.ini"), threaded=False)
+    qtbot.addWidget(w)
+    file_menu = w.menuBar().actions()[0].menu()
+    [action] = [a for a in file_menu.actions() if a.text() == "Batch Export…"]
+    action.trigger()
+    [d] = [c for c in w.findChildren(BatchDialog)]
+    qtbot.waitUntil(d.isVisible, timeout=2000)
+    assert d.model_path == str(fixture_model_path) and d.device == "cpu"
+    d.close()
+    w.close()
+
+
+def test_batch_thread_reports_a_model_that_cannot_load(qtbot, folders, tmp_path):
+    inp, out = folders
+    bad_model = tmp_path / "broken.pth"
+    bad_model.write_bytes(b"not a model")
+    d = BatchDialog(str(bad_model), "cpu")
+    qtbot.addWidget(d)
+    choose(d, inp, out)
+    d.start()
+    qtbot.waitUntil(lambda: not d.is_running(), timeout=WAIT)
+    assert d.current_label.text().startswith("The batch could not start: ")
+    assert "broken.pth" in d.current_label.text() and d.result is None
+    assert not out.exists() or not outputs(out)
+    assert not d.start_button.isHidden() and d.cancel_button.isHidden()
