@@ -369,9 +369,10 @@ class BatchDialog(QDialog):
         self.progress_bar.setValue(1000 if not result.cancelled else self.progress_bar.value())
         self.current_label.setText(("Cancelled: " if result.cancelled else "Finished: ") + result.headline())
         if result.log_path is not None:
-            self.time_label.setText(f"Log: {result.log_path}")
-        text = batch.summary(result)
-        self.summary.setPlainText(text[text.index("result:"):] if "result:" in text else text)
+            self.time_label.setText(f"The summary is saved in the output folder as {result.log_path.name}")
+            self.time_label.setToolTip(str(result.log_path))
+        # The summary's lines without its header (the options are on screen, the counts above).
+        self.summary.setPlainText(batch.summary(result).split("\n\n", 1)[-1].rstrip())
         self.batchFinished.emit(result)
 
     def _on_failed(self, message: str) -> None:

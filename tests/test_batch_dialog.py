@@ -112,7 +112,8 @@ def test_run_to_the_summary_with_screenshots(qtbot, dialog, folders, artifacts):
     assert dialog.current_label.text().startswith("Finished: 5 done, 0 skipped, 1 failed")
     text = dialog.summary.toPlainText()
     assert "failed   IMG_0005.jpg:" in text and "done     later/IMG_0100.png -> later/IMG_0100_clode.jpg" in text
-    assert str(result.log_path) in dialog.time_label.text() and result.log_path.parent == out
+    assert result.log_path.name in dialog.time_label.text() and result.log_path.parent == out
+    assert text.splitlines()[0].startswith("done     IMG_0000.jpg")
     assert dialog.start_button.isVisible() and dialog.close_button.isVisible()
     assert dialog.grab().save(str(artifacts / "batch_dialog_summary.png"))
     assert (artifacts / "batch_dialog_running.png").exists()
