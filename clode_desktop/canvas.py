@@ -238,7 +238,10 @@ class Canvas(QWidget):
         h, w = self._full
         s = self._scale()
         top_left = vp.center() - self._center * s
-        return QRectF(top_left.x(), top_left.y(), w * s, h * s)
+        # On whole device pixels, so that at 100 % each photo pixel is exactly one screen pixel.
+        dpr = self._dpr()
+        x, y = round(top_left.x() * dpr) / dpr, round(top_left.y() * dpr) / dpr
+        return QRectF(x, y, w * s, h * s)
 
     def divider_x(self) -> float:
         vp = self.viewports()[0]
@@ -298,7 +301,8 @@ class Canvas(QWidget):
                         visible.width() * sx, visible.height() * sy)
         device_per_source = self._dpr() / sx
         # Smooth when shrinking or mildly enlarging; sharp pixels when zoomed far in.
-        p.setRenderHint(QPainter.RenderHint.SmoothPixmapTransform, device_per_source < 3.0)
+        p.setRenderHint(QPainter.RenderHint.SmoothPixmapTransform,
+                        device_per_source < 3.0 and abs(device_per_source - 1.0) > 1e-9)
         p.drawImage(visible, img, source)
 
     def _draw_divider(self, p: QPainter, vp: QRectF, x: float) -> None:
