@@ -28,14 +28,9 @@ class LossPlot(QWidget):
         self.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Expanding)
         self._steps: list[int] = []
         self._values: list[list[float]] = []
-        self._total_steps = 0
 
     def clear(self) -> None:
-        self._steps, self._values, self._total_steps = [], [], 0
-        self.update()
-
-    def set_total_steps(self, steps: int) -> None:
-        self._total_steps = int(steps)
+        self._steps, self._values = [], []
         self.update()
 
     def add(self, step: int, terms: dict) -> None:
@@ -54,11 +49,10 @@ class LossPlot(QWidget):
         p.setRenderHint(QPainter.RenderHint.Antialiasing)
         p.fillRect(self.rect(), BACKGROUND)
         fm = p.fontMetrics()
-        legend_h = fm.height() + 6
-        area = QRectF(fm.horizontalAdvance("1e-00") + 10, legend_h + 4, 0, 0)
+        legend_h = self._draw_legend(p, fm)
+        area = QRectF(fm.horizontalAdvance("1e-00") + 10, legend_h + 6, 0, 0)
         area.setRight(self.width() - 10)
         area.setBottom(self.height() - fm.height() - 8)
-        self._draw_legend(p, fm)
         if area.width() < 20 or area.height() < 20:
             return
         if not self._steps:
@@ -76,8 +70,9 @@ class LossPlot(QWidget):
         lo, hi = math.floor(finite.min()), math.ceil(finite.max())
         if hi - lo < 1:
             hi = lo + 1
-        x0 = min(steps[0] - 1, 0)
-        x1 = max(self._total_steps, steps[-1], x0 + 1)
+        # The axis spans the steps so far (the progress bar shows how far the run is).
+        x0 = steps[0] - 1
+        x1 = max(steps[-1], x0 + 1)
 
         # Decade grid and labels.
         p.setPen(QPen(GRID, 1))
@@ -120,13 +115,18 @@ class LossPlot(QWidget):
                 p.drawEllipse(path.currentPosition(), 2.5, 2.5)
                 p.setBrush(Qt.BrushStyle.NoBrush)
 
-    def _draw_legend(self, p: QPainter, fm) -> None:
-        x = 8.0
+    def _draw_legend(self, p: QPainter, fm) -> float:
+        """The terms with their latest values, in as many rows as the width needs; returns its height."""
+        x, y = 8.0, 3.0
         latest = self.latest()
         for term in TERMS:
-            p.fillRect(QRectF(x, 5 + fm.height() / 2 - 1.5, 12, 3), COLOURS[term])
-            x += 16
-            text = term if term not in latest or not math.isfinite(latest[term]) else f"{term} {latest[term]:.3g}"
+            value = latest.get(term, math.nan)
+            text = f"{term} {value:.3g}" if math.isfinite(value) else term
+            width = 16 + fm.horizontalAdvance(text) + 12
+            if x > 8 and x + width > self.width() - 4:
+                x, y = 8.0, y + fm.height() + 2
+            p.fillRect(QRectF(x, y + fm.height() / 2 - 1.5, 12, 3), COLOURS[term])
             p.setPen(TEXT if term != "total" else COLOURS[term])
-            p.drawText(QPointF(x, 3 + fm.ascent()), text)
-            x += fm.horizontalAdvance(text) + 12
+            p.drawText(QPointF(x + 16, y + fm.ascent()), text)
+            x += width
+        return y + fm.height()

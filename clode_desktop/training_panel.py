@@ -27,7 +27,7 @@ from PySide6.QtGui import QPixmap
 from PySide6.QtWidgets import (QComboBox, QDialog, QDialogButtonBox, QFileDialog, QFormLayout, QGridLayout,
                                QGroupBox, QHBoxLayout, QInputDialog, QLabel, QLineEdit, QListWidget,
                                QListWidgetItem, QMessageBox, QProgressBar, QPushButton, QScrollArea, QSlider,
-                               QSpinBox, QVBoxLayout, QWidget)
+                               QSpinBox, QToolButton, QVBoxLayout, QWidget)
 
 from clode.devices import devices
 from clode.errors import ClodeError
@@ -301,6 +301,8 @@ class TrainingPanel(QWidget):
         self.folder_list = QListWidget()
         self.folder_list.setObjectName("folderList")
         self.folder_list.setMaximumHeight(80)
+        self.folder_list.setTextElideMode(Qt.TextElideMode.ElideLeft)
+        self.folder_list.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
         add = QPushButton("Add folder…")
         add.clicked.connect(self._add_folder_dialog)
         self.remove_folder_button = QPushButton("Remove")
@@ -311,6 +313,8 @@ class TrainingPanel(QWidget):
         self.skipped_list = QListWidget()
         self.skipped_list.setObjectName("skippedList")
         self.skipped_list.setMaximumHeight(90)
+        self.skipped_list.setWordWrap(True)
+        self.skipped_list.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
         self.skipped_title.hide()
         self.skipped_list.hide()
         photos = QGroupBox("1. Your photos")
@@ -324,8 +328,8 @@ class TrainingPanel(QWidget):
         pv.addWidget(self.photos_label)
         pv.addWidget(self.skipped_title)
         pv.addWidget(self.skipped_list)
-        pv.addWidget(hint("Any photos work, dark or bright: training needs no edited versions. "
-                          "Photos like the ones you will enhance teach the most."))
+        pv.addWidget(hint("Any photos work, dark or bright: no edited versions are needed. "
+                          "Photos like those you will enhance teach the most."))
 
         # -- settings --
         self.name_edit = QLineEdit(self._free_name("my-photos"))
@@ -365,9 +369,12 @@ class TrainingPanel(QWidget):
         for d in devices():
             self.device_box.addItem(d.label, d.key)
 
-        self.advanced = QGroupBox("Advanced")
-        self.advanced.setCheckable(True)
-        self.advanced.setChecked(False)
+        self.advanced_toggle = QToolButton()
+        self.advanced_toggle.setText("Advanced")
+        self.advanced_toggle.setCheckable(True)
+        self.advanced_toggle.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonTextBesideIcon)
+        self.advanced_toggle.setArrowType(Qt.ArrowType.RightArrow)
+        self.advanced = QWidget()
         self.lr_box = QComboBox()
         self.lr_box.setEditable(True)
         for lr in ("3e-5", "1e-4", "3e-4", "1e-3"):
@@ -378,26 +385,27 @@ class TrainingPanel(QWidget):
         self.batch_box.setValue(8)
         adv = QFormLayout(self.advanced)
         adv.addRow("Learning rate:", self.lr_box)
-        adv.addRow(hint("How far each step moves the model. Small rates keep what the starting model knows."))
+        adv.addRow(hint("Small rates keep more of what the starting model knows."))
         adv.addRow("Batch size:", self.batch_box)
-        adv.addRow(hint("Patches per step: bigger is steadier but needs more memory."))
-        self._advanced_rows = [self.advanced.layout().itemAt(i).widget() for i in range(self.advanced.layout().count())]
-        self.advanced.toggled.connect(self._toggle_advanced)
-        self._toggle_advanced(False)
+        adv.addRow(hint("Patches per step: bigger is steadier, needs more memory."))
+        adv.setContentsMargins(12, 0, 0, 0)
+        self.advanced_toggle.toggled.connect(self.show_advanced)
+        self.show_advanced(False)
 
         settings = QGroupBox("2. Settings")
         form = QFormLayout(settings)
         form.addRow("Name:", self.name_edit)
         form.addRow("Start from:", self.init_box)
-        form.addRow(hint("Fine-tuning starts from a trained model and adapts it to your photos."))
+        form.addRow(hint("Fine-tuning adapts a trained model to your photos."))
         form.addRow("How long:", length)
         self.length_hint = hint("")
         form.addRow(self.length_hint)
         form.addRow("Brightness:", bright)
-        form.addRow(hint("How bright the model makes a typical scene (its exposure target)."))
+        form.addRow(hint("How bright the model makes a typical scene."))
         form.addRow("Crop size:", self.crop_box)
-        form.addRow(hint("The patch size it learns from: bigger sees more context but needs more memory."))
+        form.addRow(hint("Patch size: bigger sees more context, needs more memory."))
         form.addRow("Device:", self.device_box)
+        form.addRow(self.advanced_toggle)
         form.addRow(self.advanced)
         self._unit_changed()
 
@@ -427,7 +435,7 @@ class TrainingPanel(QWidget):
         scroll.setWidget(left_widget)
         scroll.setWidgetResizable(True)
         scroll.setFrameShape(QScrollArea.Shape.NoFrame)
-        scroll.setMinimumWidth(420)
+        scroll.setMinimumWidth(440)
 
         # -- the run --
         self.progress_bar = QProgressBar()
@@ -493,18 +501,17 @@ class TrainingPanel(QWidget):
         self.setStyleSheet("QLabel#trainingMessage { color: #f08070; }"
                            "QLabel#trainingMessage[ok=\"true\"] { color: #90d090; }")
 
-    def _toggle_advanced(self, on: bool) -> None:
-        for w in self._advanced_rows:
-            if w is not None:
-                w.setVisible(on)
+    def show_advanced(self, on: bool) -> None:
+        self.advanced_toggle.setChecked(on)
+        self.advanced_toggle.setArrowType(Qt.ArrowType.DownArrow if on else Qt.ArrowType.RightArrow)
+        self.advanced.setVisible(on)
 
     def _unit_changed(self, *_) -> None:
         minutes = self.unit_box.currentData() == "minutes"
         self.steps_box.setValue(30 if minutes else 500)
         self.steps_box.setSingleStep(5 if minutes else 100)
-        self.length_hint.setText("Training stops after this many minutes; you can stop it earlier." if minutes else
-                                 "Each step learns from a batch of patches; a few hundred steps adapt the model "
-                                 "to your photos.")
+        self.length_hint.setText("Training stops after this many minutes (or when you stop it)." if minutes else
+                                 "A few hundred steps adapt the model to your photos.")
 
     def _free_name(self, base: str) -> str:
         name, i = base, 2
@@ -681,7 +688,6 @@ class TrainingPanel(QWidget):
         self._stdout = b""
         self._stop_requested = False
         self.plot.clear()
-        self.plot.set_total_steps(0 if run.minutes else run.steps)
         self.progress_bar.setValue(0 if not run.step else round(1000 * run.step / max(run.steps, 1)))
         self.message_label.hide()
         self.status_label.setText("Starting the trainer…" if not run.step else

@@ -1,0 +1,213 @@
+"""The training panel, end to end: real photos, a real ``clode train`` process, real widgets (pytest-qt).
+
+The runs are tiny (32 px crops of 64 px photos, one Euler step per solve, one thread) so that
+the trainer's start-up (importing torch) is most of their time.
+"""
+
+import os
+import signal
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+pytest.importorskip("PySide6")
+pytest.importorskip("pytestqt")
+
+from clode.paths import user_models_dir  # noqa: E402
+from clode.train import remove_partial_files  # noqa: E402
+from clode.training_data import scan_folders  # noqa: E402
+from clode.weights import load_model  # noqa: E402
+from PySide6.QtWidgets import QApplication  # noqa: E402
+
+from clode_desktop import preferences, theme  # noqa: E402
+from clode_desktop.main_window import MainWindow  # noqa: E402
+from clode_desktop.settings import Settings  # noqa: E402
+from clode_desktop.training_panel import model_card, open_training_panel  # noqa: E402
+from conftest import DATASETS  # noqa: E402
+
+WAIT = 60_000
+TRAIN_WAIT = 90_000     # a run: the process starts torch (seconds on a busy machine), then a few steps
+TINY = ["--crop", "32", "--batch", "2", "--solver", "euler:1.0", "--max-side", "96", "--device", "cpu"]
+
+
+@pytest.fixture(autouse=True)
+def user_data(tmp_path, monkeypatch):
+    monkeypatch.setenv("CLODE_DATA_DIR", str(tmp_path / "userdata"))
+
+
+@pytest.fixture
+def photo_dir(tmp_path):
+    """Four 64 x 64 JPEGs cut from the shared photos."""
+    folder = tmp_path / "my photos"
+    folder.mkdir()
+    for i, src in enumerate(sorted((DATASETS / "photos").glob("*.jpg"))[:4]):
+        with Image.open(src) as im:
+            im.draft("RGB", (256, 256))
+            im = im.convert("RGB")
+            side = min(im.size)
+            im.crop((0, 0, side, side)).resize((64, 64), Image.Resampling.BOX).save(folder / f"p{i}.jpg", quality=90)
+    return folder
+
+
+@pytest.fixture
+def window(qtbot, tmp_path, photo_dir):
+    """The editor with the default model and one of the photos open."""
+    theme.apply(QApplication.instance())      # the screenshots show the app's look
+    w = MainWindow(None, device="cpu", settings=Settings(tmp_path / "settings.ini"), proxy_side=16, quick_proxy=None)
+    qtbot.addWidget(w)
+    w.resize(900, 600)
+    w.show()
+    qtbot.waitUntil(lambda: w.model_state is not None, timeout=WAIT)
+    with qtbot.waitSignal(w.rendered, timeout=WAIT):
+        w.open_file(photo_dir / "p0.jpg")
+    yield w
+    w.close()
+    panel = getattr(w, "training_panel", None)
+    assert panel is None or (panel.process is None and panel.tasks._thread is None), "left running"
+
+
+def make_panel(qtbot, window, folder, name, steps, *extra):
+    panel = open_training_panel(window)
+    panel.extra_args = TINY + list(extra)
+    panel.extra_env = {"OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
+    with qtbot.waitSignal(panel.scanned, timeout=WAIT):
+        panel.add_folder(folder)
+    panel.name_edit.setText(name)
+    panel.steps_box.setValue(steps)
+    return panel
+
+
+def leftovers(folder: Path) -> list[Path]:
+    return [p for p in folder.rglob("*") if p.name.startswith(".") or p.suffix == ".part"]
+
+
+def test_scan_counts_usable_photos_and_says_why_others_are_skipped(tmp_path, photo_dir):
+    (photo_dir / "notes.jpg").write_text("not a photo")
+    (photo_dir / "empty.png").write_bytes(b"")
+    Image.new("RGB", (40, 30)).save(photo_dir / "tiny.png")
+    usable, skipped = scan_folders([photo_dir, tmp_path / "missing"])
+    assert [p.name for p in usable] == ["p0.jpg", "p1.jpg", "p2.jpg", "p3.jpg"]
+    why = {p.name: reason for p, reason in skipped}
+    assert why == {"empty.png": "empty file (0 bytes)", "notes.jpg": "not a valid image (unrecognised or damaged contents)",
+                   "tiny.png": "too small (40x30)", "missing": "folder not found"}
+
+
+def test_tiny_training_makes_a_model_that_is_listed_loads_and_renders(qtbot, window, photo_dir):
+    panel = make_panel(qtbot, window, photo_dir, "my portraits", 4)
+    assert "4 photos" in panel.photos_label.text()
+    assert panel.start_button.isEnabled()
+    panel.show_advanced(True)
+    panel.lr_box.setCurrentText("3e-3")           # big steps, so four of them visibly change the model
+    with qtbot.waitSignal(panel.finished, timeout=TRAIN_WAIT) as done:
+        assert panel.start()
+        assert not panel.start_button.isEnabled() and panel.stop_button.isEnabled()
+    path = Path(done.args[0])
+    assert path == user_models_dir() / "my portraits.safetensors" and path.exists()
+    assert not path.with_suffix(".checkpoints").exists() and not leftovers(user_models_dir())
+    assert panel.plot.points() == 4 and panel.progress_bar.value() == 1000
+    assert "Saved the model 'my portraits'" in panel.message()
+
+    # The card says how it was made; the editor's model picker lists it; it loads.
+    card = model_card(path)
+    assert card["steps"] == 4 and card["images"] == 4 and card["E"] == pytest.approx(0.6)
+    assert card["init"].endswith("default.safetensors") and card["lr"] == pytest.approx(3e-3)
+    assert path in preferences.user_models()
+    assert load_model(path).info.name == "my portraits"
+    assert panel.model_names()[0].startswith("my portraits") and panel.selected_path() == path
+
+    # The before/after preview shows the final model.
+    qtbot.waitUntil(lambda: "final" in panel.thumb_after.caption.text(), timeout=WAIT)
+    assert panel.thumb_after.array() is not None and panel.thumb_before.array() is not None
+
+    # Compared against the default on the current photo: same size, not the same picture.
+    with qtbot.waitSignal(panel.compared, timeout=WAIT) as compared:
+        panel.compare_selected()
+    default, theirs = compared.args[0]
+    assert default.shape == theirs.shape and default.shape[:2] == window.opened.view.shape[:2]
+    assert np.abs(default.astype(int) - theirs.astype(int)).mean() > 0.1
+
+    # Made the editor's model: it renders the open photo.
+    with qtbot.waitSignal(window.rendered, timeout=WAIT):
+        panel.use_selected()
+    assert window.model_state.path == path and window.model_state.name == "my portraits"
+    assert window.settings.model_path() == str(path)
+    assert "(in use)" in panel.model_names()[0]
+
+    # Renamed (file and stored name; the editor follows), then deleted (the editor goes back to the default).
+    with qtbot.waitSignal(window.modelChanged, timeout=WAIT):
+        renamed = panel.rename(path, "night walks")
+    assert renamed == user_models_dir() / "night walks.safetensors" and not path.exists()
+    assert load_model(renamed).info.name == "night walks" and window.model_state.path == renamed
+    assert panel.rename(renamed, "bad/name") is None and "not a usable model name" in panel.message()
+    with qtbot.waitSignal(window.modelChanged, timeout=WAIT):
+        panel.delete(renamed)
+    assert not renamed.exists() and panel.model_names() == []
+    assert window.model_choice() is None
+
+
+def test_stop_keeps_the_checkpoint_and_resume_finishes(qtbot, window, photo_dir):
+    panel = make_panel(qtbot, window, photo_dir, "stopped", 12, "--checkpoint-every", "1")
+    with qtbot.waitSignal(panel.event, timeout=TRAIN_WAIT, check_params_cb=lambda e: e["event"] == "checkpoint"):
+        assert panel.start()
+    with qtbot.waitSignal(panel.stopped, timeout=WAIT) as stopped:
+        panel.stop()
+    kept = stopped.args[0]
+    run_dir = user_models_dir() / "stopped.checkpoints"
+    assert 1 <= kept < 12 and (run_dir / f"step-{kept:06d}" / "model.safetensors").exists()
+    assert not (user_models_dir() / "stopped.safetensors").exists()
+    assert not leftovers(run_dir) and panel.process is None
+    assert f"checkpoint at step {kept} is kept" in panel.message()
+    assert any("stopped at step" in n and "resumable" in n for n in panel.model_names())
+    assert panel.resume_button.isEnabled() and panel.start_button.isEnabled()
+
+    with qtbot.waitSignal(panel.finished, timeout=TRAIN_WAIT) as done:
+        assert panel.resume("stopped")
+    assert panel.plot.points() == 12 - kept           # only the remaining steps ran
+    card = model_card(Path(done.args[0]))
+    assert card["steps"] == 12 and card["crop"] == 32
+    assert not run_dir.exists()
+    assert not any("resumable" in n for n in panel.model_names())
+
+
+def test_folder_without_usable_photos_gives_a_message_and_no_run(qtbot, window, tmp_path):
+    empty = tmp_path / "nothing here"
+    empty.mkdir()
+    (empty / "broken.jpg").write_bytes(b"\xff\xd8 not really")
+    (empty / "readme.txt").write_text("hello")
+    panel = make_panel(qtbot, window, empty, "none", 4)
+    assert "No usable photos" in panel.photos_label.text()
+    assert panel.skipped_list.count() == 1 and "broken.jpg" in panel.skipped_list.item(0).text()
+    assert not panel.start_button.isEnabled()
+    assert panel.start() is False
+    assert panel.process is None and "No usable photos" in panel.message()
+    assert not (user_models_dir() / "none.checkpoints").exists()
+
+
+def test_killed_trainer_gives_a_clear_message_and_the_editor_keeps_working(qtbot, window, photo_dir, artifacts):
+    panel = make_panel(qtbot, window, photo_dir, "killed", 400, "--checkpoint-every", "2")
+    panel.resize(1040, 760)
+    with qtbot.waitSignal(panel.previewUpdated, timeout=TRAIN_WAIT):
+        assert panel.start()
+    qtbot.waitUntil(lambda: panel.plot.points() >= 6, timeout=WAIT)
+    panel.grab().save(str(artifacts / "training_panel_running.png"))
+
+    pid = panel.run.pid
+    # As if the trainer had died in the middle of writing a checkpoint.
+    partial = user_models_dir() / "killed.checkpoints" / f".tmp-step-000999-{pid}"
+    partial.mkdir()
+    (partial / "model.safetensors").write_bytes(b"half")
+    with qtbot.waitSignal(panel.failed, timeout=WAIT) as failed:
+        os.kill(pid, signal.SIGKILL)
+    message = failed.args[0]
+    assert "was killed or crashed" in message and "is kept: Resume continues" in message
+    assert message in panel.message() and panel.process is None
+    assert not partial.exists() and panel.resume_button.isEnabled()
+    panel.grab().save(str(artifacts / "training_panel_killed.png"))
+
+    # The editor still works: a new exposure renders.
+    assert window.isVisible()
+    with qtbot.waitSignal(window.rendered, timeout=WAIT, check_params_cb=lambda r: not r.draft and abs(r.T - 4.0) < 1e-6):
+        window.exposure.set_value(4.0)
+    assert remove_partial_files("killed", pid) == []
