@@ -18,9 +18,13 @@ from .errors import ClodeError
 from .network import CLODENet
 from .ode import EXACT, Solver, integrate
 from .progress import CancelToken, ProgressCallback
-from .session import PROXY_SIDE, Session, prepare
+from .session import PROXY_SIDE, PROXY_SOLVER, QUICK_PROXY_SIDE, QUICK_SOLVER, Session, prepare
 
 MODES = ("fast", "exact")
+#: The exact path solves the whole image in one piece (the network's GroupNorm
+#: takes statistics over the whole image, so tiles would change the result);
+#: its activations take about 2 kB per pixel, so it refuses larger images.
+EXACT_MAX_PIXELS = 8_000_000
 
 
 def to_tensor(img: np.ndarray, device: torch.device) -> torch.Tensor:
@@ -52,15 +56,18 @@ class Enhancer:
         return info.t_max if info is not None else 6.0
 
     def prepare(self, img: np.ndarray, *, progress: Optional[ProgressCallback] = None,
-                cancel: Optional[CancelToken] = None, proxy_side: int = PROXY_SIDE,
+                cancel: Optional[CancelToken] = None, quick: bool = False, proxy_side: Optional[int] = None,
                 t_range: Optional[tuple[float, float]] = None) -> Session:
         """Solve once on a proxy of ``img``; ``session.render(T, ...)`` then needs no curve network.
 
         ``t_range`` (default [-t_max, t_max]) is the span of end times renders may use.
+        ``quick`` solves a smaller proxy coarsely: a first preview in about a second, to be
+        replaced by a full ``prepare`` (run it in the background).
         """
         lo, hi = t_range if t_range is not None else (-self.t_max, self.t_max)
-        return prepare(self.model, img, t_min=lo, t_max=hi, proxy_side=proxy_side, device=self.device,
-                       progress=progress, cancel=cancel)
+        side = proxy_side or (QUICK_PROXY_SIDE if quick else PROXY_SIDE)
+        return prepare(self.model, img, t_min=lo, t_max=hi, proxy_side=side, device=self.device,
+                       solver=QUICK_SOLVER if quick else PROXY_SOLVER, progress=progress, cancel=cancel)
 
     @torch.no_grad()
     def trajectory(self, img: np.ndarray, Ts: Sequence[float], *, denoise: float = 1.0,
@@ -77,6 +84,11 @@ class Enhancer:
         """The result at end time ``T`` (the model's default when None)."""
         T = self.default_T if T is None else float(T)
         if mode == "exact":
+            pixels = img.shape[0] * img.shape[1]
+            if pixels > EXACT_MAX_PIXELS:
+                raise ClodeError(f"exact mode solves the whole image at once and is limited to "
+                                 f"{EXACT_MAX_PIXELS / 1e6:g} MP (this one has {pixels / 1e6:.1f} MP); "
+                                 f"use the fast mode")
             return self.trajectory(img, [T], denoise=denoise, progress=progress, cancel=cancel)[0]
         if mode != "fast":
             raise ClodeError(f"unknown mode {mode!r} (expected one of: {', '.join(MODES)})")

@@ -28,6 +28,7 @@ import torch
 import torch.nn.functional as F
 
 from .errors import ClodeError
+from .guided_filter import coefficients, luminance
 from .network import CLODENet
 from .ode import Solver, integrate
 from .progress import CancelToken, ProgressCallback, check, report
@@ -40,12 +41,23 @@ T_STEP = 0.25
 #: The proxy solve needs far less accuracy than the official 1e-5: an error
 #: of 1e-3 in Lambda moves a pixel by < 2.5e-4.
 PROXY_SOLVER = Solver("dopri5", rtol=1e-3, atol=1e-3)
+#: The first preview of a newly opened photo: a smaller proxy and a coarser
+#: solve (usually over [0, default T] only), replaced by the full prepare.
+QUICK_PROXY_SIDE = 96
+QUICK_SOLVER = Solver("dopri5", rtol=1e-2, atol=1e-2)
 #: Rows of output per strip are chosen so one strip holds about this many
 #: pixels (with the denoiser); without it, strips are cache-sized chunks.
 STRIP_PIXELS = 2_500_000
 CHUNK_PIXELS = 65_536
 #: Rows computed above and below a strip for the denoiser's 5x5 receptive field.
 DENOISE_HALO = 4
+
+#: How Lambda goes from the proxy to the output: "bilinear", or "guided" (fast
+#: guided filter with the input's luminance as guide, edge-aware).
+UPSAMPLERS = ("bilinear", "guided")
+UPSAMPLE = "bilinear"
+GUIDED_RADIUS = 1           # proxy pixels
+GUIDED_EPS = 1e-3
 
 Region = tuple[int, int, int, int]   # x, y, w, h in input pixels
 Size = tuple[int, int]               # H, W
@@ -102,7 +114,9 @@ class Session:
     """
 
     def __init__(self, net: CLODENet, image: np.ndarray, proxy: torch.Tensor, times: Sequence[float],
-                 lam: torch.Tensor, device: torch.device, t_max: float):
+                 lam: torch.Tensor, device: torch.device, t_max: float, upsample: str = "bilinear"):
+        if upsample not in UPSAMPLERS:
+            raise ClodeError(f"unknown upsampling {upsample!r} (expected one of: {', '.join(UPSAMPLERS)})")
         self.net = net
         self.image = image
         self.proxy = proxy                  # [1, 3, ph, pw] the image the network saw
@@ -110,7 +124,29 @@ class Session:
         self.lam = lam                      # [K, ph, pw, 3] Lambda at self.times
         self.device = device
         self.t_max = t_max
+        self.upsample = upsample
+        if upsample == "guided":
+            guide = luminance(proxy[0].permute(1, 2, 0))
+            # Lambda ~ a * luminance + b per window; a and b ride the time grid like Lambda.
+            self.fields = list(coefficients(guide, lam, GUIDED_RADIUS, GUIDED_EPS))
+        else:
+            self.fields = [lam]
         self._views: OrderedDict = OrderedDict()
+
+    def with_upsample(self, upsample: str) -> "Session":
+        """The same solve rendered with another upsampling (shares the recorded Lambda)."""
+        return Session(self.net, self.image, self.proxy, self.times.tolist(), self.lam, self.device,
+                       self.t_max, upsample)
+
+    def with_image(self, image: np.ndarray) -> "Session":
+        """The same solve applied to another decode of the same picture (e.g. the full-size
+        decode after a session was prepared on a preview): Lambda lives on the proxy, so it
+        fits any resolution of the same framing."""
+        (h, w), (H, W) = self.size, image.shape[:2]
+        if abs(h / w - H / W) > 0.02:
+            raise ClodeError(f"image of {W} x {H} does not have the framing of the prepared {w} x {h}")
+        return Session(self.net, image, self.proxy, self.times.tolist(), self.lam, self.device,
+                       self.t_max, self.upsample)
 
     @property
     def size(self) -> Size:
@@ -126,6 +162,9 @@ class Session:
 
     def lambda_at(self, T: float) -> torch.Tensor:
         """Lambda(T) on the proxy, [ph, pw, 3], linear in t between recorded times."""
+        return self._at(self.lam, T)
+
+    def _at(self, field: torch.Tensor, T: float) -> torch.Tensor:
         lo, hi = self.t_range
         if not lo - 1e-6 <= T <= hi + 1e-6:
             raise ClodeError(f"T = {T:g} is outside the prepared range [{lo:g}, {hi:g}]")
@@ -133,10 +172,10 @@ class Session:
         t0, t1 = float(self.times[k - 1]), float(self.times[k])
         a = min(max((T - t0) / (t1 - t0), 0.0), 1.0)
         if a == 0.0:
-            return self.lam[k - 1]
+            return field[k - 1]
         if a == 1.0:
-            return self.lam[k]
-        return torch.lerp(self.lam[k - 1], self.lam[k], a)
+            return field[k]
+        return torch.lerp(field[k - 1], field[k], a)
 
     def _view(self, size: Size, region: Region, keep_logit: bool) -> dict:
         key = (size, region)
@@ -154,7 +193,10 @@ class Session:
         if keep_logit and "logit" not in view:
             # The view's input, resized once and kept as logit(I0): a dial
             # render is then one upsampling, a subtraction and a sigmoid.
-            view["logit"] = torch.logit(self._input_rows(size, region, 0, size[0]))
+            i0 = self._input_rows(size, region, 0, size[0])
+            view["logit"] = torch.logit(i0)
+            if self.upsample == "guided":
+                view["guide"] = luminance(i0)
         return view
 
     def _input_rows(self, size: Size, region: Region, r0: int, r1: int) -> torch.Tensor:
@@ -167,25 +209,37 @@ class Session:
         crop = image_tensor(self.image[y:y + h, x:x + w]).to(self.device)
         return resize(crop, size)[0, :, r0:r1].permute(1, 2, 0).contiguous()
 
-    def _closed_form(self, view: dict, lam_x: torch.Tensor, diff: torch.Tensor, size: Size, region: Region,
+    def _closed_form(self, view: dict, fields: list, size: Size, region: Region,
                      a: int, b: int, out: torch.Tensor) -> None:
         """I(T) for output rows [a, b) into ``out`` ([b - a, W, 3]), in cache-sized chunks.
 
-        Lambda's rows are ``lam_x[i0] + w * diff[i0]`` (bilinear in y after the
-        x pass); the chunks keep every pass over the data in cache.
+        ``fields`` holds (x-interpolated field, its row differences) for Lambda,
+        or for the guided filter's a and b; a field's rows are
+        ``fx[i0] + w * diff[i0]`` (bilinear in y). The chunks keep every pass
+        over the data in cache.
         """
         rows = view["rows"]
-        step = max(8, CHUNK_PIXELS // max(size[1], 1))
+        # On a GPU the whole strip is one chunk: launches cost more than memory passes there.
+        step = b - a if out.is_cuda else max(8, CHUNK_PIXELS // max(size[1], 1))
+        tmp = None
         for c0 in range(a, b, step):
             c1 = min(c0 + step, b)
             i0, w = rows.i0[c0:c1], rows.w[c0:c1, None, None]
             o = out[c0 - a:c1 - a]
-            torch.index_select(lam_x, 0, i0, out=o)
+            fx, diff = fields[0]
+            torch.index_select(fx, 0, i0, out=o)
             o.addcmul_(w, diff.index_select(0, i0))
-            if "logit" in view:
+            i0_img = None if "logit" in view else self._input_rows(size, region, c0, c1)
+            if len(fields) == 2:
+                # Guided: Lambda = a * guide + b.
+                guide = view["guide"][c0:c1] if i0_img is None else luminance(i0_img)
+                o.mul_(guide)
+                fx, diff = fields[1]
+                tmp = torch.index_select(fx, 0, i0, out=tmp if tmp is not None and tmp.shape == o.shape else None)
+                o.add_(tmp.addcmul_(w, diff.index_select(0, i0)))
+            if i0_img is None:
                 torch.sub(view["logit"][c0:c1], o, out=o).sigmoid_()
             else:
-                i0_img = self._input_rows(size, region, c0, c1)
                 # I0 / (I0 + (1 - I0) e^Lambda), in place.
                 o.exp_().mul_(1 - i0_img).add_(i0_img)
                 torch.div(i0_img, o, out=o)
@@ -209,22 +263,25 @@ class Session:
             raise ClodeError(f"region {region} is not inside the {W} x {H} image")
         size = (h, w) if size is None else (int(size[0]), int(size[1]))
         out_h, out_w = size
-        lam = self.lambda_at(float(T))
         view = self._view(size, region, keep_logit=(h, w) != size)
         cols = view["cols"]
-        lam_x = torch.lerp(lam[:, cols.i0], lam[:, cols.i1], cols.w[None, :, None])   # [ph, out_w, 3]
-        diff = torch.cat([lam_x[1:] - lam_x[:-1], lam_x.new_zeros(1, out_w, 3)])
+        fields = []
+        for field in self.fields:
+            f = self._at(field, float(T))
+            fx = torch.lerp(f[:, cols.i0], f[:, cols.i1], cols.w[None, :, None])   # [ph, out_w, 3]
+            fields.append((fx, torch.cat([fx[1:] - fx[:-1], fx.new_zeros(1, out_w, 3)])))
         out = np.empty((out_h, out_w, 3), dtype)
         out_t = torch.from_numpy(out)
         halo = DENOISE_HALO if denoise else 0
-        strip = max(16, (STRIP_PIXELS if denoise else CHUNK_PIXELS) // max(out_w, 1))
+        on_cpu = self.device.type == "cpu"
+        strip = max(16, (STRIP_PIXELS if denoise or not on_cpu else CHUNK_PIXELS) // max(out_w, 1))
         buf = torch.empty(min(strip + 2 * halo, out_h), out_w, 3, device=self.device)
         for r0 in range(0, out_h, strip):
             check(cancel)
             r1 = min(r0 + strip, out_h)
             a, b = max(r0 - halo, 0), min(r1 + halo, out_h)
             res = buf[:b - a]
-            self._closed_form(view, lam_x, diff, size, region, a, b, res)
+            self._closed_form(view, fields, size, region, a, b, res)
             if denoise:
                 res = denoise_tiled(self.net, res.permute(2, 0, 1)[None], denoise, cancel=cancel)[0].permute(1, 2, 0)
             else:
@@ -240,6 +297,7 @@ class Session:
 @torch.no_grad()
 def prepare(net: CLODENet, img: np.ndarray, *, t_max: float = 6.0, t_min: Optional[float] = None,
             proxy_side: int = PROXY_SIDE, solver: Solver = PROXY_SOLVER, step: float = T_STEP,
+            upsample: str = UPSAMPLE,
             device: torch.device = torch.device("cpu"), progress: Optional[ProgressCallback] = None,
             cancel: Optional[CancelToken] = None) -> Session:
     """Solve the curve ODE on a proxy of ``img`` over [t_min, t_max] (t_min defaults to -t_max)."""
@@ -258,4 +316,4 @@ def prepare(net: CLODENet, img: np.ndarray, *, t_max: float = 6.0, t_min: Option
         for t, state in zip(solve_times, states):
             lam[times.index(t)] = state[0, 3:6].permute(1, 2, 0)
     report(progress, 1.0, "prepared")
-    return Session(net, img, proxy, times, lam, device, max(abs(t_min), t_max))
+    return Session(net, img, proxy, times, lam, device, max(abs(t_min), t_max), upsample)
