@@ -38,6 +38,7 @@ class Canvas(QWidget):
     zoomChanged = Signal(float, bool)    # zoom (1.0 = 100 %), fitted
     dividerMoved = Signal(float)         # 0..1 across the view
     modeChanged = Signal(str)
+    viewChanged = Signal()               # zoom, pan, size or mode changed (what is visible)
 
     def __init__(self, parent: Optional[QWidget] = None) -> None:
         super().__init__(parent)
@@ -56,6 +57,7 @@ class Canvas(QWidget):
         self._fit = True
         self._peek = False
         self._overlay = ""
+        self._detail: Optional[tuple] = None             # ((x, y, w, h), original QImage, result QImage)
         self._message = "Open a photo (Ctrl+O) or drop one here"
         self._drag: Optional[str] = None                 # "pan" | "divider"
         self._drag_start = QPointF()
@@ -72,6 +74,7 @@ class Canvas(QWidget):
         self._full = (int(full_size[0]), int(full_size[1]))
         if new_photo:
             self._result = None
+            self._detail = None
             self.fit_to_window()
         self.update()
 
@@ -80,11 +83,45 @@ class Canvas(QWidget):
         self.update()
 
     def clear(self, message: str = "") -> None:
-        self._original = self._result = None
+        self._original = self._result = self._detail = None
         self._full = None
         if message:
             self._message = message
         self.update()
+
+    def set_detail(self, region: tuple[int, int, int, int], original8: np.ndarray, result8: np.ndarray) -> None:
+        """Sharper images of one region of the photo, drawn over the view images."""
+        self._detail = (tuple(region), qimage_from_array(original8), qimage_from_array(result8))
+        self.update()
+
+    def clear_detail(self) -> None:
+        if self._detail is not None:
+            self._detail = None
+            self.update()
+
+    def detail_region(self) -> Optional[tuple[int, int, int, int]]:
+        return self._detail[0] if self._detail else None
+
+    def needs_detail(self) -> bool:
+        """Zoomed in beyond what the view images hold: the visible part deserves a sharper render."""
+        if self._original is None or self._full is None:
+            return False
+        return self._zoom * self._full[1] > self._original.width() * 1.01
+
+    def visible_region(self) -> Optional[tuple[int, int, int, int]]:
+        """The photo pixels (x, y, w, h) visible in the view (the same in every viewport)."""
+        if self._full is None:
+            return None
+        vp = self.viewports()[0]
+        s = self._scale()
+        x0, y0 = self._center.x() - vp.width() / 2 / s, self._center.y() - vp.height() / 2 / s
+        x1, y1 = self._center.x() + vp.width() / 2 / s, self._center.y() + vp.height() / 2 / s
+        h, w = self._full
+        x0, y0 = max(0, int(x0) - 1), max(0, int(y0) - 1)
+        x1, y1 = min(w, int(x1) + 2), min(h, int(y1) + 2)
+        if x1 <= x0 or y1 <= y0:
+            return None
+        return x0, y0, x1 - x0, y1 - y0
 
     def original_image(self) -> Optional[QImage]:
         return self._original
@@ -116,6 +153,8 @@ class Canvas(QWidget):
             self._mode = mode
             if self._fit:
                 self._apply_fit()
+            else:
+                self.viewChanged.emit()
             self.update()
             self.modeChanged.emit(mode)
 
@@ -179,6 +218,7 @@ class Canvas(QWidget):
             return
         self._zoom = self._fit_zoom()
         self._center = QPointF(self._full[1] / 2, self._full[0] / 2)
+        self.viewChanged.emit()
 
     def fit_to_window(self) -> None:
         self._fit = True
@@ -202,6 +242,7 @@ class Canvas(QWidget):
         self._clamp_center()
         self.update()
         self.zoomChanged.emit(self._zoom, False)
+        self.viewChanged.emit()
 
     def zoom_by(self, factor: float, anchor: Optional[QPointF] = None) -> None:
         self.set_zoom(self._zoom * factor, anchor)
@@ -216,6 +257,7 @@ class Canvas(QWidget):
         self._fit = False
         self._clamp_center()
         self.update()
+        self.viewChanged.emit()
 
     def _clamp_center(self) -> None:
         if self._full is None:
@@ -259,8 +301,9 @@ class Canvas(QWidget):
             p.drawText(self.rect(), Qt.AlignmentFlag.AlignCenter, self._message)
             p.end()
             return
-        before = self._original
-        after = self._result if (self._result is not None and not self._peek) else self._original
+        show_result = self._result is not None and not self._peek
+        before = (self._original, self._detail[1] if self._detail else None)
+        after = (self._result, self._detail[2] if self._detail else None) if show_result else before
         vps = self.viewports()
         if self._mode == RESULT:
             self._draw(p, after, vps[0], vps[0])
@@ -289,8 +332,17 @@ class Canvas(QWidget):
         r = self.photo_rect(vp).intersected(vp)
         return r if not r.isEmpty() else vp
 
-    def _draw(self, p: QPainter, img: QImage, vp: QRectF, clip: QRectF) -> None:
+    def _draw(self, p: QPainter, images: tuple, vp: QRectF, clip: QRectF) -> None:
+        """The view image, then (zoomed in) the sharper detail of the visible region over it."""
+        img, detail = images
         target = self.photo_rect(vp)
+        self._blit(p, img, target, vp, clip)
+        if detail is not None and self._detail is not None:
+            x, y, w, h = self._detail[0]
+            s = target.width() / self._full[1]
+            self._blit(p, detail, QRectF(target.left() + x * s, target.top() + y * s, w * s, h * s), vp, clip)
+
+    def _blit(self, p: QPainter, img: QImage, target: QRectF, vp: QRectF, clip: QRectF) -> None:
         visible = target.intersected(clip).intersected(vp)
         if visible.isEmpty():
             return
@@ -355,6 +407,8 @@ class Canvas(QWidget):
         if self._fit:
             self._apply_fit()
             self.zoomChanged.emit(self._zoom, True)
+        else:
+            self.viewChanged.emit()
         super().resizeEvent(event)
 
     def _near_divider(self, pos: QPointF) -> bool:
@@ -384,6 +438,7 @@ class Canvas(QWidget):
             self._fit = False
             self._clamp_center()
             self.update()
+            self.viewChanged.emit()
         elif self._near_divider(pos):
             self.setCursor(Qt.CursorShape.SplitHCursor)
         elif self._full is not None:

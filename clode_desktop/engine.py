@@ -68,6 +68,17 @@ class Rendered:
     draft: bool
 
 
+@dataclass
+class Detail:
+    path: Path
+    region: tuple[int, int, int, int]   # x, y, w, h in photo pixels
+    T: float
+    denoise: float
+    original: np.ndarray           # uint8, the region at the requested size
+    result: np.ndarray
+    seconds: float
+
+
 def to_uint8(img: np.ndarray) -> np.ndarray:
     return np.ascontiguousarray(np.clip(img * 255.0 + 0.5, 0, 255).astype(np.uint8))
 
@@ -103,7 +114,9 @@ def photo_info(photo: Photo) -> dict:
 
 
 class Engine:
-    def __init__(self, proxy_side: Optional[int] = None, quick_proxy: Optional[int] = QUICK_PROXY) -> None:
+    def __init__(self, proxy_side: Optional[int] = None, quick_proxy: Optional[int] = QUICK_PROXY,
+                 view_side: Optional[int] = None) -> None:
+        self.view_side = view_side        # long side of the view images (None = by device)
         self.proxy_side = proxy_side      # the fast engine's proxy (None = its default, or CPU_PROXY on the CPU)
         self.quick_proxy = quick_proxy    # a first, quick pass on the CPU (None = none)
         self.enhancer: Optional[Enhancer] = None
@@ -141,6 +154,8 @@ class Engine:
 
     # -- photo ------------------------------------------------------------------------------
     def _view_side(self) -> int:
+        if self.view_side:
+            return self.view_side
         device = self.model_state.device.split(":")[0] if self.model_state else "cpu"
         return VIEW_SIDE.get(device, VIEW_SIDE_DEFAULT)
 
@@ -219,6 +234,20 @@ class Engine:
         img8 = to_uint8(out)
         seconds = time.perf_counter() - start
         return Rendered(self.photo.path, float(T), float(denoise), img8, histogram(img8), seconds, draft)
+
+    def render_detail(self, T: float, denoise: float, region: tuple[int, int, int, int],
+                      size: tuple[int, int], cancel: Optional[CancelToken] = None) -> "Detail":
+        """Original and result of ``region`` (x, y, w, h in photo pixels) at ``size`` (H, W): what a
+        zoomed-in view shows sharper than the view images."""
+        session, photo = self._need_session(), self._need_photo()
+        x, y, w, h = region
+        start = time.perf_counter()
+        out = session.render(float(T), size=size, region=region, denoise=float(denoise), cancel=cancel)
+        crop = photo.pixels[y:y + h, x:x + w]
+        if tuple(size) != (h, w):
+            crop = resize(np.ascontiguousarray(crop), (size[1], size[0]))
+        return Detail(photo.path, tuple(region), float(T), float(denoise), to_uint8(crop), to_uint8(out),
+                      time.perf_counter() - start)
 
     def auto_T(self) -> float:
         session = self._need_session()

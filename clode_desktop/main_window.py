@@ -27,7 +27,9 @@ log = logging.getLogger(__name__)
 APP_TITLE = "CLODE Desktop"
 PEEK_KEYS = (Qt.Key.Key_Backslash,)
 FINAL_RENDER_DELAY_MS = 250      # after the last dial move, the full-quality render
-SIDECAR_DELAY_MS = 1000          # after the last change, the sidecar is written
+SIDECAR_DELAY_MS = 1000
+DETAIL_DELAY_MS = 120            # after zooming or panning stops, the visible region is rendered sharply
+MAX_DETAIL_PIXELS = 6_000_000          # after the last change, the sidecar is written
 DRAFT_WHEN_SLOWER_THAN = 0.12    # seconds a full render takes before drafts are used while dragging
 
 
@@ -52,6 +54,8 @@ class MainWindow(QMainWindow):
     photoOpened = Signal(object)
     #: the model is loaded (ModelState) or failed (None)
     modelChanged = Signal(object)
+    #: a sharper render of the zoomed-in region reached the canvas (Detail)
+    detailShown = Signal(object)
     #: an export finished (Path)
     exported = Signal(object)
     #: an error dialog was shown (message)
@@ -59,13 +63,14 @@ class MainWindow(QMainWindow):
 
     def __init__(self, model_path: Optional[Union[str, Path]] = None, *, device: Optional[str] = None,
                  settings: Optional[Settings] = None, threaded: bool = True,
-                 proxy_side: Optional[int] = None, quick_proxy: Optional[int] = QUICK_PROXY) -> None:
+                 proxy_side: Optional[int] = None, quick_proxy: Optional[int] = QUICK_PROXY,
+                 view_side: Optional[int] = None) -> None:
         super().__init__()
         self.settings = settings or Settings()
         self._explicit_model = str(model_path) if model_path else None
         self._good_choice: tuple = (None, None)       # (device, model) of the last model that loaded
         self._device = device or self.settings.device()
-        self.engine = Engine(proxy_side, quick_proxy)
+        self.engine = Engine(proxy_side, quick_proxy, view_side)
         self.tasks = TaskManager(self, threaded=threaded)
         self.model_state: Optional[ModelState] = None
         self.photo_path: Optional[Path] = None
@@ -102,6 +107,9 @@ class MainWindow(QMainWindow):
 
         self._final_timer = QTimer(self, singleShot=True, interval=FINAL_RENDER_DELAY_MS)
         self._final_timer.timeout.connect(lambda: self.request_render(draft=False))
+        self._detail_timer = QTimer(self, singleShot=True, interval=DETAIL_DELAY_MS)
+        self._detail_timer.timeout.connect(self.request_detail)
+        self._detail_key: Optional[tuple] = None
         self._sidecar_timer = QTimer(self, singleShot=True, interval=SIDECAR_DELAY_MS)
         self._sidecar_timer.timeout.connect(self.save_sidecar)
 
@@ -116,6 +124,7 @@ class MainWindow(QMainWindow):
         self.panel.denoiseChanged.connect(self._denoise_changed)
         self.canvas.zoomChanged.connect(self._zoom_changed)
         self.canvas.modeChanged.connect(self._mode_changed)
+        self.canvas.viewChanged.connect(self._detail_timer.start)
         self.tasks.failed.connect(lambda label, message: self.error(message))
         self.tasks.started.connect(self._job_started)
         self.tasks.progress.connect(self._job_progress)
@@ -377,6 +386,7 @@ class MainWindow(QMainWindow):
         self.photo_path = path
         self.opened = None
         self.last_render = None
+        self._detail_key = None
         self._prepared = False
         self._dirty = False
         self._restored = sidecar.load_settings(path)
@@ -496,6 +506,7 @@ class MainWindow(QMainWindow):
         def done(_=None) -> None:
             last = i == len(passes) - 1
             self._preparing = not last
+            self._detail_key = None             # the detail came from coarser curves
             self._prepared = True
             self.canvas.set_overlay("")
             self.request_render(draft=False)
@@ -537,9 +548,37 @@ class MainWindow(QMainWindow):
             self._full_render_seconds = r.seconds
         self.last_render = r
         self.canvas.set_result(r.image)
+        if self._detail_key != (r.T, r.denoise):
+            self.canvas.clear_detail()          # it shows another T: it would hide the new result
+            self._detail_key = None
+            if not r.draft:
+                self._detail_timer.start()
         self.histogram.set_counts(r.histogram)
         self.time_status.setText(f"Render: {r.seconds * 1000:.0f} ms" + (" (draft)" if r.draft else ""))
         self.rendered.emit(r)
+
+    def request_detail(self) -> None:
+        """Zoomed in beyond the view images: render the visible region at screen resolution."""
+        if self.opened is None or not self._prepared or not self.canvas.needs_detail():
+            return
+        region = self.canvas.visible_region()
+        if region is None or region == self.canvas.detail_region() and self._detail_key is not None:
+            return
+        x, y, w, h = region
+        zoom = min(self.canvas.zoom(), 1.0)
+        size = (max(1, round(h * zoom)), max(1, round(w * zoom)))
+        if size[0] * size[1] > MAX_DETAIL_PIXELS:
+            return
+        T, denoise, engine = self.exposure.value(), self.panel.denoise_value(), self.engine
+        self.tasks.submit(lambda job: engine.render_detail(T, denoise, region, size, job.token),
+                          label="Rendering the detail", key="detail", group="curves", on_done=self._detail_done)
+
+    def _detail_done(self, d) -> None:
+        if d.path != self.photo_path or (d.T, d.denoise) != (self.exposure.value(), self.panel.denoise_value()):
+            return
+        self._detail_key = (d.T, d.denoise)
+        self.canvas.set_detail(d.region, d.original, d.result)
+        self.detailShown.emit(d)
 
     def _exposure_changed(self, T: float) -> None:
         self._touched()

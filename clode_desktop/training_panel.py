@@ -14,9 +14,12 @@ half-written files are removed when the process has ended.
 from __future__ import annotations
 
 import json
+import os
 import re
 import shutil
+import signal
 import sys
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Optional
@@ -41,6 +44,7 @@ from .worker import Job, TaskManager
 PREVIEW_SIDE = 150               # long side of the before/after thumbnails
 COMPARE_SIDE = 640               # long side of the default-vs-yours renders
 COMPARE_VIEW = 420               # and of their frames in the dialog
+PREVIEW_INTERVAL_S = 5.0         # at most one checkpoint preview this often
 STOP_GRACE_MS = 15_000           # after SIGTERM, how long a step may take to finish before the process is killed
 E_RANGE = (0.45, 0.70)           # the brightness slider's span (exposure target E)
 CROPS = (64, 96, 128, 192, 256)
@@ -286,8 +290,14 @@ class TrainingPanel(QWidget):
         self.run: Optional[Run] = None
         self._stdout = b""
         self._stop_requested = False
+        self.paused = False
         self._kill_timer = QTimer(self, singleShot=True)
         self._kill_timer.timeout.connect(self._kill)
+        self.preview_interval_s = PREVIEW_INTERVAL_S
+        self._preview_timer = QTimer(self, singleShot=True)
+        self._preview_timer.timeout.connect(self._submit_preview)
+        self._pending_preview: Optional[tuple] = None
+        self._last_preview = -1e9
         self._compare: Optional[CompareDialog] = None
         self._build()
         self.refresh_models()
@@ -416,11 +426,16 @@ class TrainingPanel(QWidget):
         self.stop_button = QPushButton("Stop")
         self.stop_button.setToolTip("Stop now and keep the last checkpoint; Resume continues from there")
         self.stop_button.clicked.connect(self.stop)
+        self.pause_button = QPushButton("Pause")
+        self.pause_button.setCheckable(True)
+        self.pause_button.setToolTip("Pause to have the computer to yourself for a while; press again to continue")
+        self.pause_button.toggled.connect(self.set_paused)
+        self.pause_button.setVisible(hasattr(signal, "SIGSTOP"))    # POSIX; elsewhere Stop and Resume do it
         self.resume_button = QPushButton("Resume")
         self.resume_button.setToolTip("Continue the stopped run with this name from its last checkpoint")
         self.resume_button.clicked.connect(lambda: self.resume())
         buttons = QHBoxLayout()
-        for b in (self.start_button, self.stop_button, self.resume_button):
+        for b in (self.start_button, self.pause_button, self.stop_button, self.resume_button):
             buttons.addWidget(b)
         buttons.addStretch(1)
 
@@ -686,6 +701,8 @@ class TrainingPanel(QWidget):
     def _launch(self, run: Run, args: list[str]) -> None:
         self.run = run
         self._stdout = b""
+        self._pending_preview = None
+        self._preview_timer.stop()
         self._stop_requested = False
         self.plot.clear()
         self.progress_bar.setValue(0 if not run.step else round(1000 * run.step / max(run.steps, 1)))
@@ -710,8 +727,24 @@ class TrainingPanel(QWidget):
         self._stop_requested = True
         self.status_label.setText("Stopping… (finishing the current step)")
         self.process.terminate()
+        if self.paused:
+            self.set_paused(False)         # a stopped process handles the SIGTERM once it runs again
         self._kill_timer.start(self.stop_grace_ms)
         self._update_buttons()
+
+    def set_paused(self, on: bool) -> None:
+        """Suspend or continue the training process (POSIX signals; it keeps its memory meanwhile)."""
+        on = bool(on)
+        if self.process is None or self.run is None or not self.run.pid or on == self.paused:
+            self.pause_button.setChecked(self.paused)
+            return
+        os.kill(self.run.pid, signal.SIGSTOP if on else signal.SIGCONT)
+        self.paused = on
+        self.pause_button.setChecked(on)
+        self.pause_button.setText("Continue" if on else "Pause")
+        if on:
+            self.status_label.setText(f"Paused at step {self.run.step}. Continue when you like; "
+                                      "Stop keeps the last checkpoint.")
 
     def _kill(self) -> None:
         if self.process is not None:
@@ -723,6 +756,8 @@ class TrainingPanel(QWidget):
         if proc is not None:
             self._stop_requested = True
             proc.terminate()
+            if self.paused:
+                self.set_paused(False)
             if not proc.waitForFinished(timeout_ms):
                 proc.kill()
                 proc.waitForFinished(5000)
@@ -738,6 +773,7 @@ class TrainingPanel(QWidget):
     def _process_started(self) -> None:
         if self.run is not None and self.process is not None:
             self.run.pid = int(self.process.processId())
+            self._update_buttons()
             self.runStarted.emit(self.run.pid)
 
     def _read_stdout(self) -> None:
@@ -816,6 +852,9 @@ class TrainingPanel(QWidget):
         self._read_stderr()
         self._kill_timer.stop()
         self.process = None
+        self.paused = False
+        self.pause_button.setChecked(False)
+        self.pause_button.setText("Pause")
         proc.deleteLater()
         from clode.train import remove_partial_files
         if run.pid:
@@ -842,9 +881,15 @@ class TrainingPanel(QWidget):
         else:
             kept = self._kept_step(run)
             errors = [line for line in run.stderr if line.startswith("clode: error:")]
-            if errors and not crashed:
+            exceptions = [line for line in run.stderr if re.match(r"^[\w.]+(Error|Exception)\b", line)]
+            if any("out of memory" in line.lower() or "OutOfMemoryError" in line for line in run.stderr):
+                message = ("Training ran out of memory: try a smaller crop size or batch size (Advanced), "
+                           "or the CPU.")
+            elif errors and not crashed:
                 why = errors[-1][len("clode: error:"):].strip()
                 message = f"Training failed: {why}"
+            elif exceptions and not crashed:
+                message = f"Training failed: {exceptions[-1][:300]}"
             else:
                 how = "was killed or crashed" if crashed else f"ended with exit code {code}"
                 message = (f"The training process {how} (if the computer ran out of memory, try a smaller "
@@ -881,6 +926,7 @@ class TrainingPanel(QWidget):
         running = self.process is not None
         self.start_button.setEnabled(not running and not self.scanning and bool(self.usable))
         self.stop_button.setEnabled(running and not self._stop_requested)
+        self.pause_button.setEnabled(running and not self._stop_requested and bool(self.run and self.run.pid))
         name = self.name_edit.text().strip()
         resumable = bool(NAME_RE.match(name)) and (model_path_for(name).with_suffix(".checkpoints")
                                                    / "latest.json").exists()
@@ -916,10 +962,23 @@ class TrainingPanel(QWidget):
                           on_error=lambda m: self.thumb_original.set_image(None, "(no preview)"))
 
     def _request_after(self, model: Path, step: int, final: bool = False) -> None:
-        """Render the preview photo with a checkpoint's (or the final) model; only the newest is kept."""
+        """Render the preview photo with a checkpoint's (or the final) model: at most one every
+        ``preview_interval_s`` (frequent checkpoints would keep a CPU busy), always the newest."""
+        self._pending_preview = (model, step, final)
+        wait = self.preview_interval_s - (time.monotonic() - self._last_preview)
+        if final or wait <= 0:
+            self._preview_timer.stop()
+            self._submit_preview()
+        elif not self._preview_timer.isActive():
+            self._preview_timer.start(int(wait * 1000))
+
+    def _submit_preview(self) -> None:
         run = self.run
-        if run is None or run.preview_photo is None:
+        if self._pending_preview is None or run is None or run.preview_photo is None:
             return
+        model, step, final = self._pending_preview
+        self._pending_preview = None
+        self._last_preview = time.monotonic()
         panel = self
 
         def work(job: Job):
@@ -928,21 +987,23 @@ class TrainingPanel(QWidget):
             pixels = getattr(panel, "_preview_pixels", None)
             if pixels is None:
                 return None
-            path = model
+            path, at = model, step
             if not final and not path.exists():    # rotated away by a newer checkpoint: take the newest
                 try:
                     path = find_checkpoint(run.run_dir) / "model.safetensors"
-                except ClodeError:
+                    at = int(path.parent.name.split("-")[-1])
+                except (ClodeError, ValueError):
                     return None
             try:
-                return render_small(path, pixels)
+                return render_small(path, pixels), at
             except ModelLoadError:
                 return None
 
-        def done(img8) -> None:
-            if img8 is not None:
-                self.thumb_after.set_image(img8, f"After ({'final, ' if final else ''}step {step})")
-                self.previewUpdated.emit(step)
+        def done(result) -> None:
+            if result is not None:
+                img8, at = result
+                self.thumb_after.set_image(img8, f"After ({'final, ' if final else ''}step {at})")
+                self.previewUpdated.emit(at)
 
         self.tasks.submit(work, key="preview-after", label="Preview", on_done=done, on_error=lambda m: None)
 

@@ -468,3 +468,35 @@ def test_export_dialog_options(qtbot, jpeg):
     d.strip.setChecked(True)
     o = d.options()
     assert (o.format, o.bits, o.strip_metadata) == ("tiff", 16, True)
+
+
+def test_zoomed_in_the_visible_region_is_rendered_sharply(qtbot, make_window, jpeg):
+    w = make_window(view_side=32)            # view images far smaller than the photo
+    w.set_compare_mode(SPLIT)
+    with qtbot.waitSignal(w.detailShown, timeout=WAIT) as shown:
+        open_and_render(qtbot, w, jpeg)
+    assert shown.args[0].region == (0, 0, 96, 64)       # fitted: all of it, at full resolution
+    assert w.canvas.original_image().width() == 32
+    c = w.canvas
+    with qtbot.waitSignal(w.detailShown, timeout=WAIT) as shown:
+        c.set_zoom(8.0)                      # 800 %: only part of the photo is visible
+        c.pan_by(40, 24)
+    d = shown.args[0]
+    x, y, rw, rh = d.region
+    assert rw < 96 and d.result.shape[:2] == (rh, rw) == d.original.shape[:2]
+    # The original half shows the photo's own pixels (8 x 8 blocks), not an upscaled 32-pixel view image.
+    photo = (load_image(jpeg).pixels * 255 + 0.5).astype(np.uint8)
+    shot = as_array(c.grab().toImage())
+    r = c.photo_rect(c.viewports()[0])
+    checked = 0
+    for i in range(y, y + rh):
+        for j in range(x, x + rw):
+            px, py = int(r.left() + 8 * j + 4), int(r.top() + 8 * i + 4)
+            label_free = py > max(r.top(), 0) + 40        # the "Before" label sits at the top
+            if label_free and py < shot.shape[0] and 0 <= px < c.divider_x() - 16:   # clear of the divider knob
+                assert np.abs(shot[py, px].astype(int) - photo[i, j]).max() <= 1, (i, j)
+                checked += 1
+    assert checked > 100
+    # a new T drops the stale detail, then renders it again
+    with qtbot.waitSignal(w.detailShown, timeout=WAIT, check_params_cb=lambda d: d.T == 4.0):
+        w.exposure.set_value(4.0)
