@@ -10,7 +10,7 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Optional
+from typing import Optional, Union
 
 import numpy as np
 
@@ -28,9 +28,8 @@ VIEW_SIDE_DEFAULT = 2560
 # While the dial moves, drafts are rendered at most this big, then the full view follows.
 DRAFT_SIDE = 640
 # The CPU solves on a smaller proxy than the fast engine's default (a quarter of the work),
-# after a quick pass on a tiny one.
+# after the fast engine's quick pass.
 CPU_PROXY = 128
-QUICK_PROXY = 40
 # Photos whose file is bigger than this show a quick preview first (RAW files always do).
 PREVIEW_FILE_BYTES = 3_000_000
 
@@ -114,11 +113,13 @@ def photo_info(photo: Photo) -> dict:
 
 
 class Engine:
-    def __init__(self, proxy_side: Optional[int] = None, quick_proxy: Optional[int] = QUICK_PROXY,
+    def __init__(self, proxy_side: Optional[int] = None, quick_proxy: Union[bool, int, None] = True,
                  view_side: Optional[int] = None) -> None:
         self.view_side = view_side        # long side of the view images (None = by device)
         self.proxy_side = proxy_side      # the fast engine's proxy (None = its default, or CPU_PROXY on the CPU)
-        self.quick_proxy = quick_proxy    # a first, quick pass on the CPU (None = none)
+        # A first, quick pass on the CPU: True = the fast engine's quick mode, a number = a pass on a
+        # proxy that big, None = none.
+        self.quick_proxy = quick_proxy
         self.enhancer: Optional[Enhancer] = None
         self.model_state: Optional[ModelState] = None
         self.photo: Optional[Photo] = None
@@ -197,29 +198,33 @@ class Engine:
             raise ClodeError("no photo is open")
         return self.photo
 
-    def passes(self) -> list[Optional[int]]:
-        """Proxy sides to prepare with, in order (None = the fast engine's default).
+    def passes(self) -> list[dict]:
+        """The preparations to run, in order, as ``Enhancer.prepare`` options.
 
-        On the CPU a full-size proxy solve takes long; a quick small one comes first so a result
-        shows within seconds, and the dial stays live while the full one refines it."""
+        On the CPU a full proxy solve takes long: the fast engine's quick, coarse solve comes first
+        so a result shows within seconds, and the dial stays live while the full one refines it."""
         on_cpu = self.model_state is None or self.model_state.device == "cpu"
         main = self.proxy_side or (CPU_PROXY if on_cpu else None)
-        if on_cpu and self.quick_proxy and (main is None or main > self.quick_proxy):
-            return [self.quick_proxy, main]
-        return [main]
+        full = {"proxy_side": main} if main else {}
+        if not on_cpu or not self.quick_proxy:
+            return [full]
+        if self.quick_proxy is True:
+            return [{"quick": True}, full]
+        if main is None or main > self.quick_proxy:
+            return [{"proxy_side": self.quick_proxy}, full]
+        return [full]
 
-    def prepare(self, proxy_side: Optional[int] = None, progress: Optional[ProgressCallback] = None,
+    def prepare(self, options: Optional[dict] = None, progress: Optional[ProgressCallback] = None,
                 cancel: Optional[CancelToken] = None) -> None:
         """Solve the curves for the open photo; renders use the previous session until this one is done."""
         enhancer, photo = self._need_model(), self._need_photo()
-        kwargs = {"proxy_side": proxy_side} if proxy_side else {}
-        session = enhancer.prepare(photo.pixels, progress=progress, cancel=cancel, **kwargs)
+        session = enhancer.prepare(photo.pixels, progress=progress, cancel=cancel, **(options or {}))
         if self.photo is photo:
             self.session = session
 
     def _need_session(self):
         if self.session is None:
-            self.prepare()
+            self.prepare(self.passes()[-1])
         return self.session
 
     # -- results ----------------------------------------------------------------------------

@@ -17,7 +17,7 @@ from clode.imageio import SUPPORTED_EXTENSIONS, is_supported
 from clode.weights import DEFAULT_MODEL
 
 from .canvas import MODE_NAMES, MODES, SIDE, SPLIT, Canvas
-from .engine import QUICK_PROXY, Engine, ModelState, Opened, Rendered
+from .engine import Engine, ModelState, Opened, Rendered
 from .settings import Settings
 from .side_panel import SidePanel
 from .worker import Job, TaskManager
@@ -63,7 +63,7 @@ class MainWindow(QMainWindow):
 
     def __init__(self, model_path: Optional[Union[str, Path]] = None, *, device: Optional[str] = None,
                  settings: Optional[Settings] = None, threaded: bool = True,
-                 proxy_side: Optional[int] = None, quick_proxy: Optional[int] = QUICK_PROXY,
+                 proxy_side: Optional[int] = None, quick_proxy: Union[bool, int, None] = True,
                  view_side: Optional[int] = None) -> None:
         super().__init__()
         self.settings = settings or Settings()
@@ -494,14 +494,14 @@ class MainWindow(QMainWindow):
         self._submit_pass(self.engine.passes(), 0)
 
     def _submit_pass(self, passes: list, i: int) -> None:
-        engine, tasks, side, refining = self.engine, self.tasks, passes[i], i > 0
+        engine, tasks, options, refining = self.engine, self.tasks, passes[i], i > 0
 
         def work(job: Job) -> None:
             def progress(fraction: float, message: str) -> None:
                 job.progress(fraction, message)
                 if refining:
                     tasks.run_pending("render")     # the dial stays live while the result is refined
-            engine.prepare(side, progress=progress, cancel=job.token)
+            engine.prepare(options, progress=progress, cancel=job.token)
 
         def done(_=None) -> None:
             last = i == len(passes) - 1
