@@ -134,6 +134,7 @@ class MainWindow(QMainWindow):
         self.set_compare_mode(mode if mode in MODES else SPLIT)
         self._set_editing_enabled(False)
         QApplication.instance().installEventFilter(self)
+        self.exposure.dial.setFocus()       # arrow keys and Page Up/Down move T from the start
         self.load_model()
 
     # ------------------------------------------------------------------------------------------

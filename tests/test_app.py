@@ -500,3 +500,30 @@ def test_zoomed_in_the_visible_region_is_rendered_sharply(qtbot, make_window, jp
     # a new T drops the stale detail, then renders it again
     with qtbot.waitSignal(w.detailShown, timeout=WAIT, check_params_cb=lambda d: d.T == 4.0):
         w.exposure.set_value(4.0)
+
+
+def test_slow_renders_give_drafts_while_the_dial_moves_then_full_quality(qtbot, make_window, jpeg):
+    w = make_window(view_side=64)
+    open_and_render(qtbot, w, jpeg)
+    w._full_render_seconds = 1.0             # as if a full render were slow (a big view on a CPU)
+    got = []
+    w.rendered.connect(got.append)
+    with qtbot.waitSignal(**final_render(w, 4.5)):
+        w.exposure.set_value(4.0)
+        w.exposure.set_value(4.5)
+    drafts = [r for r in got if r.draft]
+    assert drafts and max(drafts[0].image.shape[:2]) <= 64
+    assert got[-1].T == 4.5 and not got[-1].draft and got[-1].image.shape[:2] == (43, 64)
+
+
+def test_a_raw_shows_a_quick_preview_first(qtbot, make_window, tmp_path, monkeypatch):
+    path = make_dng(tmp_path / "night.dng", dark_rgb(128, 192))
+    w = make_window()
+    seen = []
+    original = w._preview_ready
+    monkeypatch.setattr(w, "_preview_ready", lambda p: (seen.append(p), original(p)))
+    w.photoOpened.connect(lambda o: seen.append(o))
+    with qtbot.waitSignal(**final_render(w)):
+        w.open_file(path)
+    assert [o.is_preview for o in seen] == [True, False]
+    assert seen[0].full_size == seen[1].full_size == (128, 192)
