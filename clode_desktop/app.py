@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import signal
 import sys
 from pathlib import Path
 from typing import Optional
@@ -25,6 +26,7 @@ def main(argv: Optional[list[str]] = None) -> int:
     argv = list(sys.argv if argv is None else argv)
     args = parse_args(argv)
 
+    from PySide6.QtCore import QTimer
     from PySide6.QtWidgets import QApplication
 
     from . import theme
@@ -37,4 +39,10 @@ def main(argv: Optional[list[str]] = None) -> int:
     window = MainWindow(args.model, device=args.device)
     window.show()
     window.open_file(args.file if args.file else SAMPLE_PHOTO)
+    # Ctrl+C in the terminal closes the window the normal way (work cancelled, thread stopped):
+    # Python handles signals only when it runs, so a timer lets it run now and then.
+    signal.signal(signal.SIGINT, lambda *_: window.close())
+    heartbeat = QTimer()
+    heartbeat.timeout.connect(lambda: None)
+    heartbeat.start(250)
     return app.exec()
