@@ -16,7 +16,7 @@ from clode.errors import ClodeError
 from clode.imageio import SUPPORTED_EXTENSIONS, is_supported
 from clode.weights import DEFAULT_MODEL
 
-from .canvas import MODE_NAMES, MODES, SIDE, SPLIT, Canvas
+from .canvas import MODE_NAMES, MODES, SPLIT, Canvas
 from .engine import Engine, ModelState, Opened, Rendered
 from .settings import Settings
 from .side_panel import SidePanel
