@@ -18,7 +18,7 @@ pytest.importorskip("pytestqt")
 from clode.paths import user_models_dir  # noqa: E402
 from clode.train import remove_partial_files  # noqa: E402
 from clode.training_data import scan_folders  # noqa: E402
-from clode.weights import load_model  # noqa: E402
+from clode.weights import load_model, save_model  # noqa: E402
 from PySide6.QtWidgets import QApplication  # noqa: E402
 
 from clode_desktop import preferences, theme  # noqa: E402
@@ -52,10 +52,19 @@ def photo_dir(tmp_path):
 
 
 @pytest.fixture
-def window(qtbot, tmp_path, photo_dir):
-    """The editor with the default model and one of the photos open."""
+def start_model(fixture_model):
+    """The fixture's weights as one of the user's models, to start from: it solves in a few
+    evaluations, where the shipped default's curves take the fast engine far longer on a busy CPU."""
+    path = user_models_dir() / "start.safetensors"
+    save_model(fixture_model, path, name="start")
+    return path
+
+
+@pytest.fixture
+def window(qtbot, tmp_path, photo_dir, start_model):
+    """The editor with the starting model and one of the photos open."""
     theme.apply(QApplication.instance())      # the screenshots show the app's look
-    w = MainWindow(None, device="cpu", settings=Settings(tmp_path / "settings.ini"), proxy_side=16, quick_proxy=None)
+    w = MainWindow(start_model, device="cpu", settings=Settings(tmp_path / "settings.ini"), proxy_side=16, quick_proxy=None)
     qtbot.addWidget(w)
     w.resize(900, 600)
     w.show()
@@ -76,6 +85,8 @@ def make_panel(qtbot, window, folder, name, steps, *extra):
         panel.add_folder(folder)
     panel.name_edit.setText(name)
     panel.steps_box.setValue(steps)
+    panel.init_box.setCurrentIndex(panel.init_box.findData(str(user_models_dir() / "start.safetensors")))
+    assert panel.init_box.currentText() == "start"
     return panel
 
 
@@ -92,6 +103,32 @@ def test_scan_counts_usable_photos_and_says_why_others_are_skipped(tmp_path, pho
     why = {p.name: reason for p, reason in skipped}
     assert why == {"empty.png": "empty file (0 bytes)", "notes.jpg": "not a valid image (unrecognised or damaged contents)",
                    "tiny.png": "too small (40x30)", "missing": "folder not found"}
+
+
+def test_settings_become_clode_train_arguments(qtbot, tmp_path):
+    from clode.cli import build_parser
+    from clode_desktop.training_panel import TrainingPanel
+    mine = user_models_dir() / "mine.safetensors"
+    mine.parent.mkdir(parents=True)
+    from clode.weights import DEFAULT_MODEL
+    mine.write_bytes(DEFAULT_MODEL.read_bytes())
+    panel = TrainingPanel()
+    qtbot.addWidget(panel)
+    panel.unit_box.setCurrentIndex(panel.unit_box.findData("minutes"))
+    panel.steps_box.setValue(20)
+    panel.bright_slider.setValue(50)
+    panel.crop_box.setCurrentIndex(panel.crop_box.findData(192))
+    panel.lr_box.setCurrentText("3e-5")
+    panel.batch_box.setValue(4)
+    panel.init_box.setCurrentIndex(panel.init_box.findData(str(mine)))
+    args, steps, minutes = panel.settings_args()
+    parsed = build_parser().parse_args(["train", "--data", str(tmp_path), *args])
+    assert (parsed.minutes, parsed.E, parsed.crop, parsed.lr, parsed.batch) == (20.0, 0.5, 192, 3e-5, 4)
+    assert parsed.init == str(mine) and parsed.steps == steps > 10_000 and minutes == 20.0
+    panel.lr_box.setCurrentText("fast")
+    with pytest.raises(Exception, match="learning rate 'fast'"):
+        panel.settings_args()
+    panel.tasks.shutdown()
 
 
 def test_tiny_training_makes_a_model_that_is_listed_loads_and_renders(qtbot, window, photo_dir):
@@ -112,10 +149,10 @@ def test_tiny_training_makes_a_model_that_is_listed_loads_and_renders(qtbot, win
     # The card says how it was made; the editor's model picker lists it; it loads.
     card = model_card(path)
     assert card["steps"] == 4 and card["images"] == 4 and card["E"] == pytest.approx(0.6)
-    assert card["init"].endswith("default.safetensors") and card["lr"] == pytest.approx(3e-3)
+    assert card["init"].endswith("start.safetensors") and card["lr"] == pytest.approx(3e-3)
     assert path in preferences.user_models()
     assert load_model(path).info.name == "my portraits"
-    assert panel.model_names()[0].startswith("my portraits") and panel.selected_path() == path
+    assert panel.selected_path() == path and panel.model_list.currentItem().text() == "my portraits"
 
     # The before/after preview shows the final model.
     qtbot.waitUntil(lambda: "final" in panel.thumb_after.caption.text(), timeout=WAIT)
@@ -133,7 +170,7 @@ def test_tiny_training_makes_a_model_that_is_listed_loads_and_renders(qtbot, win
         panel.use_selected()
     assert window.model_state.path == path and window.model_state.name == "my portraits"
     assert window.settings.model_path() == str(path)
-    assert "(in use)" in panel.model_names()[0]
+    assert panel.model_list.currentItem().text() == "my portraits   (in use)"
 
     # Renamed (file and stored name; the editor follows), then deleted (the editor goes back to the default).
     with qtbot.waitSignal(window.modelChanged, timeout=WAIT):
@@ -143,17 +180,28 @@ def test_tiny_training_makes_a_model_that_is_listed_loads_and_renders(qtbot, win
     assert panel.rename(renamed, "bad/name") is None and "not a usable model name" in panel.message()
     with qtbot.waitSignal(window.modelChanged, timeout=WAIT):
         panel.delete(renamed)
-    assert not renamed.exists() and panel.model_names() == []
-    assert window.model_choice() is None
+    assert not renamed.exists() and panel.model_names() == ["start"]
+    assert window.model_choice() is None and window.model_state.path.name == "default.safetensors"
 
 
 def test_stop_keeps_the_checkpoint_and_resume_finishes(qtbot, window, photo_dir):
     panel = make_panel(qtbot, window, photo_dir, "stopped", 12, "--checkpoint-every", "1")
     with qtbot.waitSignal(panel.event, timeout=TRAIN_WAIT, check_params_cb=lambda e: e["event"] == "checkpoint"):
         assert panel.start()
+    # Paused: no steps while suspended; continued: steps again.
+    panel.set_paused(True)
+    assert panel.paused and "Paused at step" in panel.status_label.text()
+    qtbot.wait(300)                                   # lines already in the pipe arrive
+    steps = panel.plot.points()
+    qtbot.wait(1500)
+    assert panel.plot.points() == steps
+    with qtbot.waitSignal(panel.event, timeout=WAIT, check_params_cb=lambda e: e["event"] == "step"):
+        panel.set_paused(False)
+
     with qtbot.waitSignal(panel.stopped, timeout=WAIT) as stopped:
         panel.stop()
     kept = stopped.args[0]
+    assert panel.run.cancelled                        # it ended cleanly on SIGTERM, not killed
     run_dir = user_models_dir() / "stopped.checkpoints"
     assert 1 <= kept < 12 and (run_dir / f"step-{kept:06d}" / "model.safetensors").exists()
     assert not (user_models_dir() / "stopped.safetensors").exists()
