@@ -316,7 +316,8 @@ class MainWindow(QMainWindow):
                                   f"range ±{state.t_max:g}\n{state.device_label}"
                                   + (f"\n⚠ {state.note}" if state.note else ""))
         self.modelChanged.emit(state)
-        self._apply_photo_settings()
+        if not self._dirty:                 # a T the user just chose survives a model switch
+            self._apply_photo_settings()
         if self.opened is not None:
             self.prepare()
         self._set_editing_enabled(self.opened is not None)
