@@ -34,6 +34,7 @@ from PySide6.QtWidgets import (QComboBox, QDialog, QDialogButtonBox, QFileDialog
 
 from clode.devices import devices
 from clode.errors import ClodeError
+from clode.atomic import write_text
 from clode.paths import model_path_for, user_models_dir
 from clode.weights import DEFAULT_MODEL
 
@@ -45,6 +46,7 @@ PREVIEW_SIDE = 150               # long side of the before/after thumbnails
 COMPARE_SIDE = 640               # long side of the default-vs-yours renders
 COMPARE_VIEW = 420               # and of their frames in the dialog
 PREVIEW_INTERVAL_S = 5.0         # at most one checkpoint preview this often
+RUN_NOTE = "panel.json"          # beside a run's checkpoints: what the trainer's config does not keep
 STOP_GRACE_MS = 15_000           # after SIGTERM, how long a step may take to finish before the process is killed
 E_RANGE = (0.45, 0.70)           # the brightness slider's span (exposure target E)
 CROPS = (64, 96, 128, 192, 256)
@@ -286,6 +288,7 @@ class TrainingPanel(QWidget):
         self.usable: list[Path] = []
         self.skipped: list[tuple[Path, str]] = []
         self.scanning = False
+        self._scan_id = 0
         self.process: Optional[QProcess] = None
         self.run: Optional[Run] = None
         self._stdout = b""
@@ -562,15 +565,20 @@ class TrainingPanel(QWidget):
         from clode.training_data import scan_folders
         folders = list(self.folders)
         self.scanning = True
+        self._scan_id += 1
+        scan_id = self._scan_id
         self.photos_label.setText("Looking for photos…" if folders else "Add one or more folders of your photos.")
         self._update_buttons()
         if not folders:
-            self._scanned(([], []))
+            self._scanned(scan_id, ([], []))
             return
         self.tasks.submit(lambda job: scan_folders(folders), key="scan", label="Scanning",
-                          on_done=self._scanned, on_error=lambda m: self._scanned(([], [(Path("?"), m)])))
+                          on_done=lambda result: self._scanned(scan_id, result),
+                          on_error=lambda m: self._scanned(scan_id, ([], [(folders[0], m)])))
 
-    def _scanned(self, result) -> None:
+    def _scanned(self, scan_id: int, result) -> None:
+        if scan_id != self._scan_id:
+            return          # the folders changed meanwhile; a newer scan is on its way
         self.scanning = False
         self.usable, self.skipped = result
         n = len(self.usable)
@@ -667,6 +675,9 @@ class TrainingPanel(QWidget):
         init = self.init_box.currentData()
         run = Run(name=name, out=out, steps=steps, minutes=minutes, preview_photo=self.usable[0],
                   init=Path(init) if init else None)
+        if minutes:
+            # A resumed run is given the minutes left; the total is remembered here for the next resume.
+            write_text(run.run_dir / RUN_NOTE, json.dumps({"minutes": minutes}))
         self._launch(run, ["--data", *map(str, self.folders), "--out", name, *args])
         return True
 
@@ -683,7 +694,10 @@ class TrainingPanel(QWidget):
             self.show_message(f"No stopped run named '{name}' to resume.")
             return False
         config = state["config"]
-        minutes = config.get("minutes")
+        try:
+            minutes = json.loads((out.with_suffix(".checkpoints") / RUN_NOTE).read_text())["minutes"]
+        except (OSError, ValueError, KeyError):
+            minutes = config.get("minutes")
         elapsed = float(state.get("elapsed", 0.0))
         args = ["--data", *config["data"], "--resume", str(out.with_suffix(".checkpoints")),
                 "--steps", str(config["steps"]), "--device", self.device_box.currentData()]
@@ -1186,6 +1200,7 @@ def open_training_panel(window) -> TrainingPanel:
     if panel is None:
         panel = TrainingPanel(window)
         window.training_panel = panel
+        window.modelChanged.connect(lambda state: panel.refresh_models())   # the "(in use)" mark
         window.installEventFilter(_CloseWatcher(panel, window))
     panel.show()
     panel.raise_()

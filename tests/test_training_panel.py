@@ -18,7 +18,7 @@ pytest.importorskip("pytestqt")
 from clode.paths import user_models_dir  # noqa: E402
 from clode.train import remove_partial_files  # noqa: E402
 from clode.training_data import scan_folders  # noqa: E402
-from clode.weights import load_model, save_model  # noqa: E402
+from clode.weights import DEFAULT_MODEL, load_model, save_model  # noqa: E402
 from PySide6.QtWidgets import QApplication  # noqa: E402
 
 from clode_desktop import preferences, theme  # noqa: E402
@@ -77,7 +77,7 @@ def window(qtbot, tmp_path, photo_dir, start_model):
     assert panel is None or (panel.process is None and panel.tasks._thread is None), "left running"
 
 
-def make_panel(qtbot, window, folder, name, steps, *extra):
+def make_panel(qtbot, window, folder, name, steps, *extra, init="start"):
     panel = open_training_panel(window)
     panel.extra_args = TINY + list(extra)
     panel.extra_env = {"OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
@@ -85,8 +85,9 @@ def make_panel(qtbot, window, folder, name, steps, *extra):
         panel.add_folder(folder)
     panel.name_edit.setText(name)
     panel.steps_box.setValue(steps)
-    panel.init_box.setCurrentIndex(panel.init_box.findData(str(user_models_dir() / "start.safetensors")))
-    assert panel.init_box.currentText() == "start"
+    init = DEFAULT_MODEL if init == "default" else user_models_dir() / f"{init}.safetensors"
+    panel.init_box.setCurrentIndex(panel.init_box.findData(str(init)))
+    assert panel.init_box.currentData() == str(init)
     return panel
 
 
@@ -110,7 +111,6 @@ def test_settings_become_clode_train_arguments(qtbot, tmp_path):
     from clode_desktop.training_panel import TrainingPanel
     mine = user_models_dir() / "mine.safetensors"
     mine.parent.mkdir(parents=True)
-    from clode.weights import DEFAULT_MODEL
     mine.write_bytes(DEFAULT_MODEL.read_bytes())
     panel = TrainingPanel()
     qtbot.addWidget(panel)
@@ -234,7 +234,8 @@ def test_folder_without_usable_photos_gives_a_message_and_no_run(qtbot, window, 
 
 
 def test_killed_trainer_gives_a_clear_message_and_the_editor_keeps_working(qtbot, window, photo_dir, artifacts):
-    panel = make_panel(qtbot, window, photo_dir, "killed", 400, "--checkpoint-every", "2")
+    # From the shipped model, so the screenshot's previews look like real use.
+    panel = make_panel(qtbot, window, photo_dir, "killed", 400, "--checkpoint-every", "2", init="default")
     panel.resize(1040, 760)
     with qtbot.waitSignal(panel.previewUpdated, timeout=TRAIN_WAIT):
         assert panel.start()
