@@ -54,6 +54,7 @@ class Opened:
     full_size: tuple[int, int]     # (H, W) of the full-resolution photo
     is_preview: bool
     info: dict = field(default_factory=dict)   # camera, capture time, bit depth ... for the info panel
+    prepared: bool = False         # the curves solved on the preview carry over to this decode
 
 
 @dataclass
@@ -123,6 +124,8 @@ class Engine:
         self.enhancer: Optional[Enhancer] = None
         self.model_state: Optional[ModelState] = None
         self.photo: Optional[Photo] = None
+        self.preview_photo: Optional[Photo] = None
+        self.path: Optional[Path] = None       # the photo being shown (preview or full)
         self.session = None
         self.view_size: Optional[tuple[int, int]] = None
 
@@ -168,13 +171,36 @@ class Engine:
             return False
 
     def preview(self, path: Path) -> Opened:
-        """A quick, smaller decode to show while the full one loads."""
-        photo = load_preview(path, max_side=self._view_side())
-        return Opened(path, to_uint8(photo.pixels), tuple(photo.full_size), True, photo_info(photo))
-
-    def open(self, path: Path, cancel: Optional[CancelToken] = None) -> Opened:
+        """A quick, smaller decode to show (and prepare) while the full one loads."""
         self.photo = None
         self.session = None
+        self.preview_photo = None
+        photo = load_preview(path, max_side=self._view_side())
+        self.preview_photo = photo
+        self.path = Path(path)
+        self.view_size = fit_side(tuple(photo.full_size), self._view_side())
+        return Opened(Path(path), to_uint8(photo.pixels), tuple(photo.full_size), True, photo_info(photo))
+
+    def prepare_preview(self, T: float, denoise: float, progress: Optional[ProgressCallback] = None,
+                        cancel: Optional[CancelToken] = None) -> "Rendered":
+        """Solve the curves on the preview and render it: a first result before the full decode.
+        ``open`` then carries the solve over to the full decode (the same framing)."""
+        enhancer, preview = self._need_model(), self.preview_photo
+        if preview is None:
+            raise ClodeError("no preview to prepare")
+        session = enhancer.prepare(preview.pixels, progress=progress, cancel=cancel, **self.passes()[0])
+        if self.preview_photo is preview:
+            self.session = session
+        return self.render(T, denoise, cancel=cancel)
+
+    def open(self, path: Path, cancel: Optional[CancelToken] = None) -> Opened:
+        path = Path(path)
+        preview = self.preview_photo if self.preview_photo is not None and self.path == path else None
+        self.photo = None
+        self.preview_photo = None
+        if preview is None:
+            self.session = None
+        self.path = path
         photo = load_image(path)
         check(cancel)
         self.photo = photo
@@ -182,10 +208,18 @@ class Engine:
         view = photo.pixels
         if self.view_size != photo.pixels.shape[:2]:
             view = resize(photo.pixels, (self.view_size[1], self.view_size[0]))
-        return Opened(Path(path), to_uint8(view), tuple(photo.pixels.shape[:2]), False, photo_info(photo))
+        prepared = False
+        if preview is not None and self.session is not None:
+            try:
+                self.session = self.session.with_image(photo.pixels)
+                prepared = True
+            except ClodeError:                 # the preview was framed differently (a RAW's thumbnail)
+                self.session = None
+        return Opened(path, to_uint8(view), tuple(photo.pixels.shape[:2]), False, photo_info(photo),
+                      prepared=prepared)
 
     def close_photo(self) -> None:
-        self.photo = None
+        self.photo = self.preview_photo = None
         self.session = None
 
     def _need_model(self) -> Enhancer:
@@ -238,7 +272,7 @@ class Engine:
         out = session.render(float(T), size=size, denoise=float(denoise), cancel=cancel)
         img8 = to_uint8(out)
         seconds = time.perf_counter() - start
-        return Rendered(self.photo.path, float(T), float(denoise), img8, histogram(img8), seconds, draft)
+        return Rendered(self.path, float(T), float(denoise), img8, histogram(img8), seconds, draft)
 
     def render_detail(self, T: float, denoise: float, region: tuple[int, int, int, int],
                       size: tuple[int, int], cancel: Optional[CancelToken] = None) -> "Detail":

@@ -397,24 +397,40 @@ class MainWindow(QMainWindow):
         self.histogram.set_counts(None)
         self._set_editing_enabled(False)
         self.settings.set_last_folder(path.parent)
+        if self.engine.wants_preview(path):
+            # Big files and RAWs: a quick preview decode first, shown and prepared (a first result)
+            # before the full decode runs.
+            self.tasks.submit(lambda job: self.engine.preview(path), label=f"Opening {path.name}", key="open",
+                              group="photo", show_progress=True, on_done=self._preview_ready,
+                              on_error=lambda m, p=path: self._open_failed(p, m))
+        else:
+            self._decode(path)
+
+    def _decode(self, path: Path) -> None:
         engine = self.engine
-
-        def work(job: Job) -> Opened:
-            if engine.wants_preview(path):
-                job.progress(0.1, "reading a preview")
-                job.partial(engine.preview(path))
-            job.progress(0.3, "decoding")
-            return engine.open(path, job.token)
-
-        self.tasks.submit(work, label=f"Opening {path.name}", key="open", group="photo", show_progress=True,
-                          on_done=self._opened, on_error=lambda m, p=path: self._open_failed(p, m),
-                          on_partial=self._preview_ready)
+        self.tasks.submit(lambda job: engine.open(path, job.token), label=f"Opening {path.name}", key="open",
+                          group="photo", show_progress=True, on_done=self._opened,
+                          on_error=lambda m, p=path: self._open_failed(p, m))
 
     def _preview_ready(self, preview: Opened) -> None:
         if preview.path != self.photo_path:
             return
         self.canvas.set_original(preview.view, preview.full_size)
         self.size_status.setText(f"{preview.full_size[1]} × {preview.full_size[0]}")
+        if self.model_state is not None:
+            self._apply_photo_settings()
+            self.canvas.set_overlay("Preparing the exposure curves…")
+            T, denoise, engine = self.exposure.value(), self.panel.denoise_value(), self.engine
+            self.tasks.submit(lambda job: engine.prepare_preview(T, denoise, job.progress, job.token),
+                              label="Preparing", key="prepare", group="curves", show_progress=True,
+                              on_done=self._preview_rendered)
+        self._decode(preview.path)
+
+    def _preview_rendered(self, r: Rendered) -> None:
+        if r.path != self.photo_path:
+            return
+        self.canvas.set_overlay(f"Opening {r.path.name}…" if self.opened is None else "")
+        self._render_done(r)
 
     def _opened(self, opened: Opened) -> None:
         if opened.path != self.photo_path:
@@ -430,7 +446,17 @@ class MainWindow(QMainWindow):
         self.photoOpened.emit(opened)
         if self.model_state is not None:
             self._set_editing_enabled(True)
-            self.prepare()
+            if opened.prepared:
+                # The curves solved on the preview apply to the full decode: render it now and
+                # refine with the full proxy (as the second pass of prepare() would).
+                self._prepared = True
+                self.canvas.set_overlay("")
+                self.request_render(draft=False)
+                passes = self.engine.passes()
+                if len(passes) > 1:
+                    self._submit_pass(passes, len(passes) - 1)
+            else:
+                self.prepare()
 
     def _open_failed(self, path: Path, message: str) -> None:
         if path != self.photo_path:

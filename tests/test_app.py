@@ -523,7 +523,14 @@ def test_a_raw_shows_a_quick_preview_first(qtbot, make_window, tmp_path, monkeyp
     original = w._preview_ready
     monkeypatch.setattr(w, "_preview_ready", lambda p: (seen.append(p), original(p)))
     w.photoOpened.connect(lambda o: seen.append(o))
-    with qtbot.waitSignal(**final_render(w)):
+    w.rendered.connect(lambda r: seen.append(r))
+    with qtbot.waitSignal(w.photoOpened, timeout=WAIT):
         w.open_file(path)
-    assert [o.is_preview for o in seen] == [True, False]
-    assert seen[0].full_size == seen[1].full_size == (128, 192)
+    with qtbot.waitSignal(**final_render(w)):
+        pass
+    # the preview, a first result prepared on it (before the full decode), the full decode, its result
+    kinds = [type(o).__name__ + (":preview" if getattr(o, "is_preview", False) else "") for o in seen]
+    assert kinds[:3] == ["Opened:preview", "Rendered", "Opened"]
+    assert seen[0].full_size == seen[2].full_size == (128, 192)
+    assert seen[2].prepared                 # the preview's solve carried over to the full decode
+    assert "Rendered" in kinds[3:]
