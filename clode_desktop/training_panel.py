@@ -1201,6 +1201,9 @@ def open_training_panel(window) -> TrainingPanel:
         panel = TrainingPanel(window)
         window.training_panel = panel
         window.modelChanged.connect(lambda state: panel.refresh_models())   # the "(in use)" mark
+        # The panel may be hidden when a run ends: the editor's status bar says so too.
+        panel.finished.connect(lambda path: window.notify(f"Training finished: saved the model '{Path(path).stem}'"))
+        panel.failed.connect(window.notify)
         window.installEventFilter(_CloseWatcher(panel, window))
     panel.show()
     panel.raise_()

@@ -131,7 +131,7 @@ def test_settings_become_clode_train_arguments(qtbot, tmp_path):
     panel.tasks.shutdown()
 
 
-def test_tiny_training_makes_a_model_that_is_listed_loads_and_renders(qtbot, window, photo_dir):
+def test_tiny_training_makes_a_model_that_is_listed_loads_and_renders(qtbot, window, photo_dir, artifacts):
     panel = make_panel(qtbot, window, photo_dir, "my portraits", 4)
     assert "4 photos" in panel.photos_label.text()
     assert panel.start_button.isEnabled()
@@ -164,6 +164,8 @@ def test_tiny_training_makes_a_model_that_is_listed_loads_and_renders(qtbot, win
     default, theirs = compared.args[0]
     assert default.shape == theirs.shape and default.shape[:2] == window.opened.view.shape[:2]
     assert np.abs(default.astype(int) - theirs.astype(int)).mean() > 0.1
+    panel._compare.grab().save(str(artifacts / "training_compare.png"))
+    panel._compare.close()
 
     # Made the editor's model: it renders the open photo.
     with qtbot.waitSignal(window.rendered, timeout=WAIT):
@@ -239,6 +241,10 @@ def test_killed_trainer_gives_a_clear_message_and_the_editor_keeps_working(qtbot
     panel.resize(1040, 760)
     with qtbot.waitSignal(panel.previewUpdated, timeout=TRAIN_WAIT):
         assert panel.start()
+    # The editor stays usable while it trains.
+    with qtbot.waitSignal(window.rendered, timeout=WAIT, check_params_cb=lambda r: not r.draft and abs(r.T - 2.0) < 1e-6):
+        window.exposure.set_value(2.0)
+    assert panel.is_running()
     qtbot.waitUntil(lambda: panel.plot.points() >= 6, timeout=WAIT)
     panel.grab().save(str(artifacts / "training_panel_running.png"))
 
@@ -252,6 +258,7 @@ def test_killed_trainer_gives_a_clear_message_and_the_editor_keeps_working(qtbot
     message = failed.args[0]
     assert "was killed or crashed" in message and "is kept: Resume continues" in message
     assert message in panel.message() and panel.process is None
+    assert window.message_label.text() == message        # the editor's status bar says it too
     assert not partial.exists() and panel.resume_button.isEnabled()
     panel.grab().save(str(artifacts / "training_panel_killed.png"))
 
