@@ -69,6 +69,12 @@ class Enhancer:
         return prepare(self.model, img, t_min=lo, t_max=hi, proxy_side=side, device=self.device,
                        solver=QUICK_SOLVER if quick else PROXY_SOLVER, progress=progress, cancel=cancel)
 
+    def auto_T(self, img: np.ndarray, *, progress: Optional[ProgressCallback] = None,
+               cancel: Optional[CancelToken] = None) -> float:
+        """An end time for ``img`` chosen without ground truth (prepare a session and use
+        ``session.auto_T()`` instead when the image will be rendered too)."""
+        return self.prepare(img, progress=progress, cancel=cancel).auto_T()
+
     @torch.no_grad()
     def trajectory(self, img: np.ndarray, Ts: Sequence[float], *, denoise: float = 1.0,
                    progress: Optional[ProgressCallback] = None,

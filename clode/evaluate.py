@@ -14,7 +14,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Optional, Sequence
+from typing import Optional, Sequence, Union
 
 import numpy as np
 
@@ -34,6 +34,7 @@ class PairScore:
     name: str
     psnr: float
     ssim: float
+    T: Optional[float] = None             # the end time scored (differs per image with T="auto")
     oracle_T: Optional[float] = None      # set by a sweep
     oracle_psnr: Optional[float] = None
     oracle_ssim: Optional[float] = None
@@ -41,7 +42,7 @@ class PairScore:
 
 @dataclass
 class EvalReport:
-    T: float
+    T: Union[float, str]                  # a number, or "auto"
     scores: list[PairScore] = field(default_factory=list)
     unmatched: list[str] = field(default_factory=list)   # names found on one side only
     swept: bool = False
@@ -138,14 +139,15 @@ def score_pair(enhancer: Enhancer, low: np.ndarray, high: np.ndarray, T: float, 
     return score
 
 
-def evaluate_pairs(enhancer: Enhancer, low_dir, high_dir, T: Optional[float] = None, *, sweep: bool = False,
+def evaluate_pairs(enhancer: Enhancer, low_dir, high_dir, T: Union[float, str, None] = None, *, sweep: bool = False,
                    denoise: float = 1.0, progress: Optional[ProgressCallback] = None,
                    cancel: Optional[CancelToken] = None) -> EvalReport:
-    """Enhance every low image at ``T`` (the model's default if None) and score it against its pair.
+    """Enhance every low image at ``T`` (the model's default if None, chosen per image if "auto")
+    and score it against its pair.
 
     ``progress(fraction, name)`` is called before each pair.
     """
-    T = enhancer.default_T if T is None else float(T)
+    T = enhancer.default_T if T is None else T if T == "auto" else float(T)
     pairs, unmatched = match_pairs(low_dir, high_dir)
     result = EvalReport(T=T, unmatched=unmatched, swept=sweep)
     for i, (name, low_path, high_path) in enumerate(pairs):
@@ -156,8 +158,9 @@ def evaluate_pairs(enhancer: Enhancer, low_dir, high_dir, T: Optional[float] = N
         if low.shape != high.shape:
             raise ClodeError(f"{low_path}: size {low.shape[1]}x{low.shape[0]} differs from "
                              f"{high_path} ({high.shape[1]}x{high.shape[0]})")
-        score = score_pair(enhancer, low, high, T, sweep=sweep, denoise=denoise, cancel=cancel)
-        score.name = name
+        T_used = enhancer.auto_T(low, cancel=cancel) if T == "auto" else T
+        score = score_pair(enhancer, low, high, T_used, sweep=sweep, denoise=denoise, cancel=cancel)
+        score.name, score.T = name, T_used
         result.scores.append(score)
     report(progress, 1.0, "done")
     return result

@@ -14,6 +14,11 @@ to the full-resolution input: no curve network runs after ``prepare``, only the
 optional denoiser, in tiles. At the proxy's own size the render equals the
 exact solve (up to solver tolerance and the linear interpolation in t between
 grid points); above it, the curve is the proxy's, as in Zero-DCE++.
+
+For an exposure dial: render the view with ``denoise=0`` (and ``dtype=np.uint8``)
+while the dial moves (a few memory passes over the view, no network at all),
+and once more with the denoiser when it stops. A session is not thread-safe:
+render from one thread at a time.
 """
 
 from __future__ import annotations
@@ -27,6 +32,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from .auto_exposure import auto_T
 from .errors import ClodeError
 from .guided_filter import coefficients, luminance
 from .network import CLODENet
@@ -35,7 +41,7 @@ from .progress import CancelToken, ProgressCallback, check, report
 from .tiles import denoise_tiled
 
 #: Long side of the proxy the network is solved on.
-PROXY_SIDE = 256
+PROXY_SIDE = 128
 #: Spacing of the recorded end times; Lambda is linear in t between them.
 T_STEP = 0.25
 #: The proxy solve needs far less accuracy than the official 1e-5: an error
@@ -43,7 +49,7 @@ T_STEP = 0.25
 PROXY_SOLVER = Solver("dopri5", rtol=1e-3, atol=1e-3)
 #: The first preview of a newly opened photo: a smaller proxy and a coarser
 #: solve (usually over [0, default T] only), replaced by the full prepare.
-QUICK_PROXY_SIDE = 96
+QUICK_PROXY_SIDE = 64
 QUICK_SOLVER = Solver("dopri5", rtol=1e-2, atol=1e-2)
 #: Rows of output per strip are chosen so one strip holds about this many
 #: pixels (with the denoiser); without it, strips are cache-sized chunks.
@@ -159,6 +165,11 @@ class Session:
     @property
     def t_range(self) -> tuple[float, float]:
         return float(self.times[0]), float(self.times[-1])
+
+    def auto_T(self) -> float:
+        """Automatic exposure for this image (see ``clode.auto_exposure``)."""
+        info = getattr(self.net, "info", None)
+        return auto_T(self, info.default_T if info is not None else 3.0)
 
     def lambda_at(self, T: float) -> torch.Tensor:
         """Lambda(T) on the proxy, [ph, pw, 3], linear in t between recorded times."""

@@ -19,6 +19,16 @@ def add_engine_options(parser: argparse.ArgumentParser) -> None:
                              "dopri5:TOL, or a fixed-step method and its step, e.g. rk4:0.5")
 
 
+def exposure(text: str):
+    """argparse type of --T: an end time (negative darkens) or "auto" (chosen per photo)."""
+    if text.strip().lower() == "auto":
+        return "auto"
+    try:
+        return float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number or auto, not {text!r}") from None
+
+
 def make_enhancer(args: argparse.Namespace) -> Enhancer:
     """The Enhancer the engine options describe; option errors raise ClodeError before any work."""
     solver = Solver.parse(args.solver) if args.solver else EXACT

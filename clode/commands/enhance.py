@@ -16,7 +16,7 @@ from ..enhancer import MODES
 from ..errors import ClodeError
 from ..export import save_image
 from ..imageio import find_images, load_image
-from .common import add_engine_options, make_enhancer, model_name
+from .common import add_engine_options, exposure, make_enhancer, model_name
 
 
 def register(subparsers) -> None:
@@ -24,8 +24,9 @@ def register(subparsers) -> None:
                               description="Enhance photos with CLODE; writes OUTDIR/<name>.png per input.")
     p.add_argument("inputs", nargs="+", metavar="IMG_OR_DIR", help="photos, or folders of photos")
     p.add_argument("-o", "--output", required=True, metavar="OUTDIR", help="folder for the results")
-    p.add_argument("--T", dest="T", type=float, metavar="T",
-                   help="exposure: the ODE end time (default: the model's, 3.0); negative darkens")
+    p.add_argument("--T", dest="T", type=exposure, metavar="T|auto",
+                   help="exposure: the ODE end time (default: the model's, 3.0; negative darkens), "
+                        "or auto (chosen per photo)")
     p.add_argument("--denoise", type=float, default=1.0, metavar="S",
                    help="denoiser strength, 0 = off (default 1.0)")
     p.add_argument("--mode", choices=MODES, default="fast",
@@ -71,9 +72,9 @@ def run(args) -> int:
         raise ClodeError(f"{outdir}: exists and is not a folder")
     enhancer = make_enhancer(args)
     T = enhancer.default_T if args.T is None else args.T
-    provenance = {"T": T, "model": model_name(enhancer)}
+    base_provenance = {"model": model_name(enhancer)}
     if args.denoise != 1.0:
-        provenance["denoise"] = args.denoise
+        base_provenance["denoise"] = args.denoise
 
     jobs, failed = plan_outputs(args.inputs, outdir)
     sources = {src.resolve() for src, _ in jobs}
@@ -91,9 +92,15 @@ def run(args) -> int:
         start = time.perf_counter()
         try:
             photo = load_image(src)
-            pixels = enhancer.enhance(photo.pixels, T, mode=args.mode, denoise=args.denoise)
+            if T == "auto" and args.mode == "fast":
+                session = enhancer.prepare(photo.pixels)   # one solve serves the choice and the render
+                T_used = session.auto_T()
+                pixels = session.render(T_used, denoise=args.denoise)
+            else:
+                T_used = enhancer.auto_T(photo.pixels) if T == "auto" else T
+                pixels = enhancer.enhance(photo.pixels, T_used, mode=args.mode, denoise=args.denoise)
             target.parent.mkdir(parents=True, exist_ok=True)
-            save_image(target, pixels, source=photo, provenance=provenance)
+            save_image(target, pixels, source=photo, provenance={"T": T_used, **base_provenance})
         except ClodeError as e:
             _error(str(e))
             failed += 1
@@ -103,6 +110,6 @@ def run(args) -> int:
             failed += 1
             continue
         written[key] = src
-        print(f"[{i}/{len(jobs)}] {src} -> {target} (T={T:g}, {time.perf_counter() - start:.1f} s)", flush=True)
+        print(f"[{i}/{len(jobs)}] {src} -> {target} (T={T_used:g}, {time.perf_counter() - start:.1f} s)", flush=True)
     print(f"{len(written)} written to {outdir}" + (f", {failed} failed" if failed else ""))
     return 1 if failed else 0

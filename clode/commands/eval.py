@@ -6,7 +6,7 @@ import math
 import sys
 
 from ..evaluate import EvalReport, evaluate_pairs
-from .common import add_engine_options, make_enhancer, model_name
+from .common import add_engine_options, exposure, make_enhancer, model_name
 
 
 def register(subparsers) -> None:
@@ -15,7 +15,8 @@ def register(subparsers) -> None:
                                           "same name in --high (8-bit PSNR, MATLAB-style SSIM).")
     p.add_argument("--low", required=True, metavar="DIR", help="folder of dark inputs")
     p.add_argument("--high", required=True, metavar="DIR", help="folder of ground-truth images (same names)")
-    p.add_argument("--T", dest="T", type=float, metavar="T", help="end time (default: the model's, 3.0)")
+    p.add_argument("--T", dest="T", type=exposure, metavar="T|auto",
+                   help="end time (default: the model's, 3.0), or auto (chosen per image without the ground truth)")
     p.add_argument("--sweep", action="store_true",
                    help="also find each image's best T against the ground truth (the 'oracle T' score)")
     p.add_argument("--denoise", type=float, default=1.0, metavar="S", help="denoiser strength (default 1.0)")
@@ -33,29 +34,31 @@ def _num(value, digits: int) -> str:
 
 def format_report(report: EvalReport) -> str:
     width = max([len("mean")] + [len(s.name) for s in report.scores])
-    head = f"{'image':<{width}}  {'PSNR':>7}  {'SSIM':>6}"
+    auto = report.T == "auto"
+    head = f"{'image':<{width}}" + (f"  {'T':>5}" if auto else "") + f"  {'PSNR':>7}  {'SSIM':>6}"
     if report.swept:
         head += f"   {'best T':>6}  {'PSNR':>7}  {'SSIM':>6}"
     lines = [head, "-" * len(head)]
 
-    def row(name, p, s, bt=None, bp=None, bs=None):
-        line = f"{name:<{width}}  {_num(p, 2):>7}  {_num(s, 4):>6}"
+    def row(name, p, s, bt=None, bp=None, bs=None, T=None):
+        line = f"{name:<{width}}" + (f"  {_num(T, 2):>5}" if auto else "") + f"  {_num(p, 2):>7}  {_num(s, 4):>6}"
         if report.swept:
             line += f"   {_num(bt, 2):>6}  {_num(bp, 2):>7}  {_num(bs, 4):>6}"
         return line
 
     for s in report.scores:
-        lines.append(row(s.name, s.psnr, s.ssim, s.oracle_T, s.oracle_psnr, s.oracle_ssim))
+        lines.append(row(s.name, s.psnr, s.ssim, s.oracle_T, s.oracle_psnr, s.oracle_ssim, s.T))
     lines.append("-" * len(head))
     lines.append(row("mean", report.mean_psnr, report.mean_ssim,
-                     report.mean_oracle_T, report.mean_oracle_psnr, report.mean_oracle_ssim))
+                     report.mean_oracle_T, report.mean_oracle_psnr, report.mean_oracle_ssim,
+                     report._mean([s.T for s in report.scores]) if auto else None))
     return "\n".join(lines)
 
 
 def run(args) -> int:
     enhancer = make_enhancer(args)
     T = enhancer.default_T if args.T is None else args.T
-    print(f"model {model_name(enhancer)}, T = {T:g}, denoise {args.denoise:g}, "
+    print(f"model {model_name(enhancer)}, T = {T if T == 'auto' else format(T, 'g')}, denoise {args.denoise:g}, "
           f"solver {enhancer.solver.describe()}, device {enhancer.device}", flush=True)
 
     def progress(fraction: float, name: str) -> None:

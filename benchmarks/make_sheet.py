@@ -1,0 +1,63 @@
+"""Before/after sheet of already-dim photos with the shipped model (docs/before-after.jpg).
+
+    .venv/bin/python benchmarks/make_sheet.py [--T 3.0] [--out docs/before-after.jpg]
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+from PIL import Image, ImageDraw
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from clode import Enhancer, load_model  # noqa: E402
+from clode.imageio import load_image, resize  # noqa: E402
+
+PHOTOS = ROOT.parent / "shared" / "datasets" / "photos"
+DIM = ["kphotoalbum-bar55.jpg", "kphotoalbum-pool_2.jpg", "kphotoalbum-sunset.jpg",
+       "plasma-DarkestHour.jpg", "plasma-summer_1am.jpg", "palapeli-cincinnati-bridge.jpg"]
+CELL = 420
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--T", default="3.0", help="end time, or 'auto'")
+    ap.add_argument("--out", type=Path, default=ROOT / "docs" / "before-after.jpg")
+    args = ap.parse_args()
+    torch.set_num_threads(2)
+    enh = Enhancer(load_model(), device="cpu")
+    rows = []
+    for name in DIM:
+        img = load_image(PHOTOS / name).pixels
+        t0 = time.perf_counter()
+        T = enh.auto_T(img) if args.T == "auto" else float(args.T)
+        out = enh.enhance(img, T)
+        print(f"{name}: T={T:.2f}, {time.perf_counter() - t0:.1f} s, mean {img.mean():.3f} -> {out.mean():.3f}", flush=True)
+        scale = CELL / max(img.shape[:2])
+        size = (round(img.shape[0] * scale), round(img.shape[1] * scale))
+        rows.append((name, T, [resize(x, size) for x in (img, out)]))
+    height = sum(r[2][0].shape[0] + 24 for r in rows)
+    sheet = Image.new("RGB", (2 * CELL + 30, height + 10), (32, 32, 32))
+    draw = ImageDraw.Draw(sheet)
+    y = 5
+    for name, T, (before, after) in rows:
+        draw.text((10, y + 4), f"{name}   before  |  after (T = {T:.2f})", fill=(220, 220, 220))
+        y += 20
+        for i, pix in enumerate((before, after)):
+            sheet.paste(Image.fromarray((np.clip(pix, 0, 1) * 255 + 0.5).astype(np.uint8)), (10 + i * (CELL + 10), y))
+        y += before.shape[0] + 4
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    sheet.save(args.out, quality=88)
+    print(f"wrote {args.out}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
