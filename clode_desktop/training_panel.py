@@ -27,7 +27,7 @@ from typing import Optional
 import numpy as np
 from PySide6.QtCore import QEvent, QObject, QProcess, QProcessEnvironment, Qt, QTimer, Signal
 from PySide6.QtGui import QPixmap
-from PySide6.QtWidgets import (QComboBox, QDialog, QDialogButtonBox, QFileDialog, QFormLayout, QGridLayout,
+from PySide6.QtWidgets import (QComboBox, QDialog, QDialogButtonBox, QFileDialog, QFormLayout,
                                QGroupBox, QHBoxLayout, QInputDialog, QLabel, QLineEdit, QListWidget,
                                QListWidgetItem, QMessageBox, QProgressBar, QPushButton, QScrollArea, QSlider,
                                QSpinBox, QToolButton, QVBoxLayout, QWidget)
@@ -105,6 +105,7 @@ def card_summary(card: dict) -> str:
 
 def unfinished_runs() -> list[tuple[str, dict]]:
     """(name, state) of stopped runs in the user's models folder that can be resumed."""
+    from clode.train import find_checkpoint
     runs = []
     try:
         folders = sorted(user_models_dir().glob("*.checkpoints"))
@@ -112,7 +113,6 @@ def unfinished_runs() -> list[tuple[str, dict]]:
         return []
     for run_dir in folders:
         try:
-            from clode.train import find_checkpoint
             state = json.loads((find_checkpoint(run_dir) / "state.json").read_text())
         except (ClodeError, OSError, ValueError):
             continue
@@ -121,7 +121,8 @@ def unfinished_runs() -> list[tuple[str, dict]]:
 
 
 def rename_model(path: Path, new_name: str) -> Path:
-    """Rename a model (file and the name stored inside it) and its checkpoints; returns the new path."""
+    """Rename a model (its file and the name stored inside it); returns the new path. A stopped run
+    of the same name is another item and keeps its name (its checkpoints say where it will save)."""
     from clode.weights import load_model, save_model
     new_name = check_name(new_name)
     target = model_path_for(new_name)
@@ -131,22 +132,16 @@ def rename_model(path: Path, new_name: str) -> Path:
     info = net.info
     save_model(net, target, name=new_name, default_T=info.default_T, t_max=info.t_max, card=info.card)
     path.unlink()
-    if path.with_suffix(".checkpoints").exists():
-        path.with_suffix(".checkpoints").rename(target.with_suffix(".checkpoints"))
     return target
 
 
-def delete_model(path: Path) -> None:
-    path.unlink(missing_ok=True)
-    shutil.rmtree(path.with_suffix(".checkpoints"), ignore_errors=True)
-
-
-def render_small(model_path: Optional[Path], pixels: np.ndarray, T: Optional[float] = None) -> np.ndarray:
+def render_small(model_path: Optional[Path], pixels: np.ndarray, T: Optional[float] = None,
+                 denoise: float = 1.0) -> np.ndarray:
     """``pixels`` enhanced by a model (None = the default) on the CPU, as uint8."""
     from clode import Enhancer, load_model
     from .engine import to_uint8
     enh = Enhancer(load_model(model_path), device="cpu")
-    return to_uint8(enh.enhance(pixels, T))
+    return to_uint8(enh.enhance(pixels, T, denoise=denoise))
 
 
 def small_image(pixels: np.ndarray, side: int) -> np.ndarray:
@@ -203,11 +198,11 @@ class Thumb(QWidget):
 class CompareDialog(QDialog):
     """The current photo by the default model and by one of the user's, side by side."""
 
-    def __init__(self, name: str, parent: Optional[QWidget] = None) -> None:
+    def __init__(self, name: str, T: float, parent: Optional[QWidget] = None) -> None:
         super().__init__(parent)
         self.setWindowTitle(f"Default model vs {name}")
-        self.left = Thumb("Default model", COMPARE_VIEW)
-        self.right = Thumb(name, COMPARE_VIEW)
+        self.left = Thumb(f"Default model · T {T:.2f}", COMPARE_VIEW)
+        self.right = Thumb(f"{name} · T {T:.2f}", COMPARE_VIEW)
         for t in (self.left, self.right):
             t.image.setText("Rendering…")
         row = QHBoxLayout()
@@ -665,7 +660,7 @@ class TrainingPanel(QWidget):
             self.show_message(str(e))
             return False
         out = model_path_for(name)
-        if out.with_suffix(".checkpoints").exists():
+        if (out.with_suffix(".checkpoints") / "latest.json").exists():
             if not self.confirm(f"A stopped run named '{name}' exists. Start over and discard it? "
                                 "(Resume continues it instead.)"):
                 return False
@@ -874,6 +869,9 @@ class TrainingPanel(QWidget):
         if run.pid:
             remove_partial_files(run.out, run.pid)
         crashed = status == QProcess.ExitStatus.CrashExit
+        kept = self._kept_step(run)
+        if not kept and run.done is None:
+            shutil.rmtree(run.run_dir, ignore_errors=True)   # nothing there to resume
         if run.done is not None and code == 0 and not crashed:
             shutil.rmtree(run.run_dir, ignore_errors=True)   # the model is saved; its checkpoints are spent
             self.progress_bar.setValue(1000)
@@ -886,14 +884,12 @@ class TrainingPanel(QWidget):
             self.modelsChanged.emit()
             self.finished.emit(str(run.out))
         elif self._stop_requested:
-            kept = self._kept_step(run)
             self.status_label.setText(f"Stopped at step {run.step}.")
             self.show_message(f"Stopped. The checkpoint at step {kept} is kept: Resume continues from there."
                               if kept else "Stopped before the first checkpoint; nothing was kept.", ok=True)
             self.refresh_models(select=run.run_dir if kept else None)
             self.stopped.emit(kept)
         else:
-            kept = self._kept_step(run)
             errors = [line for line in run.stderr if line.startswith("clode: error:")]
             exceptions = [line for line in run.stderr if re.match(r"^[\w.]+(Error|Exception)\b", line)]
             if any("out of memory" in line.lower() or "OutOfMemoryError" in line for line in run.stderr):
@@ -1110,14 +1106,14 @@ class TrainingPanel(QWidget):
             self.show_message("Open a photo in the editor first: the comparison uses it.")
             return
         pixels = small_image(w.opened.view.astype(np.float32) / 255.0, COMPARE_SIDE)
-        T = float(w.exposure.value())
-        dialog = CompareDialog(path.stem, self)
+        T, denoise = float(w.exposure.value()), float(w.panel.denoise_value())
+        dialog = CompareDialog(path.stem, T, self)
         dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
         self._compare = dialog
         dialog.show()
 
         def work(job: Job):
-            return render_small(None, pixels, T), render_small(path, pixels, T)
+            return render_small(None, pixels, T, denoise), render_small(path, pixels, T, denoise)
 
         def done(pair) -> None:
             if self._compare is dialog:
@@ -1161,7 +1157,7 @@ class TrainingPanel(QWidget):
         if path.suffix == ".checkpoints":
             shutil.rmtree(path, ignore_errors=True)
         else:
-            delete_model(path)
+            path.unlink(missing_ok=True)
         if was_active:
             self.window_.use_model(None)
         self.refresh_models()
