@@ -534,3 +534,18 @@ def test_a_raw_shows_a_quick_preview_first(qtbot, make_window, tmp_path, monkeyp
     assert seen[0].full_size == seen[2].full_size == (128, 192)
     assert seen[2].prepared                 # the preview's solve carried over to the full decode
     assert "Rendered" in kinds[3:]
+
+
+def test_auto_button_sets_T_from_the_photo(qtbot, make_window, jpeg):
+    w = make_window()
+    open_and_render(qtbot, w, jpeg)
+    if not w.model_state.can_auto:
+        pytest.skip("no automatic exposure in this build")
+    assert w.exposure.auto_button.isEnabled()
+    expected = round(w.engine.session.auto_T(), 2)
+    with qtbot.waitSignal(**final_render(w, -1.0)):
+        w.exposure.set_value(-1.0)              # away from it, so that Auto visibly moves the dial
+    with qtbot.waitSignal(**final_render(w)) as r:
+        qtbot.mouseClick(w.exposure.auto_button, Qt.MouseButton.LeftButton)
+    assert r.args[0].T == pytest.approx(expected, abs=0.01)
+    assert w.exposure.value() == pytest.approx(expected, abs=0.01)
