@@ -150,7 +150,9 @@ def test_tiny_training_makes_a_model_that_is_listed_loads_and_renders(qtbot, win
     card = model_card(path)
     assert card["steps"] == 4 and card["images"] == 4 and card["E"] == pytest.approx(0.6)
     assert card["init"].endswith("start.safetensors") and card["lr"] == pytest.approx(3e-3)
-    assert path in preferences.user_models()
+    picker = preferences.PreferencesDialog("cpu", None, window)      # Edit > Preferences' model picker
+    assert picker.user_box.findData(str(path)) >= 0
+    picker.deleteLater()
     assert load_model(path).info.name == "my portraits"
     assert panel.selected_path() == path and panel.model_list.currentItem().text() == "my portraits"
 
@@ -226,6 +228,10 @@ def test_folder_without_usable_photos_gives_a_message_and_no_run(qtbot, window, 
     empty.mkdir()
     (empty / "broken.jpg").write_bytes(b"\xff\xd8 not really")
     (empty / "readme.txt").write_text("hello")
+    action = next(a for m in window.menuBar().actions() for a in m.menu().actions()
+                  if a.text().startswith("Train a model"))
+    action.trigger()                                  # Edit > Train a model on my photos…
+    assert window.training_panel.isVisible()
     panel = make_panel(qtbot, window, empty, "none", 4)
     assert "No usable photos" in panel.photos_label.text()
     assert panel.skipped_list.count() == 1 and "broken.jpg" in panel.skipped_list.item(0).text()
