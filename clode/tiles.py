@@ -19,8 +19,12 @@ from .network import CLODENet
 from .progress import CancelToken, check
 
 #: Tile side (pixels) for the denoiser; 1 MP tiles keep the 48-channel
-#: intermediates at ~200 MB each on the CPU.
+#: intermediates at ~200 MB each on a GPU.
 DENOISE_TILE = 1024
+#: On the CPU, smaller tiles: intermediates under glibc's 32 MB mmap threshold are
+#: reused from the heap instead of being mapped and page-faulted afresh per tile.
+#: 12 MP, one thread: 1024 -> 7.1 s user + 9.1 s system; 256 -> 7.5 s user + 0.1 s system.
+DENOISE_TILE_CPU = 256
 #: Extra context each side of a tile; 2 is the minimum for the 5x5 receptive
 #: field, a little more costs nothing measurable.
 DENOISE_OVERLAP = 4
@@ -53,7 +57,7 @@ def _denoise_tiles(net: CLODENet, image: torch.Tensor, strength: float, tile: in
 
 
 @torch.no_grad()
-def denoise_tiled(net: CLODENet, image: torch.Tensor, strength: float = 1.0, *, tile: int = DENOISE_TILE,
+def denoise_tiled(net: CLODENet, image: torch.Tensor, strength: float = 1.0, *, tile: Optional[int] = None,
                   overlap: int = DENOISE_OVERLAP, out: Optional[torch.Tensor] = None,
                   cancel: Optional[CancelToken] = None) -> torch.Tensor:
     """``net.finish(image, strength)`` computed tile by tile (seamless).
@@ -62,6 +66,8 @@ def denoise_tiled(net: CLODENet, image: torch.Tensor, strength: float = 1.0, *, 
     1 is the denoiser as trained. The result goes to ``out`` when given (it
     must not overlap ``image``).
     """
+    if tile is None:
+        tile = DENOISE_TILE_CPU if image.device.type == "cpu" else DENOISE_TILE
     if out is None:
         out = torch.empty_like(image)
     if not strength:
