@@ -22,6 +22,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Optional, Union
 
+import numpy as np
+
 from . import __version__
 from .atomic import write_text
 from .errors import Cancelled, ClodeError
@@ -344,13 +346,11 @@ def run(plan_: Plan, enhancer, *, progress: Optional[ProgressFn] = None,
     return result
 
 
-def _resolve_T(job: Job, options: BatchOptions, enhancer, pixels) -> tuple[float, float, str]:
-    """(T, denoise, how they were chosen) for one photo."""
+def _resolve_T(job: Job, options: BatchOptions, enhancer) -> tuple[Optional[float], float, str]:
+    """(T, denoise, how they were chosen) for one photo; T is None for "auto" (chosen once solved)."""
     mode = options.T
     if mode == "auto":
-        if not hasattr(enhancer, "auto_T"):
-            raise ClodeError("automatic exposure is not available in this version")
-        return float(enhancer.auto_T(pixels)), options.denoise, "auto"
+        return None, options.denoise, "auto"
     if mode == "sidecar":
         settings = load_settings(job.source) or {}
         T, denoise = settings.get("T"), settings.get("denoise")
@@ -361,6 +361,16 @@ def _resolve_T(job: Job, options: BatchOptions, enhancer, pixels) -> tuple[float
     if mode is None:
         return enhancer.default_T, options.denoise, "model default"
     return float(mode), options.denoise, "fixed"
+
+
+def _enhance(enhancer, pixels, T: Optional[float], denoise: float, step, cancel) -> tuple[np.ndarray, float]:
+    """The fast engine's result and the T used; with T None (auto), one solve serves the
+    choice of T and the render."""
+    if T is None:
+        session = enhancer.prepare(pixels, progress=lambda f, m: step(0.5 * f, m), cancel=cancel)
+        T = float(session.auto_T())
+        return session.render(T, denoise=denoise, cancel=cancel), T
+    return enhancer.enhance(pixels, T, mode="fast", denoise=denoise, progress=step, cancel=cancel), T
 
 
 def _one(job: Job, options: BatchOptions, enhancer, model: str, reserved: set[Path],
@@ -375,9 +385,8 @@ def _one(job: Job, options: BatchOptions, enhancer, model: str, reserved: set[Pa
     try:
         photo = load_image(job.source)
         check(cancel)
-        T, denoise, how = _resolve_T(job, options, enhancer, photo.pixels)
-        check(cancel)
-        pixels = enhancer.enhance(photo.pixels, T, mode="fast", denoise=denoise, progress=step, cancel=cancel)
+        T, denoise, how = _resolve_T(job, options, enhancer)
+        pixels, T = _enhance(enhancer, photo.pixels, T, denoise, step, cancel)
         check(cancel)
         provenance = {"T": T, "model": model}
         if denoise != 1.0:
