@@ -36,7 +36,7 @@ from .auto_exposure import auto_T
 from .errors import ClodeError
 from .guided_filter import coefficients, luminance
 from .network import CLODENet
-from .ode import Solver, integrate
+from .ode import Solver, integrate_lambda
 from .progress import CancelToken, ProgressCallback, check, report
 from .tiles import denoise_tiled
 
@@ -323,7 +323,7 @@ def prepare(net: CLODENet, img: np.ndarray, *, t_max: float = 6.0, t_min: Option
     solve_times = [t for t in times if t != 0]
     lam = torch.zeros(len(times), ph, pw, 3, device=device)
     if solve_times:
-        states = integrate(net, proxy, solve_times, solver, track_lambda=True, progress=progress, cancel=cancel)
+        states = integrate_lambda(net, proxy, solve_times, solver, progress=progress, cancel=cancel)
         for t, state in zip(solve_times, states):
             lam[times.index(t)] = state[0, 3:6].permute(1, 2, 0)
     report(progress, 1.0, "prepared")
