@@ -343,3 +343,30 @@ def test_cli_errors_are_one_line(tree, tmp_path, capsys):
         err = capsys.readouterr().err.strip()
         assert err.startswith("clode: error: ") and message in err and "\n" not in err
     assert not (tmp_path / "o").exists()
+
+
+def test_cli_ctrl_c_stops_cleanly_and_skip_resumes(tmp_path, fixture_model_path):
+    import os
+    import signal
+    import subprocess
+    import sys
+    inp, out = tmp_path / "in", tmp_path / "out"
+    inp.mkdir()
+    for i in range(4):
+        to8(photo(i)).save(inp / f"p{i}.png")
+    argv = [sys.executable, "-m", "clode", "batch", str(inp), "-o", str(out), "--T", str(T_QUICK),
+            "--model", str(fixture_model_path), "--device", "cpu"]
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env,
+                            cwd=Path(__file__).resolve().parent.parent)
+    assert proc.stdout.readline().startswith("4 photos")
+    assert proc.stdout.readline().startswith("[1/4] done")
+    proc.send_signal(signal.SIGINT)
+    stdout, stderr = proc.communicate(timeout=300)
+    assert proc.returncode == 130, stderr
+    assert "cancelled with" in stdout and "Traceback" not in stderr
+    done = outputs(out)
+    assert 1 <= len(done) < 4 and not [p for p in out.iterdir() if p.name.endswith(".part")]
+    code = main(argv[3:] + ["--on-conflict", "skip"])
+    assert code == 0
+    assert outputs(out) == [f"p{i}_clode.jpg" for i in range(4)]
