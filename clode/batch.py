@@ -292,7 +292,7 @@ def run(plan_: Plan, enhancer, *, progress: Optional[ProgressFn] = None,
     """Enhance every planned file; never raises for a bad file, returns the outcome of each."""
     options = plan_.options
     start = time.monotonic()
-    items: list[ItemResult] = list(plan_.rejected)
+    items: list[ItemResult] = []
     total = plan_.total
     # Names "unique" must not take: every planned output, and every one picked so far.
     reserved: set[Path] = {j.target for j in plan_.jobs}
@@ -316,6 +316,7 @@ def run(plan_: Plan, enhancer, *, progress: Optional[ProgressFn] = None,
                           sum(it.status == FAILED for it in items), item))
 
     for item in plan_.rejected:
+        items.append(item)
         emit(None, 0.0, item)
     for job in plan_.jobs:
         if cancel is not None and cancel.cancelled:

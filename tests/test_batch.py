@@ -370,3 +370,20 @@ def test_cli_ctrl_c_stops_cleanly_and_skip_resumes(tmp_path, fixture_model_path)
     code = main(argv[3:] + ["--on-conflict", "skip"])
     assert code == 0
     assert outputs(out) == [f"p{i}_clode.jpg" for i in range(4)]
+
+
+def test_refused_photos_are_reported_one_by_one(tmp_path, enhancer):
+    out = tmp_path / "out"
+    inp = out / "photos"
+    (inp / "photos").mkdir(parents=True)
+    to8(photo(1)).save(inp / "x.png")
+    to8(photo(2)).save(inp / "photos" / "x.png")
+    before = digest(inp)
+    seen = []
+    result = batch.run(batch.plan(inp, out, options(recursive=True, name="{stem}",
+                                                    export=ExportOptions(format="png"))),
+                       enhancer, progress=seen.append)
+    assert [(p.finished, p.item.status) for p in seen if p.item] == [(1, "failed"), (2, "done")]
+    assert (result.done, result.failed) == (1, 1)
+    assert "refused: the output" in result.log_path.read_text()
+    assert digest(inp) == before and (out / "x.png").exists()
