@@ -37,8 +37,13 @@ def main() -> int:
     for name in DIM:
         img = load_image(PHOTOS / name).pixels
         t0 = time.perf_counter()
-        T = enh.auto_T(img) if args.T == "auto" else float(args.T)
-        out = enh.enhance(img, T)
+        if args.T == "auto":
+            session = enh.prepare(img)       # one solve serves the choice and the render
+            T = session.auto_T()
+            out = session.render(T)
+        else:
+            T = float(args.T)
+            out = enh.enhance(img, T)
         print(f"{name}: T={T:.2f}, {time.perf_counter() - t0:.1f} s, mean {img.mean():.3f} -> {out.mean():.3f}", flush=True)
         scale = CELL / max(img.shape[:2])
         size = (round(img.shape[0] * scale), round(img.shape[1] * scale))

@@ -16,7 +16,7 @@ import torch
 from .devices import resolve_device
 from .errors import ClodeError
 from .network import CLODENet
-from .ode import EXACT, Solver, integrate
+from .ode import EXACT, Solver, integrate, integrate_lambda, mirrors_darkening
 from .progress import CancelToken, ProgressCallback
 from .session import PROXY_SIDE, PROXY_SOLVER, QUICK_PROXY_SIDE, QUICK_SOLVER, Session, prepare
 
@@ -81,8 +81,11 @@ class Enhancer:
                    cancel: Optional[CancelToken] = None) -> list[np.ndarray]:
         """Results at several end times from one solve per direction (T may be negative)."""
         x = to_tensor(img, self.device)
-        states = integrate(self.model, x, Ts, self.solver, progress=progress, cancel=cancel)
-        return [to_numpy(self.model.finish(s, denoise)) for s in states]
+        if mirrors_darkening(self.model) and any(T < 0 for T in Ts):
+            states = integrate_lambda(self.model, x, Ts, self.solver, progress=progress, cancel=cancel)
+        else:
+            states = integrate(self.model, x, Ts, self.solver, progress=progress, cancel=cancel)
+        return [to_numpy(self.model.finish(s[:, :3], denoise)) for s in states]
 
     def enhance(self, img: np.ndarray, T: Optional[float] = None, *, mode: str = "fast", denoise: float = 1.0,
                 progress: Optional[ProgressCallback] = None,

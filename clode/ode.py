@@ -174,3 +174,38 @@ def integrate(net: CLODENet, image: torch.Tensor, times: Sequence[float], solver
         done[0] += abs(ends[-1])
     report(progress, 1.0, "solved")
     return [results[t] for t in times]
+
+
+def mirrors_darkening(net: CLODENet) -> bool:
+    """True if T < 0 is the inverse of the curve for |T| (see ``clode.weights.ModelInfo.darken``)."""
+    info = getattr(net, "info", None)
+    return info is not None and getattr(info, "darken", "integrate") == "mirror"
+
+
+def logistic(image: torch.Tensor, lam: torch.Tensor) -> torch.Tensor:
+    """The closed-form solution I0 / (I0 + (1 - I0) exp(Lambda)) of dI/dt = A (I^2 - I) for fixed A."""
+    return image / (image + (1 - image) * torch.exp(lam))
+
+
+def integrate_lambda(net: CLODENet, image: torch.Tensor, times: Sequence[float], solver: Solver = EXACT, *,
+                     progress: Optional[ProgressCallback] = None,
+                     cancel: Optional[CancelToken] = None) -> list[torch.Tensor]:
+    """States [I(t), Lambda(t)] (6 channels) at ``times``, honouring the model's darkening mode.
+
+    For a "mirror" model one forward solve to max |t| serves both signs:
+    Lambda(-t) = -Lambda(t), and I(-t) follows from the closed form.
+    """
+    times = [float(t) for t in times]
+    if not mirrors_darkening(net) or all(t >= 0 for t in times):
+        return integrate(net, image, times, solver, track_lambda=True, progress=progress, cancel=cancel)
+    forward = sorted({abs(t) for t in times})
+    states = dict(zip(forward, integrate(net, image, forward, solver, track_lambda=True,
+                                         progress=progress, cancel=cancel)))
+    out = []
+    for t in times:
+        state = states[abs(t)]
+        if t < 0:
+            lam = -state[:, 3:6]
+            state = torch.cat([logistic(image, lam), lam, state[:, 6:]], 1)
+        out.append(state)
+    return out

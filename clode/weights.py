@@ -38,6 +38,9 @@ OFFICIAL_PREFIXES = ("odefunc.", "odeblock.odefunc.")
 OFFICIAL_UNUSED = re.compile(r"^(conv1|e_conv[1-7])\.")
 
 
+DARKEN_MODES = ("integrate", "mirror")
+
+
 @dataclass
 class ModelInfo:
     name: str
@@ -47,6 +50,11 @@ class ModelInfo:
     architecture: str = ARCHITECTURE
     official: bool = False
     card: dict = field(default_factory=dict)
+    # How T < 0 is computed. "integrate": solve backwards in time, as the paper does (the official
+    # models). "mirror": apply the inverse of the curve learned for |T|, Lambda(-T) = -Lambda(T).
+    # Our trainer only ever shows the network t in [0, T]; integrating backwards feeds it t < 0,
+    # where our models were measured to brighten again below T = -1.
+    darken: str = "integrate"
 
 
 def _short(names) -> str:
@@ -154,6 +162,7 @@ def load_model(path: Optional[PathLike] = None, device: Union[str, torch.device]
         _check_and_load(net, state, path)
         card = json.loads(meta.get("card", "{}") or "{}")
         info = ModelInfo(name=meta.get("name", path.stem), path=path,
+                         darken=meta.get("darken", "mirror" if meta.get("format") == "clode" else "integrate"),
                          default_T=float(meta.get("default_T", 3.0)), t_max=float(meta.get("t_max", 6.0)),
                          card=card)
     else:
@@ -166,8 +175,10 @@ def load_model(path: Optional[PathLike] = None, device: Union[str, torch.device]
 
 
 def save_model(net: CLODENet, path: PathLike, *, name: Optional[str] = None, default_T: float = 3.0,
-               t_max: float = 6.0, card: Optional[dict] = None) -> Path:
-    """Write ``net`` in our safetensors format, atomically."""
+               t_max: float = 6.0, card: Optional[dict] = None, darken: str = "mirror") -> Path:
+    """Write ``net`` in our safetensors format, atomically (``darken``: see ``ModelInfo``)."""
+    if darken not in DARKEN_MODES:
+        raise ValueError(f"darken must be one of {DARKEN_MODES}")
     path = Path(path)
     state = {k: v.detach().float().cpu().contiguous() for k, v in net.state_dict().items()}
     metadata = {
@@ -176,6 +187,7 @@ def save_model(net: CLODENet, path: PathLike, *, name: Optional[str] = None, def
         "name": name or path.stem,
         "default_T": repr(float(default_T)),
         "t_max": repr(float(t_max)),
+        "darken": darken,
         "software": f"clode {__version__}",
         "card": json.dumps(card or {}, sort_keys=True),
     }
