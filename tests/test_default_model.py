@@ -42,3 +42,8 @@ def test_fast_and_exact_agree_on_negative_T(model, dark_photo):
         fast = session.render(T, denoise=0.0)
         (exact,) = enh.trajectory(dark_photo, [T], denoise=0.0)
         assert np.abs(fast - exact).max() < 0.02, T
+
+
+def test_T_zero_returns_the_photo(model, dark_photo):
+    out = Enhancer(model, device="cpu").enhance(dark_photo, 0.0, denoise=0.0)
+    assert np.abs(out - dark_photo).max() < 1e-5
