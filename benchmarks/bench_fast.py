@@ -216,7 +216,7 @@ def child_export(args) -> None:
 
 def section_fidelity(enh, args):
     T = enh.default_T
-    pairs = sorted((DEV / "low").glob("*.png"))[:args.pairs]
+    pairs = sorted((DEV / "low").glob("*.png"))[args.first_pair:args.first_pair + args.pairs]
     print(f"\n## fidelity on lowlight-dev ({len(pairs)} pairs, 600 x 400), T = {T:g}: fast (prepare [0, T] "
           f"+ render, denoiser 1) vs exact (full-resolution solve, {EXACT.describe()})")
     sides = sorted({int(v) for v in args.proxy_sides.split(",")} | {S.PROXY_SIDE})
@@ -311,6 +311,7 @@ def main() -> None:
     ap.add_argument("--model", type=Path, default=None, help="default: the shipped model")
     ap.add_argument("--sections", default=",".join(SECTIONS))
     ap.add_argument("--pairs", type=int, default=7, help="lowlight-dev pairs for the fidelity section")
+    ap.add_argument("--first-pair", type=int, default=0, help=argparse.SUPPRESS)
     ap.add_argument("--proxy-sides", default=f"128,{S.PROXY_SIDE},384")
     ap.add_argument("--halo-size", default="512x768", help="HxW of the halo test image")
     ap.add_argument("--shared", type=Path, default=SHARED, help="the shared data folder (default ../shared)")

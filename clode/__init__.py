@@ -8,10 +8,11 @@ from .errors import Cancelled, ClodeError, ImageReadError, ImageWriteError, Mode
 from .network import CLODENet  # noqa: E402
 from .ode import EXACT, Solver  # noqa: E402
 from .progress import CancelToken  # noqa: E402
+from .session import Session  # noqa: E402
 from .weights import ModelInfo, load_model, save_model  # noqa: E402
 
 __all__ = [
     "CLODENet", "CancelToken", "Cancelled", "ClodeError", "Device", "EXACT", "Enhancer",
-    "ImageReadError", "ImageWriteError", "ModelInfo", "ModelLoadError", "Solver", "__version__",
+    "ImageReadError", "ImageWriteError", "ModelInfo", "ModelLoadError", "Session", "Solver", "__version__",
     "devices", "load_model", "resolve_device", "save_model",
 ]
