@@ -215,6 +215,9 @@ class BatchDialog(QDialog):
         self._count_timer.timeout.connect(self.update_count)
         for edit in (self.input_edit, self.output_edit, self.name_edit):
             edit.textChanged.connect(self._options_changed)
+        for edit in (self.input_edit, self.output_edit):
+            # A path set by Browse (or the caller) shows its beginning, not its tail.
+            edit.textChanged.connect(lambda _t, e=edit: None if e.hasFocus() else e.setCursorPosition(0))
         for box in (self.exposure_mode, self.format_box, self.conflict):
             box.currentIndexChanged.connect(self._options_changed)
         self.recursive.toggled.connect(self._options_changed)
