@@ -35,13 +35,12 @@ def enhancer(fixture_model):
 
 def test_auto_T_darkens_an_already_bright_photo(enhancer):
     rng = np.random.default_rng(0)
-    bright = np.clip(0.75 + 0.1 * rng.standard_normal((40, 56, 3)), 0, 1).astype(np.float32)
+    bright = np.clip(0.75 + 0.1 * rng.standard_normal((16, 24, 3)), 0, 1).astype(np.float32)
     session = enhancer.prepare(bright)
     assert mean_luminance(session.render(enhancer.default_T, denoise=0)) > BAND[1]
     T = session.auto_T()
     assert T < enhancer.default_T
     assert mean_luminance(session.render(T, size=session.proxy_size, denoise=0)) == pytest.approx(BAND[1], abs=0.01)
-    assert enhancer.auto_T(bright) == pytest.approx(T, abs=0.05)
 
 
 def test_cli_enhance_with_auto_T(tmp_path, fixture_model_path):
