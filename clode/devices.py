@@ -31,7 +31,8 @@ def devices() -> list[Device]:
             found.append(Device(f"cuda:{i}", f"{torch.cuda.get_device_name(i)} (cuda:{i})"))
     if _mps_available():
         found.append(Device("mps", "Apple GPU (mps)"))
-    found.append(Device("cpu", f"CPU ({torch.get_num_threads()} threads)"))
+    threads = torch.get_num_threads()
+    found.append(Device("cpu", f"CPU ({threads} thread{'' if threads == 1 else 's'})"))
     return found
 
 
