@@ -6,7 +6,6 @@ import torch
 
 from clode import CancelToken, Cancelled, ClodeError, Enhancer
 from clode import session as session_mod
-from clode import tiles
 from clode.ode import Solver, integrate
 from clode.tiles import denoise_tiled
 
@@ -27,12 +26,6 @@ def dark_image(h, w, seed=0):
 def no_grad():
     with torch.no_grad():
         yield
-
-
-@pytest.fixture
-def float32_denoiser(monkeypatch):
-    """The denoiser in float32 (on CPUs with bfloat16 support it runs in bfloat16 by default)."""
-    monkeypatch.setattr(tiles, "CPU_BF16", False)
 
 
 @pytest.fixture(scope="module")
@@ -67,7 +60,7 @@ class CurveCounter:
 
 
 @pytest.mark.parametrize("T", [2.0, -1.0, 0.5])
-def test_render_at_proxy_size_equals_exact_solve(prepared, fixture_model, T, float32_denoiser):
+def test_render_at_proxy_size_equals_exact_solve(prepared, fixture_model, T):
     s = prepared
     assert s.proxy_size == (24, 32)
     # The same ODE with Lambda riding along: the closed form reproduces its image channels.
@@ -118,7 +111,7 @@ def test_resized_view_and_uint8(prepared):
     assert np.abs(as_u8.astype(int) - np.round(view * 255).astype(int)).max() <= 1
 
 
-def test_strips_are_seamless_with_the_denoiser(prepared, monkeypatch, float32_denoiser):
+def test_strips_are_seamless_with_the_denoiser(prepared, monkeypatch):
     whole = prepared.render(2.0, denoise=1.0)
     monkeypatch.setattr(session_mod, "STRIP_PIXELS", 5 * 56)     # 5-row strips
     monkeypatch.setattr(session_mod, "CHUNK_PIXELS", 3 * 56)
@@ -130,22 +123,13 @@ def test_strips_are_seamless_with_the_denoiser(prepared, monkeypatch, float32_de
     assert np.abs(whole - finished).max() <= 1e-5
 
 
-def test_tiled_denoise_equals_untiled(fixture_model, float32_denoiser):
+def test_tiled_denoise_equals_untiled(fixture_model):
     img = torch.from_numpy(dark_image(70, 150, seed=1)).permute(2, 0, 1)[None]
     with torch.no_grad():
         whole = fixture_model.finish(img, 0.7)
         tiled = denoise_tiled(fixture_model, img, 0.7, tile=32)     # 3 x 5 tiles
     assert np.abs((whole - tiled).numpy()).max() <= 1e-5
     assert torch.equal(denoise_tiled(fixture_model, img, 0.0), img.clamp(0, 1))
-
-
-@pytest.mark.skipif(not tiles.CPU_BF16, reason="this CPU has no native bfloat16")
-def test_bfloat16_denoiser_is_close_to_float32(fixture_model, monkeypatch):
-    img = torch.from_numpy(dark_image(40, 60, seed=4)).permute(2, 0, 1)[None]
-    fast = denoise_tiled(fixture_model, img, 1.0, tile=32)
-    monkeypatch.setattr(tiles, "CPU_BF16", False)
-    exact = denoise_tiled(fixture_model, img, 1.0, tile=32)
-    assert np.abs((fast - exact).numpy()).max() <= 4e-3   # one 8-bit level
 
 
 def test_render_after_prepare_runs_no_curve_network(fixture_model):
