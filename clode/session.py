@@ -319,7 +319,10 @@ class Session:
             with _one_thread():
                 self._closed_form(view, fields, size, region, a, b, res)
             if denoise:
-                res = denoise_tiled(self.net, res.permute(2, 0, 1)[None], denoise, cancel=cancel)[0].permute(1, 2, 0)
+                # Contiguous NCHW: the convolutions run 2-3x faster on it than on the
+                # channels-last view of the strip (measured, 2-core CPU).
+                block = res.permute(2, 0, 1)[None].contiguous()
+                res = denoise_tiled(self.net, block, denoise, cancel=cancel)[0].permute(1, 2, 0)
             with _one_thread():
                 if not denoise:
                     res = res.clamp_(0, 1)
