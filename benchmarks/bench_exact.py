@@ -12,7 +12,6 @@ fixture weights (random, seeded) and the shipped default model if present.
 from __future__ import annotations
 
 import argparse
-import platform
 import statistics
 import sys
 import tempfile
@@ -22,6 +21,7 @@ from pathlib import Path
 import numpy as np
 import torch
 from PIL import Image
+from machine import cpu_name  # noqa: E402  (benchmarks/machine.py)
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
@@ -34,16 +34,6 @@ from clode.weights import DEFAULT_MODEL  # noqa: E402
 SHARED = ROOT.parent / "shared"
 PHOTO = Path("datasets") / "lowlight-dev" / "low" / "00.png"
 FIXTURE = Path("reference") / "clode_official_fixture.npz"
-
-
-def cpu_name() -> str:
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or platform.machine()
 
 
 def fixture_model(folder: Path, shared: Path):

@@ -21,7 +21,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import platform
 import resource
 import statistics
 import subprocess
@@ -33,6 +32,7 @@ from pathlib import Path
 import numpy as np
 import torch
 from PIL import Image
+from machine import cpu_name  # noqa: E402  (benchmarks/machine.py)
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
@@ -48,16 +48,6 @@ DEV = SHARED / "datasets" / "lowlight-dev"
 PHOTO = SHARED / "datasets" / "photos"
 VIEW = (1155, 1732)         # a 2 MP window onto a 3:2 photo
 SECTIONS = ("prepare", "dial", "preview", "export", "fidelity", "halo")
-
-
-def cpu_name() -> str:
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or platform.machine()
 
 
 def sync(device) -> None:

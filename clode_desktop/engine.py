@@ -44,7 +44,6 @@ class ModelState:
     device_label: str      # a person's: "NVIDIA H100 (cuda:0)"
     official: bool = False
     note: str = ""         # e.g. why we fell back to the CPU
-    can_auto: bool = False
 
 
 @dataclass
@@ -153,7 +152,7 @@ class Engine:
         self.model_state = ModelState(
             name=info.name, path=info.path, default_T=info.default_T, t_max=info.t_max, device=key,
             official=info.official,
-            device_label=labels.get(key, key), note=note, can_auto=hasattr(self.enhancer, "auto_T"))
+            device_label=labels.get(key, key), note=note)
         return self.model_state
 
     # -- photo ------------------------------------------------------------------------------
@@ -289,13 +288,7 @@ class Engine:
                       time.perf_counter() - start)
 
     def auto_T(self) -> float:
-        session = self._need_session()
-        if hasattr(session, "auto_T"):
-            return float(session.auto_T())
-        enhancer = self._need_model()
-        if not hasattr(enhancer, "auto_T"):
-            raise ClodeError("automatic exposure is not available in this version")
-        return float(enhancer.auto_T(self.photo.pixels))
+        return float(self._need_session().auto_T())
 
     def export(self, target: Path, options, T: float, denoise: float,
                progress: Optional[ProgressCallback] = None, cancel: Optional[CancelToken] = None) -> Path:

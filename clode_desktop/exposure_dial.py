@@ -194,10 +194,6 @@ class ExposureControl(QWidget):
             self._syncing = False
         self.set_value(min(max(value, -t_max), t_max), emit=False)
 
-    def set_auto_available(self, available: bool, why_not: str = "") -> None:
-        self.auto_button.setEnabled(available)
-        self.auto_button.setToolTip("Choose T automatically for this photo" if available else why_not)
-
     def default(self) -> float:
         return self._default
 

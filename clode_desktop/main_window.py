@@ -299,7 +299,6 @@ class MainWindow(QMainWindow):
         self.model_state = state
         self._good_choice = (self._device, self.model_choice())
         self.exposure.set_model_range(state.default_T, state.t_max)
-        self.exposure.set_auto_available(state.can_auto, "Automatic exposure is not available in this version")
         self.device_status.setText(f"Device: {state.device_label}")
         self.device_status.setToolTip(state.note)
         if state.note:
