@@ -35,10 +35,12 @@ def choose_T(brightness: Callable[[float], float], default_T: float, t_min: floa
     level = brightness(default_T)
     if band[0] <= level <= band[1]:
         return float(default_T)
-    target = band[1] if level > band[1] else band[0]
-    lo, hi = (t_min, default_T) if level > band[1] else (default_T, t_max)
-    if (brightness(lo) - target) * (brightness(hi) - target) > 0:
-        return float(lo if level > band[1] else hi)     # the band cannot be reached: go as far as allowed
+    too_bright = level > band[1]
+    target = band[1] if too_bright else band[0]
+    lo, hi = (t_min, default_T) if too_bright else (default_T, t_max)
+    far = lo if too_bright else hi
+    if (brightness(far) - target) * (level - target) > 0:
+        return float(far)     # the band cannot be reached: go as far as allowed
     for _ in range(ITERATIONS):
         mid = 0.5 * (lo + hi)
         if brightness(mid) < target:

@@ -298,7 +298,7 @@ def run(plan_: Plan, enhancer, *, progress: Optional[ProgressFn] = None,
     reserved: set[Path] = {j.target for j in plan_.jobs}
     cancelled = False
     worked_seconds, worked = 0.0, 0          # files actually processed (skips are instant): the ETA's pace
-    model = _model_name(enhancer)
+    model = enhancer.model_name
 
     def emit(current: Optional[Path], inner: float, item: Optional[ItemResult] = None) -> None:
         if progress is None:
@@ -368,9 +368,7 @@ def _enhance(enhancer, pixels, T: Optional[float], denoise: float, step, cancel)
     """The fast engine's result and the T used; with T None (auto), one solve serves the
     choice of T and the render."""
     if T is None:
-        session = enhancer.prepare(pixels, progress=lambda f, m: step(0.5 * f, m), cancel=cancel)
-        T = float(session.auto_T())
-        return session.render(T, denoise=denoise, cancel=cancel), T
+        return enhancer.enhance_auto(pixels, denoise=denoise, progress=step, cancel=cancel)
     return enhancer.enhance(pixels, T, mode="fast", denoise=denoise, progress=step, cancel=cancel), T
 
 
@@ -416,11 +414,6 @@ def _one(job: Job, options: BatchOptions, enhancer, model: str, reserved: set[Pa
 def _one_line(text: str) -> str:
     lines = [line.strip() for line in str(text).splitlines() if line.strip()]
     return (lines[0] if lines else "")[:300]
-
-
-def _model_name(enhancer) -> str:
-    info = getattr(getattr(enhancer, "model", None), "info", None)
-    return info.name if info is not None else "unnamed"
 
 
 # ----------------------------------------------------------------------------------------------

@@ -51,6 +51,11 @@ class Enhancer:
         return info.default_T if info is not None else 3.0
 
     @property
+    def model_name(self) -> str:
+        info = getattr(self.model, "info", None)
+        return info.name if info is not None else "unnamed"
+
+    @property
     def t_max(self) -> float:
         info = getattr(self.model, "info", None)
         return info.t_max if info is not None else 6.0
@@ -74,6 +79,18 @@ class Enhancer:
         """An end time for ``img`` chosen without ground truth (prepare a session and use
         ``session.auto_T()`` instead when the image will be rendered too)."""
         return self.prepare(img, progress=progress, cancel=cancel).auto_T()
+
+    def enhance_auto(self, img: np.ndarray, *, mode: str = "fast", denoise: float = 1.0,
+                     progress: Optional[ProgressCallback] = None,
+                     cancel: Optional[CancelToken] = None) -> tuple[np.ndarray, float]:
+        """The result at the automatic T, and that T. In fast mode one solve serves both."""
+        if mode != "fast":
+            T = self.auto_T(img, cancel=cancel)
+            return self.enhance(img, T, mode=mode, denoise=denoise, progress=progress, cancel=cancel), T
+        session = self.prepare(img, progress=None if progress is None else lambda f, m: progress(0.5 * f, m),
+                               cancel=cancel)
+        T = float(session.auto_T())
+        return session.render(T, denoise=denoise, cancel=cancel), T
 
     @torch.no_grad()
     def trajectory(self, img: np.ndarray, Ts: Sequence[float], *, denoise: float = 1.0,

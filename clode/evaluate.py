@@ -68,6 +68,11 @@ class EvalReport:
         return self._mean([s.oracle_ssim for s in self.scores if s.oracle_ssim is not None])
 
     @property
+    def mean_T(self) -> float:
+        """Mean of the end times scored (interesting with T="auto")."""
+        return self._mean([s.T for s in self.scores if s.T is not None])
+
+    @property
     def mean_oracle_T(self) -> float:
         return self._mean([s.oracle_T for s in self.scores if s.oracle_T is not None])
 

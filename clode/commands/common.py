@@ -35,7 +35,3 @@ def make_enhancer(args: argparse.Namespace) -> Enhancer:
     model = load_model(args.model)
     return Enhancer(model, device=args.device, solver=solver)
 
-
-def model_name(enhancer: Enhancer) -> str:
-    info = getattr(enhancer.model, "info", None)
-    return info.name if info is not None else "unnamed"

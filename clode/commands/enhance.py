@@ -16,7 +16,7 @@ from ..enhancer import MODES
 from ..errors import ClodeError
 from ..export import save_image
 from ..imageio import find_images, load_image
-from .common import add_engine_options, exposure, make_enhancer, model_name
+from .common import add_engine_options, exposure, make_enhancer
 
 
 def register(subparsers) -> None:
@@ -72,7 +72,7 @@ def run(args) -> int:
         raise ClodeError(f"{outdir}: exists and is not a folder")
     enhancer = make_enhancer(args)
     T = enhancer.default_T if args.T is None else args.T
-    base_provenance = {"model": model_name(enhancer)}
+    base_provenance = {"model": enhancer.model_name}
     if args.denoise != 1.0:
         base_provenance["denoise"] = args.denoise
 
@@ -92,13 +92,11 @@ def run(args) -> int:
         start = time.perf_counter()
         try:
             photo = load_image(src)
-            if T == "auto" and args.mode == "fast":
-                session = enhancer.prepare(photo.pixels)   # one solve serves the choice and the render
-                T_used = session.auto_T()
-                pixels = session.render(T_used, denoise=args.denoise)
+            if T == "auto":
+                pixels, T_used = enhancer.enhance_auto(photo.pixels, mode=args.mode, denoise=args.denoise)
             else:
-                T_used = enhancer.auto_T(photo.pixels) if T == "auto" else T
-                pixels = enhancer.enhance(photo.pixels, T_used, mode=args.mode, denoise=args.denoise)
+                T_used = T
+                pixels = enhancer.enhance(photo.pixels, T, mode=args.mode, denoise=args.denoise)
             target.parent.mkdir(parents=True, exist_ok=True)
             save_image(target, pixels, source=photo, provenance={"T": T_used, **base_provenance})
         except ClodeError as e:

@@ -6,7 +6,7 @@ import math
 import sys
 
 from ..evaluate import EvalReport, evaluate_pairs
-from .common import add_engine_options, exposure, make_enhancer, model_name
+from .common import add_engine_options, exposure, make_enhancer
 
 
 def register(subparsers) -> None:
@@ -51,14 +51,14 @@ def format_report(report: EvalReport) -> str:
     lines.append("-" * len(head))
     lines.append(row("mean", report.mean_psnr, report.mean_ssim,
                      report.mean_oracle_T, report.mean_oracle_psnr, report.mean_oracle_ssim,
-                     report._mean([s.T for s in report.scores]) if auto else None))
+                     report.mean_T if auto else None))
     return "\n".join(lines)
 
 
 def run(args) -> int:
     enhancer = make_enhancer(args)
     T = enhancer.default_T if args.T is None else args.T
-    print(f"model {model_name(enhancer)}, T = {T if T == 'auto' else format(T, 'g')}, denoise {args.denoise:g}, "
+    print(f"model {enhancer.model_name}, T = {T if T == 'auto' else format(T, 'g')}, denoise {args.denoise:g}, "
           f"solver {enhancer.solver.describe()}, device {enhancer.device}", flush=True)
 
     def progress(fraction: float, name: str) -> None:
