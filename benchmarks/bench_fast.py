@@ -187,17 +187,18 @@ def section_export(enh, args, big, session):
 
 
 def child_export(args) -> None:
-    from clode.export import save_image
+    from clode.export import pixel_dtype, save_image
     enh = make_enhancer(args)
     t0 = time.perf_counter()
     photo = load_image(args.child_export)
     t1 = time.perf_counter()
     session = enh.prepare(photo.pixels, t_range=(0.0, enh.default_T))
     t2 = time.perf_counter()
-    out = session.render(enh.default_T, denoise=args.denoise)
-    t3 = time.perf_counter()
     with tempfile.TemporaryDirectory() as tmp:
-        save_image(Path(tmp) / "out.jpg", out, source=photo)
+        target = Path(tmp) / "out.jpg"     # as the product exports: an 8-bit render straight to the encoder
+        out = session.render(enh.default_T, denoise=args.denoise, dtype=pixel_dtype(target))
+        t3 = time.perf_counter()
+        save_image(target, out, source=photo)
     t4 = time.perf_counter()
     usage = resource.getrusage(resource.RUSAGE_SELF)
     print(json.dumps({"load": t1 - t0, "prepare": t2 - t1, "render": t3 - t2, "save": t4 - t3,

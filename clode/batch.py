@@ -27,7 +27,7 @@ import numpy as np
 from . import __version__
 from .atomic import write_text
 from .errors import Cancelled, ClodeError
-from .export import FORMAT_EXTENSIONS, ExportOptions, format_for, save_image
+from .export import FORMAT_EXTENSIONS, ExportOptions, format_for, pixel_dtype, save_image
 from .imageio import find_images, load_image
 from .progress import CancelToken, check
 from .sidecar import load_settings
@@ -364,12 +364,13 @@ def _resolve_T(job: Job, options: BatchOptions, enhancer) -> tuple[Optional[floa
     return float(mode), options.denoise, "fixed"
 
 
-def _enhance(enhancer, pixels, T: Optional[float], denoise: float, step, cancel) -> tuple[np.ndarray, float]:
+def _enhance(enhancer, pixels, T: Optional[float], denoise: float, step, cancel,
+             dtype=np.float32) -> tuple[np.ndarray, float]:
     """The fast engine's result and the T used; with T None (auto), one solve serves the
     choice of T and the render."""
     if T is None:
-        return enhancer.enhance_auto(pixels, denoise=denoise, progress=step, cancel=cancel)
-    return enhancer.enhance(pixels, T, mode="fast", denoise=denoise, progress=step, cancel=cancel), T
+        return enhancer.enhance_auto(pixels, denoise=denoise, dtype=dtype, progress=step, cancel=cancel)
+    return enhancer.enhance(pixels, T, mode="fast", denoise=denoise, dtype=dtype, progress=step, cancel=cancel), T
 
 
 def _one(job: Job, options: BatchOptions, enhancer, model: str, reserved: set[Path],
@@ -385,7 +386,8 @@ def _one(job: Job, options: BatchOptions, enhancer, model: str, reserved: set[Pa
         photo = load_image(job.source)
         check(cancel)
         T, denoise, how = _resolve_T(job, options, enhancer)
-        pixels, T = _enhance(enhancer, photo.pixels, T, denoise, step, cancel)
+        pixels, T = _enhance(enhancer, photo.pixels, T, denoise, step, cancel,
+                             dtype=pixel_dtype(target, options.export))
         check(cancel)
         provenance = {"T": T, "model": model}
         if denoise != 1.0:

@@ -80,17 +80,18 @@ class Enhancer:
         ``session.auto_T()`` instead when the image will be rendered too)."""
         return self.prepare(img, progress=progress, cancel=cancel).auto_T()
 
-    def enhance_auto(self, img: np.ndarray, *, mode: str = "fast", denoise: float = 1.0,
+    def enhance_auto(self, img: np.ndarray, *, mode: str = "fast", denoise: float = 1.0, dtype=np.float32,
                      progress: Optional[ProgressCallback] = None,
                      cancel: Optional[CancelToken] = None) -> tuple[np.ndarray, float]:
         """The result at the automatic T, and that T. In fast mode one solve serves both."""
         if mode != "fast":
             T = self.auto_T(img, cancel=cancel)
-            return self.enhance(img, T, mode=mode, denoise=denoise, progress=progress, cancel=cancel), T
+            return self.enhance(img, T, mode=mode, denoise=denoise, dtype=dtype, progress=progress,
+                                cancel=cancel), T
         session = self.prepare(img, progress=None if progress is None else lambda f, m: progress(0.5 * f, m),
                                cancel=cancel)
         T = float(session.auto_T())
-        return session.render(T, denoise=denoise, cancel=cancel), T
+        return session.render(T, denoise=denoise, dtype=dtype, cancel=cancel), T
 
     @torch.no_grad()
     def trajectory(self, img: np.ndarray, Ts: Sequence[float], *, denoise: float = 1.0,
@@ -105,9 +106,9 @@ class Enhancer:
         return [to_numpy(self.model.finish(s[:, :3], denoise)) for s in states]
 
     def enhance(self, img: np.ndarray, T: Optional[float] = None, *, mode: str = "fast", denoise: float = 1.0,
-                progress: Optional[ProgressCallback] = None,
+                dtype=np.float32, progress: Optional[ProgressCallback] = None,
                 cancel: Optional[CancelToken] = None) -> np.ndarray:
-        """The result at end time ``T`` (the model's default when None)."""
+        """The result at end time ``T`` (the model's default when None), as float32 in [0, 1] or uint8."""
         T = self.default_T if T is None else float(T)
         if mode == "exact":
             pixels = img.shape[0] * img.shape[1]
@@ -115,9 +116,10 @@ class Enhancer:
                 raise ClodeError(f"exact mode solves the whole image at once and is limited to "
                                  f"{EXACT_MAX_PIXELS / 1e6:g} MP (this one has {pixels / 1e6:.1f} MP); "
                                  f"use the fast mode")
-            return self.trajectory(img, [T], denoise=denoise, progress=progress, cancel=cancel)[0]
+            out = self.trajectory(img, [T], denoise=denoise, progress=progress, cancel=cancel)[0]
+            return out if dtype == np.float32 else np.rint(np.clip(out, 0, 1) * 255).astype(np.uint8)
         if mode != "fast":
             raise ClodeError(f"unknown mode {mode!r} (expected one of: {', '.join(MODES)})")
         # Only [0, T] is needed for one result: half the solve of a full prepare.
         session = self.prepare(img, progress=progress, cancel=cancel, t_range=(min(T, 0.0), max(T, 0.0)))
-        return session.render(T, denoise=denoise, cancel=cancel)
+        return session.render(T, denoise=denoise, dtype=dtype, cancel=cancel)

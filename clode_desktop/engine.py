@@ -292,7 +292,7 @@ class Engine:
 
     def export(self, target: Path, options, T: float, denoise: float,
                progress: Optional[ProgressCallback] = None, cancel: Optional[CancelToken] = None) -> Path:
-        from clode.export import save_image
+        from clode.export import pixel_dtype, save_image
         session, photo = self._need_session(), self._need_photo()
         state = self.model_state
 
@@ -300,7 +300,8 @@ class Engine:
             if progress is not None:
                 progress(0.9 * fraction, message)
 
-        out = session.render(float(T), denoise=float(denoise), cancel=cancel, progress=step)
+        out = session.render(float(T), denoise=float(denoise), dtype=pixel_dtype(target, options), cancel=cancel,
+                             progress=step)
         check(cancel)
         if progress is not None:
             progress(0.9, "writing")

@@ -10,7 +10,7 @@ from PIL import Image, ImageCms, JpegImagePlugin
 
 from clode import __version__
 from clode.errors import ImageWriteError
-from clode.export import FORMAT_EXTENSIONS, ExportOptions, save_image
+from clode.export import FORMAT_EXTENSIONS, ExportOptions, pixel_dtype, save_image
 from clode.imageio import load_image
 from dng import make_dng
 
@@ -199,6 +199,22 @@ def test_out_of_range_pixels_are_clipped(tmp_path, pixels):
     wild[0, 0] = np.nan
     back = load_image(save_image(tmp_path / "w.png", wild))
     assert back.pixels.min() >= 0 and back.pixels.max() <= 1 and back.pixels[0, 0].tolist() == [0, 0, 0]
+
+
+def test_8bit_pixels_go_to_the_encoder_unchanged(tmp_path, pixels):
+    """Exports render straight to uint8 where the file holds 8 bits; the file is the same as from floats."""
+    assert pixel_dtype("a.jpg") is np.uint8 and pixel_dtype("a.webp") is np.uint8
+    assert pixel_dtype("a.png") is np.uint8 and pixel_dtype("a.tif", ExportOptions(bits=8)) is np.uint8
+    assert pixel_dtype("a.png", ExportOptions(bits=16)) is np.float32
+    assert pixel_dtype("a.jpg", ExportOptions(bits=16)) is np.uint8      # JPEG is 8-bit whatever is asked
+    rgb8 = np.rint(pixels * 255).astype(np.uint8)
+    for name in ("a.png", "a.tif"):
+        from_floats = load_image(save_image(tmp_path / f"f_{name}", pixels)).pixels
+        from_bytes = load_image(save_image(tmp_path / f"b_{name}", rgb8)).pixels
+        assert np.array_equal(from_floats, from_bytes)
+        assert np.array_equal(np.rint(from_bytes * 255).astype(np.uint8), rgb8)
+    wide = load_image(save_image(tmp_path / "w.png", rgb8, options=ExportOptions(bits=16))).pixels
+    assert np.allclose(wide, rgb8 / 255.0, atol=1e-6)      # 8 bits widened exactly (x 257)
 
 
 def test_never_overwrites_the_source(tmp_path, camera_jpeg):

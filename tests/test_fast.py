@@ -177,3 +177,15 @@ def test_enhancer_modes(enhancer, fixture_model):
         enhancer.enhance(img, 2.0, mode="quick")
     s = enhancer.prepare(img, quick=True, proxy_side=6)
     assert s.t_range == (-fixture_model.info.t_max, fixture_model.info.t_max)
+
+
+def test_enhance_in_uint8_is_the_rounded_float_result(enhancer):
+    """Exports of 8-bit files render straight to uint8; both modes round the float result."""
+    img = dark_image(12, 16, seed=4)
+    for mode in ("fast", "exact"):
+        as_float = enhancer.enhance(img, 2.5, mode=mode)
+        as_bytes = enhancer.enhance(img, 2.5, mode=mode, dtype=np.uint8)
+        assert as_bytes.dtype == np.uint8
+        assert np.abs(as_bytes.astype(np.int16) - np.rint(as_float * 255)).max() <= 1
+    out, T = enhancer.enhance_auto(img, dtype=np.uint8)
+    assert out.dtype == np.uint8 and out.shape == img.shape

@@ -14,7 +14,7 @@ from pathlib import Path
 
 from ..enhancer import MODES
 from ..errors import ClodeError
-from ..export import save_image
+from ..export import pixel_dtype, save_image
 from ..imageio import find_images, load_image
 from .common import add_engine_options, exposure, make_enhancer
 
@@ -93,10 +93,12 @@ def run(args) -> int:
         try:
             photo = load_image(src)
             if T == "auto":
-                pixels, T_used = enhancer.enhance_auto(photo.pixels, mode=args.mode, denoise=args.denoise)
+                pixels, T_used = enhancer.enhance_auto(photo.pixels, mode=args.mode, denoise=args.denoise,
+                                                       dtype=pixel_dtype(target))
             else:
                 T_used = T
-                pixels = enhancer.enhance(photo.pixels, T, mode=args.mode, denoise=args.denoise)
+                pixels = enhancer.enhance(photo.pixels, T, mode=args.mode, denoise=args.denoise,
+                                          dtype=pixel_dtype(target))
             target.parent.mkdir(parents=True, exist_ok=True)
             save_image(target, pixels, source=photo, provenance={"T": T_used, **base_provenance})
         except ClodeError as e:
