@@ -147,6 +147,28 @@ def load_preview(path: PathLike, max_side: int = 2048, *, max_pixels: int = DEFA
     return _load_standard(path, max_pixels, preview_side=max_side)
 
 
+def read_size(path: PathLike) -> tuple[int, int]:
+    """(width, height) of the upright photo ``load_image`` would decode, from the file's header
+    only (quick on big folders). Raises ImageReadError, one line naming the file, as load_image
+    does; a file whose header reads but whose data is damaged passes here."""
+    path = _check_file(path)
+    if is_raw_path(path):
+        import rawpy
+
+        with _LibRawMessages():
+            try:
+                with rawpy.imread(str(path)) as raw:
+                    s = raw.sizes
+                    return (s.height, s.width) if s.flip & 4 else (s.width, s.height)
+            except (rawpy.LibRawError, OSError, ValueError, MemoryError) as e:
+                raise _fail(path, _raw_error(e)) from None
+    with _open_standard(path) as im:
+        w, h = im.size
+        # Pillow's TIFF loader turns the image upright itself and reports the upright size
+        orientation = None if im.format == "TIFF" else _exif_fields(_exif_of(im))[0]
+    return (h, w) if _swaps_axes(orientation) else (w, h)
+
+
 # ----------------------------------------------------------------------------------------------
 # Checks shared by every format
 
@@ -251,9 +273,10 @@ def _open_pil(path: Path) -> Image.Image:
             Image.MAX_IMAGE_PIXELS = saved
 
 
-def _load_standard(path: Path, max_pixels: int, preview_side: Optional[int]) -> Photo:
+def _open_standard(path: Path) -> Image.Image:
+    """The opened (header-read) Pillow image, or ImageReadError with the reason."""
     try:
-        im = _open_pil(path)
+        return _open_pil(path)
     except UnidentifiedImageError:
         kind = _KIND_BY_EXTENSION.get(path.suffix.lower(), "image")
         raise _fail(path, f"not a valid {kind} file (unrecognised or damaged contents)") from None
@@ -263,6 +286,10 @@ def _load_standard(path: Path, max_pixels: int, preview_side: Optional[int]) -> 
         raise _fail(path, "permission denied (the file is not readable)") from None
     except (OSError, SyntaxError, ValueError, struct.error, EOFError, MemoryError) as e:
         raise _fail(path, _describe(e)) from None
+
+
+def _load_standard(path: Path, max_pixels: int, preview_side: Optional[int]) -> Photo:
+    im = _open_standard(path)
     with im:
         try:
             return _decode_pil(path, im, max_pixels, preview_side)

@@ -117,18 +117,6 @@ class TrainingImages:
         return apply_exposure(batch, gen, augment) if augment is not None else batch
 
 
-def _header_size(path: Path) -> tuple[int, int]:
-    """(width, height) from the file's header, without decoding the pixels."""
-    from .imageio import is_raw_path
-    if is_raw_path(path):
-        import rawpy
-        with rawpy.imread(str(path)) as raw:
-            return raw.sizes.width, raw.sizes.height
-    from PIL import Image
-    with Image.open(path) as im:
-        return im.size
-
-
 def scan_folders(folders: Sequence[Path], max_side: int = 640,
                  min_side: int = 64) -> tuple[list[Path], list[tuple[Path, str]]]:
     """The photos ``TrainingImages`` would use, found from file headers only (quick on big folders).
@@ -136,9 +124,7 @@ def scan_folders(folders: Sequence[Path], max_side: int = 640,
     Returns (usable, skipped) with skipped as (path, why). A file whose header reads but whose
     data is damaged passes here; the trainer skips it when it loads the pixels.
     """
-    from PIL import UnidentifiedImageError
-
-    from .imageio import find_images
+    from .imageio import find_images, read_size
 
     usable: list[Path] = []
     skipped: list[tuple[Path, str]] = []
@@ -148,16 +134,10 @@ def scan_folders(folders: Sequence[Path], max_side: int = 640,
             continue
         for path in find_images(folder, recursive=True):
             try:
-                if path.stat().st_size == 0:
-                    skipped.append((path, "empty file (0 bytes)"))
-                    continue
-                w, h = _header_size(path)
-            except UnidentifiedImageError:
-                skipped.append((path, "not a valid image (unrecognised or damaged contents)"))
-                continue
-            except Exception as e:  # noqa: BLE001 - any unreadable header is a reason to skip, shown to the user
-                text = " ".join(str(e).split())[:120] or type(e).__name__
-                skipped.append((path, f"not a readable image ({text})"))
+                w, h = read_size(path)
+            except ClodeError as e:
+                why = str(e)     # "<path>: <reason>"; the list shows the file beside the reason
+                skipped.append((path, why.removeprefix(f"{path}: ")))
                 continue
             scale = min(1.0, max_side / max(w, h, 1))
             if min(w, h) * scale < min_side:

@@ -7,7 +7,7 @@ from PIL import Image, ImageCms, ImageOps
 
 from clode.errors import ImageReadError
 from clode.imageio import (DEFAULT_MAX_PIXELS, SUPPORTED_EXTENSIONS, Photo, RawOptions, find_images,
-                           is_supported, load_image, load_preview)
+                           is_supported, load_image, load_preview, read_size)
 from conftest import DATASETS
 from dng import make_dng
 
@@ -89,6 +89,7 @@ def test_raw_orientation_is_applied(tmp_path, photo_rgb, orientation):
     path = make_dng(tmp_path / f"o{orientation}.dng", photo_rgb, orientation=orientation)
     photo = load_image(path)
     assert photo.pixels.shape == want.shape and photo.full_size == want.shape[:2]
+    assert read_size(path) == (want.shape[1], want.shape[0])     # (width, height) from the header alone
     assert np.abs(photo.pixels - want).max() < 1e-3
     preview = load_preview(path, max_side=64)
     assert preview.full_size == want.shape[:2]
@@ -204,6 +205,7 @@ def test_exif_orientation(tmp_path, orientation, ext):
     photo = load_image(path)
     want = np.asarray(upright, np.float32) / 255
     assert photo.pixels.shape == want.shape
+    assert read_size(path) == (want.shape[1], want.shape[0])
     assert np.abs(photo.pixels - want).mean() < 0.03
     if ext == ".jpg":
         preview = load_preview(path, max_side=18)
@@ -335,6 +337,18 @@ def test_jpeg_exif_fields(tmp_path, photo_rgb):
     photo = load_image(tmp_path / "cam.jpg")
     assert (photo.make, photo.model, photo.capture_time) == ("Canon", "EOS R6", "2024:01:02 03:04:05")
     assert photo.exif.startswith(b"Exif\x00\x00")
+
+
+def test_read_size_errors_name_the_file(tmp_path):
+    assert read_size(KODAK) == (1216, 912)
+    (tmp_path / "notes.jpg").write_text("not a photo")
+    (tmp_path / "empty.png").write_bytes(b"")
+    (tmp_path / "cut.dng").write_bytes(b"II*\x00" + bytes(40))
+    for name, why in [("notes.jpg", "not a valid JPEG file"), ("empty.png", "empty file"),
+                      ("cut.dng", "RAW"), ("missing.tif", "file not found")]:
+        with pytest.raises(ImageReadError, match=why) as e:
+            read_size(tmp_path / name)
+        assert str(e.value).startswith(str(tmp_path / name) + ": ") and "\n" not in str(e.value)
 
 
 def test_pixel_limit(tmp_path, photo_rgb):

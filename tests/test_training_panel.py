@@ -102,7 +102,7 @@ def test_scan_counts_usable_photos_and_says_why_others_are_skipped(tmp_path, pho
     usable, skipped = scan_folders([photo_dir, tmp_path / "missing"])
     assert [p.name for p in usable] == ["p0.jpg", "p1.jpg", "p2.jpg", "p3.jpg"]
     why = {p.name: reason for p, reason in skipped}
-    assert why == {"empty.png": "empty file (0 bytes)", "notes.jpg": "not a valid image (unrecognised or damaged contents)",
+    assert why == {"empty.png": "empty file (0 bytes)", "notes.jpg": "not a valid JPEG file (unrecognised or damaged contents)",
                    "tiny.png": "too small (40x30)", "missing": "folder not found"}
 
 
