@@ -241,7 +241,9 @@ class Session:
             return rows.to(self.device)
         # Resampled views are screen-sized: resize the whole region at once.
         crop = image_tensor(self.image[y:y + h, x:x + w]).to(self.device)
-        return resize(crop, size)[0, :, r0:r1].permute(1, 2, 0).contiguous()
+        # clamp: float rounding in the filter can give 1.0000001 next to clipped highlights,
+        # whose logit is NaN
+        return resize(crop, size)[0, :, r0:r1].permute(1, 2, 0).clamp(0, 1).contiguous()
 
     def _closed_form(self, view: dict, fields: list, size: Size, region: Region,
                      a: int, b: int, out: torch.Tensor) -> None:

@@ -111,6 +111,20 @@ def test_resized_view_and_uint8(prepared):
     assert np.abs(as_u8.astype(int) - np.round(view * 255).astype(int)).max() <= 1
 
 
+def test_clipped_pixels_render_finite_in_resized_views(fixture_model):
+    """Pure black and clipped white (lamps in a night photo) survive resampling: the antialiasing
+    filter's rounding can step past 1.0, whose logit is NaN (a real photo showed NaNs here)."""
+    rng = np.random.default_rng(5)
+    img = np.where(rng.random((60, 90, 1)) < 0.5, 1.0, 0.0).astype(np.float32) * np.ones(3, np.float32)
+    img[:20] = rng.random((20, 90, 3)).astype(np.float32)
+    s = session_mod.prepare(fixture_model, img, t_min=-1.0, t_max=2.0, proxy_side=24)
+    for T in (0.0, 1.5, -1.0):
+        for size in (s.proxy_size, (37, 55), (60, 90)):
+            out = s.render(T, size=size, denoise=0)
+            assert np.isfinite(out).all() and out.min() >= 0 and out.max() <= 1
+    assert s.auto_T() == s.auto_T() and np.isfinite(s.auto_T())
+
+
 def test_strips_are_seamless_with_the_denoiser(prepared, monkeypatch):
     whole = prepared.render(2.0, denoise=1.0)
     monkeypatch.setattr(session_mod, "STRIP_PIXELS", 5 * 56)     # 5-row strips
