@@ -1,4 +1,4 @@
-"""Automatic exposure: keeps a well-exposed default, pulls a mis-exposed one back into the band."""
+"""Automatic exposure: the model's default T, lowered only when the result would be too bright."""
 
 import subprocess
 import sys
@@ -7,25 +7,19 @@ import numpy as np
 import pytest
 
 from clode import Enhancer
-from clode.auto_exposure import BAND, choose_T, mean_luminance
+from clode.auto_exposure import BRIGHTEST, choose_T, mean_luminance
 
 
-def test_choose_T_keeps_default_inside_band():
-    assert choose_T(lambda T: 0.45, 3.0, -6, 6) == 3.0
+def test_choose_T_keeps_the_default_unless_the_result_is_too_bright():
+    assert choose_T(lambda T: 0.45, 3.0, -6) == 3.0
+    assert choose_T(lambda T: 0.02 + 0.01 * T, 3.0, -6) == 3.0      # a dark result is not pushed up
 
 
-@pytest.mark.parametrize("slope,expected_side", [(0.1, "below"), (0.02, "above")])
-def test_choose_T_reaches_nearest_band_edge(slope, expected_side):
-    brightness = lambda T: 0.35 + slope * T    # monotonic, like a CLODE trajectory
-    T = choose_T(brightness, 3.0, -6, 6)
-    if expected_side == "below":     # 0.65 at T=3: too bright -> down to the upper edge
-        assert T < 3.0 and brightness(T) == pytest.approx(BAND[1], abs=1e-3)
-    else:                            # 0.41 at T=3 is inside the band
-        assert T == 3.0
-
-
-def test_choose_T_stops_at_range_when_band_unreachable():
-    assert choose_T(lambda T: 0.05 + 0.001 * T, 3.0, -6, 6) == 6.0
+def test_choose_T_lowers_T_until_the_result_is_no_brighter_than_the_guard():
+    brightness = lambda T: 0.35 + 0.12 * T    # monotonic, like a CLODE trajectory; 0.71 at T = 3
+    T = choose_T(brightness, 3.0, -6)
+    assert T < 3.0 and brightness(T) == pytest.approx(BRIGHTEST, abs=1e-3) and brightness(T) <= BRIGHTEST + 1e-3
+    assert choose_T(lambda T: 0.9 + 0.001 * T, 3.0, -6) == -6.0     # unreachable: as dark as allowed
 
 
 @pytest.fixture(scope="module")
@@ -37,10 +31,18 @@ def test_auto_T_darkens_an_already_bright_photo(enhancer):
     rng = np.random.default_rng(0)
     bright = np.clip(0.75 + 0.1 * rng.standard_normal((16, 24, 3)), 0, 1).astype(np.float32)
     session = enhancer.prepare(bright)
-    assert mean_luminance(session.render(enhancer.default_T, denoise=0)) > BAND[1]
+    assert mean_luminance(session.render(enhancer.default_T, denoise=0)) > BRIGHTEST
     T = session.auto_T()
     assert T < enhancer.default_T
-    assert mean_luminance(session.render(T, size=session.proxy_size, denoise=0)) == pytest.approx(BAND[1], abs=0.01)
+    assert mean_luminance(session.render(T, size=session.proxy_size, denoise=0)) == pytest.approx(BRIGHTEST, abs=0.01)
+
+
+def test_auto_T_keeps_the_default_for_a_dark_photo(enhancer):
+    rng = np.random.default_rng(2)
+    dark = (0.08 * rng.random((16, 24, 3))).astype(np.float32)
+    session = enhancer.prepare(dark)
+    assert mean_luminance(session.render(enhancer.default_T, size=session.proxy_size, denoise=0)) <= BRIGHTEST
+    assert session.auto_T() == enhancer.default_T
 
 
 def test_cli_enhance_with_auto_T(tmp_path, fixture_model_path):

@@ -165,8 +165,6 @@ def test_good_files_still_load(tmp_path):
 CLI_CASES = list(CASES) + ["folder_as_file.jpg"] + ([] if RUNNING_AS_ROOT else ["unreadable.jpg"])
 SUBPROCESS_CASES = ["empty.jpg", "truncated.png", "truncated.dng", "random.CR2", "text.jpg", "photo.heic",
                     "missing.jpg", "folder_as_file.jpg", "bomb.jpg"] + ([] if RUNNING_AS_ROOT else ["unreadable.jpg"])
-needs_enhance = pytest.mark.skipif(not (ROOT / "clode" / "commands" / "enhance.py").exists(),
-                                   reason="clode enhance is not built yet")
 
 
 def _prepare(folder: Path, name: str) -> Path:
@@ -191,7 +189,6 @@ def _check_cli(name, returncode, stdout, stderr, out: Path):
     assert written == []
 
 
-@needs_enhance
 @pytest.mark.parametrize("name", CLI_CASES)
 def test_cli_bad_input(tmp_path, capfd, fixture_model_path, name):
     from clode.cli import main
@@ -220,14 +217,12 @@ def subprocess_results(tmp_path_factory, fixture_model_path):
         return {name: f.result() for name, f in futures.items()}
 
 
-@needs_enhance
 @pytest.mark.parametrize("name", SUBPROCESS_CASES)
 def test_cli_bad_input_subprocess(subprocess_results, name):
     proc, out = subprocess_results[name]
     _check_cli(name, proc.returncode, proc.stdout, proc.stderr, out)
 
 
-@needs_enhance
 def test_cli_bad_file_does_not_stop_good_ones(tmp_path, capfd, fixture_model_path):
     from clode.cli import main
     Image.fromarray(np.full((24, 32, 3), 40, np.uint8)).save(tmp_path / "good.png")

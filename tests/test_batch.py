@@ -324,8 +324,6 @@ def test_T_from_sidecar_or_the_model_default(tmp_path, enhancer, monkeypatch):
 
 
 def test_T_auto(tmp_path, enhancer):
-    if not hasattr(enhancer, "auto_T"):
-        pytest.skip("Enhancer.auto_T (issue 5) has not landed")
     inp, out = tmp_path / "in", tmp_path / "out"
     inp.mkdir()
     to8(photo(1)).save(inp / "p.png")

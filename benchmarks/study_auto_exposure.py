@@ -1,0 +1,175 @@
+"""How much can an automatic T gain over the model's default T = 3? (issue 5's +1 dB question)
+
+    .venv/bin/python benchmarks/study_auto_exposure.py [--per 2] [--side 256]
+
+Prints, for the shipped model and the fast path (denoiser on):
+
+* lowlight-dev: PSNR at T = 3, at the shipped ``auto_T``, at the oracle T (best against
+  the ground truth), and at the T whose result matches the ground truth's mean
+  brightness times k -- the best any method that only chooses brightness can do;
+* the shipped rule (T = 3, lowered while the result is brighter than BRIGHTEST) and the
+  earlier one (T = 3 unless the result's mean luminance left [0.30, 0.62]);
+* learned estimates of T, fitted on synthetic pairs made from ``photos/`` with the
+  lowlight-dev degradation profile (documented in shared/datasets/README.md), scored
+  leave-one-photo-out on those pairs and then on lowlight-dev, which they never saw.
+  Features: the input's mean luminance, the result's at T = 3, or both; target: the
+  oracle T, or the log mean luminance of the oracle result (then T by matching).
+
+The synthetic pairs are made from the photos the model was trained on, so T = 3 is at
+home there; lowlight-dev is held out but has only 7 images. Takes ~10 min on 2 cores.
+"""
+
+from __future__ import annotations
+
+import argparse
+import pickle
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+from PIL import Image
+from machine import cpu_name  # noqa: E402  (benchmarks/machine.py)
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from clode import Enhancer, load_model  # noqa: E402
+from clode.auto_exposure import BRIGHTEST, mean_luminance  # noqa: E402
+from clode.metrics import psnr  # noqa: E402
+from clode.training_data import linear_to_srgb, srgb_to_linear  # noqa: E402
+
+SHARED = ROOT.parent / "shared" / "datasets"
+TS = np.round(np.arange(1.0, 6.001, 0.05), 2)
+PROFILE = dict(ev=(3.5, 5.5), gain=(3000, 12000), read=(2e-4, 8e-4))   # lowlight-dev's
+EARLIER_BAND = (0.30, 0.62)     # the first auto rule: T = 3 unless the result's mean left this band
+
+
+def read(path: Path, side: int = 0) -> np.ndarray:
+    im = Image.open(path).convert("RGB")
+    if side:
+        im.thumbnail((side, side), Image.LANCZOS)
+    return np.asarray(im, np.float32) / 255
+
+
+def darken(high: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    ev, g, r = (rng.uniform(*PROFILE[k]) for k in ("ev", "gain", "read"))
+    lin = srgb_to_linear(torch.from_numpy(high)) * 2.0 ** -ev
+    noisy = lin + torch.from_numpy(rng.standard_normal(high.shape).astype(np.float32)) * torch.sqrt(lin / g + r * r)
+    return (torch.round(linear_to_srgb(noisy.clamp(0, 1)) * 255) / 255).numpy()
+
+
+def curve(enh: Enhancer, low: np.ndarray, high: np.ndarray, group: str) -> dict:
+    """PSNR and mean luminance of the result along TS, and the shipped auto T."""
+    s = enh.prepare(low)
+    outs = [s.render(float(T), denoise=1.0) for T in TS]
+    return dict(group=group, psnr=np.array([psnr(o, high) for o in outs]),
+                mean=np.array([mean_luminance(o) for o in outs]),
+                low=mean_luminance(low), high=mean_luminance(high), auto=s.auto_T())
+
+
+def at(T: float) -> int:
+    return int(np.argmin(np.abs(TS - T)))
+
+
+def features(c: dict, kind: str) -> list[float]:
+    f = {"input": [np.log(c["low"])], "result": [np.log(c["mean"][at(3.0)])]}
+    return [1.0] + (f["input"] + f["result"] if kind == "both" else f[kind])
+
+
+def choose(c: dict, coef: np.ndarray, kind: str, target: str) -> int:
+    v = float(np.array(features(c, kind)) @ coef)
+    return at(v) if target == "T" else int(np.argmin(np.abs(np.log(c["mean"]) - v)))
+
+
+def fit(cs: list[dict], kind: str, target: str) -> np.ndarray:
+    X = np.array([features(c, kind) for c in cs])
+    best = [int(np.argmax(c["psnr"])) for c in cs]
+    y = np.array([TS[b] if target == "T" else np.log(c["mean"][b]) for c, b in zip(cs, best)])
+    return np.linalg.lstsq(X, y, rcond=None)[0]
+
+
+def mean_at(cs: list[dict], pick) -> float:
+    return float(np.mean([c["psnr"][pick(c)] for c in cs]))
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--per", type=int, default=2, help="synthetic darkenings per photo")
+    ap.add_argument("--side", type=int, default=256, help="long side of the synthetic pairs")
+    ap.add_argument("--cache", type=Path, help="keep the curves in this file (and reuse them when it exists)")
+    args = ap.parse_args()
+    torch.set_num_threads(2)
+    enh = Enhancer(load_model(), device="cpu")
+    print(f"# {cpu_name()}; model {enh.model_name}; fast path, denoiser 1; T grid {TS[0]:g}..{TS[-1]:g} step 0.05")
+    t0 = time.perf_counter()
+    if args.cache and args.cache.exists():
+        dev, synth = pickle.loads(args.cache.read_bytes())
+    else:
+        dev = [curve(enh, read(p), read(SHARED / "lowlight-dev" / "high" / p.name), p.name)
+               for p in sorted((SHARED / "lowlight-dev" / "low").glob("*.png"))]
+        rng = np.random.default_rng(0)
+        synth = []
+        for p in sorted((SHARED / "photos").glob("*.jpg")):
+            high = read(p, args.side)
+            synth += [curve(enh, darken(high, rng), high, p.name) for _ in range(args.per)]
+        if args.cache:
+            args.cache.write_bytes(pickle.dumps((dev, synth)))
+    print(f"{len(dev)} lowlight-dev pairs, {len(synth)} synthetic pairs from photos/ "
+          f"({time.perf_counter() - t0:.0f} s)\n")
+
+    def row(name: str, d: float, s: float = float("nan")) -> None:
+        print(f"{name:<46} {d:>7.2f} {d - base_dev:>+6.2f}   {s:>7.2f} {s - base_syn:>+6.2f}")
+
+    base_dev, base_syn = mean_at(dev, lambda c: at(3.0)), mean_at(synth, lambda c: at(3.0))
+    print(f"{'mean PSNR (dB)':<46} {'dev':>7} {'vs T3':>6}   {'synth':>7} {'vs T3':>6}")
+    row("T = 3 (the model's default)", base_dev, base_syn)
+    row("shipped auto_T", mean_at(dev, lambda c: at(c["auto"])),
+        mean_at(synth, lambda c: at(c["auto"])))
+    row("oracle T (ground truth)", mean_at(dev, lambda c: int(np.argmax(c["psnr"]))),
+        mean_at(synth, lambda c: int(np.argmax(c["psnr"]))))
+    for k in (1.0, 0.97, 0.95):
+        pick = lambda c, k=k: int(np.argmin(np.abs(c["mean"] - k * c["high"])))  # noqa: E731
+        row(f"brightness oracle: mean = {k:g} x ground truth's", mean_at(dev, pick), mean_at(synth, pick))
+    print("learned (fit on synthetic pairs; synth column leave-one-photo-out):")
+    photos = sorted({c["group"] for c in synth})
+    for kind in ("input", "result", "both"):
+        for target in ("T", "log mean"):
+            coef = fit(synth, kind, target)
+            held = []
+            for ph in photos:
+                c_out = fit([c for c in synth if c["group"] != ph], kind, target)
+                held += [c["psnr"][choose(c, c_out, kind, target)] for c in synth if c["group"] == ph]
+            row(f"  {kind} -> {target}", mean_at(dev, lambda c: choose(c, coef, kind, target)), float(np.mean(held)))
+            print(f"{'':<6}fit on all synthetic pairs: {target} = " + " + ".join(
+                f"{v:.3f}{'' if n == 'one' else ' ' + n}" for v, n in zip(coef, names(kind))))
+    print("guards on the result's mean luminance (the lower edge brightens, the upper one darkens):")
+    coef = fit(synth, "input", "T")
+    held = {}
+    for ph in photos:
+        c_out = fit([c for c in synth if c["group"] != ph], "input", "T")
+        held.update({id(c): choose(c, c_out, "input", "T") for c in synth if c["group"] == ph})
+
+    def guarded(c: dict, i: int, band: tuple[float, float]) -> int:
+        while i > 0 and c["mean"][i] > band[1]:
+            i -= 1
+        while i < len(TS) - 1 and c["mean"][i] < band[0]:
+            i += 1
+        return i
+    for band in (EARLIER_BAND, (0.0, BRIGHTEST), (0.0, 0.70)):
+        row(f"  T = 3, band [{band[0]:g}, {band[1]:g}]", mean_at(dev, lambda c: guarded(c, at(3.0), band)),
+            mean_at(synth, lambda c: guarded(c, at(3.0), band)))
+        row(f"  input -> T, band [{band[0]:g}, {band[1]:g}]",
+            mean_at(dev, lambda c: guarded(c, choose(c, coef, "input", "T"), band)),
+            mean_at(synth, lambda c: guarded(c, held[id(c)], band)))
+    return 0
+
+
+def names(kind: str) -> list[str]:
+    return ["one"] + {"input": ["ln(input mean)"], "result": ["ln(result mean at T=3)"],
+                      "both": ["ln(input mean)", "ln(result mean at T=3)"]}[kind]
+
+
+if __name__ == "__main__":
+    sys.exit(main())
