@@ -16,6 +16,7 @@ from clode.errors import ClodeError
 from clode.imageio import SUPPORTED_EXTENSIONS, is_supported
 from clode.weights import DEFAULT_MODEL
 
+from . import theme
 from .canvas import MODE_NAMES, MODES, SPLIT, Canvas
 from .engine import Engine, ModelState, Opened, Rendered
 from .settings import Settings
@@ -167,15 +168,18 @@ class MainWindow(QMainWindow):
                                            ["Ctrl++", "Ctrl+="], "Zoom in")
         self.zoom_out_action = self._action("Zoom out", lambda: self.canvas.zoom_by(2 ** -0.5), "Ctrl+-",
                                             "Zoom out")
-        self.zoom_in_action.setIconText("+")
-        self.zoom_out_action.setIconText("−")
+        for action, name in ((self.open_action, "open"), (self.export_action, "export"),
+                             (self.fit_action, "fit"), (self.actual_action, "actual-size"),
+                             (self.zoom_in_action, "zoom-in"), (self.zoom_out_action, "zoom-out"),
+                             (self.prefs_action, "preferences")):
+            action.setIcon(theme.icon(name))
         self.cycle_action = self._action("Next compare mode", self._cycle_mode, "Y")
         self.mode_group = QActionGroup(self)
         self.mode_actions = {}
         tips = {"result": "Only the result", "split": "Original left, result right; drag the divider",
                 "side": "Original and result side by side"}
         for mode in MODES:
-            a = QAction(MODE_NAMES[mode], self, checkable=True)
+            a = QAction(theme.icon(f"compare-{mode}"), MODE_NAMES[mode], self, checkable=True)
             a.setToolTip(tips[mode] + " (Y cycles, hold \\ for the original)")
             a.triggered.connect(lambda checked=False, m=mode: self.set_compare_mode(m))
             self.mode_group.addAction(a)
@@ -212,7 +216,7 @@ class MainWindow(QMainWindow):
         tb = self.addToolBar("Main")
         tb.setObjectName("mainToolbar")
         tb.setMovable(False)
-        tb.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonTextOnly)
+        tb.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonTextBesideIcon)
         tb.addAction(self.open_action)
         tb.addAction(self.export_action)
         tb.addSeparator()
@@ -235,6 +239,9 @@ class MainWindow(QMainWindow):
         spacer.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Preferred)
         tb.addWidget(spacer)
         tb.addAction(self.prefs_action)
+        for a in (self.zoom_out_action, self.zoom_in_action, self.fit_action, self.actual_action):
+            # the zoom group reads as icons beside the zoom level; their names are in the tooltips
+            tb.widgetForAction(a).setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonIconOnly)
         self.toolbar = tb
 
     def _build_status_bar(self) -> None:

@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
-from PySide6.QtGui import QColor, QPalette
+from pathlib import Path
+
+from PySide6.QtGui import QColor, QIcon, QPalette
 from PySide6.QtWidgets import QApplication
+
+ICONS = Path(__file__).resolve().parent / "resources" / "icons"
 
 STYLE_SHEET = """
 QLabel#sectionTitle { color: #9a9a9a; font-weight: bold; letter-spacing: 1px; padding-top: 6px; }
@@ -49,7 +53,16 @@ def palette() -> QPalette:
     return p
 
 
+def icon(name: str) -> QIcon:
+    """One of the bundled SVG icons (drawn for this dark theme: light strokes)."""
+    path = ICONS / f"{name}.svg"
+    if not path.is_file():
+        raise FileNotFoundError(path)   # a typo in a name must fail in the tests, not show a blank
+    return QIcon(str(path))
+
+
 def apply(app: QApplication) -> None:
+    app.setWindowIcon(icon("app"))
     app.setStyle("Fusion")
     app.setPalette(palette())
     app.setStyleSheet(STYLE_SHEET)

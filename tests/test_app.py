@@ -547,3 +547,19 @@ def test_auto_button_sets_T_from_the_photo(qtbot, make_window, jpeg):
         qtbot.mouseClick(w.exposure.auto_button, Qt.MouseButton.LeftButton)
     assert r.args[0].T == pytest.approx(expected, abs=0.01)
     assert w.exposure.value() == pytest.approx(expected, abs=0.01)
+
+
+def test_toolbar_and_window_have_icons(qtbot, make_window):
+    from PySide6.QtWidgets import QToolButton
+
+    from clode_desktop import theme
+    w = make_window()
+    buttons = [w.toolbar.widgetForAction(a) for a in w.toolbar.actions()]
+    buttons = [b for b in buttons if isinstance(b, QToolButton)]
+    assert len(buttons) == 10
+    for b in buttons:
+        assert not b.defaultAction().icon().isNull(), b.defaultAction().text()
+        assert b.defaultAction().toolTip()       # icon-only buttons still say what they do
+    assert not theme.icon("app").pixmap(64, 64).toImage().isNull()     # theme.apply makes it the window icon
+    with pytest.raises(FileNotFoundError):
+        theme.icon("no-such-icon")
