@@ -50,6 +50,7 @@ class BatchOptions:
     recursive: bool = False
     T: Union[float, str, None] = None     # a number, "auto", "sidecar", or None for the model's default
     denoise: float = 1.0
+    colour_noise: float = 0.0             # colour-noise reduction (clode.colour_noise); 0 = off
     name: str = DEFAULT_NAME              # output file name without extension; fields: NAME_FIELDS
     export: ExportOptions = field(default_factory=lambda: ExportOptions(format="jpeg"))
     on_conflict: str = "unique"           # an existing output file: "unique" (new name), "overwrite", "skip"
@@ -364,13 +365,24 @@ def _resolve_T(job: Job, options: BatchOptions, enhancer) -> tuple[Optional[floa
     return float(mode), options.denoise, "fixed"
 
 
+def _colour_noise(job: Job, options: BatchOptions) -> float:
+    """The photo's saved colour-noise setting in sidecar mode, else the batch's."""
+    if options.T == "sidecar":
+        saved = (load_settings(job.source) or {}).get("colour_noise")
+        if isinstance(saved, (int, float)):
+            return float(saved)
+    return options.colour_noise
+
+
 def _enhance(enhancer, pixels, T: Optional[float], denoise: float, step, cancel,
-             dtype=np.float32) -> tuple[np.ndarray, float]:
+             dtype=np.float32, colour_noise: float = 0.0) -> tuple[np.ndarray, float]:
     """The fast engine's result and the T used; with T None (auto), one solve serves the
     choice of T and the render."""
     if T is None:
-        return enhancer.enhance_auto(pixels, denoise=denoise, dtype=dtype, progress=step, cancel=cancel)
-    return enhancer.enhance(pixels, T, mode="fast", denoise=denoise, dtype=dtype, progress=step, cancel=cancel), T
+        return enhancer.enhance_auto(pixels, denoise=denoise, colour_noise=colour_noise, dtype=dtype,
+                                     progress=step, cancel=cancel)
+    return enhancer.enhance(pixels, T, mode="fast", denoise=denoise, colour_noise=colour_noise, dtype=dtype,
+                            progress=step, cancel=cancel), T
 
 
 def _one(job: Job, options: BatchOptions, enhancer, model: str, reserved: set[Path],
@@ -386,12 +398,15 @@ def _one(job: Job, options: BatchOptions, enhancer, model: str, reserved: set[Pa
         photo = load_image(job.source)
         check(cancel)
         T, denoise, how = _resolve_T(job, options, enhancer)
+        colour = _colour_noise(job, options)
         pixels, T = _enhance(enhancer, photo.pixels, T, denoise, step, cancel,
-                             dtype=pixel_dtype(target, options.export))
+                             dtype=pixel_dtype(target, options.export), colour_noise=colour)
         check(cancel)
         provenance = {"T": T, "model": model}
         if denoise != 1.0:
             provenance["denoise"] = denoise
+        if colour:
+            provenance["colour_noise"] = colour
         save_image(target, pixels, source=photo, options=options.export, provenance=provenance)
     except Cancelled:
         raise

@@ -34,6 +34,7 @@ import torch
 import torch.nn.functional as F
 
 from .auto_exposure import auto_T
+from .colour_noise import radius, reduce_colour_noise, sigma_for
 from .errors import ClodeError
 from .guided_filter import coefficients, luminance
 from .network import CLODENet
@@ -282,14 +283,17 @@ class Session:
 
     @torch.no_grad()
     def render(self, T: float, size: Optional[Size] = None, region: Optional[Region] = None,
-               denoise: float = 1.0, *, dtype=np.float32, cancel: Optional[CancelToken] = None,
-               progress: Optional[ProgressCallback] = None) -> np.ndarray:
+               denoise: float = 1.0, *, colour_noise: float = 0.0, dtype=np.float32,
+               cancel: Optional[CancelToken] = None, progress: Optional[ProgressCallback] = None) -> np.ndarray:
         """The result at end time ``T`` as an H x W x 3 array (float32 in [0, 1], or uint8).
 
         ``region`` = (x, y, w, h) of the input in input pixels (None = all of
         it), ``size`` = (H, W) of the output (None = the region's size).
         ``denoise`` is the denoiser's strength (0 = off, 1 = as trained), run at
-        the output resolution. ``dtype=np.uint8`` converts strip by strip (for
+        the output resolution; ``colour_noise`` the strength of the colour-noise
+        reduction after it (``clode.colour_noise``; 0 = off, the default, 1 = a
+        2-pixel chroma blur at full resolution, scaled with the output size).
+        ``dtype=np.uint8`` converts strip by strip (for
         display, no float copy of the whole output).
         """
         H, W = self.size
@@ -309,7 +313,8 @@ class Session:
                 fields.append((fx, torch.cat([fx[1:] - fx[:-1], fx.new_zeros(1, out_w, 3)])))
         out = np.empty((out_h, out_w, 3), dtype)
         out_t = torch.from_numpy(out)
-        halo = DENOISE_HALO if denoise else 0
+        sigma = sigma_for(colour_noise, out_w / w)
+        halo = (DENOISE_HALO if denoise else 0) + radius(sigma)
         on_cpu = self.device.type == "cpu"
         strip = max(16, (STRIP_PIXELS if denoise or not on_cpu else CHUNK_PIXELS) // max(out_w, 1))
         buf = torch.empty(min(strip + 2 * halo, out_h), out_w, 3, device=self.device)
@@ -328,6 +333,7 @@ class Session:
             with _one_thread():
                 if not denoise:
                     res = res.clamp_(0, 1)
+                res = reduce_colour_noise(res, sigma)
                 res = res[r0 - a:r0 - a + (r1 - r0)]
                 if out.dtype == np.uint8:
                     res = res.mul_(255).add_(0.5)

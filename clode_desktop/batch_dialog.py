@@ -24,6 +24,7 @@ from clode.export import FORMAT_EXTENSIONS, ExportOptions
 from clode.progress import CancelToken
 
 from .export_dialog import DEEP, FORMAT_NAMES, LOSSY
+from .side_panel import DEFAULT_COLOUR_NOISE
 from .worker import error_message
 
 EXPOSURE_MODES = (("fixed", "Fixed T"), ("auto", "Automatic, per photo"),
@@ -127,9 +128,17 @@ class BatchDialog(QDialog):
         self.denoise.setDecimals(2)
         self.denoise.setValue(1.0)
         self.denoise.setToolTip("Denoiser strength, 0 = off")
+        self.colour_noise = QDoubleSpinBox()
+        self.colour_noise.setRange(0.0, 2.0)
+        self.colour_noise.setSingleStep(0.1)
+        self.colour_noise.setDecimals(2)
+        self.colour_noise.setValue(DEFAULT_COLOUR_NOISE)
+        self.colour_noise.setToolTip("Colour-noise reduction (chroma blur), 0 = off; "
+                                     "photos with saved settings use theirs in 'as saved' mode")
         enhance = QFormLayout()
         enhance.addRow("Exposure:", exposure_row)
         enhance.addRow("Denoise:", self.denoise)
+        enhance.addRow("Colour noise:", self.colour_noise)
         enhance_box = QGroupBox("Enhancement")
         enhance_box.setLayout(enhance)
 
@@ -261,7 +270,7 @@ class BatchDialog(QDialog):
         mode = self.exposure_mode.currentData()
         return batch.BatchOptions(
             recursive=self.recursive.isChecked(), T=self.T.value() if mode == "fixed" else mode,
-            denoise=self.denoise.value(), name=self.name_edit.text(),
+            denoise=self.denoise.value(), colour_noise=self.colour_noise.value(), name=self.name_edit.text(),
             export=ExportOptions(format=self.format_box.currentData(), quality=self.quality.value(),
                                  bits=self.bits.currentData(), strip_metadata=self.strip.isChecked()),
             on_conflict=self.conflict.currentData())

@@ -262,25 +262,28 @@ class Engine:
 
     # -- results ----------------------------------------------------------------------------
     def render(self, T: float, denoise: float = 1.0, draft: bool = False,
-               cancel: Optional[CancelToken] = None) -> Rendered:
+               cancel: Optional[CancelToken] = None, colour_noise: float = 0.0) -> Rendered:
         session = self._need_session()
         size = self.view_size
         if draft:
             size = fit_side(size, DRAFT_SIDE)
         start = time.perf_counter()
-        out = session.render(float(T), size=size, denoise=float(denoise), cancel=cancel)
+        out = session.render(float(T), size=size, denoise=float(denoise), colour_noise=float(colour_noise),
+                             cancel=cancel)
         img8 = to_uint8(out)
         seconds = time.perf_counter() - start
         return Rendered(self.path, float(T), float(denoise), img8, histogram(img8), seconds, draft)
 
     def render_detail(self, T: float, denoise: float, region: tuple[int, int, int, int],
-                      size: tuple[int, int], cancel: Optional[CancelToken] = None) -> "Detail":
+                      size: tuple[int, int], cancel: Optional[CancelToken] = None,
+                      colour_noise: float = 0.0) -> "Detail":
         """Original and result of ``region`` (x, y, w, h in photo pixels) at ``size`` (H, W): what a
         zoomed-in view shows sharper than the view images."""
         session, photo = self._need_session(), self._need_photo()
         x, y, w, h = region
         start = time.perf_counter()
-        out = session.render(float(T), size=size, region=region, denoise=float(denoise), cancel=cancel)
+        out = session.render(float(T), size=size, region=region, denoise=float(denoise),
+                             colour_noise=float(colour_noise), cancel=cancel)
         crop = photo.pixels[y:y + h, x:x + w]
         if tuple(size) != (h, w):
             crop = resize(np.ascontiguousarray(crop), (size[1], size[0]))
@@ -290,7 +293,7 @@ class Engine:
     def auto_T(self) -> float:
         return float(self._need_session().auto_T())
 
-    def export(self, target: Path, options, T: float, denoise: float,
+    def export(self, target: Path, options, T: float, denoise: float, colour_noise: float = 0.0,
                progress: Optional[ProgressCallback] = None, cancel: Optional[CancelToken] = None) -> Path:
         from clode.export import pixel_dtype, save_image
         session, photo = self._need_session(), self._need_photo()
@@ -300,12 +303,13 @@ class Engine:
             if progress is not None:
                 progress(0.9 * fraction, message)
 
-        out = session.render(float(T), denoise=float(denoise), dtype=pixel_dtype(target, options), cancel=cancel,
-                             progress=step)
+        out = session.render(float(T), denoise=float(denoise), colour_noise=float(colour_noise),
+                             dtype=pixel_dtype(target, options), cancel=cancel, progress=step)
         check(cancel)
         if progress is not None:
             progress(0.9, "writing")
         provenance = {"T": round(float(T), 3), "denoise": round(float(denoise), 3),
+                      "colour_noise": round(float(colour_noise), 3),
                       "model": state.name if state else "?"}
         return save_image(target, out, source=photo, options=options, provenance=provenance)
 

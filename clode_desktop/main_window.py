@@ -20,7 +20,7 @@ from . import theme
 from .canvas import MODE_NAMES, MODES, SPLIT, Canvas
 from .engine import Engine, ModelState, Opened, Rendered
 from .settings import Settings
-from .side_panel import SidePanel
+from .side_panel import DEFAULT_COLOUR_NOISE, SidePanel
 from .worker import Job, TaskManager
 
 log = logging.getLogger(__name__)
@@ -123,6 +123,7 @@ class MainWindow(QMainWindow):
         self.exposure.released.connect(self._final_timer.start)
         self.exposure.autoRequested.connect(self.auto_exposure)
         self.panel.denoiseChanged.connect(self._denoise_changed)
+        self.panel.colourNoiseChanged.connect(self._colour_noise_changed)
         self.canvas.zoomChanged.connect(self._zoom_changed)
         self.canvas.modeChanged.connect(self._mode_changed)
         self.canvas.viewChanged.connect(self._detail_timer.start)
@@ -479,11 +480,12 @@ class MainWindow(QMainWindow):
         self.error(message)
 
     def _apply_photo_settings(self) -> None:
-        """The photo's remembered T and denoise, else the model's default."""
+        """The photo's remembered T and noise reduction, else the defaults."""
         saved = self._restored or {}
         T = saved.get("T", self.model_state.default_T if self.model_state else self.exposure.default())
         self.exposure.set_value(T, emit=False)
         self.panel.set_denoise(saved.get("denoise", 1.0))
+        self.panel.set_colour_noise(saved.get("colour_noise", DEFAULT_COLOUR_NOISE))
 
     def _update_recent_menu(self, files: Optional[list[str]] = None) -> None:
         files = self.settings.recent_files() if files is None else files
@@ -572,7 +574,8 @@ class MainWindow(QMainWindow):
                 self.prepare()
             return
         T, denoise, engine = self.exposure.value(), self.panel.denoise_value(), self.engine
-        self.tasks.submit(lambda job: engine.render(T, denoise, draft, job.token),
+        colour = self.panel.colour_noise_value()
+        self.tasks.submit(lambda job: engine.render(T, denoise, draft, job.token, colour_noise=colour),
                           label="Rendering", key="render", group="curves", on_done=self._render_done)
 
     def _render_done(self, r: Rendered) -> None:
@@ -604,7 +607,8 @@ class MainWindow(QMainWindow):
         if size[0] * size[1] > MAX_DETAIL_PIXELS:
             return
         T, denoise, engine = self.exposure.value(), self.panel.denoise_value(), self.engine
-        self.tasks.submit(lambda job: engine.render_detail(T, denoise, region, size, job.token),
+        colour = self.panel.colour_noise_value()
+        self.tasks.submit(lambda job: engine.render_detail(T, denoise, region, size, job.token, colour_noise=colour),
                           label="Rendering the detail", key="detail", group="curves", on_done=self._detail_done)
 
     def _detail_done(self, d) -> None:
@@ -626,6 +630,10 @@ class MainWindow(QMainWindow):
         self._touched()
         self._final_timer.start()
 
+    def _colour_noise_changed(self, value: float) -> None:
+        self._detail_key = None          # the zoomed-in detail shows the old setting
+        self._denoise_changed(value)
+
     def _touched(self) -> None:
         if self.opened is not None:
             self._dirty = True
@@ -646,7 +654,8 @@ class MainWindow(QMainWindow):
         if not self._dirty or self.photo_path is None:
             return
         self._dirty = False
-        settings = {"T": self.exposure.value(), "denoise": self.panel.denoise_value()}
+        settings = {"T": self.exposure.value(), "denoise": self.panel.denoise_value(),
+                    "colour_noise": self.panel.colour_noise_value()}
         if self.model_state is not None:
             settings["model"] = self.model_state.name
         try:
@@ -676,11 +685,13 @@ class MainWindow(QMainWindow):
             return
         target, source = Path(target), self.opened.path
         T, denoise, engine = self.exposure.value(), self.panel.denoise_value(), self.engine
+        colour = self.panel.colour_noise_value()
 
         def work(job: Job) -> Path:
             if engine.photo is None or engine.photo.path != source:
                 raise ClodeError(f"{source.name} is no longer open; export cancelled")
-            return engine.export(target, options, T, denoise, progress=job.progress, cancel=job.token)
+            return engine.export(target, options, T, denoise, colour_noise=colour, progress=job.progress,
+                                 cancel=job.token)
 
         self.tasks.submit(work, label=f"Exporting {target.name}", group="export", show_progress=True,
                           on_done=self._exported)
@@ -739,6 +750,7 @@ class MainWindow(QMainWindow):
         on = bool(on and self.model_state is not None)
         self.exposure.setEnabled(on)
         self.panel.denoise.setEnabled(on)
+        self.panel.colour_noise.setEnabled(on)
         for a in self.editing_actions:
             a.setEnabled(on)
 

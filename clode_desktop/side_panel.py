@@ -1,4 +1,4 @@
-"""The panel right of the image: histogram, exposure dial, denoise, photo details."""
+"""The panel right of the image: histogram, exposure dial, noise reduction, photo details."""
 
 from __future__ import annotations
 
@@ -10,6 +10,10 @@ from PySide6.QtWidgets import QFormLayout, QHBoxLayout, QLabel, QSlider, QVBoxLa
 from .exposure_dial import ExposureControl
 from .histogram import Histogram
 
+#: The editor's colour-noise reduction for a photo without saved settings: 50 % is a 1 px chroma
+#: blur, which scored 20.17 dB on lowlight-dev (2 px: 20.19, off: 19.55) and keeps more colour detail.
+DEFAULT_COLOUR_NOISE = 0.5
+
 
 def section(title: str) -> QLabel:
     label = QLabel(title.upper())
@@ -17,8 +21,44 @@ def section(title: str) -> QLabel:
     return label
 
 
+class StrengthSlider(QWidget):
+    """A 0-100 % slider with its value beside it; ``value()`` is 0.0-1.0."""
+    changed = Signal(float)
+
+    def __init__(self, name: str, value: float, tip: str, parent: Optional[QWidget] = None) -> None:
+        super().__init__(parent)
+        self.slider = QSlider(Qt.Orientation.Horizontal)
+        self.slider.setObjectName(name)
+        self.slider.setRange(0, 100)
+        self.slider.setToolTip(tip)
+        self.label = QLabel()
+        self.label.setObjectName("value")
+        self.label.setMinimumWidth(44)
+        self.label.setAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
+        row = QHBoxLayout(self)
+        row.setContentsMargins(0, 0, 0, 0)
+        row.addWidget(self.slider, 1)
+        row.addWidget(self.label)
+        self.set_value(value)
+        self.slider.valueChanged.connect(self._moved)
+
+    def value(self) -> float:
+        return self.slider.value() / 100.0
+
+    def set_value(self, value: float, emit: bool = False) -> None:
+        self.slider.blockSignals(not emit)
+        self.slider.setValue(round(min(max(value, 0.0), 1.0) * 100))
+        self.slider.blockSignals(False)
+        self.label.setText(f"{self.slider.value()} %")
+
+    def _moved(self, value: int) -> None:
+        self.label.setText(f"{value} %")
+        self.changed.emit(value / 100.0)
+
+
 class SidePanel(QWidget):
     denoiseChanged = Signal(float)
+    colourNoiseChanged = Signal(float)
 
     def __init__(self, parent: Optional[QWidget] = None) -> None:
         super().__init__(parent)
@@ -29,18 +69,14 @@ class SidePanel(QWidget):
         self.histogram = Histogram()
         self.exposure = ExposureControl()
 
-        self.denoise = QSlider(Qt.Orientation.Horizontal)
-        self.denoise.setObjectName("denoiseSlider")
-        self.denoise.setRange(0, 100)
-        self.denoise.setValue(100)
-        self.denoise.setToolTip("Strength of the model's denoiser: 0 = off, 100 % = as trained")
-        self.denoise_label = QLabel("100 %")
-        self.denoise_label.setObjectName("value")
-        self.denoise_label.setMinimumWidth(44)
-        self.denoise_label.setAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
-        row = QHBoxLayout()
-        row.addWidget(self.denoise, 1)
-        row.addWidget(self.denoise_label)
+        self.denoise = StrengthSlider("denoiseSlider", 1.0,
+                                      "Strength of the model's denoiser: 0 = off, 100 % = as trained")
+        self.colour_noise = StrengthSlider("colourNoiseSlider", DEFAULT_COLOUR_NOISE,
+                                           "Colour-noise reduction: softens colour speckle, keeps detail "
+                                           "(blurs chroma only; 100 % = 2 photo pixels)")
+        noise = QFormLayout()
+        noise.addRow("Denoiser", self.denoise)
+        noise.addRow("Colour", self.colour_noise)
 
         self.info = QFormLayout()
         self.info.setLabelAlignment(Qt.AlignmentFlag.AlignLeft)
@@ -55,8 +91,8 @@ class SidePanel(QWidget):
         layout.addWidget(section("Exposure"))
         layout.addWidget(self.exposure)
         layout.addSpacing(6)
-        layout.addWidget(section("Denoise"))
-        layout.addLayout(row)
+        layout.addWidget(section("Noise reduction"))
+        layout.addLayout(noise)
         layout.addSpacing(6)
         layout.addWidget(section("Photo"))
         layout.addLayout(self.info)
@@ -64,20 +100,20 @@ class SidePanel(QWidget):
         layout.addWidget(self.model_label)
         layout.addStretch(1)
 
-        self.denoise.valueChanged.connect(self._denoise_moved)
+        self.denoise.changed.connect(self.denoiseChanged)
+        self.colour_noise.changed.connect(self.colourNoiseChanged)
 
     def denoise_value(self) -> float:
-        return self.denoise.value() / 100.0
+        return self.denoise.value()
 
     def set_denoise(self, value: float, emit: bool = False) -> None:
-        self.denoise.blockSignals(not emit)
-        self.denoise.setValue(round(min(max(value, 0.0), 1.0) * 100))
-        self.denoise.blockSignals(False)
-        self.denoise_label.setText(f"{self.denoise.value()} %")
+        self.denoise.set_value(value, emit)
 
-    def _denoise_moved(self, value: int) -> None:
-        self.denoise_label.setText(f"{value} %")
-        self.denoiseChanged.emit(value / 100.0)
+    def colour_noise_value(self) -> float:
+        return self.colour_noise.value()
+
+    def set_colour_noise(self, value: float, emit: bool = False) -> None:
+        self.colour_noise.set_value(value, emit)
 
     def set_photo_info(self, info: dict) -> None:
         while self.info.rowCount():

@@ -317,6 +317,27 @@ def test_sidecar_restores_T(qtbot, make_window, jpeg):
     assert str(jpeg.resolve()) in w2.settings.recent_files()
 
 
+def test_colour_noise_slider_renders_saves_and_exports(qtbot, make_window, jpeg, tmp_path):
+    from clode.export import ExportOptions
+    from clode_desktop.side_panel import DEFAULT_COLOUR_NOISE
+    w = make_window()
+    before = open_and_render(qtbot, w, jpeg).image.copy()
+    assert w.panel.colour_noise_value() == DEFAULT_COLOUR_NOISE
+    with qtbot.waitSignal(**final_render(w)) as blocker:
+        w.panel.set_colour_noise(0.0, emit=True)
+    off = blocker.args[0].image
+    assert np.abs(off.astype(int) - before.astype(int)).max() > 0     # the slider changes the result
+    with qtbot.waitSignal(w.exported, timeout=WAIT):
+        w.export(tmp_path / "x.png", ExportOptions(format="png"))
+    with Image.open(tmp_path / "x.png") as im:
+        assert "colour_noise=0" in " ".join(str(v) for v in im.info.values())
+    w.close()
+    assert sidecar.load_settings(jpeg)["colour_noise"] == 0.0
+    w2 = make_window()
+    open_and_render(qtbot, w2, jpeg)
+    assert w2.panel.colour_noise_value() == 0.0
+
+
 def test_export_writes_the_enhanced_photo(qtbot, make_window, jpeg, tmp_path):
     from clode.export import ExportOptions
     w = make_window()

@@ -13,6 +13,7 @@ from clode import Enhancer, batch, sidecar
 from clode.cli import main
 from clode.errors import ClodeError
 from clode.export import ExportOptions
+from clode.imageio import load_image
 from clode.progress import CancelToken
 
 from dng import make_dng
@@ -331,6 +332,25 @@ def test_T_auto(tmp_path, enhancer):
     [item] = result.items
     assert item.status == "done" and item.reason == "auto"
     assert item.T == pytest.approx(enhancer.auto_T(photo(1)), abs=0.05)
+
+
+def test_colour_noise_option_and_sidecar(tmp_path, enhancer):
+    inp = tmp_path / "in"
+    inp.mkdir()
+    to8(photo(2)).save(inp / "a.png")
+    to8(photo(2)).save(inp / "b.png")
+    sidecar.save_settings(inp / "b.png", {"T": T_QUICK, "colour_noise": 0.0})
+    export = ExportOptions(format="png")
+    runs = {cn: batch.run(batch.plan(inp, tmp_path / f"out{cn}", options(colour_noise=cn, export=export)), enhancer)
+            for cn in (0.0, 1.0)}
+    sidecar_run = batch.run(batch.plan(inp, tmp_path / "side", options(T="sidecar", colour_noise=1.0, export=export)),
+                            enhancer)
+    assert all(r.ok for r in (*runs.values(), sidecar_run))
+    read = lambda folder, name: load_image(tmp_path / folder / f"{name}_clode.png").pixels
+    assert np.abs(read("out0.0", "a") - read("out1.0", "a")).max() > 1 / 255      # it changes the result
+    with Image.open(tmp_path / "out1.0" / "a_clode.png") as im:
+        assert "colour_noise=1" in " ".join(str(v) for v in im.info.values())
+    assert np.array_equal(read("side", "b"), read("out0.0", "b"))     # the photo's saved setting wins
 
 
 def test_cli_errors_are_one_line(tree, tmp_path, capsys):

@@ -10,6 +10,7 @@ from PIL import Image
 
 from conftest import DATASETS, ROOT
 from clode.cli import main
+from clode.imageio import load_image
 from clode.weights import DEFAULT_MODEL
 
 LOWLIGHT = DATASETS / "lowlight-dev"
@@ -189,3 +190,14 @@ def test_eval_bad_folder(tmp_path, fixture_model_path):
     r = clode("eval", "--low", tmp_path / "nope", "--high", LOWLIGHT / "high", "--model", fixture_model_path)
     line = assert_clean_failure(r, 1)[0]
     assert "nope" in line and "not a folder" in line
+
+
+def test_enhance_with_colour_noise_reduction(tmp_path, photos, fixture_model_path):
+    common = [photos[0], "--model", fixture_model_path, "--device", "cpu"]
+    assert clode("enhance", *common, "-o", tmp_path / "off").returncode == 0
+    r = clode("enhance", *common, "-o", tmp_path / "on", "--colour-noise", "1")
+    assert r.returncode == 0, r.stderr
+    off, on = (load_image(tmp_path / d / "a.png").pixels for d in ("off", "on"))
+    assert np.abs(on - off).max() > 1 / 255
+    bad = clode("enhance", *common, "-o", tmp_path / "bad", "--colour-noise", "-1")
+    assert bad.returncode == 2 and "must be 0 or more" in bad.stderr and "Traceback" not in bad.stderr

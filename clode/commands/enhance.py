@@ -16,7 +16,7 @@ from ..enhancer import MODES
 from ..errors import ClodeError
 from ..export import pixel_dtype, save_image
 from ..imageio import find_images, load_image
-from .common import add_engine_options, exposure, make_enhancer
+from .common import add_colour_noise_option, add_engine_options, exposure, make_enhancer
 
 
 def register(subparsers) -> None:
@@ -29,6 +29,7 @@ def register(subparsers) -> None:
                         "or auto (chosen per photo)")
     p.add_argument("--denoise", type=float, default=1.0, metavar="S",
                    help="denoiser strength, 0 = off (default 1.0)")
+    add_colour_noise_option(p)
     p.add_argument("--mode", choices=MODES, default="fast",
                    help="fast (default): solve on a small proxy, render at full size; "
                         "exact: integrate the whole image, as the paper does (slow on a CPU)")
@@ -75,6 +76,8 @@ def run(args) -> int:
     base_provenance = {"model": enhancer.model_name}
     if args.denoise != 1.0:
         base_provenance["denoise"] = args.denoise
+    if args.colour_noise:
+        base_provenance["colour_noise"] = args.colour_noise
 
     jobs, failed = plan_outputs(args.inputs, outdir)
     sources = {src.resolve() for src, _ in jobs}
@@ -94,11 +97,11 @@ def run(args) -> int:
             photo = load_image(src)
             if T == "auto":
                 pixels, T_used = enhancer.enhance_auto(photo.pixels, mode=args.mode, denoise=args.denoise,
-                                                       dtype=pixel_dtype(target))
+                                                       colour_noise=args.colour_noise, dtype=pixel_dtype(target))
             else:
                 T_used = T
                 pixels = enhancer.enhance(photo.pixels, T, mode=args.mode, denoise=args.denoise,
-                                          dtype=pixel_dtype(target))
+                                          colour_noise=args.colour_noise, dtype=pixel_dtype(target))
             target.parent.mkdir(parents=True, exist_ok=True)
             save_image(target, pixels, source=photo, provenance={"T": T_used, **base_provenance})
         except ClodeError as e:

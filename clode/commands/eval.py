@@ -6,7 +6,7 @@ import math
 import sys
 
 from ..evaluate import EvalReport, evaluate_pairs
-from .common import add_engine_options, exposure, make_enhancer
+from .common import add_colour_noise_option, add_engine_options, exposure, make_enhancer
 
 
 def register(subparsers) -> None:
@@ -20,6 +20,7 @@ def register(subparsers) -> None:
     p.add_argument("--sweep", action="store_true",
                    help="also find each image's best T against the ground truth (the 'oracle T' score)")
     p.add_argument("--denoise", type=float, default=1.0, metavar="S", help="denoiser strength (default 1.0)")
+    add_colour_noise_option(p)
     add_engine_options(p)
     p.set_defaults(func=run)
 
@@ -59,14 +60,14 @@ def run(args) -> int:
     enhancer = make_enhancer(args)
     T = enhancer.default_T if args.T is None else args.T
     print(f"model {enhancer.model_name}, T = {T if T == 'auto' else format(T, 'g')}, denoise {args.denoise:g}, "
-          f"solver {enhancer.solver.describe()}, device {enhancer.device}", flush=True)
+          f"colour noise {args.colour_noise:g}, solver {enhancer.solver.describe()}, device {enhancer.device}", flush=True)
 
     def progress(fraction: float, name: str) -> None:
         if sys.stderr.isatty() and fraction < 1:
             print(f"\r  scoring {name} ...", end="", file=sys.stderr, flush=True)
 
     report = evaluate_pairs(enhancer, args.low, args.high, T, sweep=args.sweep, denoise=args.denoise,
-                            progress=progress)
+                            colour_noise=args.colour_noise, progress=progress)
     if sys.stderr.isatty():
         print("\r\033[K", end="", file=sys.stderr, flush=True)
     if report.unmatched:
