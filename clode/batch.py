@@ -87,6 +87,7 @@ class ItemResult:
     T: Optional[float] = None
     denoise: Optional[float] = None
     seconds: float = 0.0
+    colour_noise: float = 0.0
 
 
 @dataclass
@@ -425,7 +426,7 @@ def _one(job: Job, options: BatchOptions, enhancer, model: str, reserved: set[Pa
         where = f" at {Path(tb[-1].filename).name}:{tb[-1].lineno}" if tb else ""
         return ItemResult(job.source, target, FAILED,
                           f"unexpected error {type(e).__name__}{where}" + (f": {detail}" if detail else ""))
-    return ItemResult(job.source, target, DONE, how, T, denoise)
+    return ItemResult(job.source, target, DONE, how, T, denoise, colour_noise=colour)
 
 
 def _one_line(text: str) -> str:
@@ -456,7 +457,8 @@ def describe(item: ItemResult, plan_: Plan) -> str:
             return str(p)
     src, dst = rel(item.source, plan_.input_dir), rel(item.target, plan_.output_dir)
     if item.status == DONE:
-        extra = f"T={item.T:g}" + (f", denoise={item.denoise:g}" if item.denoise != 1.0 else "")
+        extra = (f"T={item.T:g}" + (f", denoise={item.denoise:g}" if item.denoise != 1.0 else "")
+                 + (f", colour noise={item.colour_noise:g}" if item.colour_noise else ""))
         return f"done     {src} -> {dst} ({extra}, {item.reason}; {item.seconds:.1f} s)"
     if item.status == SKIPPED:
         return f"skipped  {src}: {item.reason} ({dst})"
@@ -472,7 +474,7 @@ def summary(result: Result) -> str:
         f"CLODE Desktop {__version__} batch export, {_dt.datetime.now().isoformat(timespec='seconds')}",
         f"input:   {p.input_dir}" + (" (with sub-folders)" if o.recursive else ""),
         f"output:  {p.output_dir}",
-        f"options: T={T}, denoise={o.denoise:g}, format={fmt}, quality={o.export.quality}, bits={o.export.bits}, "
+        f"options: T={T}, denoise={o.denoise:g}, colour noise={o.colour_noise:g}, format={fmt}, quality={o.export.quality}, bits={o.export.bits}, "
         f"name={o.name}, on_conflict={o.on_conflict}, metadata={'stripped' if o.export.strip_metadata else 'kept'}"
         + (f", shard={o.shard[0]}/{o.shard[1]}" if o.shard else ""),
         f"result:  {result.headline()}",
