@@ -170,3 +170,15 @@ def test_cli_train_rejects_empty_folder(tmp_path):
     assert proc.returncode != 0
     assert "Traceback" not in proc.stderr and len(proc.stderr.strip().splitlines()) == 1
     assert "no usable training photos" in proc.stderr
+
+
+def test_negative_loss_integrals_earn_nothing():
+    """A negative integral of a non-negative integrand is solver error: it must not lower the loss."""
+    inp = torch.full((2, 3, 32, 32), 0.2)
+    state = torch.cat([torch.full((2, 3, 32, 32), 0.5), torch.zeros(2, 2, 32, 32)], 1)
+    state[0, 3], state[1, 3], state[:, 4] = -0.01, 0.02, -0.5
+    state.requires_grad_(True)
+    terms = clode_loss(inp, state, LossWeights(), E=0.6)
+    assert terms["smoothness"].item() == pytest.approx(0.01) and terms["noise"].item() == 0.0
+    terms["total"].backward()
+    assert state.grad[0, 3].abs().sum() == 0 and state.grad[1, 3].abs().sum() > 0 and state.grad[:, 4].abs().sum() == 0
