@@ -175,13 +175,14 @@ def section_export(enh, args, big, session):
         t, _ = timed(lambda: session.render(enh.default_T, denoise=denoise), enh.device,
                      max(1, args.runs // 2), warmup=0)
         print(f"render, denoiser {denoise:g}: {t:.2f} s ({t / (H * W / 1e6):.3f} s/MP) {cpu()}", flush=True)
-    for denoise in (0.0, 1.0):
+    # the last one is the editor's export with its default colour-noise reduction (50 %)
+    for denoise, colour in ((0.0, 0.0), (1.0, 0.0), (1.0, 0.5)):
         cmd = [sys.executable, __file__, "--child-export", str(big), "--device", args.device,
-               "--threads", str(args.threads), "--denoise", str(denoise)]
+               "--threads", str(args.threads), "--denoise", str(denoise), "--colour-noise", str(colour)]
         if args.model:
             cmd += ["--model", str(args.model)]
         out = json.loads(subprocess.run(cmd, capture_output=True, text=True, check=True).stdout.splitlines()[-1])
-        print(f"fresh process, denoiser {denoise:g}: load {out['load']:.2f} s + prepare {out['prepare']:.2f} s + "
+        print(f"fresh process, denoiser {denoise:g}, colour noise {colour:g}: load {out['load']:.2f} s + prepare {out['prepare']:.2f} s + "
               f"render {out['render']:.2f} s + save {out['save']:.2f} s (process CPU {out['cpu']:.1f} s); "
               f"peak RSS {out['peak_gb']:.2f} GB", flush=True)
 
@@ -196,7 +197,8 @@ def child_export(args) -> None:
     t2 = time.perf_counter()
     with tempfile.TemporaryDirectory() as tmp:
         target = Path(tmp) / "out.jpg"     # as the product exports: an 8-bit render straight to the encoder
-        out = session.render(enh.default_T, denoise=args.denoise, dtype=pixel_dtype(target))
+        out = session.render(enh.default_T, denoise=args.denoise, colour_noise=args.colour_noise,
+                             dtype=pixel_dtype(target))
         t3 = time.perf_counter()
         save_image(target, out, source=photo)
     t4 = time.perf_counter()
@@ -308,6 +310,7 @@ def main() -> None:
     ap.add_argument("--shared", type=Path, default=SHARED, help="the shared data folder (default ../shared)")
     ap.add_argument("--child-export", type=Path, help=argparse.SUPPRESS)
     ap.add_argument("--denoise", type=float, default=1.0, help=argparse.SUPPRESS)
+    ap.add_argument("--colour-noise", type=float, default=0.0, help=argparse.SUPPRESS)
     args = ap.parse_args()
     global DEV, PHOTO
     DEV, PHOTO = args.shared / "datasets" / "lowlight-dev", args.shared / "datasets" / "photos"

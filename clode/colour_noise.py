@@ -15,7 +15,6 @@ from __future__ import annotations
 import math
 
 import torch
-import torch.nn.functional as F
 
 #: Sigma in input pixels at strength 1.
 SIGMA = 2.0
@@ -46,6 +45,27 @@ def _kernel(sigma: float, device) -> torch.Tensor:
     return k / k.sum()
 
 
+def _blur(planes: torch.Tensor, sigma: float) -> torch.Tensor:
+    """Separable Gaussian of [C, H, W] planes, borders replicated.
+
+    As a sum of shifted slices: about 5x faster on a CPU than a depthwise
+    conv2d, which runs these two-channel convolutions at a fraction of its
+    usual speed (measured: 0.11 vs 0.51 s for a 2.5 MP strip, one thread).
+    """
+    k, r = _kernel(sigma, planes.device).tolist(), radius(sigma)
+    for dim in (2, 1):
+        n = planes.shape[dim]
+        first, last = planes.narrow(dim, 0, 1), planes.narrow(dim, n - 1, 1)
+        size = list(planes.shape)
+        size[dim] = r
+        padded = torch.cat([first.expand(size), planes, last.expand(size)], dim)
+        out = padded.narrow(dim, 0, n) * k[0]
+        for i in range(1, 2 * r + 1):
+            out.add_(padded.narrow(dim, i, n), alpha=k[i])
+        planes = out
+    return planes
+
+
 def reduce_colour_noise(rows: torch.Tensor, sigma: float) -> torch.Tensor:
     """``rows`` ([H, W, 3], RGB) with its chroma blurred by a Gaussian of ``sigma`` pixels.
 
@@ -55,13 +75,7 @@ def reduce_colour_noise(rows: torch.Tensor, sigma: float) -> torch.Tensor:
     if sigma <= 0:
         return rows
     h, w, _ = rows.shape
-    r = radius(sigma)
     ycc = rows.reshape(-1, 3) @ _TO_YCC.to(rows.device).T
-    chroma = ycc[:, 1:].T.reshape(1, 2, h, w)
-    k = _kernel(sigma, rows.device)
-    chroma = F.conv2d(F.pad(chroma, (r, r, 0, 0), mode="replicate"), k.view(1, 1, 1, -1).expand(2, 1, 1, -1),
-                      groups=2)
-    chroma = F.conv2d(F.pad(chroma, (0, 0, r, r), mode="replicate"), k.view(1, 1, -1, 1).expand(2, 1, -1, 1),
-                      groups=2)
+    chroma = _blur(ycc[:, 1:].T.reshape(2, h, w), sigma)
     ycc = torch.cat([ycc[:, :1], chroma.reshape(2, -1).T], dim=1)
     return (ycc @ _TO_RGB.to(rows.device).T).reshape(h, w, 3).clamp_(0, 1)
