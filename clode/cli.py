@@ -18,8 +18,15 @@ from .errors import Cancelled, ClodeError
 COMMANDS = ["enhance", "eval", "train", "batch"]
 
 
+class OneLineParser(argparse.ArgumentParser):
+    """Bad options cost one line on stderr, like every other user error (argparse adds the usage)."""
+
+    def error(self, message: str):
+        self.exit(2, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="clode", description="Low-light photo enhancement with CLODE.")
+    parser = OneLineParser(prog="clode", description="Low-light photo enhancement with CLODE.")
     parser.add_argument("--version", action="version", version=f"clode {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     sub.required = True

@@ -201,3 +201,5 @@ def test_enhance_with_colour_noise_reduction(tmp_path, photos, fixture_model_pat
     assert np.abs(on - off).max() > 1 / 255
     bad = clode("enhance", *common, "-o", tmp_path / "bad", "--colour-noise", "-1")
     assert bad.returncode == 2 and "must be 0 or more" in bad.stderr and "Traceback" not in bad.stderr
+    assert bad.stderr.strip().splitlines() == [
+        "clode enhance: error: argument --colour-noise: must be 0 or more, got -1 (see clode enhance --help)"]
