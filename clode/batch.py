@@ -349,30 +349,25 @@ def run(plan_: Plan, enhancer, *, progress: Optional[ProgressFn] = None,
     return result
 
 
-def _resolve_T(job: Job, options: BatchOptions, enhancer) -> tuple[Optional[float], float, str]:
-    """(T, denoise, how they were chosen) for one photo; T is None for "auto" (chosen once solved)."""
+def _resolve_settings(job: Job, options: BatchOptions, enhancer) -> tuple[Optional[float], float, float, str]:
+    """(T, denoise, colour noise, how T was chosen) for one photo; T is None for "auto" (chosen
+    once solved). In sidecar mode the photo's saved values win, each one the sidecar has."""
     mode = options.T
     if mode == "auto":
-        return None, options.denoise, "auto"
+        return None, options.denoise, options.colour_noise, "auto"
     if mode == "sidecar":
         settings = load_settings(job.source) or {}
-        T, denoise = settings.get("T"), settings.get("denoise")
-        d = float(denoise) if isinstance(denoise, (int, float)) else options.denoise
-        if isinstance(T, (int, float)):
-            return float(T), d, "sidecar"
-        return enhancer.default_T, d, "no sidecar: model default T"
+
+        def saved(key: str, default: float) -> float:
+            value = settings.get(key)
+            return float(value) if isinstance(value, (int, float)) else default
+        d, c = saved("denoise", options.denoise), saved("colour_noise", options.colour_noise)
+        if isinstance(settings.get("T"), (int, float)):
+            return float(settings["T"]), d, c, "sidecar"
+        return enhancer.default_T, d, c, "no sidecar: model default T"
     if mode is None:
-        return enhancer.default_T, options.denoise, "model default"
-    return float(mode), options.denoise, "fixed"
-
-
-def _colour_noise(job: Job, options: BatchOptions) -> float:
-    """The photo's saved colour-noise setting in sidecar mode, else the batch's."""
-    if options.T == "sidecar":
-        saved = (load_settings(job.source) or {}).get("colour_noise")
-        if isinstance(saved, (int, float)):
-            return float(saved)
-    return options.colour_noise
+        return enhancer.default_T, options.denoise, options.colour_noise, "model default"
+    return float(mode), options.denoise, options.colour_noise, "fixed"
 
 
 def _enhance(enhancer, pixels, T: Optional[float], denoise: float, step, cancel,
@@ -398,8 +393,7 @@ def _one(job: Job, options: BatchOptions, enhancer, model: str, reserved: set[Pa
     try:
         photo = load_image(job.source)
         check(cancel)
-        T, denoise, how = _resolve_T(job, options, enhancer)
-        colour = _colour_noise(job, options)
+        T, denoise, colour, how = _resolve_settings(job, options, enhancer)
         pixels, T = _enhance(enhancer, photo.pixels, T, denoise, step, cancel,
                              dtype=pixel_dtype(target, options.export), colour_noise=colour)
         check(cancel)

@@ -13,10 +13,10 @@ from typing import Optional, Sequence, Union
 import numpy as np
 import torch
 
+from .colour_noise import reduce_colour_noise, sigma_for
 from .devices import resolve_device
 from .errors import ClodeError
 from .network import CLODENet
-from .colour_noise import reduce_colour_noise, sigma_for
 from .ode import EXACT, Solver, integrate, integrate_lambda, mirrors_darkening
 from .progress import CancelToken, ProgressCallback
 from .session import PROXY_SIDE, PROXY_SOLVER, QUICK_PROXY_SIDE, QUICK_SOLVER, Session, prepare

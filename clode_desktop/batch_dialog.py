@@ -35,6 +35,16 @@ COUNT_DELAY_MS = 250          # after the last keystroke in a folder field, the 
 PROGRESS_INTERVAL = 0.05      # seconds between progress signals from inside one photo
 
 
+def strength_box(value: float, tip: str) -> QDoubleSpinBox:
+    """A 0-2 spin box for a strength (1 = as designed)."""
+    box = QDoubleSpinBox()
+    box.setRange(0.0, 2.0)
+    box.setSingleStep(0.1)
+    box.setDecimals(2)
+    box.setValue(value)
+    box.setToolTip(tip)
+    return box
+
 class BatchThread(QThread):
     """Loads the model and runs one batch; reports by signal, never raises."""
 
@@ -122,19 +132,10 @@ class BatchDialog(QDialog):
         exposure_row = QHBoxLayout()
         exposure_row.addWidget(self.exposure_mode, 1)
         exposure_row.addWidget(self.T)
-        self.denoise = QDoubleSpinBox()
-        self.denoise.setRange(0.0, 2.0)
-        self.denoise.setSingleStep(0.1)
-        self.denoise.setDecimals(2)
-        self.denoise.setValue(1.0)
-        self.denoise.setToolTip("Denoiser strength, 0 = off")
-        self.colour_noise = QDoubleSpinBox()
-        self.colour_noise.setRange(0.0, 2.0)
-        self.colour_noise.setSingleStep(0.1)
-        self.colour_noise.setDecimals(2)
-        self.colour_noise.setValue(DEFAULT_COLOUR_NOISE)
-        self.colour_noise.setToolTip("Colour-noise reduction (chroma blur), 0 = off; "
-                                     "photos with saved settings use theirs in 'as saved' mode")
+        self.denoise = strength_box(1.0, "Denoiser strength, 0 = off")
+        self.colour_noise = strength_box(DEFAULT_COLOUR_NOISE,
+                                         "Colour-noise reduction (chroma blur), 0 = off; "
+                                         "photos with saved settings use theirs in 'as saved' mode")
         enhance = QFormLayout()
         enhance.addRow("Exposure:", exposure_row)
         enhance.addRow("Denoise:", self.denoise)
