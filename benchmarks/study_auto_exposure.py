@@ -1,22 +1,22 @@
 """How much can an automatic T gain over the model's default T = 3? (issue 5's +1 dB question)
 
-    .venv/bin/python benchmarks/study_auto_exposure.py [--per 2] [--side 256]
+    .venv/bin/python benchmarks/study_auto_exposure.py [--per 2] [--side 256] [--cache FILE]
 
-Prints, for the shipped model and the fast path (denoiser on):
+Prints, for the shipped model and the fast path (denoiser on), on lowlight-dev and on
+synthetic pairs made from ``photos/`` with lowlight-dev's degradation profile
+(documented in shared/datasets/README.md):
 
-* lowlight-dev: PSNR at T = 3, at the shipped ``auto_T``, at the oracle T (best against
-  the ground truth), and at the T whose result matches the ground truth's mean
-  brightness times k -- the best any method that only chooses brightness can do;
-* the shipped rule (T = 3, lowered while the result is brighter than BRIGHTEST) and the
-  earlier one (T = 3 unless the result's mean luminance left [0.30, 0.62]);
-* learned estimates of T, fitted on synthetic pairs made from ``photos/`` with the
-  lowlight-dev degradation profile (documented in shared/datasets/README.md), scored
-  leave-one-photo-out on those pairs and then on lowlight-dev, which they never saw.
-  Features: the input's mean luminance, the result's at T = 3, or both; target: the
-  oracle T, or the log mean luminance of the oracle result (then T by matching).
+* PSNR at T = 3, at the shipped ``auto_T``, at the oracle T (best against the ground
+  truth), and at the T whose result matches the ground truth's mean brightness times k;
+* the white-point rule that ships, over a grid of its two constants (percentile and
+  level) -- they were chosen as the best on the synthetic pairs, then read off on
+  lowlight-dev, which they never saw;
+* the rules tried before it: T = 3 with guards on the result's brightness, and learned
+  estimates of T from the input's and the result's mean luminance (fitted on the pairs,
+  scored leave-one-photo-out there and then on lowlight-dev).
 
 The synthetic pairs are made from the photos the model was trained on, so T = 3 is at
-home there; lowlight-dev is held out but has only 7 images. Takes ~10 min on 2 cores.
+home there; lowlight-dev is held out but has only 7 images. Takes ~15 min on 2 cores.
 """
 
 from __future__ import annotations
@@ -36,6 +36,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from clode import Enhancer, load_model  # noqa: E402
+from clode import auto_exposure as auto  # noqa: E402
 from clode.auto_exposure import BRIGHTEST, mean_luminance  # noqa: E402
 from clode.metrics import psnr  # noqa: E402
 from clode.training_data import linear_to_srgb, srgb_to_linear  # noqa: E402
@@ -61,12 +62,25 @@ def darken(high: np.ndarray, rng: np.random.Generator) -> np.ndarray:
 
 
 def curve(enh: Enhancer, low: np.ndarray, high: np.ndarray, group: str) -> dict:
-    """PSNR and mean luminance of the result along TS, and the shipped auto T."""
+    """PSNR and mean luminance of the result along TS (also as ``auto_T`` measures it, on the
+    proxy), the input's measuring view, and the shipped auto T."""
     s = enh.prepare(low)
     outs = [s.render(float(T), denoise=1.0) for T in TS]
     return dict(group=group, psnr=np.array([psnr(o, high) for o in outs]),
                 mean=np.array([mean_luminance(o) for o in outs]),
+                proxy_mean=np.array([mean_luminance(s.render(float(T), size=s.proxy_size, denoise=1.0))
+                                     for T in TS]),
+                view=auto.measuring_view(s.image),
                 low=mean_luminance(low), high=mean_luminance(high), auto=s.auto_T())
+
+
+def white_point_pick(c: dict, percentile: float, level: float) -> int:
+    """The white-point rule with other constants (all pairs here have 3+ stops of headroom,
+    so the blend with the default T never enters)."""
+    lin = auto._to_linear(c["view"])
+    white = float(np.percentile(lin.max(axis=-1), percentile))
+    target = mean_luminance(auto._to_srgb(np.clip(lin * level / white, 0, 1)).astype(np.float32))
+    return int(np.argmin(np.abs(np.log(c["proxy_mean"]) - np.log(target))))
 
 
 def at(T: float) -> int:
@@ -132,6 +146,15 @@ def main() -> int:
     for k in (1.0, 0.97, 0.95):
         pick = lambda c, k=k: int(np.argmin(np.abs(c["mean"] - k * c["high"])))  # noqa: E731
         row(f"brightness oracle: mean = {k:g} x ground truth's", mean_at(dev, pick), mean_at(synth, pick))
+    print(f"white point (shipped: percentile {auto.WHITE_PERCENTILE:g}, level {auto.WHITE_LEVEL:g}); "
+          "dev / synth gain over T = 3:")
+    levels = np.round(np.arange(0.85, 1.001, 0.025), 3)
+    print(f"  {'percentile':<12}" + "".join(f"{lv:>14g}" for lv in levels))
+    for pc in (99.5, 99.8, 99.9, 99.95, 100.0):
+        cells = [f"{mean_at(dev, lambda c: white_point_pick(c, pc, lv)) - base_dev:+.2f}/"
+                 f"{mean_at(synth, lambda c: white_point_pick(c, pc, lv)) - base_syn:+.2f}" for lv in levels]
+        print(f"  {pc:<12g}" + "".join(f"{x:>14}" for x in cells))
+    print("the rules before it:")
     print("learned (fit on synthetic pairs; synth column leave-one-photo-out):")
     photos = sorted({c["group"] for c in synth})
     for kind in ("input", "result", "both"):
@@ -144,7 +167,8 @@ def main() -> int:
             row(f"  {kind} -> {target}", mean_at(dev, lambda c: choose(c, coef, kind, target)), float(np.mean(held)))
             print(f"{'':<6}fit on all synthetic pairs: {target} = " + " + ".join(
                 f"{v:.3f}{'' if n == 'one' else ' ' + n}" for v, n in zip(coef, names(kind))))
-    print("guards on the result's mean luminance (the lower edge brightens, the upper one darkens):")
+    print("guards on the result's mean luminance (the lower edge brightens, the upper one darkens;\n"
+          "  T = 3 with [0, 0.62] was Auto before the white point, and is still its rule for ordinary photos):")
     coef = fit(synth, "input", "T")
     held = {}
     for ph in photos:
