@@ -82,6 +82,7 @@ class MainWindow(QMainWindow):
         self._model_loading = False
         self._dirty = False
         self._restored: Optional[dict] = None
+        self._auto_on_open = False          # set Auto once the curves of a newly opened photo are final
         self._full_render_seconds = 0.0
         self._progress_job: Optional[Job] = None
         self._closing = False
@@ -352,9 +353,11 @@ class MainWindow(QMainWindow):
     def preferences_dialog(self) -> None:
         from .preferences import PreferencesDialog
         note = self.model_state.note if self.model_state else ""
-        dialog = PreferencesDialog(self._device, self.model_choice(), self, note=note)
+        dialog = PreferencesDialog(self._device, self.model_choice(), self, note=note,
+                                   start_at_auto=self.settings.start_at_auto())
         if dialog.exec() != PreferencesDialog.DialogCode.Accepted:
             return
+        self.settings.set_start_at_auto(dialog.start_at_auto())
         device, model = dialog.device(), dialog.model_path()
         if device == self._device and model == self.model_choice():
             return
@@ -399,6 +402,7 @@ class MainWindow(QMainWindow):
         self._prepared = False
         self._dirty = False
         self._restored = sidecar.load_settings(path)
+        self._auto_on_open = self.settings.start_at_auto() and "T" not in (self._restored or {})
         self.setWindowTitle(f"{path.name} — {APP_TITLE}")
         self.canvas.set_overlay(f"Opening {path.name}…")
         self.histogram.set_counts(None)
@@ -462,6 +466,8 @@ class MainWindow(QMainWindow):
                 passes = self.engine.passes()
                 if len(passes) > 1:
                     self._submit_pass(passes, len(passes) - 1)
+                else:
+                    self._curves_final()
             else:
                 self.prepare()
 
@@ -546,12 +552,19 @@ class MainWindow(QMainWindow):
             self._prepared = True
             self.canvas.set_overlay("")
             self.request_render(draft=False)
-            if not last:
+            if last:
+                self._curves_final()
+            else:
                 self._submit_pass(passes, i + 1)
 
         tasks.submit(work, label="Refining" if refining else "Preparing", key="prepare", group="curves",
                      show_progress=True, on_done=done, on_error=self._prepare_failed,
                      on_cancelled=self._prepare_cancelled)
+
+    def _curves_final(self) -> None:
+        """The open photo's curves cover the whole range of T: a new photo can get its Auto T."""
+        if self._auto_on_open:
+            self.auto_exposure(remember=False)
 
     def _prepare_failed(self, message: str) -> None:
         self._preparing = False
@@ -635,16 +648,30 @@ class MainWindow(QMainWindow):
         self._denoise_changed(value)
 
     def _touched(self) -> None:
+        self._auto_on_open = False          # the user's own setting wins over a pending Auto
         if self.opened is not None:
             self._dirty = True
             self._sidecar_timer.start()
 
-    def auto_exposure(self) -> None:
+    def auto_exposure(self, remember: bool = True) -> None:
+        """Set T to the photo's automatic exposure. ``remember=False`` (a new photo starting at Auto)
+        renders it without marking the photo edited, so merely viewing it writes no sidecar."""
         if self.opened is None or self.model_state is None:
             return
-        engine = self.engine
+        engine, path = self.engine, self.photo_path
+
+        def done(T: float) -> None:
+            if remember:
+                self.exposure.set_value(T)
+                return
+            if not self._auto_on_open or path != self.photo_path:
+                return              # the user set T meanwhile, or opened another photo
+            self._auto_on_open = False
+            if self.exposure.value() != T:
+                self.exposure.set_value(T, emit=False)
+                self.request_render(draft=False)
         self.tasks.submit(lambda job: engine.auto_T(), label="Automatic exposure", key="auto", group="curves",
-                          on_done=lambda T: self.exposure.set_value(T))
+                          on_done=done)
 
     # ------------------------------------------------------------------------------------------
     # sidecar

@@ -1,11 +1,11 @@
-"""Preferences: the compute device and the model."""
+"""Preferences: the compute device, the model, and how a new photo starts."""
 
 from __future__ import annotations
 
 from pathlib import Path
 from typing import Optional
 
-from PySide6.QtWidgets import (QButtonGroup, QComboBox, QDialog, QDialogButtonBox, QFileDialog, QFormLayout,
+from PySide6.QtWidgets import (QButtonGroup, QCheckBox, QComboBox, QDialog, QDialogButtonBox, QFileDialog, QFormLayout,
                                QGridLayout, QGroupBox, QHBoxLayout, QLabel, QLineEdit, QPushButton,
                                QRadioButton, QVBoxLayout, QWidget)
 
@@ -28,7 +28,7 @@ def user_models() -> list[Path]:
 
 class PreferencesDialog(QDialog):
     def __init__(self, device: str, model_path: Optional[str], parent: Optional[QWidget] = None,
-                 note: str = "") -> None:
+                 note: str = "", start_at_auto: bool = True) -> None:
         super().__init__(parent)
         self.setWindowTitle("Preferences")
         self.setMinimumWidth(520)
@@ -108,6 +108,18 @@ class PreferencesDialog(QDialog):
             self.file_edit.setText(model_path)
         self.file_edit.textEdited.connect(lambda _: self.file_radio.setChecked(True))
 
+        # -- editing --
+        self.auto_check = QCheckBox("Start each new photo at its automatic exposure (Auto)")
+        self.auto_check.setChecked(start_at_auto)
+        auto_hint = QLabel("Otherwise it starts at the model's default T. Photos edited before "
+                           "open with their saved settings either way.")
+        auto_hint.setObjectName("hint")
+        auto_hint.setWordWrap(True)
+        editing_group = QGroupBox("New photos")
+        editing_layout = QVBoxLayout(editing_group)
+        editing_layout.addWidget(self.auto_check)
+        editing_layout.addWidget(auto_hint)
+
         buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Ok | QDialogButtonBox.StandardButton.Cancel)
         buttons.accepted.connect(self.accept)
         buttons.rejected.connect(self.reject)
@@ -115,6 +127,7 @@ class PreferencesDialog(QDialog):
         layout = QVBoxLayout(self)
         layout.addWidget(device_group)
         layout.addWidget(model_group)
+        layout.addWidget(editing_group)
         layout.addWidget(buttons)
 
     def _browse(self) -> None:
@@ -127,6 +140,9 @@ class PreferencesDialog(QDialog):
 
     def device(self) -> str:
         return self.device_box.currentData()
+
+    def start_at_auto(self) -> bool:
+        return self.auto_check.isChecked()
 
     def model_path(self) -> Optional[str]:
         """None = the built-in default."""

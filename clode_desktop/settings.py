@@ -93,6 +93,14 @@ class Settings:
         for key, value in options.items():
             self.q.setValue(f"export/{key}", value)
 
+    # -- editing ----------------------------------------------------------------------------
+    def start_at_auto(self) -> bool:
+        """Whether a photo opened for the first time starts at its automatic exposure."""
+        return self._get("edit/start_at_auto", True, bool)
+
+    def set_start_at_auto(self, on: bool) -> None:
+        self.q.setValue("edit/start_at_auto", bool(on))
+
     # -- view -------------------------------------------------------------------------------
     def compare_mode(self) -> str:
         return self._get("view/compare", "split", str)

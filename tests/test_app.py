@@ -65,8 +65,11 @@ def jpeg(tmp_path):
 def make_window(qtbot, tmp_path, fixture_model_path):
     windows = []
 
-    def make(model=fixture_model_path, threaded=True, wait_model=True, **kw):
-        w = MainWindow(model, device="cpu", settings=Settings(tmp_path / "settings.ini"), threaded=threaded,
+    def make(model=fixture_model_path, threaded=True, wait_model=True, start_at_auto=False, **kw):
+        # Most tests start photos at the model's default T, so that what they render is known.
+        settings = Settings(tmp_path / "settings.ini")
+        settings.set_start_at_auto(start_at_auto)
+        w = MainWindow(model, device="cpu", settings=settings, threaded=threaded,
                        proxy_side=kw.pop("proxy_side", PROXY), quick_proxy=kw.pop("quick_proxy", None), **kw)
         qtbot.addWidget(w)
         w.resize(900, 600)
@@ -472,9 +475,20 @@ def test_preferences_dialog_lists_devices_and_models(qtbot, tmp_path, fixture_mo
     d.file_radio.setChecked(True)
     d.file_edit.setText(str(fixture_model_path))
     assert d.model_path() == str(fixture_model_path)
-    again = PreferencesDialog("cpu", str(mine))
+    assert d.start_at_auto()                                  # new photos start at Auto by default
+    again = PreferencesDialog("cpu", str(mine), start_at_auto=False)
     qtbot.addWidget(again)
-    assert again.device() == "cpu" and again.user_radio.isChecked()
+    assert again.device() == "cpu" and again.user_radio.isChecked() and not again.start_at_auto()
+    again.auto_check.setChecked(True)
+    assert again.start_at_auto()
+
+
+def test_new_photos_start_at_auto_unless_turned_off(tmp_path):
+    settings = Settings(tmp_path / "fresh.ini")
+    assert settings.start_at_auto()
+    settings.set_start_at_auto(False)
+    settings.sync()
+    assert not Settings(tmp_path / "fresh.ini").start_at_auto()
 
 
 def test_export_dialog_options(qtbot, jpeg):
@@ -568,6 +582,42 @@ def test_auto_button_sets_T_from_the_photo(qtbot, make_window, jpeg):
         qtbot.mouseClick(w.exposure.auto_button, Qt.MouseButton.LeftButton)
     assert r.args[0].T == pytest.approx(expected, abs=0.01)
     assert w.exposure.value() == pytest.approx(expected, abs=0.01)
+
+
+def test_a_new_photo_starts_at_auto_without_being_marked_edited(qtbot, make_window, jpeg):
+    w = make_window(start_at_auto=True)
+    w.open_file(jpeg)
+
+    def at_auto():
+        r = w.last_render
+        return (not w._auto_on_open and w._prepared and r is not None and not r.draft
+                and abs(r.T - w.exposure.value()) < 1e-6)
+    qtbot.waitUntil(at_auto, timeout=WAIT)
+    expected = round(w.engine.session.auto_T(), 2)
+    assert expected != pytest.approx(w.model_state.default_T)      # this dark photo needs more than T = 3
+    assert w.exposure.value() == pytest.approx(expected, abs=0.01)
+    assert w.last_render.T == pytest.approx(expected, abs=0.01)
+    w.save_sidecar()
+    assert not sidecar.sidecar_path(jpeg).exists()          # viewing a photo writes nothing beside it
+
+
+def test_a_photo_edited_before_keeps_its_T_when_new_photos_start_at_auto(qtbot, make_window, jpeg):
+    sidecar.save_settings(jpeg, {"T": 4.25, "denoise": 1.0})
+    w = make_window(start_at_auto=True)
+    r = open_and_render(qtbot, w, jpeg)
+    assert r.T == pytest.approx(4.25) and not w._auto_on_open
+    qtbot.waitUntil(lambda: not w.tasks.is_busy(), timeout=WAIT)
+    assert w.exposure.value() == pytest.approx(4.25)
+
+
+def test_moving_the_dial_before_auto_arrives_wins(qtbot, make_window, jpeg):
+    w = make_window(start_at_auto=True)
+    w.open_file(jpeg)
+    qtbot.waitUntil(lambda: w.last_render is not None, timeout=WAIT)
+    with qtbot.waitSignal(**final_render(w, 1.5)):
+        w.exposure.set_value(1.5)
+    qtbot.waitUntil(lambda: w._prepared and not w.tasks.is_busy(), timeout=WAIT)
+    assert w.exposure.value() == pytest.approx(1.5) and not w._auto_on_open
 
 
 def test_toolbar_and_window_have_icons(qtbot, make_window):
