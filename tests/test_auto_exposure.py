@@ -48,7 +48,7 @@ def test_trust_goes_from_the_white_point_to_the_default_without_a_jump():
     assert trust(TRUSTED_WHITE) == 1.0 and trust(1 / 64) == 1.0
     assert trust(IGNORED_WHITE) == 0.0 and trust(1.0) == 0.0
     assert all(a >= b for a, b in zip(weights, weights[1:]))
-    assert max(abs(a - b) for a, b in zip(weights, weights[1:])) < 0.06
+    assert max(abs(a - b) for a, b in zip(weights, weights[1:])) < 0.07      # 0.1 stop apart
 
 
 def test_an_ordinary_photo_keeps_the_default_T_unless_the_result_is_too_bright():
@@ -77,9 +77,9 @@ def test_an_underexposed_photo_gets_the_brightness_of_its_white_point_pushed_to_
     assert linear_brightness(T) > BRIGHTEST
 
 
-def test_between_one_and_three_stops_of_headroom_the_choices_blend():
+def test_between_half_a_stop_and_two_stops_of_headroom_the_choices_blend():
     T_default = choose_T(linear_brightness, scene(1.0), 3.0, (-6, 6))
-    view = scene(0.25)                               # two stops: half and half
+    view = scene(2 ** -1.25)                         # 1.25 stops: half and half
     target = pushed_brightness(view, white_point(view))
     T_white = (target - 0.1) / 0.1
     assert trust(white_point(view)) == pytest.approx(0.5, abs=0.02)
