@@ -351,7 +351,8 @@ def run(plan_: Plan, enhancer, *, progress: Optional[ProgressFn] = None,
 
 def _resolve_settings(job: Job, options: BatchOptions, enhancer) -> tuple[Optional[float], float, float, str]:
     """(T, denoise, colour noise, how T was chosen) for one photo; T is None for "auto" (chosen
-    once solved). In sidecar mode the photo's saved values win, each one the sidecar has."""
+    once solved). In sidecar mode the photo's saved values win, each one the sidecar has; a photo
+    without a saved T gets Auto, as the editor shows it."""
     mode = options.T
     if mode == "auto":
         return None, options.denoise, options.colour_noise, "auto"
@@ -364,7 +365,7 @@ def _resolve_settings(job: Job, options: BatchOptions, enhancer) -> tuple[Option
         d, c = saved("denoise", options.denoise), saved("colour_noise", options.colour_noise)
         if isinstance(settings.get("T"), (int, float)):
             return float(settings["T"]), d, c, "sidecar"
-        return enhancer.default_T, d, c, "no sidecar: model default T"
+        return None, d, c, "no sidecar: auto"       # where the editor starts a photo never edited
     if mode is None:
         return enhancer.default_T, options.denoise, options.colour_noise, "model default"
     return float(mode), options.denoise, options.colour_noise, "fixed"

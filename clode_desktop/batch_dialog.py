@@ -28,7 +28,7 @@ from .side_panel import DEFAULT_COLOUR_NOISE
 from .worker import error_message
 
 EXPOSURE_MODES = (("fixed", "Fixed T"), ("auto", "Automatic, per photo"),
-                  ("sidecar", "As edited (sidecar), else default"))
+                  ("sidecar", "As edited (sidecar), else automatic"))
 CONFLICTS = (("unique", "Keep both (add -2, -3 …)"), ("skip", "Skip it (resume a batch)"),
              ("overwrite", "Replace it"))
 COUNT_DELAY_MS = 250          # after the last keystroke in a folder field, the folder is scanned

@@ -306,7 +306,7 @@ def test_cancel_before_start_does_nothing(tmp_path, enhancer):
     assert result.cancelled and result.items == [] and outputs(tmp_path / "out") == []
 
 
-def test_T_from_sidecar_or_the_model_default(tmp_path, enhancer, monkeypatch):
+def test_T_from_sidecar_or_auto(tmp_path, enhancer, monkeypatch):
     monkeypatch.setenv("CLODE_DATA_DIR", str(tmp_path / "data"))
     inp, out = tmp_path / "in", tmp_path / "out"
     inp.mkdir()
@@ -317,10 +317,10 @@ def test_T_from_sidecar_or_the_model_default(tmp_path, enhancer, monkeypatch):
     assert result.ok
     edited, plain = result.items
     assert (edited.T, edited.denoise, edited.reason) == (0.75, 0.5, "sidecar")
-    assert plain.T == enhancer.default_T and plain.reason == "no sidecar: model default T"
+    assert plain.T == pytest.approx(enhancer.auto_T(photo(2)), abs=0.05) and plain.reason == "no sidecar: auto"
     log = result.log_path.read_text()
     assert "edited.png -> edited_clode.jpg (T=0.75, denoise=0.5, sidecar" in log
-    assert f"plain.png -> plain_clode.jpg (T={enhancer.default_T:g}, no sidecar: model default T" in log
+    assert f"plain.png -> plain_clode.jpg (T={plain.T:g}, no sidecar: auto" in log
     assert outputs(out) == ["edited_clode.jpg", "plain_clode.jpg"]    # sidecars are not photos
 
 

@@ -30,8 +30,8 @@ def register(subparsers) -> None:
                    help="take sub-folders too, mirroring them under OUTPUT_DIR")
     p.add_argument("--T", dest="T", default=None, metavar="T|auto|sidecar",
                    help="exposure: a number (the ODE end time), auto (chosen per photo), or sidecar "
-                        "(the T and denoise saved by the editor; photos without one get the model's "
-                        "default); default: the model's default T")
+                        "(the settings saved by the editor; photos without them get auto, as the editor "
+                        "starts them); default: the model's default T")
     p.add_argument("--format", choices=list(FORMAT_EXTENSIONS), default="jpeg", help="output format (default jpeg)")
     p.add_argument("--quality", type=int, default=92, metavar="Q", help="JPEG/WebP quality 1-100 (default 92)")
     p.add_argument("--bits", type=int, choices=(8, 16), default=8, help="bits per channel for PNG/TIFF (default 8)")
