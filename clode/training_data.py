@@ -20,6 +20,7 @@ import torch
 import torch.nn.functional as F
 
 from .errors import ClodeError
+from .srgb import linear_to_srgb, srgb_to_linear
 
 
 @dataclass(frozen=True)
@@ -30,15 +31,6 @@ class ExposureAugment:
     bright_ev: tuple = (0.5, 2.0)
     gain: tuple = (1000.0, 12000.0)   # photons at white (shot noise)
     read: tuple = (2e-4, 1e-3)        # read noise, linear units
-
-
-def srgb_to_linear(x: torch.Tensor) -> torch.Tensor:
-    return torch.where(x <= 0.04045, x / 12.92, ((x + 0.055) / 1.055) ** 2.4)
-
-
-def linear_to_srgb(x: torch.Tensor) -> torch.Tensor:
-    x = x.clamp(0, 1)
-    return torch.where(x <= 0.0031308, x * 12.92, 1.055 * x.clamp_min(1e-12) ** (1 / 2.4) - 0.055)
 
 
 def apply_exposure(batch: torch.Tensor, gen: torch.Generator, aug: ExposureAugment) -> torch.Tensor:

@@ -6,17 +6,16 @@ import sys
 
 import numpy as np
 import pytest
+import torch
 
 from conftest import DATASETS
 
 from clode import Enhancer, load_model
-from clode.auto_exposure import (BRIGHTEST, IGNORED_WHITE, TRUSTED_WHITE, WHITE_LEVEL, choose_T,
+from clode.auto_exposure import (BRIGHTEST, IGNORED_WHITE, TRUSTED_WHITE, choose_T,
                                  measuring_view, mean_luminance, pushed_brightness, trust, white_point)
 from clode.imageio import load_image
 from clode.metrics import psnr
-from clode.training_data import linear_to_srgb, srgb_to_linear
-
-import torch
+from clode.srgb import linear_to_srgb, srgb_to_linear
 
 
 def darken(img: np.ndarray, ev: float) -> np.ndarray:
