@@ -34,6 +34,7 @@ from typing import Callable
 import numpy as np
 import torch
 
+from .session import image_tensor, proxy_size, resize
 from .srgb import linear_to_srgb, srgb_to_linear
 
 #: The result's mean luminance (Rec. 709 of sRGB-encoded values) is kept at or below
@@ -118,7 +119,6 @@ def choose_T(brightness: Callable[[float], float], view: np.ndarray, default_T: 
 
 def measuring_view(image: np.ndarray) -> np.ndarray:
     """The input at MEASURE_SIDE on its long side (area-averaged), as H x W x 3 float32."""
-    from .session import image_tensor, proxy_size, resize     # session imports this module
     small = resize(image_tensor(image), proxy_size(*image.shape[:2], side=MEASURE_SIDE))
     return small[0].permute(1, 2, 0).clamp(0, 1).numpy()
 
@@ -126,7 +126,5 @@ def measuring_view(image: np.ndarray) -> np.ndarray:
 def auto_T(session, default_T: float) -> float:
     """Automatic T for a prepared ``clode.session.Session`` (renders at the proxy size)."""
     size = session.proxy_size
-    with torch.no_grad():
-        view = measuring_view(session.image)
     return choose_T(lambda T: mean_luminance(session.render(T, size=size, denoise=1.0)),
-                    view, default_T, session.t_range)
+                    measuring_view(session.image), default_T, session.t_range)

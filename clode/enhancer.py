@@ -16,6 +16,7 @@ import torch
 from .colour_noise import reduce_colour_noise, sigma_for
 from .devices import resolve_device
 from .errors import ClodeError
+from .export import quantize
 from .network import CLODENet
 from .ode import EXACT, Solver, integrate, integrate_lambda, mirrors_darkening
 from .progress import CancelToken, ProgressCallback
@@ -121,7 +122,7 @@ class Enhancer:
                                  f"use the fast mode")
             out = self.trajectory(img, [T], denoise=denoise, colour_noise=colour_noise, progress=progress,
                                   cancel=cancel)[0]
-            return out if dtype == np.float32 else np.rint(np.clip(out, 0, 1) * 255).astype(np.uint8)
+            return out if dtype == np.float32 else quantize(np.clip(out, 0, 1), 8)
         if mode != "fast":
             raise ClodeError(f"unknown mode {mode!r} (expected one of: {', '.join(MODES)})")
         # Only [0, T] is needed for one result: half the solve of a full prepare.

@@ -170,7 +170,8 @@ def _alpha_for(source: Optional[Photo], rgb: np.ndarray) -> Optional[np.ndarray]
     return np.clip(alpha, 0.0, 1.0)
 
 
-def _quantize(a: np.ndarray, bits: int) -> np.ndarray:
+def quantize(a: np.ndarray, bits: int) -> np.ndarray:
+    """Integer levels (8 or 16 bits) of ``a`` in [0, 1]; uint8 input is kept (or widened)."""
     if a.dtype == np.uint8:
         return a if bits == 8 else a.astype(np.uint16) * np.uint16(257)
     top = 65535.0 if bits == 16 else 255.0
@@ -333,7 +334,7 @@ def _write_jpeg(tmp: Path, rgb: np.ndarray, meta: _Metadata, options: ExportOpti
     xmp = meta.xmp()
     if xmp and len(xmp) < 65000:
         kwargs["xmp"] = xmp
-    _pil_image(_quantize(rgb, 8), None).save(tmp, format="JPEG", **kwargs)
+    _pil_image(quantize(rgb, 8), None).save(tmp, format="JPEG", **kwargs)
 
 
 def _write_webp(tmp: Path, rgb: np.ndarray, alpha: Optional[np.ndarray], meta: _Metadata,
@@ -347,8 +348,8 @@ def _write_webp(tmp: Path, rgb: np.ndarray, alpha: Optional[np.ndarray], meta: _
     xmp = meta.xmp()
     if xmp:
         kwargs["xmp"] = xmp
-    a8 = _quantize(alpha, 8) if alpha is not None else None
-    _pil_image(_quantize(rgb, 8), a8).save(tmp, format="WEBP", **kwargs)
+    a8 = quantize(alpha, 8) if alpha is not None else None
+    _pil_image(quantize(rgb, 8), a8).save(tmp, format="WEBP", **kwargs)
 
 
 def _png_text(meta: _Metadata) -> list[tuple[str, str]]:
@@ -375,13 +376,13 @@ def _write_png(tmp: Path, rgb: np.ndarray, alpha: Optional[np.ndarray], meta: _M
             kwargs["exif"] = exif
         if meta.icc:
             kwargs["icc_profile"] = meta.icc
-        a8 = _quantize(alpha, 8) if alpha is not None else None
-        _pil_image(_quantize(rgb, 8), a8).save(tmp, format="PNG", **kwargs)
+        a8 = quantize(alpha, 8) if alpha is not None else None
+        _pil_image(quantize(rgb, 8), a8).save(tmp, format="PNG", **kwargs)
         return
     # Pillow cannot write 16-bit colour PNGs: our own small encoder
-    a = _quantize(rgb, 16)
+    a = quantize(rgb, 16)
     if alpha is not None:
-        a = np.dstack([a, _quantize(alpha, 16)])
+        a = np.dstack([a, quantize(alpha, 16)])
     chunks = []
     if meta.icc:
         chunks.append((b"iCCP", b"ICC Profile\x00\x00" + zlib.compress(meta.icc)))
@@ -447,10 +448,10 @@ def _write_tiff(tmp: Path, rgb: np.ndarray, alpha: Optional[np.ndarray], meta: _
                 options: ExportOptions) -> None:
     import tifffile
 
-    a = _quantize(rgb, bits)
+    a = quantize(rgb, bits)
     extrasamples = None
     if alpha is not None:
-        a = np.dstack([a, _quantize(alpha, bits)])
+        a = np.dstack([a, quantize(alpha, bits)])
         extrasamples = ("unassalpha",)
     extratags = [(0x0112, "H", 1, 1, True)]
     if not meta.strip:

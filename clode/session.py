@@ -33,7 +33,6 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from .auto_exposure import auto_T
 from .colour_noise import radius, reduce_colour_noise, sigma_for
 from .errors import ClodeError
 from .guided_filter import coefficients, luminance
@@ -190,6 +189,7 @@ class Session:
 
     def auto_T(self) -> float:
         """Automatic exposure for this image (see ``clode.auto_exposure``)."""
+        from .auto_exposure import auto_T      # it renders sessions: it imports this module
         info = getattr(self.net, "info", None)
         return auto_T(self, info.default_T if info is not None else 3.0)
 
