@@ -632,6 +632,7 @@ class MainWindow(QMainWindow):
         self.detailShown.emit(d)
 
     def _exposure_changed(self, T: float) -> None:
+        self._auto_on_open = False          # the user's own T wins over a pending Auto
         self._touched()
         if self._full_render_seconds > DRAFT_WHEN_SLOWER_THAN:
             self.request_render(draft=True)
@@ -648,7 +649,6 @@ class MainWindow(QMainWindow):
         self._denoise_changed(value)
 
     def _touched(self) -> None:
-        self._auto_on_open = False          # the user's own setting wins over a pending Auto
         if self.opened is not None:
             self._dirty = True
             self._sidecar_timer.start()

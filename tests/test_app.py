@@ -620,6 +620,16 @@ def test_moving_the_dial_before_auto_arrives_wins(qtbot, make_window, jpeg):
     assert w.exposure.value() == pytest.approx(1.5) and not w._auto_on_open
 
 
+def test_only_a_T_of_the_users_own_cancels_a_pending_auto(qtbot, make_window, jpeg):
+    w = make_window(start_at_auto=True)
+    open_and_render(qtbot, w, jpeg)
+    w._auto_on_open = True                  # as when the curves are not final yet
+    w.panel.set_denoise(0.4, emit=True)
+    assert w._auto_on_open                  # the noise reduction is another matter
+    w.exposure.set_value(1.0)
+    assert not w._auto_on_open
+
+
 def test_toolbar_and_window_have_icons(qtbot, make_window):
     from PySide6.QtWidgets import QToolButton
 
