@@ -25,7 +25,7 @@ from clode.progress import CancelToken
 
 from .export_dialog import DEEP, FORMAT_NAMES, LOSSY
 from .side_panel import DEFAULT_COLOUR_NOISE
-from .worker import error_message
+from .worker import collect_garbage_on_ui_thread, error_message
 
 EXPOSURE_MODES = (("fixed", "Fixed T"), ("auto", "Automatic, per photo"),
                   ("sidecar", "As edited (sidecar), else automatic"))
@@ -54,6 +54,7 @@ class BatchThread(QThread):
 
     def __init__(self, plan: batch.Plan, model_path: Optional[str], device: str) -> None:
         super().__init__()
+        collect_garbage_on_ui_thread()
         self.setObjectName("clode-batch")
         self.plan = plan
         self.model_path = model_path

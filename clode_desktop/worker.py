@@ -12,6 +12,7 @@ so logic tests are deterministic; the behaviour is otherwise the same.
 
 from __future__ import annotations
 
+import gc
 import logging
 import threading
 import time
@@ -19,7 +20,7 @@ import traceback
 from collections import deque
 from typing import Any, Callable, Optional
 
-from PySide6.QtCore import QObject, QThread, Qt, Signal
+from PySide6.QtCore import QCoreApplication, QObject, QThread, Qt, QTimer, Signal
 
 from clode.errors import Cancelled, ClodeError
 from clode.progress import CancelToken
@@ -27,6 +28,37 @@ from clode.progress import CancelToken
 log = logging.getLogger(__name__)
 
 Callback = Optional[Callable[[Any], None]]
+
+#: How often the UI thread collects garbage once background threads exist.
+GC_INTERVAL_MS = 500
+_gc_timer: Optional[QTimer] = None
+
+
+def collect_garbage_on_ui_thread() -> None:
+    """Move Python's cyclic garbage collection to the UI thread (idempotent; call it there).
+
+    Automatic collection runs in whichever thread happens to allocate past a threshold. When
+    that is a worker and the garbage holds Qt objects (a closed window, a dialog), their C++
+    side is destroyed off the UI thread, and Qt crashes: seen as a segfault in the worker
+    while it loaded a model. So automatic collection is switched off and a timer on the UI
+    thread collects the generations the thresholds call for, as the collector would.
+    """
+    global _gc_timer
+    app = QCoreApplication.instance()
+    if _gc_timer is not None or app is None:
+        return
+    gc.disable()
+    _gc_timer = QTimer(app)
+    _gc_timer.setInterval(GC_INTERVAL_MS)
+    _gc_timer.timeout.connect(_collect_due_generations)
+    _gc_timer.start()
+
+
+def _collect_due_generations() -> None:
+    counts, thresholds = gc.get_count(), gc.get_threshold()
+    due = [g for g in range(3) if counts[g] > thresholds[g]]
+    if due:
+        gc.collect(max(due))
 
 
 def error_message(e: BaseException) -> str:
@@ -130,6 +162,7 @@ class TaskManager(QObject):
         self._deliver.connect(self._on_deliver, Qt.QueuedConnection if threaded else Qt.DirectConnection)
         self._thread: Optional[_WorkerThread] = None
         if threaded:
+            collect_garbage_on_ui_thread()
             self._thread = _WorkerThread(self)
             self._thread.start()
 

@@ -114,3 +114,33 @@ def test_synchronous_mode_runs_at_once():
     assert out == [threading.current_thread()]
     assert errors == ["bad"]
     assert m.shutdown()
+
+
+def test_garbage_is_collected_on_the_ui_thread_not_in_the_worker(qtbot, tasks):
+    import gc
+    import weakref
+
+    from clode_desktop.worker import GC_INTERVAL_MS
+
+    assert not gc.isenabled()           # a worker exists: automatic collection is off ...
+
+    class Cycle:
+        pass
+    a = Cycle()
+    a.me = a
+    gone = weakref.ref(a)
+    del a
+    threads = []
+    original = gc.collect
+
+    def spy(*args):
+        threads.append(threading.current_thread())
+        return original(*args)
+    gc.collect = spy
+    try:
+        keep = [Cycle() for _ in range(2000)]     # past the first generation's threshold
+        qtbot.waitUntil(lambda: gone() is None, timeout=4 * GC_INTERVAL_MS)
+    finally:
+        gc.collect = original
+    del keep
+    assert threads and all(t is threading.main_thread() for t in threads)   # ... and the UI thread collects
