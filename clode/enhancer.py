@@ -20,7 +20,9 @@ from .export import quantize
 from .network import CLODENet
 from .ode import EXACT, Solver, integrate, integrate_lambda, mirrors_darkening
 from .progress import CancelToken, ProgressCallback
-from .session import PROXY_SIDE, PROXY_SOLVER, QUICK_PROXY_SIDE, QUICK_SOLVER, Session, prepare
+from .neutral import neutral_gains
+from .noise_level import estimate_noise, sample_regions, strength_for
+from .session import PROXY_SIDE, PROXY_SOLVER, QUICK_PROXY_SIDE, QUICK_SOLVER, Session, prepare, proxy_size, resize
 
 MODES = ("fast", "exact")
 #: The exact path solves the whole image in one piece (the network's GroupNorm
@@ -83,34 +85,50 @@ class Enhancer:
         return self.prepare(img, progress=progress, cancel=cancel).auto_T()
 
     def enhance_auto(self, img: np.ndarray, *, mode: str = "fast", denoise: float = 1.0, colour_noise: float = 0.0,
-                     dtype=np.float32, progress: Optional[ProgressCallback] = None,
+                     neutral: bool = False, dtype=np.float32, progress: Optional[ProgressCallback] = None,
                      cancel: Optional[CancelToken] = None) -> tuple[np.ndarray, float]:
         """The result at the automatic T, and that T. In fast mode one solve serves both."""
         if mode != "fast":
             T = self.auto_T(img, cancel=cancel)
-            return self.enhance(img, T, mode=mode, denoise=denoise, colour_noise=colour_noise, dtype=dtype,
-                                progress=progress, cancel=cancel), T
+            return self.enhance(img, T, mode=mode, denoise=denoise, colour_noise=colour_noise, neutral=neutral,
+                                dtype=dtype, progress=progress, cancel=cancel), T
         session = self.prepare(img, progress=None if progress is None else lambda f, m: progress(0.5 * f, m),
                                cancel=cancel)
         T = float(session.auto_T())
-        return session.render(T, denoise=denoise, colour_noise=colour_noise, dtype=dtype, cancel=cancel), T
+        return session.render(T, denoise=denoise, colour_noise=colour_noise, neutral=neutral, dtype=dtype,
+                              cancel=cancel), T
 
     @torch.no_grad()
     def trajectory(self, img: np.ndarray, Ts: Sequence[float], *, denoise: float = 1.0, colour_noise: float = 0.0,
-                   progress: Optional[ProgressCallback] = None,
+                   neutral: bool = False, progress: Optional[ProgressCallback] = None,
                    cancel: Optional[CancelToken] = None) -> list[np.ndarray]:
-        """Results at several end times from one solve per direction (T may be negative)."""
+        """Results at several end times from one solve per direction (T may be negative), with the
+        fast path's finishing: noise treatment scaled by the measured noise, optional neutral colours."""
         x = to_tensor(img, self.device)
         if mirrors_darkening(self.model) and any(T < 0 for T in Ts):
             states = integrate_lambda(self.model, x, Ts, self.solver, progress=progress, cancel=cancel)
         else:
             states = integrate(self.model, x, Ts, self.solver, progress=progress, cancel=cancel)
-        sigma = sigma_for(colour_noise)
-        return [to_numpy(reduce_colour_noise(self.model.finish(s[:, :3], denoise)[0].permute(1, 2, 0), sigma)
-                         .permute(2, 0, 1)[None]) for s in states]
+        gains = None
+        if neutral:
+            proxy = resize(x, proxy_size(*x.shape[2:]))
+            gains = torch.from_numpy(neutral_gains(proxy[0].permute(1, 2, 0).cpu())).to(self.device)
+        outs = []
+        for state in states:
+            image = state[:, :3]
+            strength = 1.0
+            if denoise or colour_noise:
+                crops = [image[:, :, y:y + h, x0:x0 + w] for x0, y, w, h in sample_regions(*image.shape[2:])]
+                strength = strength_for(estimate_noise(torch.cat(crops)))
+            out = reduce_colour_noise(self.model.finish(image, denoise * strength)[0].permute(1, 2, 0),
+                                      sigma_for(colour_noise * strength))
+            if gains is not None:
+                out = out.mul(gains).clamp_(0, 1)
+            outs.append(to_numpy(out.permute(2, 0, 1)[None]))
+        return outs
 
     def enhance(self, img: np.ndarray, T: Optional[float] = None, *, mode: str = "fast", denoise: float = 1.0,
-                colour_noise: float = 0.0, dtype=np.float32, progress: Optional[ProgressCallback] = None,
+                colour_noise: float = 0.0, neutral: bool = False, dtype=np.float32, progress: Optional[ProgressCallback] = None,
                 cancel: Optional[CancelToken] = None) -> np.ndarray:
         """The result at end time ``T`` (the model's default when None), as float32 in [0, 1] or uint8."""
         T = self.default_T if T is None else float(T)
@@ -120,11 +138,12 @@ class Enhancer:
                 raise ClodeError(f"exact mode solves the whole image at once and is limited to "
                                  f"{EXACT_MAX_PIXELS / 1e6:g} MP (this one has {pixels / 1e6:.1f} MP); "
                                  f"use the fast mode")
-            out = self.trajectory(img, [T], denoise=denoise, colour_noise=colour_noise, progress=progress,
-                                  cancel=cancel)[0]
+            out = self.trajectory(img, [T], denoise=denoise, colour_noise=colour_noise, neutral=neutral,
+                                  progress=progress, cancel=cancel)[0]
             return out if dtype == np.float32 else quantize(np.clip(out, 0, 1), 8)
         if mode != "fast":
             raise ClodeError(f"unknown mode {mode!r} (expected one of: {', '.join(MODES)})")
         # Only [0, T] is needed for one result: half the solve of a full prepare.
         session = self.prepare(img, progress=progress, cancel=cancel, t_range=(min(T, 0.0), max(T, 0.0)))
-        return session.render(T, denoise=denoise, colour_noise=colour_noise, dtype=dtype, cancel=cancel)
+        return session.render(T, denoise=denoise, colour_noise=colour_noise, neutral=neutral, dtype=dtype,
+                              cancel=cancel)

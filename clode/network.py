@@ -15,6 +15,18 @@ import torch.nn.functional as F
 ARCHITECTURE = "clode-v1"
 NUM_FILTERS = 32
 
+#: How the curve map A is applied to the colour channels.
+#: "per_channel": the published model, one curve per channel (R, G and B brighten
+#: differently, so hues and white balance move with the exposure).
+#: "shared": one curve for all three (the channel mean of A), so the exposure field
+#: Lambda is the same for R, G and B; each channel still follows its own logistic, whose
+#: compression towards 1 skews saturated colours (orange lights drift to yellow).
+#: "rgb_ratio": one curve, acting on the pixel's brightest channel m:
+#: dI/dt = A * I * (m - 1). All three channels scale by the same factor, so the RGB ratios,
+#: hence hue and saturation, are kept exactly, and m follows CLODE's own logistic
+#: dm/dt = A (m^2 - m), so no channel ever leaves [0, 1].
+CURVE_MODES = ("per_channel", "shared", "rgb_ratio")
+
 
 class TimeConv2d(nn.Conv2d):
     """A convolution that sees the time t as a constant channel in front of its input."""
@@ -50,8 +62,11 @@ class CLODENet(nn.Module):
     ``clamp(I(T) - D(I(T)), 0, 1)``.
     """
 
-    def __init__(self, nf: int = NUM_FILTERS):
+    def __init__(self, nf: int = NUM_FILTERS, curve_mode: str = "per_channel"):
         super().__init__()
+        if curve_mode not in CURVE_MODES:
+            raise ValueError(f"curve_mode must be one of {CURVE_MODES}, not {curve_mode!r}")
+        self.curve_mode = curve_mode
         # GroupNorm modules are shared between layers in the official model.
         self.norm32 = nn.GroupNorm(1, nf)
         self.norm64 = nn.GroupNorm(1, nf * 2)
@@ -74,11 +89,22 @@ class CLODENet(nn.Module):
         x = torch.cat([F.relu(self.norm64(self.conv_3_2(t, x))),
                        F.relu(self.norm64(self.conv_5_2(t, x)))], 1)
         x = F.relu(self.norm32(self.confusion(t, x)))
-        return torch.tanh(self.down_conv(t, x))
+        curve = torch.tanh(self.down_conv(t, x))
+        if self.curve_mode != "per_channel":
+            # An explicit rule rather than a one-channel head: the tensor layout stays the
+            # published one, so official and older weights load and fine-tune in either mode.
+            curve = curve.mean(1, keepdim=True).expand_as(curve)
+        return curve
+
+    def flow(self, curve: torch.Tensor, image: torch.Tensor) -> torch.Tensor:
+        """dI/dt for the curve map ``curve`` at ``image``."""
+        if self.curve_mode == "rgb_ratio":
+            return curve * image * (image.amax(1, keepdim=True) - 1)
+        return curve * (image * image - image)
 
     def velocity(self, t: torch.Tensor, image: torch.Tensor) -> torch.Tensor:
         """dI/dt."""
-        return self.curve(t, image) * (image * image - image)
+        return self.flow(self.curve(t, image), image)
 
     def finish(self, image: torch.Tensor, denoise: float = 1.0) -> torch.Tensor:
         """The output stage: subtract the predicted noise (scaled by ``denoise``) and clamp."""

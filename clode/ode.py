@@ -104,7 +104,7 @@ class Dynamics(nn.Module):
             self.on_eval(float(t))
         image = state[:, :3]
         curve = self.net.curve(t, image)
-        parts = [curve * (image * image - image)]
+        parts = [self.net.flow(curve, image)]
         if self.track_lambda:
             parts.append(curve)
         for term in self.loss_terms:
@@ -182,9 +182,11 @@ def mirrors_darkening(net: CLODENet) -> bool:
     return info is not None and getattr(info, "darken", "integrate") == "mirror"
 
 
-def logistic(image: torch.Tensor, lam: torch.Tensor) -> torch.Tensor:
-    """The closed-form solution I0 / (I0 + (1 - I0) exp(Lambda)) of dI/dt = A (I^2 - I) for fixed A."""
-    return image / (image + (1 - image) * torch.exp(lam))
+def logistic(image: torch.Tensor, lam: torch.Tensor, curve_mode: str = "per_channel") -> torch.Tensor:
+    """The closed-form solution for fixed A: I0 / (I0 + (1 - I0) exp(Lambda)) per channel, or for
+    ``curve_mode="rgb_ratio"`` I0 / (m0 + (1 - m0) exp(Lambda)) with m0 the brightest channel."""
+    base = image.amax(1, keepdim=True) if curve_mode == "rgb_ratio" else image
+    return image / (base + (1 - base) * torch.exp(lam))
 
 
 def integrate_lambda(net: CLODENet, image: torch.Tensor, times: Sequence[float], solver: Solver = EXACT, *,
@@ -206,6 +208,6 @@ def integrate_lambda(net: CLODENet, image: torch.Tensor, times: Sequence[float],
         state = states[abs(t)]
         if t < 0:
             lam = -state[:, 3:6]
-            state = torch.cat([logistic(image, lam), lam, state[:, 6:]], 1)
+            state = torch.cat([logistic(image, lam, net.curve_mode), lam, state[:, 6:]], 1)
         out.append(state)
     return out

@@ -4,7 +4,10 @@ For a fixed curve map A(x, t) each pixel's ODE dI/dt = A (I^2 - I) is a
 logistic equation with the closed form
 
     I(T) = I0 / (I0 + (1 - I0) exp(Lambda(T))) = sigmoid(logit(I0) - Lambda(T)),
-    Lambda(x, T) = int_0^T A(x, t) dt.
+    Lambda(x, T) = int_0^T A(x, t) dt
+
+(for an RGB-ratio model, ``I0 / (m0 + (1 - m0) exp(Lambda))`` with m0 the
+pixel's brightest channel: see ``clode.network.CURVE_MODES``).
 
 ``prepare`` solves the network ODE once per direction on a proxy (long side
 ``PROXY_SIDE``) carrying Lambda as extra channels, and records Lambda on a grid
@@ -37,6 +40,8 @@ from .colour_noise import radius, reduce_colour_noise, sigma_for
 from .errors import ClodeError
 from .guided_filter import coefficients, luminance
 from .network import CLODENet
+from .neutral import neutral_gains
+from .noise_level import estimate_noise, sample_regions, strength_for
 from .ode import Solver, integrate_lambda
 from .progress import CancelToken, ProgressCallback, check, report
 from .tiles import denoise_tiled
@@ -159,6 +164,8 @@ class Session:
         else:
             self.fields = [lam]
         self._views: OrderedDict = OrderedDict()
+        self._strengths: dict = {}
+        self._gains: Optional[np.ndarray] = None
 
     def with_upsample(self, upsample: str) -> "Session":
         """The same solve rendered with another upsampling (shares the recorded Lambda)."""
@@ -212,7 +219,7 @@ class Session:
             return field[k]
         return torch.lerp(field[k - 1], field[k], a)
 
-    def _view(self, size: Size, region: Region, keep_logit: bool) -> dict:
+    def _view(self, size: Size, region: Region, keep_input: bool, remember: bool = True) -> dict:
         key = (size, region)
         view = self._views.get(key)
         if view is None:
@@ -220,16 +227,22 @@ class Session:
             x, y, w, h = region
             view = {"rows": _Axis.make(size[0], y, h, ph, H, self.device),
                     "cols": _Axis.make(size[1], x, w, pw, W, self.device)}
+            if not remember:      # a one-off (the noise crops): keep the views the dial reuses
+                return view
             self._views[key] = view
             while len(self._views) > 4:
                 self._views.popitem(last=False)
         else:
             self._views.move_to_end(key)
-        if keep_logit and "logit" not in view:
-            # The view's input, resized once and kept as logit(I0): a dial
-            # render is then one upsampling, a subtraction and a sigmoid.
+        if keep_input and "logit" not in view and "i0" not in view:
+            # The view's input, resized once: a dial render is then one upsampling and a few
+            # element-wise passes. Per channel it is kept as logit(I0) (the closed form is then
+            # a subtraction and a sigmoid); the RGB-ratio form needs I0 itself.
             i0 = self._input_rows(size, region, 0, size[0])
-            view["logit"] = torch.logit(i0)
+            if self.net.curve_mode == "rgb_ratio":
+                view["i0"] = i0
+            else:
+                view["logit"] = torch.logit(i0)
             if self.upsample == "guided":
                 view["guide"] = luminance(i0)
         return view
@@ -266,10 +279,13 @@ class Session:
             fx, diff = fields[0]
             torch.index_select(fx, 0, i0, out=o)
             o.addcmul_(w, diff.index_select(0, i0))
-            i0_img = None if "logit" in view else self._input_rows(size, region, c0, c1)
+            if "logit" in view:
+                i0_img = None
+            else:
+                i0_img = view["i0"][c0:c1] if "i0" in view else self._input_rows(size, region, c0, c1)
             if len(fields) == 2:
                 # Guided: Lambda = a * guide + b.
-                guide = view["guide"][c0:c1] if i0_img is None else luminance(i0_img)
+                guide = view["guide"][c0:c1] if "guide" in view else luminance(i0_img)
                 o.mul_(guide)
                 fx, diff = fields[1]
                 tmp = torch.index_select(fx, 0, i0, out=tmp if tmp is not None and tmp.shape == o.shape else None)
@@ -277,13 +293,36 @@ class Session:
             if i0_img is None:
                 torch.sub(view["logit"][c0:c1], o, out=o).sigmoid_()
             else:
-                # I0 / (I0 + (1 - I0) e^Lambda), in place.
-                o.exp_().mul_(1 - i0_img).add_(i0_img)
+                # I0 / (B + (1 - B) e^Lambda) in place, B = I0 per channel or the brightest
+                # channel of I0 for the RGB-ratio curve (clode.ode.logistic).
+                base = i0_img.amax(-1, keepdim=True) if self.net.curve_mode == "rgb_ratio" else i0_img
+                o.exp_().mul_(1 - base).add_(base)
                 torch.div(i0_img, o, out=o)
 
     @torch.no_grad()
+    def noise_strength(self, T: float) -> float:
+        """How much noise treatment the result at ``T`` needs, 0-1 (``clode.noise_level``): measured
+        on full-resolution crops of the render without it, so every view of the photo and its
+        export get the same strength."""
+        key = round(float(T), 2)
+        strength = self._strengths.get(key)
+        if strength is None:
+            crops = [image_tensor(self._render(key, None, region, 0.0, 0.0, False, np.float32, None, None, False))
+                     for region in sample_regions(*self.size)]
+            strength = strength_for(estimate_noise(torch.cat(crops)))
+            self._strengths[key] = strength
+        return strength
+
+    def neutral_gains(self) -> np.ndarray:
+        """Per-channel gains (encoded values) that make the photo's average colour neutral
+        (``clode.neutral``), measured on the proxy the network saw."""
+        if self._gains is None:
+            self._gains = neutral_gains(self.proxy[0].permute(1, 2, 0).cpu())
+        return self._gains
+
+    @torch.no_grad()
     def render(self, T: float, size: Optional[Size] = None, region: Optional[Region] = None,
-               denoise: float = 1.0, *, colour_noise: float = 0.0, dtype=np.float32,
+               denoise: float = 1.0, *, colour_noise: float = 0.0, neutral: bool = False, dtype=np.float32,
                cancel: Optional[CancelToken] = None, progress: Optional[ProgressCallback] = None) -> np.ndarray:
         """The result at end time ``T`` as an H x W x 3 array (float32 in [0, 1], or uint8).
 
@@ -291,11 +330,21 @@ class Session:
         it), ``size`` = (H, W) of the output (None = the region's size).
         ``denoise`` is the denoiser's strength (0 = off, 1 = as trained), run at
         the output resolution; ``colour_noise`` the strength of the colour-noise
-        reduction after it (``clode.colour_noise``; 0 = off, the default, 1 = a
-        2-pixel chroma blur at full resolution, scaled with the output size).
+        reduction after it (``clode.colour_noise``; 0 = off, 1 = a 2-pixel chroma
+        blur at full resolution, scaled with the output size). Both are scaled by
+        ``noise_strength(T)``: a clean result is left alone, a noisy one gets the
+        full treatment. ``neutral`` removes the photo's colour cast (``clode.neutral``).
         ``dtype=np.uint8`` converts strip by strip (for
         display, no float copy of the whole output).
         """
+        if denoise or colour_noise:
+            strength = self.noise_strength(T)
+            denoise, colour_noise = denoise * strength, colour_noise * strength
+        return self._render(T, size, region, denoise, colour_noise, neutral, dtype, cancel, progress, True)
+
+    def _render(self, T: float, size: Optional[Size], region: Optional[Region], denoise: float,
+                colour_noise: float, neutral: bool, dtype, cancel: Optional[CancelToken],
+                progress: Optional[ProgressCallback], remember_view: bool) -> np.ndarray:
         H, W = self.size
         region = (0, 0, W, H) if region is None else tuple(int(v) for v in region)
         x, y, w, h = region
@@ -303,8 +352,9 @@ class Session:
             raise ClodeError(f"region {region} is not inside the {W} x {H} image")
         size = (h, w) if size is None else (int(size[0]), int(size[1]))
         out_h, out_w = size
-        view = self._view(size, region, keep_logit=(h, w) != size)
+        view = self._view(size, region, keep_input=(h, w) != size, remember=remember_view)
         cols = view["cols"]
+        gains = torch.from_numpy(self.neutral_gains()).to(self.device) if neutral else None
         fields = []
         with _one_thread():
             for field in self.fields:
@@ -335,6 +385,8 @@ class Session:
                     res = res.clamp_(0, 1)
                 res = reduce_colour_noise(res, sigma)
                 res = res[r0 - a:r0 - a + (r1 - r0)]
+                if gains is not None:
+                    res = res.mul_(gains).clamp_(0, 1)
                 if out.dtype == np.uint8:
                     res = res.mul_(255).add_(0.5)
                 out_t[r0:r1] = res.to(device="cpu")     # the cast to uint8 truncates: +0.5 rounds

@@ -36,12 +36,12 @@ from . import __version__
 from .atomic import atomic_path, write_text
 from .devices import resolve_device
 from .errors import Cancelled, ClodeError
-from .losses import LossWeights, clode_loss, trajectory_terms
-from .network import CLODENet
-from .ode import Solver, integrate
+from .losses import LossWeights, clode_loss, denoising, trajectory_terms
+from .network import CURVE_MODES, CLODENet
+from .ode import Solver, integrate, logistic
 from .paths import model_path_for
 from .progress import CancelToken, check
-from .training_data import ExposureAugment, TrainingImages
+from .training_data import Batch, ExposureAugment, TrainingImages
 from .weights import load_model, save_model
 
 #: progress(event) with event a dict: {"event": "step" | "checkpoint" | "validation" | "done" | "cancelled", ...}
@@ -73,6 +73,8 @@ class TrainConfig:
     val_low: Optional[str] = None
     val_high: Optional[str] = None
     name: Optional[str] = None
+    curve: str = "rgb_ratio"       # clode.network.CURVE_MODES; an --init model is switched to it
+    denoiser_only: bool = False    # refit the denoiser alone (supervised, no ODE solve: fast)
 
     @property
     def out_path(self) -> Path:
@@ -103,10 +105,48 @@ class _StepLoss(nn.Module):
         self.weights = LossWeights(**config.weights)
         self.cancel: Optional[CancelToken] = None
 
-    def forward(self, batch: torch.Tensor) -> dict:
-        (final,) = integrate(self.net, batch, [self.config.T], self.solver, loss_terms=trajectory_terms(self.net),
-                             adjoint=self.config.adjoint, cancel=self.cancel)
-        return clode_loss(batch, final, self.weights, self.config.E)
+    def forward(self, data: Batch, gen: torch.Generator) -> dict:
+        weights, net = self.weights, self.net
+        batch, clean = data.input, data.clean
+        # How far along the brightening the denoiser is taught: everywhere from the dark input
+        # (it also cleans the curve network's input) to a little past the trained end time.
+        along = torch.rand(batch.shape[0], 1, 1, 1, generator=gen).to(batch) * 1.3
+        if self.config.denoiser_only:
+            lam = _global_lambda(clean, 0.35 + 0.25 * torch.rand(batch.shape[0], 1, 1, 1, generator=gen).to(batch))
+            zero = batch.new_zeros(())
+            terms = {name: zero for name in weights.as_dict()}
+            terms["denoise"] = denoising(net.denoise, logistic(batch, lam * along, net.curve_mode),
+                                         logistic(clean, lam * along, net.curve_mode))
+            terms["total"] = weights.denoise * terms["denoise"]
+            return terms
+        (final,) = integrate(net, batch, [self.config.T], self.solver, track_lambda=True,
+                             loss_terms=trajectory_terms(net, weights), adjoint=self.config.adjoint,
+                             cancel=self.cancel)
+        terms = clode_loss(batch, final, weights, self.config.E, first_term=6)
+        if weights.denoise:
+            lam = final[:, 3:6].detach() * along
+            terms["denoise"] = denoising(net.denoise, logistic(batch, lam, net.curve_mode),
+                                         logistic(clean, lam, net.curve_mode))
+            terms["total"] = terms["total"] + weights.denoise * terms["denoise"]
+        if weights.restore:
+            # Only darkened samples have a known right answer at T: the photo before darkening.
+            dark = data.darkened.view(-1, 1, 1, 1).to(batch)
+            result = net.finish(final[:, :3])
+            terms["restore"] = (((result - data.original) ** 2) * dark).mean() / dark.mean().clamp_min(1e-6)
+            terms["total"] = terms["total"] + weights.restore * terms["restore"]
+        return terms
+
+
+def _global_lambda(clean: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+    """Per sample, the uniform Lambda that brings the clean image's mean to ``target`` (bisection)."""
+    lo = clean.new_full(target.shape, -12.0)
+    hi = clean.new_full(target.shape, 4.0)
+    with torch.no_grad():
+        for _ in range(24):
+            mid = (lo + hi) / 2
+            too_bright = logistic(clean, mid).mean((1, 2, 3), keepdim=True) > target
+            lo, hi = torch.where(too_bright, mid, lo), torch.where(too_bright, hi, mid)
+    return (lo + hi) / 2
 
 
 def _lr_at(config: TrainConfig, step: int) -> float:
@@ -205,6 +245,9 @@ def train(config: TrainConfig, progress: Optional[EventCallback] = None, cancel:
     if resume is not None:
         ckpt = find_checkpoint(resume)
         saved = json.loads((ckpt / "state.json").read_text())["config"]
+        # Runs from before these settings existed trained the published way.
+        saved.setdefault("curve", "per_channel")
+        saved["weights"] = {**{k: 0.0 for k in LossWeights().as_dict()}, **saved["weights"]}
         config = replace(TrainConfig(**saved), steps=max(config.steps, saved["steps"]) if config.steps else saved["steps"],
                          minutes=config.minutes, device=config.device)
 
@@ -216,7 +259,12 @@ def train(config: TrainConfig, progress: Optional[EventCallback] = None, cancel:
     if world > 1 and device.type == "cuda":
         device = torch.device("cuda", int(os.environ.get("LOCAL_RANK", 0)))
     torch.manual_seed(config.seed)
+    if config.curve not in CURVE_MODES:
+        raise ClodeError(f"unknown curve mode {config.curve!r} (expected one of: {', '.join(CURVE_MODES)})")
     net = load_model(config.init) if config.init else CLODENet()
+    # The card of the model this run started from, so a fine-tuned file keeps its whole history.
+    init_card = net.info.card if config.init else None
+    net.curve_mode = config.curve
     net = net.to(device).train()
     opt = torch.optim.Adam(net.parameters(), lr=config.lr)
     if ckpt is not None:
@@ -244,10 +292,10 @@ def train(config: TrainConfig, progress: Optional[EventCallback] = None, cancel:
                     emit({"event": "checkpoint", "step": step, "path": str(path), "model": str(path / "model.safetensors")})
                 break
             gen = torch.Generator().manual_seed(hash((config.seed, step, rank)) & 0x7FFF_FFFF_FFFF)
-            batch = images.batch(per_rank, config.crop, gen, augment).to(device)
+            data = images.pairs(per_rank, config.crop, gen, augment).to(device)
             for group in opt.param_groups:
                 group["lr"] = _lr_at(config, step)
-            terms = model(batch)
+            terms = model(data, gen)
             opt.zero_grad(set_to_none=True)
             if torch.isfinite(terms["total"]):
                 terms["total"].backward()
@@ -287,7 +335,8 @@ def train(config: TrainConfig, progress: Optional[EventCallback] = None, cancel:
             "E": config.E, "T": config.T, "loss_weights": config.weights,
             "solver": config.solver, "adjoint": config.adjoint,
             "augment": asdict(augment) if augment else None,
-            "init": config.init, "seed": config.seed,
+            "init": config.init, "init_card": init_card, "seed": config.seed, "curve": config.curve,
+            "denoiser_only": config.denoiser_only,
             "seconds": round(seconds, 1),
             "device": _device_name(device), "processes": world, "host": socket.gethostname(),
             "python": platform.python_version(), "torch": torch.__version__,

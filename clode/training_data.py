@@ -27,14 +27,48 @@ from .srgb import linear_to_srgb, srgb_to_linear
 class ExposureAugment:
     dark: float = 0.6            # share of darkened samples
     bright: float = 0.15         # share of over-exposed samples (the rest stay as they are)
-    ev: tuple = (1.0, 6.0)       # darkening, in stops
+    ev: tuple = (0.5, 6.0)       # darkening, in stops: from barely dark to very dark
     bright_ev: tuple = (0.5, 2.0)
     gain: tuple = (1000.0, 12000.0)   # photons at white (shot noise)
     read: tuple = (2e-4, 1e-3)        # read noise, linear units
+    # Real sensors: noise arises per photosite in the camera's own colour space and reaches RGB
+    # through its colour matrix (which mixes and amplifies it: colour noise), and demosaicking
+    # spreads each photosite's noise over its neighbours (blotches rather than single pixels).
+    sensor_colour: float = 0.5   # share of darkened samples whose noise goes through CAMERA_MATRIX
+    demosaic: float = 0.5        # share whose noise is spatially correlated as after demosaicking
 
 
-def apply_exposure(batch: torch.Tensor, gen: torch.Generator, aug: ExposureAugment) -> torch.Tensor:
-    """Darken (with noise) or brighten each sample in linear light, per ``aug``'s shares."""
+#: A typical camera-to-sRGB matrix (rows sum to 1: white stays white), of the size DSLRs and
+#: phones report; its inverse takes sRGB-linear light back to "camera" values.
+CAMERA_MATRIX = torch.tensor([[1.80, -0.65, -0.15],
+                              [-0.25, 1.55, -0.30],
+                              [0.05, -0.55, 1.50]])
+
+
+def _demosaic_blur(noise: torch.Tensor) -> torch.Tensor:
+    """Noise correlated over neighbouring pixels ([1, 2, 1] / 4 each way), its std kept."""
+    k = noise.new_tensor([0.25, 0.5, 0.25])
+    c = noise.shape[1]
+    x = torch.nn.functional.conv2d(F.pad(noise, (1, 1, 0, 0), mode="replicate"), k.view(1, 1, 1, 3).expand(c, 1, 1, 3), groups=c)
+    x = torch.nn.functional.conv2d(F.pad(x, (0, 0, 1, 1), mode="replicate"), k.view(1, 1, 3, 1).expand(c, 1, 3, 1), groups=c)
+    return x / 0.375      # std of white noise after the blur: 0.375 of before
+
+
+@dataclass
+class Batch:
+    """A training batch: what the network sees, and what it should have seen or should make."""
+    input: torch.Tensor       # the crops after the simulated exposure change, with sensor noise
+    clean: torch.Tensor       # the same without the noise (the denoiser's target)
+    original: torch.Tensor    # the crops as photographed (a darkened sample's restoration target)
+    darkened: torch.Tensor    # [N] bool: which samples were darkened
+
+    def to(self, device) -> "Batch":
+        return Batch(*(t.to(device) for t in (self.input, self.clean, self.original, self.darkened)))
+
+
+def simulate_exposure(batch: torch.Tensor, gen: torch.Generator, aug: ExposureAugment) -> Batch:
+    """Each sample darkened (with sensor noise) or brightened in linear light, or left as it is,
+    per ``aug``'s shares."""
     n = batch.shape[0]
     u = torch.rand(n, generator=gen)
     lin = srgb_to_linear(batch)
@@ -45,12 +79,23 @@ def apply_exposure(batch: torch.Tensor, gen: torch.Generator, aug: ExposureAugme
 
     ev, bright_ev, gain, read = uniform(aug.ev), uniform(aug.bright_ev), uniform(aug.gain), uniform(aug.read)
     noise = torch.randn(lin.shape, generator=gen)
+    coloured = (torch.rand(n, generator=gen) < aug.sensor_colour).view(n, 1, 1, 1)
+    blotchy = (torch.rand(n, generator=gen) < aug.demosaic).view(n, 1, 1, 1)
     dark = lin * 2.0 ** (-ev)
-    dark = dark + noise * torch.sqrt(dark / gain + read ** 2)
+    matrix = CAMERA_MATRIX.to(lin)
+    camera = torch.where(coloured, torch.einsum("ij,njhw->nihw", torch.linalg.inv(matrix), dark).clamp_min(0), dark)
+    noise = torch.where(blotchy, _demosaic_blur(noise), noise) * torch.sqrt(camera / gain + read ** 2)
+    noise = torch.where(coloured, torch.einsum("ij,njhw->nihw", matrix, noise), noise)
     bright = lin * 2.0 ** bright_ev
     kind = u.view(n, 1, 1, 1)
-    out = torch.where(kind < aug.dark, dark, torch.where(kind < aug.dark + aug.bright, bright, lin))
-    return linear_to_srgb(out)
+    clean = torch.where(kind < aug.dark, dark, torch.where(kind < aug.dark + aug.bright, bright, lin))
+    noisy = torch.where(kind < aug.dark, dark + noise, clean)
+    return Batch(linear_to_srgb(noisy), linear_to_srgb(clean), batch, u < aug.dark)
+
+
+def apply_exposure(batch: torch.Tensor, gen: torch.Generator, aug: ExposureAugment) -> torch.Tensor:
+    """Darken (with noise) or brighten each sample in linear light, per ``aug``'s shares."""
+    return simulate_exposure(batch, gen, aug).input
 
 
 class TrainingImages:
@@ -88,6 +133,11 @@ class TrainingImages:
     def batch(self, size: int, crop: int, gen: torch.Generator,
               augment: Optional[ExposureAugment] = ExposureAugment()) -> torch.Tensor:
         """``size`` random crops (random scale, flips), resized to ``crop`` x ``crop``."""
+        return self.pairs(size, crop, gen, augment).input
+
+    def pairs(self, size: int, crop: int, gen: torch.Generator,
+              augment: Optional[ExposureAugment] = ExposureAugment()) -> Batch:
+        """``size`` random crops as ``batch`` makes them, with their clean and original versions."""
         crops = []
         for _ in range(size):
             img = self.images[int(torch.randint(len(self.images), (1,), generator=gen))]
@@ -106,7 +156,9 @@ class TrainingImages:
                 patch = patch.flip(2)
             crops.append(patch)
         batch = torch.cat(crops).clamp(0, 1)
-        return apply_exposure(batch, gen, augment) if augment is not None else batch
+        if augment is None:
+            return Batch(batch, batch, batch, torch.zeros(size, dtype=torch.bool))
+        return simulate_exposure(batch, gen, augment)
 
 
 def scan_folders(folders: Sequence[Path], max_side: int = 640,

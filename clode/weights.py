@@ -28,7 +28,7 @@ from safetensors.torch import load_file, safe_open, save_file
 from . import __version__
 from .atomic import atomic_path
 from .errors import ModelLoadError
-from .network import ARCHITECTURE, CLODENet
+from .network import ARCHITECTURE, CURVE_MODES, CLODENet
 
 PathLike = Union[str, Path]
 
@@ -55,6 +55,9 @@ class ModelInfo:
     # Our trainer only ever shows the network t in [0, T]; integrating backwards feeds it t < 0,
     # where our models were measured to brighten again below T = -1.
     darken: str = "integrate"
+    # "per_channel" (the published behaviour, and every model file older than this key) or
+    # "shared" (one exposure field for R, G and B: see ``clode.network.CURVE_MODES``).
+    curve: str = "per_channel"
 
 
 def _short(names) -> str:
@@ -161,10 +164,14 @@ def load_model(path: Optional[PathLike] = None, device: Union[str, torch.device]
             state = official_to_ours(state)
         _check_and_load(net, state, path)
         card = json.loads(meta.get("card", "{}") or "{}")
+        curve = meta.get("curve", "per_channel")
+        if curve not in CURVE_MODES:
+            raise ModelLoadError(f"{path}: unknown curve mode {curve!r} (expected one of: {', '.join(CURVE_MODES)})")
+        net.curve_mode = curve
         info = ModelInfo(name=meta.get("name", path.stem), path=path,
                          darken=meta.get("darken", "mirror" if meta.get("format") == "clode" else "integrate"),
                          default_T=float(meta.get("default_T", 3.0)), t_max=float(meta.get("t_max", 6.0)),
-                         card=card)
+                         card=card, curve=curve)
     else:
         state = _read_official(path)
         _check_and_load(net, state, path)
@@ -176,7 +183,8 @@ def load_model(path: Optional[PathLike] = None, device: Union[str, torch.device]
 
 def save_model(net: CLODENet, path: PathLike, *, name: Optional[str] = None, default_T: float = 3.0,
                t_max: float = 6.0, card: Optional[dict] = None, darken: str = "mirror") -> Path:
-    """Write ``net`` in our safetensors format, atomically (``darken``: see ``ModelInfo``)."""
+    """Write ``net`` in our safetensors format, atomically (``darken``: see ``ModelInfo``; the
+    curve mode is the network's own)."""
     if darken not in DARKEN_MODES:
         raise ValueError(f"darken must be one of {DARKEN_MODES}")
     path = Path(path)
@@ -188,6 +196,7 @@ def save_model(net: CLODENet, path: PathLike, *, name: Optional[str] = None, def
         "default_T": repr(float(default_T)),
         "t_max": repr(float(t_max)),
         "darken": darken,
+        "curve": net.curve_mode,
         "software": f"clode {__version__}",
         "card": json.dumps(card or {}, sort_keys=True),
     }

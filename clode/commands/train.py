@@ -10,6 +10,7 @@ from dataclasses import fields
 
 from ..errors import ClodeError
 from ..losses import LossWeights
+from ..network import CURVE_MODES
 from ..progress import CancelToken
 from ..train import TrainConfig, train
 
@@ -39,6 +40,12 @@ def register(sub) -> None:
     p.add_argument("--no-augment", action="store_true", help="use the photos as they are (no synthetic exposure)")
     p.add_argument("--max-side", type=int, default=640, help="photos are downscaled to this long side before cropping")
     p.add_argument("--name", help="display name stored in the model")
+    p.add_argument("--curve", default="rgb_ratio", choices=CURVE_MODES,
+                   help="how the exposure curve treats R, G and B: rgb_ratio (default) keeps each pixel's hue "
+                        "and saturation; shared gives one curve per channel-triple; per_channel is the published model")
+    p.add_argument("--denoiser-only", action="store_true",
+                   help="refit only the denoiser, supervised on simulated sensor noise (no ODE solve: fast); "
+                        "use with --init")
     for f in fields(LossWeights):
         p.add_argument(f"--w-{f.name}", type=float, default=f.default, help=f"weight of the {f.name} loss")
     p.set_defaults(func=run)
@@ -52,7 +59,7 @@ def run(args) -> int:
         T=args.T, weights={f.name: getattr(args, f"w_{f.name}") for f in fields(LossWeights)}, solver=args.solver,
         adjoint=args.adjoint, seed=args.seed, checkpoint_every=args.checkpoint_every, init=args.init,
         device=args.device, augment=not args.no_augment, max_side=args.max_side, val_low=args.val_low,
-        val_high=args.val_high, name=args.name)
+        val_high=args.val_high, name=args.name, curve=args.curve, denoiser_only=args.denoiser_only)
     sink = None
     if args.progress == "-":
         sink = sys.stdout

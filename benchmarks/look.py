@@ -1,0 +1,91 @@
+"""The look of the product's defaults, in numbers: colour fidelity, noise, and lowlight-dev scores.
+
+    .venv/bin/python benchmarks/look.py [--model FILE] [--curve shared|per_channel] [--T 3]
+                                        [--denoise 1] [--colour-noise 0.5]
+
+* hue shift (``clode.metrics.hue_shift``, CIELAB, chroma-weighted) from input to output on the seven
+  dim real photos of ``../shared/datasets/photos`` named in issue 13, and its mean;
+* flat-patch noise (``clode.metrics.flat_noise``, 8-bit levels) of the output in the smooth blocks of
+  the same photos, chosen from the input;
+* PSNR / SSIM on ``lowlight-dev`` (LOL protocol) at the same settings, fast path.
+
+Everything runs through ``Enhancer.enhance`` (fast mode), the path the CLI, batch and editor share.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from clode import Enhancer, load_model  # noqa: E402
+from clode.imageio import load_image  # noqa: E402
+from clode.network import CURVE_MODES  # noqa: E402
+from clode.metrics import flat_noise, flat_patches, hue_shift, psnr, ssim  # noqa: E402
+
+SHARED = ROOT.parent / "shared" / "datasets"
+DIM = ["kphotoalbum-bar55.jpg", "kphotoalbum-bar55_2.jpg", "kphotoalbum-pool_2.jpg", "kphotoalbum-sunset.jpg",
+       "palapeli-cincinnati-bridge.jpg", "plasma-DarkestHour.jpg", "plasma-summer_1am.jpg"]
+
+
+def render_kwargs(args) -> dict:
+    kw = {}
+    for name in ("denoise", "colour_noise", "neutral"):
+        value = getattr(args, name, None)
+        if value is not None:
+            kw[name] = value
+    return kw
+
+
+def measure(enh: Enhancer, T, kwargs: dict, quiet: bool = False) -> dict:
+    hues, noises = [], []
+    for name in DIM:
+        img = load_image(SHARED / "photos" / name).pixels
+        out = enh.enhance(img, T, **kwargs)
+        hues.append(hue_shift(img, out))
+        noises.append(flat_noise(out, flat_patches(img)))
+        if not quiet:
+            print(f"  {name:34s} hue {hues[-1]:6.2f} deg   noise {noises[-1]:5.2f}   mean {img.mean():.3f} -> {out.mean():.3f}",
+                  flush=True)
+    ps, ss = [], []
+    for low_path in sorted((SHARED / "lowlight-dev" / "low").glob("*.png")):
+        low = load_image(low_path).pixels
+        high = load_image(SHARED / "lowlight-dev" / "high" / low_path.name).pixels
+        out = enh.enhance(low, T, **kwargs)
+        ps.append(psnr(out, high))
+        ss.append(ssim(out, high))
+    return {"hue": float(np.mean(hues)), "hue_max": float(np.max(hues)), "noise": float(np.mean(noises)),
+            "psnr": float(np.mean(ps)), "ssim": float(np.mean(ss)), "hues": hues}
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--model", help="model file (default: the shipped one)")
+    ap.add_argument("--curve", choices=CURVE_MODES, help="override the model's curve mode")
+    ap.add_argument("--T", type=float, help="end time (default: the model's)")
+    ap.add_argument("--denoise", type=float)
+    ap.add_argument("--colour-noise", type=float)
+    ap.add_argument("--threads", type=int, default=2)
+    args = ap.parse_args()
+    torch.set_num_threads(args.threads)
+    net = load_model(args.model)
+    if args.curve:
+        net.curve_mode = args.curve
+    enh = Enhancer(net, device="cpu")
+    t0 = time.perf_counter()
+    print(f"model {net.info.name} ({net.info.path}), curve {net.curve_mode}, settings {render_kwargs(args) or 'defaults'}")
+    r = measure(enh, args.T, render_kwargs(args))
+    print(f"hue shift mean {r['hue']:.2f} deg (max {r['hue_max']:.2f}); flat-patch noise {r['noise']:.2f} levels; "
+          f"lowlight-dev {r['psnr']:.2f} dB / {r['ssim']:.3f}   ({time.perf_counter() - t0:.0f} s)")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
