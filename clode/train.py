@@ -32,7 +32,7 @@ import torch.distributed as dist
 import torch.nn as nn
 from safetensors.torch import load_file, save_file
 
-from . import __version__
+from .version import __version__
 from .atomic import atomic_path, write_text
 from .devices import resolve_device
 from .errors import Cancelled, ClodeError

@@ -148,7 +148,7 @@ def small_image(pixels: np.ndarray, side: int) -> np.ndarray:
     from clode.imageio import resize
     from .engine import fit_side
     h, w = fit_side(pixels.shape[:2], side)
-    return pixels if (h, w) == pixels.shape[:2] else resize(pixels, (w, h))
+    return pixels if (h, w) == pixels.shape[:2] else resize(pixels, (h, w))
 
 
 # ------------------------------------------------------------------------------------------------
