@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import signal
 import sys
-from pathlib import Path
 
 from .. import batch
 from ..errors import ClodeError
