@@ -66,6 +66,11 @@ class BatchOptions:
             self.adjustments = self.adjustments.replace(**changes)
 
 
+# Read back, the shorthands are the adjustments' (the dataclass keeps only their None defaults).
+BatchOptions.denoise = property(lambda self: self.adjustments.denoise)          # type: ignore[assignment]
+BatchOptions.colour_noise = property(lambda self: self.adjustments.colour_noise)  # type: ignore[assignment]
+
+
 @dataclass
 class Job:
     source: Path
