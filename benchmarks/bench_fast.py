@@ -22,7 +22,6 @@ import argparse
 import json
 import os
 import resource
-import statistics
 import subprocess
 import sys
 import tempfile
@@ -37,11 +36,11 @@ from machine import cpu_name  # noqa: E402  (benchmarks/machine.py)
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from clode import EXACT, Enhancer, load_model, resolve_device  # noqa: E402
+from clode import EXACT, Enhancer, load_model  # noqa: E402
 from clode import session as S  # noqa: E402
 from clode.imageio import load_image, load_preview  # noqa: E402
 from clode.metrics import psnr  # noqa: E402
-from clode.ode import Solver, integrate  # noqa: E402
+from clode.ode import integrate  # noqa: E402
 
 SHARED = ROOT.parent / "shared"
 DEV = SHARED / "datasets" / "lowlight-dev"

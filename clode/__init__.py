@@ -1,7 +1,5 @@
 """CLODE: low-light enhancement with a neural ODE in exposure time (no Qt here)."""
 
-__version__ = "0.1.0"
-
 from .devices import Device, devices, resolve_device  # noqa: E402
 from .enhancer import Enhancer  # noqa: E402
 from .errors import Cancelled, ClodeError, ImageReadError, ImageWriteError, ModelLoadError  # noqa: E402
@@ -9,6 +7,7 @@ from .network import CLODENet  # noqa: E402
 from .ode import EXACT, Solver  # noqa: E402
 from .progress import CancelToken  # noqa: E402
 from .session import Session  # noqa: E402
+from .version import __version__  # noqa: E402
 from .weights import ModelInfo, load_model, save_model  # noqa: E402
 
 __all__ = [

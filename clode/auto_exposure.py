@@ -34,7 +34,7 @@ from typing import Callable
 import numpy as np
 import torch
 
-from .session import image_tensor, proxy_size, resize
+from .pixels import fit_size, image_tensor, resize
 from .srgb import linear_to_srgb, srgb_to_linear
 
 #: The result's mean luminance (Rec. 709 of sRGB-encoded values) is kept at or below
@@ -119,7 +119,7 @@ def choose_T(brightness: Callable[[float], float], view: np.ndarray, default_T: 
 
 def measuring_view(image: np.ndarray) -> np.ndarray:
     """The input at MEASURE_SIDE on its long side (area-averaged), as H x W x 3 float32."""
-    small = resize(image_tensor(image), proxy_size(*image.shape[:2], side=MEASURE_SIDE))
+    small = resize(image_tensor(image), fit_size(*image.shape[:2], MEASURE_SIDE))
     return small[0].permute(1, 2, 0).clamp(0, 1).numpy()
 
 

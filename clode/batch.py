@@ -18,19 +18,19 @@ import os
 import string
 import time
 import traceback
-from dataclasses import dataclass, field
+from dataclasses import InitVar, dataclass, field
 from pathlib import Path
 from typing import Callable, Optional, Union
 
-import numpy as np
-
-from . import __version__
+from .version import __version__
+from .adjustments import DEFAULT_COLOUR_NOISE, DEFAULT_DENOISE, Adjustments
 from .atomic import write_text
 from .errors import Cancelled, ClodeError
-from .export import FORMAT_EXTENSIONS, ExportOptions, format_for, pixel_dtype, save_image
+from .enhance_file import enhance_to_file
+from .export import FORMAT_EXTENSIONS, ExportOptions, format_for
 from .imageio import find_images, load_image
 from .progress import CancelToken, check
-from .sidecar import load_settings
+from . import sidecar
 
 PathLike = Union[str, os.PathLike]
 
@@ -49,12 +49,26 @@ DONE, SKIPPED, FAILED = "done", "skipped", "failed"
 class BatchOptions:
     recursive: bool = False
     T: Union[float, str, None] = None     # a number, "auto", "sidecar", or None for the model's default
-    denoise: float = 1.0
-    colour_noise: float = 0.0             # colour-noise reduction (clode.colour_noise); 0 = off
+    #: the edit every photo gets (its T is not used: ``T`` above decides); in sidecar mode a
+    #: photo's saved settings win
+    adjustments: Adjustments = field(default_factory=Adjustments)
     name: str = DEFAULT_NAME              # output file name without extension; fields: NAME_FIELDS
     export: ExportOptions = field(default_factory=lambda: ExportOptions(format="jpeg"))
     on_conflict: str = "unique"           # an existing output file: "unique" (new name), "overwrite", "skip"
     shard: Optional[tuple[int, int]] = None   # (i, n), 1 <= i <= n: this run does shard i of n
+    #: shorthands for ``adjustments`` fields (``BatchOptions(denoise=0.5)``)
+    denoise: InitVar[Optional[float]] = None
+    colour_noise: InitVar[Optional[float]] = None
+
+    def __post_init__(self, denoise: Optional[float], colour_noise: Optional[float]) -> None:
+        changes = {k: v for k, v in (("denoise", denoise), ("colour_noise", colour_noise)) if v is not None}
+        if changes:
+            self.adjustments = self.adjustments.replace(**changes)
+
+
+# Read back, the shorthands are the adjustments' (the dataclass keeps only their None defaults).
+BatchOptions.denoise = property(lambda self: self.adjustments.denoise)          # type: ignore[assignment]
+BatchOptions.colour_noise = property(lambda self: self.adjustments.colour_noise)  # type: ignore[assignment]
 
 
 @dataclass
@@ -87,7 +101,7 @@ class ItemResult:
     T: Optional[float] = None
     denoise: Optional[float] = None
     seconds: float = 0.0
-    colour_noise: float = 0.0
+    colour_noise: float = DEFAULT_COLOUR_NOISE
 
 
 @dataclass
@@ -349,37 +363,24 @@ def run(plan_: Plan, enhancer, *, progress: Optional[ProgressFn] = None,
     return result
 
 
-def _resolve_settings(job: Job, options: BatchOptions, enhancer) -> tuple[Optional[float], float, float, str]:
-    """(T, denoise, colour noise, how T was chosen) for one photo; T is None for "auto" (chosen
-    once solved). In sidecar mode the photo's saved values win, each one the sidecar has; a photo
+def _resolve_settings(job: Job, options: BatchOptions, enhancer) -> tuple[Adjustments, bool, str]:
+    """(the photo's adjustments, whether T is to be chosen automatically once solved, how T was
+    chosen). In sidecar mode the photo's saved values win, each one the sidecar has; a photo
     without a saved T gets Auto, as the editor shows it."""
-    mode = options.T
+    mode, base = options.T, options.adjustments
     if mode == "auto":
-        return None, options.denoise, options.colour_noise, "auto"
+        return base, True, "auto"
     if mode == "sidecar":
-        settings = load_settings(job.source) or {}
-
-        def saved(key: str, default: float) -> float:
-            value = settings.get(key)
-            return float(value) if isinstance(value, (int, float)) else default
-        d, c = saved("denoise", options.denoise), saved("colour_noise", options.colour_noise)
-        if isinstance(settings.get("T"), (int, float)):
-            return float(settings["T"]), d, c, "sidecar"
-        return None, d, c, "no sidecar: auto"       # where the editor starts a photo never edited
+        saved = sidecar.load(job.source)
+        if saved is None:
+            return base, True, "no sidecar: auto"
+        adjustments = saved.adjustments(base)
+        if "T" in saved.settings:
+            return adjustments, False, "sidecar"
+        return adjustments, True, "no sidecar: auto"      # where the editor starts a photo never edited
     if mode is None:
-        return enhancer.default_T, options.denoise, options.colour_noise, "model default"
-    return float(mode), options.denoise, options.colour_noise, "fixed"
-
-
-def _enhance(enhancer, pixels, T: Optional[float], denoise: float, step, cancel,
-             dtype=np.float32, colour_noise: float = 0.0) -> tuple[np.ndarray, float]:
-    """The fast engine's result and the T used; with T None (auto), one solve serves the
-    choice of T and the render."""
-    if T is None:
-        return enhancer.enhance_auto(pixels, denoise=denoise, colour_noise=colour_noise, dtype=dtype,
-                                     progress=step, cancel=cancel)
-    return enhancer.enhance(pixels, T, mode="fast", denoise=denoise, colour_noise=colour_noise, dtype=dtype,
-                            progress=step, cancel=cancel), T
+        return base.replace(T=enhancer.default_T), False, "model default"
+    return base.replace(T=float(mode)), False, "fixed"
 
 
 def _one(job: Job, options: BatchOptions, enhancer, model: str, reserved: set[Path],
@@ -394,16 +395,9 @@ def _one(job: Job, options: BatchOptions, enhancer, model: str, reserved: set[Pa
     try:
         photo = load_image(job.source)
         check(cancel)
-        T, denoise, colour, how = _resolve_settings(job, options, enhancer)
-        pixels, T = _enhance(enhancer, photo.pixels, T, denoise, step, cancel,
-                             dtype=pixel_dtype(target, options.export), colour_noise=colour)
-        check(cancel)
-        provenance = {"T": T, "model": model}
-        if denoise != 1.0:
-            provenance["denoise"] = denoise
-        if colour:
-            provenance["colour_noise"] = colour
-        save_image(target, pixels, source=photo, options=options.export, provenance=provenance)
+        adjustments, auto, how = _resolve_settings(job, options, enhancer)
+        used = enhance_to_file(photo, target, adjustments, enhancer=enhancer, auto=auto, options=options.export,
+                               model=model, progress=step, cancel=cancel).adjustments
     except Cancelled:
         raise
     except ClodeError as e:
@@ -421,7 +415,7 @@ def _one(job: Job, options: BatchOptions, enhancer, model: str, reserved: set[Pa
         where = f" at {Path(tb[-1].filename).name}:{tb[-1].lineno}" if tb else ""
         return ItemResult(job.source, target, FAILED,
                           f"unexpected error {type(e).__name__}{where}" + (f": {detail}" if detail else ""))
-    return ItemResult(job.source, target, DONE, how, T, denoise, colour_noise=colour)
+    return ItemResult(job.source, target, DONE, how, used.T, used.denoise, colour_noise=used.colour_noise)
 
 
 def _one_line(text: str) -> str:
@@ -452,8 +446,8 @@ def describe(item: ItemResult, plan_: Plan) -> str:
             return str(p)
     src, dst = rel(item.source, plan_.input_dir), rel(item.target, plan_.output_dir)
     if item.status == DONE:
-        extra = (f"T={item.T:g}" + (f", denoise={item.denoise:g}" if item.denoise != 1.0 else "")
-                 + (f", colour noise={item.colour_noise:g}" if item.colour_noise else ""))
+        extra = (f"T={item.T:g}" + (f", denoise={item.denoise:g}" if item.denoise != DEFAULT_DENOISE else "")
+                 + (f", colour noise={item.colour_noise:g}" if item.colour_noise != DEFAULT_COLOUR_NOISE else ""))
         return f"done     {src} -> {dst} ({extra}, {item.reason}; {item.seconds:.1f} s)"
     if item.status == SKIPPED:
         return f"skipped  {src}: {item.reason} ({dst})"
@@ -469,7 +463,7 @@ def summary(result: Result) -> str:
         f"CLODE Desktop {__version__} batch export, {_dt.datetime.now().isoformat(timespec='seconds')}",
         f"input:   {p.input_dir}" + (" (with sub-folders)" if o.recursive else ""),
         f"output:  {p.output_dir}",
-        f"options: T={T}, denoise={o.denoise:g}, colour noise={o.colour_noise:g}, format={fmt}, quality={o.export.quality}, bits={o.export.bits}, "
+        f"options: T={T}, denoise={o.adjustments.denoise:g}, colour noise={o.adjustments.colour_noise:g}, format={fmt}, quality={o.export.quality}, bits={o.export.bits}, "
         f"name={o.name}, on_conflict={o.on_conflict}, metadata={'stripped' if o.export.strip_metadata else 'kept'}"
         + (f", shard={o.shard[0]}/{o.shard[1]}" if o.shard else ""),
         f"result:  {result.headline()}",

@@ -12,7 +12,7 @@ import argparse
 import importlib
 import sys
 
-from . import __version__
+from .version import __version__
 from .errors import Cancelled, ClodeError
 
 COMMANDS = ["enhance", "eval", "train", "batch"]

@@ -13,12 +13,13 @@ from typing import Optional, Sequence, Union
 import numpy as np
 import torch
 
+from .adjustments import DEFAULT_T
 from .colour_noise import reduce_colour_noise, sigma_for
 from .devices import resolve_device
 from .errors import ClodeError
-from .export import quantize
 from .network import CLODENet
 from .ode import EXACT, Solver, integrate, integrate_lambda, mirrors_darkening
+from .pixels import quantize
 from .progress import CancelToken, ProgressCallback
 from .neutral import neutral_gains
 from .noise_level import estimate_noise, sample_regions, strength_for
@@ -52,7 +53,7 @@ class Enhancer:
     @property
     def default_T(self) -> float:
         info = getattr(self.model, "info", None)
-        return info.default_T if info is not None else 3.0
+        return info.default_T if info is not None else DEFAULT_T
 
     @property
     def model_name(self) -> str:

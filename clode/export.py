@@ -21,10 +21,11 @@ from xml.sax.saxutils import escape
 import numpy as np
 from PIL import Image, PngImagePlugin
 
-from . import __version__
+from .version import __version__
 from .atomic import atomic_path
 from .errors import ImageWriteError
-from .imageio import Photo, resize, srgb_profile
+from .imageio import Photo, srgb_profile
+from .pixels import quantize, resize
 
 PathLike = Union[str, os.PathLike]
 
@@ -35,6 +36,10 @@ _EXTENSION_FORMATS = {".jpg": "jpeg", ".jpeg": "jpeg", ".jpe": "jpeg", ".png": "
 _SUBSAMPLING = {"4:4:4": 0, "4:2:2": 1, "4:2:0": 2}
 _TIFF_COMPRESSION = {None: None, "none": None, "deflate": "zlib", "zlib": "zlib", "lzw": "lzw",
                      "packbits": "packbits"}
+#: Each format's name for people, and which formats are lossy (a quality setting) or deep (16 bits).
+FORMAT_NAMES = {"jpeg": "JPEG", "png": "PNG", "tiff": "TIFF", "webp": "WebP"}
+LOSSY = ("jpeg", "webp")
+DEEP = ("png", "tiff")
 
 # IFD0 tags that describe the source file's own layout, not the photo: never carried to another file.
 _STRUCTURAL_TAGS = {
@@ -166,16 +171,8 @@ def _alpha_for(source: Optional[Photo], rgb: np.ndarray) -> Optional[np.ndarray]
     alpha = source.alpha
     h, w = rgb.shape[:2]
     if alpha.shape != (h, w):
-        alpha = resize(alpha.astype(np.float32), (w, h))   # e.g. the source was a preview
+        alpha = resize(alpha.astype(np.float32), (h, w))   # e.g. the source was a preview
     return np.clip(alpha, 0.0, 1.0)
-
-
-def quantize(a: np.ndarray, bits: int) -> np.ndarray:
-    """Integer levels (8 or 16 bits) of ``a`` in [0, 1]; uint8 input is kept (or widened)."""
-    if a.dtype == np.uint8:
-        return a if bits == 8 else a.astype(np.uint16) * np.uint16(257)
-    top = 65535.0 if bits == 16 else 255.0
-    return np.rint(a * np.float32(top)).astype(np.uint16 if bits == 16 else np.uint8)
 
 
 # ----------------------------------------------------------------------------------------------

@@ -22,6 +22,7 @@ import numpy as np
 from PIL import Image, ImageCms, TiffImagePlugin, UnidentifiedImageError
 
 from .errors import ImageReadError
+from .pixels import resize  # noqa: F401 - also this module's public resize
 
 PathLike = Union[str, os.PathLike]
 
@@ -522,24 +523,12 @@ def _downscale_photo(photo: Photo, max_side: int) -> Photo:
     if max(h, w) <= max_side:
         return photo
     s = max_side / max(h, w)
-    size = (max(1, round(w * s)), max(1, round(h * s)))
+    size = (max(1, round(h * s)), max(1, round(w * s)))
     photo.pixels = resize(photo.pixels, size)
     if photo.alpha is not None:
         photo.alpha = resize(photo.alpha, size)
     photo.is_preview = True
     return photo
-
-
-def resize(a: np.ndarray, size: tuple[int, int]) -> np.ndarray:
-    """Resize an H x W [x C] float32 image to ``size`` = (W, H) (area-averaging when shrinking)."""
-    planes = a[..., None] if a.ndim == 2 else a
-    out = np.empty((size[1], size[0], planes.shape[2]), np.float32)
-    for c in range(planes.shape[2]):
-        ch = Image.fromarray(np.ascontiguousarray(planes[..., c], dtype=np.float32), mode="F")
-        out[..., c] = np.asarray(ch.resize(size, Image.Resampling.BOX if size[0] < a.shape[1]
-                                           else Image.Resampling.BILINEAR))
-    np.clip(out, 0.0, 1.0, out=out)
-    return out[..., 0] if a.ndim == 2 else out
 
 
 # ----------------------------------------------------------------------------------------------

@@ -34,15 +34,17 @@ from typing import Optional, Sequence
 
 import numpy as np
 import torch
-import torch.nn.functional as F
 
+from .auto_exposure import auto_T as _auto_T
 from .colour_noise import radius, reduce_colour_noise, sigma_for
+from .adjustments import DEFAULT_T
 from .errors import ClodeError
 from .guided_filter import coefficients, luminance
 from .network import CLODENet
 from .neutral import neutral_gains
 from .noise_level import estimate_noise, sample_regions, strength_for
 from .ode import Solver, integrate_lambda
+from .pixels import Size, fit_size, image_tensor, resize
 from .progress import CancelToken, ProgressCallback, check, report
 from .tiles import denoise_tiled
 
@@ -72,27 +74,10 @@ GUIDED_RADIUS = 1           # proxy pixels
 GUIDED_EPS = 1e-3
 
 Region = tuple[int, int, int, int]   # x, y, w, h in input pixels
-Size = tuple[int, int]               # H, W
-
-
-def image_tensor(img: np.ndarray) -> torch.Tensor:
-    """[1, 3, H, W] view of an H x W x 3 float32 array (channels-last memory, no copy)."""
-    if img.ndim != 3 or img.shape[2] != 3:
-        raise ClodeError(f"expected an H x W x 3 image, got shape {img.shape}")
-    return torch.from_numpy(np.asarray(img, dtype=np.float32)).permute(2, 0, 1)[None]
-
-
-def resize(x: torch.Tensor, size: Size) -> torch.Tensor:
-    """Antialiased bilinear resize of [N, C, h, w] (the one resampler used for proxies and views)."""
-    if tuple(x.shape[-2:]) == tuple(size):
-        return x
-    return F.interpolate(x, size=size, mode="bilinear", align_corners=False,
-                         antialias=size[0] < x.shape[-2] or size[1] < x.shape[-1])
 
 
 def proxy_size(height: int, width: int, side: int = PROXY_SIDE) -> Size:
-    scale = min(1.0, side / max(height, width))
-    return max(1, round(height * scale)), max(1, round(width * scale))
+    return fit_size(height, width, side)
 
 
 def time_grid(t_min: float, t_max: float, step: float = T_STEP) -> list[float]:
@@ -196,9 +181,8 @@ class Session:
 
     def auto_T(self) -> float:
         """Automatic exposure for this image (see ``clode.auto_exposure``)."""
-        from .auto_exposure import auto_T      # it renders sessions: it imports this module
         info = getattr(self.net, "info", None)
-        return auto_T(self, info.default_T if info is not None else 3.0)
+        return _auto_T(self, info.default_T if info is not None else DEFAULT_T)
 
     def lambda_at(self, T: float) -> torch.Tensor:
         """Lambda(T) on the proxy, [ph, pw, 3], linear in t between recorded times."""

@@ -12,13 +12,15 @@ from __future__ import annotations
 import hashlib
 import json
 import math
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Optional, Union
 
-from . import __version__
+from .adjustments import Adjustments
 from .atomic import write_text
 from .errors import ClodeError
 from .paths import user_data_dir
+from .version import __version__
 
 PathLike = Union[str, Path]
 
@@ -44,8 +46,29 @@ def fallback_path(photo_path: PathLike) -> Path:
     return fallback_dir() / f"{digest}-{photo.name}{SUFFIX}"
 
 
-def _read(path: Path) -> Optional[dict]:
-    """The settings in one sidecar, or None if it is missing or unreadable (a damaged sidecar is ignored)."""
+@dataclass
+class Saved:
+    """What one sidecar holds: the usable settings and one line per value that was not usable."""
+    path: Path
+    settings: dict                              # usable values by name (the adjustments and e.g. "model")
+    problems: list[str] = field(default_factory=list)
+
+    def adjustments(self, base: Optional[Adjustments] = None) -> Adjustments:
+        """``base`` (default: the defaults) with the saved adjustments."""
+        return Adjustments.from_mapping(self.settings, base)
+
+    def warning(self) -> str:
+        """One line for the user, or "" when every saved value was usable."""
+        if not self.problems:
+            return ""
+        return f"{self.path.name}: " + "; ".join(self.problems)
+
+
+def _read(path: Path) -> Optional[Saved]:
+    """One sidecar, or None if it is missing or unreadable (a damaged sidecar is ignored).
+
+    A damaged value (not a number, NaN, out of range) must not reach the model: it is dropped, and
+    named in ``problems``, so that setting takes its default."""
     try:
         data = json.loads(path.read_text(encoding="utf-8"))
     except (OSError, ValueError):
@@ -55,18 +78,12 @@ def _read(path: Path) -> Optional[dict]:
     settings = data.get("settings", data)
     if not isinstance(settings, dict):
         return None
-    clean = {}
-    for key, value in settings.items():
-        if key in ("T", "denoise"):
-            # A hand-edited or damaged number must not reach the model.
-            try:
-                value = float(value)
-            except (TypeError, ValueError):
-                continue
-            if not math.isfinite(value):
-                continue
-        clean[key] = value
-    return clean
+    problems: list[str] = []
+    adjustments = Adjustments.from_mapping(settings, on_problem=problems.append)
+    good = Adjustments.valid_keys(settings)
+    clean = {key: (getattr(adjustments, key) if key in good else value) for key, value in settings.items()
+             if key in good or key not in Adjustments.names()}
+    return Saved(path, clean, problems)
 
 
 def _mtime(path: Path) -> float:
@@ -76,14 +93,20 @@ def _mtime(path: Path) -> float:
         return -math.inf
 
 
-def load_settings(photo_path: PathLike) -> Optional[dict]:
-    """The saved settings for a photo (``{"T": float, "denoise": float, ...}``), or None."""
+def load(photo_path: PathLike) -> Optional[Saved]:
+    """The photo's sidecar (the newer of the two places), or None."""
     candidates = sorted((sidecar_path(photo_path), fallback_path(photo_path)), key=_mtime, reverse=True)
     for path in candidates:
-        settings = _read(path)
-        if settings is not None:
-            return settings
+        saved = _read(path)
+        if saved is not None:
+            return saved
     return None
+
+
+def load_settings(photo_path: PathLike) -> Optional[dict]:
+    """The saved settings for a photo (``{"T": float, "denoise": float, ...}``), or None."""
+    saved = load(photo_path)
+    return None if saved is None else saved.settings
 
 
 def save_settings(photo_path: PathLike, settings: dict) -> Path:

@@ -32,8 +32,8 @@ import torch.distributed as dist
 import torch.nn as nn
 from safetensors.torch import load_file, save_file
 
-from . import __version__
-from .atomic import atomic_path, write_text
+from .version import __version__
+from .atomic import write_text
 from .devices import resolve_device
 from .errors import Cancelled, ClodeError
 from .losses import LossWeights, clode_loss, denoising, trajectory_terms
@@ -41,10 +41,11 @@ from .network import CURVE_MODES, CLODENet
 from .ode import Solver, integrate, logistic
 from .paths import model_path_for
 from .progress import CancelToken, check
+from . import trainer_events as events
 from .training_data import Batch, ExposureAugment, TrainingImages
 from .weights import load_model, save_model
 
-#: progress(event) with event a dict: {"event": "step" | "checkpoint" | "validation" | "done" | "cancelled", ...}
+#: progress(event) with event a dict: ``clode.trainer_events`` ``TrainerEvent.to_dict()`` (parse() reads it back)
 EventCallback = Callable[[dict], None]
 
 
@@ -272,7 +273,7 @@ def train(config: TrainConfig, progress: Optional[EventCallback] = None, cancel:
         start_step, elapsed_before = state["step"], state["elapsed"]
 
     images = TrainingImages(config.data, max_side=config.max_side)
-    emit({"event": "data", "images": len(images), "skipped": [[str(p), why] for p, why in images.skipped]})
+    emit(events.Data(len(images), [[str(p), why] for p, why in images.skipped]).to_dict())
     step_loss = _StepLoss(net, config)
     step_loss.cancel = cancel
     model = nn.parallel.DistributedDataParallel(step_loss) if world > 1 else step_loss
@@ -289,7 +290,7 @@ def train(config: TrainConfig, progress: Optional[EventCallback] = None, cancel:
             if deadline is not None and time.monotonic() > deadline:
                 if rank == 0 and step > start_step:
                     path = _save_checkpoint(config.run_dir, step, net, opt, config, elapsed_before + time.monotonic() - t0)
-                    emit({"event": "checkpoint", "step": step, "path": str(path), "model": str(path / "model.safetensors")})
+                    emit(events.Checkpoint(step, str(path), str(path / "model.safetensors")).to_dict())
                 break
             gen = torch.Generator().manual_seed(hash((config.seed, step, rank)) & 0x7FFF_FFFF_FFFF)
             data = images.pairs(per_rank, config.crop, gen, augment).to(device)
@@ -305,24 +306,21 @@ def train(config: TrainConfig, progress: Optional[EventCallback] = None, cancel:
             last = {k: float(v.detach()) for k, v in terms.items()}
             elapsed = elapsed_before + time.monotonic() - t0
             rate = (time.monotonic() - t0) / (step - start_step)
-            emit({"event": "step", "step": step, "steps": config.steps, "loss": last["total"], "terms": last,
-                  "lr": _lr_at(config, step - 1), "elapsed": round(elapsed, 2),
-                  "eta": round(rate * (config.steps - step), 1)})
+            emit(events.Step(step, config.steps, last["total"], last, _lr_at(config, step - 1), round(elapsed, 2),
+                             round(rate * (config.steps - step), 1)).to_dict())
             if rank == 0 and (step % config.checkpoint_every == 0 or step == config.steps):
                 path = _save_checkpoint(config.run_dir, step, net, opt, config, elapsed)
-                emit({"event": "checkpoint", "step": step, "path": str(path),
-                      "model": str(path / "model.safetensors")})
+                emit(events.Checkpoint(step, str(path), str(path / "model.safetensors")).to_dict())
     except Cancelled:
         latest = config.run_dir / "latest.json"
-        emit({"event": "cancelled", "step": step,
-              "checkpoint": str(find_checkpoint(config.run_dir)) if latest.exists() else None})
+        emit(events.Cancelled(step, str(find_checkpoint(config.run_dir)) if latest.exists() else None).to_dict())
         raise
     seconds = elapsed_before + time.monotonic() - t0
 
     validation = None
     if rank == 0 and config.val_low and config.val_high:
         validation = _validate(net, config, device)
-        emit({"event": "validation", **validation})
+        emit(events.Validation(validation).to_dict())
     if world > 1:
         dist.barrier()
     if rank == 0:
@@ -343,7 +341,7 @@ def train(config: TrainConfig, progress: Optional[EventCallback] = None, cancel:
             "validation": validation,
         }
         save_model(net, config.out_path, name=config.name or config.out_path.stem, default_T=config.T, card=card)
-        emit({"event": "done", "model": str(config.out_path), "steps": step, "seconds": round(seconds, 1)})
+        emit(events.Done(str(config.out_path), step, round(seconds, 1)).to_dict())
     return TrainResult(config.out_path, step, seconds, last.get("total", float("nan")), validation)
 
 

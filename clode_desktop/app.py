@@ -5,11 +5,11 @@ from __future__ import annotations
 import argparse
 import signal
 import sys
-from pathlib import Path
 from typing import Optional
 
-RESOURCES = Path(__file__).resolve().parent / "resources"
-SAMPLE_PHOTO = RESOURCES / "sample-dark.jpg"
+from .assets import sample_photo
+
+SAMPLE_PHOTO = sample_photo()
 
 
 def parse_args(argv: list[str]) -> argparse.Namespace:

@@ -20,11 +20,10 @@ from PySide6.QtWidgets import (QApplication, QCheckBox, QComboBox, QDialog, QDou
 
 from clode import batch
 from clode.errors import ClodeError
-from clode.export import FORMAT_EXTENSIONS, ExportOptions
+from clode.adjustments import DEFAULT_COLOUR_NOISE, DEFAULT_DENOISE, DEFAULT_T
+from clode.export import DEEP, FORMAT_EXTENSIONS, FORMAT_NAMES, LOSSY, ExportOptions
 from clode.progress import CancelToken
 
-from .export_dialog import DEEP, FORMAT_NAMES, LOSSY
-from .side_panel import DEFAULT_COLOUR_NOISE
 from .worker import collect_garbage_on_ui_thread, error_message
 
 EXPOSURE_MODES = (("fixed", "Fixed T"), ("auto", "Automatic, per photo"),
@@ -128,12 +127,12 @@ class BatchDialog(QDialog):
         self.T.setRange(-6.0, 6.0)
         self.T.setSingleStep(0.1)
         self.T.setDecimals(2)
-        self.T.setValue(3.0)
+        self.T.setValue(DEFAULT_T)
         self.T.setPrefix("T = ")
         exposure_row = QHBoxLayout()
         exposure_row.addWidget(self.exposure_mode, 1)
         exposure_row.addWidget(self.T)
-        self.denoise = strength_box(1.0, "Denoiser strength, 0 = off")
+        self.denoise = strength_box(DEFAULT_DENOISE, "Denoiser strength, 0 = off")
         self.colour_noise = strength_box(DEFAULT_COLOUR_NOISE,
                                          "Colour-noise reduction (chroma blur), 0 = off; "
                                          "photos with saved settings use theirs in 'as saved' mode")

@@ -15,6 +15,8 @@ from PySide6.QtCore import QPointF, QRectF, Qt, Signal
 from PySide6.QtGui import QColor, QFont, QImage, QPainter, QPainterPath, QPen
 from PySide6.QtWidgets import QSizePolicy, QWidget
 
+from .qimage import qimage_from_array
+
 RESULT, SPLIT, SIDE = "result", "split", "side"
 MODES = (RESULT, SPLIT, SIDE)
 MODE_NAMES = {RESULT: "After", SPLIT: "Split", SIDE: "Side by side"}
@@ -25,13 +27,6 @@ WHEEL_STEP = 2 ** 0.25               # one wheel notch
 MARGIN = 16                          # logical pixels around a fitted image
 DIVIDER_GRAB = 10                    # logical pixels either side of the divider that grab it
 SIDE_GAP = 4
-
-
-def qimage_from_array(img8: np.ndarray) -> QImage:
-    """An owned QImage from an H x W x 3 uint8 array."""
-    img8 = np.ascontiguousarray(img8)
-    h, w = img8.shape[:2]
-    return QImage(img8.data, w, h, 3 * w, QImage.Format.Format_RGB888).copy()
 
 
 class Canvas(QWidget):

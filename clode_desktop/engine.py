@@ -15,9 +15,12 @@ from typing import Optional, Union
 import numpy as np
 
 from clode import Enhancer, load_model
+from clode.adjustments import Adjustments
 from clode.devices import devices, resolve_device
+from clode.enhance_file import enhance_to_file
 from clode.errors import ClodeError
-from clode.imageio import Photo, load_image, load_preview, resize
+from clode.imageio import Photo, load_image, load_preview
+from clode.pixels import fit_size, resize, to_uint8
 from clode.progress import CancelToken, ProgressCallback, check
 
 # Long side of the images the view shows (original and result). Bigger photos are shown
@@ -59,27 +62,37 @@ class Opened:
 @dataclass
 class Rendered:
     path: Path
-    T: float
-    denoise: float
+    adjustments: Adjustments       # what it shows
     image: np.ndarray              # H x W x 3 uint8
     histogram: np.ndarray          # 4 x 256 counts: R, G, B, luminance
     seconds: float
     draft: bool
+
+    @property
+    def T(self) -> float:
+        return self.adjustments.T
+
+    @property
+    def denoise(self) -> float:
+        return self.adjustments.denoise
 
 
 @dataclass
 class Detail:
     path: Path
     region: tuple[int, int, int, int]   # x, y, w, h in photo pixels
-    T: float
-    denoise: float
+    adjustments: Adjustments
     original: np.ndarray           # uint8, the region at the requested size
     result: np.ndarray
     seconds: float
 
+    @property
+    def T(self) -> float:
+        return self.adjustments.T
 
-def to_uint8(img: np.ndarray) -> np.ndarray:
-    return np.ascontiguousarray(np.clip(img * 255.0 + 0.5, 0, 255).astype(np.uint8))
+    @property
+    def denoise(self) -> float:
+        return self.adjustments.denoise
 
 
 def histogram(img8: np.ndarray, max_samples: int = 250_000) -> np.ndarray:
@@ -96,9 +109,7 @@ def histogram(img8: np.ndarray, max_samples: int = 250_000) -> np.ndarray:
 
 def fit_side(size: tuple[int, int], side: int) -> tuple[int, int]:
     """(H, W) scaled down so the long side is at most ``side``."""
-    h, w = size
-    s = min(1.0, side / max(h, w))
-    return max(1, round(h * s)), max(1, round(w * s))
+    return fit_size(size[0], size[1], side)
 
 
 def photo_info(photo: Photo) -> dict:
@@ -180,7 +191,7 @@ class Engine:
         self.view_size = fit_side(tuple(photo.full_size), self._view_side())
         return Opened(Path(path), to_uint8(photo.pixels), tuple(photo.full_size), True, photo_info(photo))
 
-    def prepare_preview(self, T: float, denoise: float, progress: Optional[ProgressCallback] = None,
+    def prepare_preview(self, adjustments: Adjustments, progress: Optional[ProgressCallback] = None,
                         cancel: Optional[CancelToken] = None) -> "Rendered":
         """Solve the curves on the preview and render it: a first result before the full decode.
         ``open`` then carries the solve over to the full decode (the same framing)."""
@@ -190,7 +201,7 @@ class Engine:
         session = enhancer.prepare(preview.pixels, progress=progress, cancel=cancel, **self.passes()[0])
         if self.preview_photo is preview:
             self.session = session
-        return self.render(T, denoise, cancel=cancel)
+        return self.render(adjustments, cancel=cancel)
 
     def open(self, path: Path, cancel: Optional[CancelToken] = None) -> Opened:
         path = Path(path)
@@ -206,7 +217,7 @@ class Engine:
         self.view_size = fit_side(photo.pixels.shape[:2], self._view_side())
         view = photo.pixels
         if self.view_size != photo.pixels.shape[:2]:
-            view = resize(photo.pixels, (self.view_size[1], self.view_size[0]))
+            view = resize(photo.pixels, self.view_size)
         prepared = False
         if preview is not None and self.session is not None:
             try:
@@ -261,55 +272,40 @@ class Engine:
         return self.session
 
     # -- results ----------------------------------------------------------------------------
-    def render(self, T: float, denoise: float = 1.0, draft: bool = False,
-               cancel: Optional[CancelToken] = None, colour_noise: float = 0.0) -> Rendered:
+    def render(self, adjustments: Adjustments, draft: bool = False,
+               cancel: Optional[CancelToken] = None) -> Rendered:
         session = self._need_session()
         size = self.view_size
         if draft:
             size = fit_side(size, DRAFT_SIDE)
         start = time.perf_counter()
-        out = session.render(float(T), size=size, denoise=float(denoise), colour_noise=float(colour_noise),
-                             cancel=cancel)
+        out = session.render(adjustments.T, size=size, denoise=adjustments.denoise,
+                             colour_noise=adjustments.colour_noise, cancel=cancel)
         img8 = to_uint8(out)
         seconds = time.perf_counter() - start
-        return Rendered(self.path, float(T), float(denoise), img8, histogram(img8), seconds, draft)
+        return Rendered(self.path, adjustments, img8, histogram(img8), seconds, draft)
 
-    def render_detail(self, T: float, denoise: float, region: tuple[int, int, int, int],
-                      size: tuple[int, int], cancel: Optional[CancelToken] = None,
-                      colour_noise: float = 0.0) -> "Detail":
+    def render_detail(self, adjustments: Adjustments, region: tuple[int, int, int, int],
+                      size: tuple[int, int], cancel: Optional[CancelToken] = None) -> "Detail":
         """Original and result of ``region`` (x, y, w, h in photo pixels) at ``size`` (H, W): what a
         zoomed-in view shows sharper than the view images."""
         session, photo = self._need_session(), self._need_photo()
         x, y, w, h = region
         start = time.perf_counter()
-        out = session.render(float(T), size=size, region=region, denoise=float(denoise),
-                             colour_noise=float(colour_noise), cancel=cancel)
+        out = session.render(adjustments.T, size=size, region=region, denoise=adjustments.denoise,
+                             colour_noise=adjustments.colour_noise, cancel=cancel)
         crop = photo.pixels[y:y + h, x:x + w]
         if tuple(size) != (h, w):
-            crop = resize(np.ascontiguousarray(crop), (size[1], size[0]))
-        return Detail(photo.path, tuple(region), float(T), float(denoise), to_uint8(crop), to_uint8(out),
+            crop = resize(np.ascontiguousarray(crop), size)
+        return Detail(photo.path, tuple(region), adjustments, to_uint8(crop), to_uint8(out),
                       time.perf_counter() - start)
 
     def auto_T(self) -> float:
         return float(self._need_session().auto_T())
 
-    def export(self, target: Path, options, T: float, denoise: float, colour_noise: float = 0.0,
+    def export(self, target: Path, options, adjustments: Adjustments,
                progress: Optional[ProgressCallback] = None, cancel: Optional[CancelToken] = None) -> Path:
-        from clode.export import pixel_dtype, save_image
         session, photo = self._need_session(), self._need_photo()
         state = self.model_state
-
-        def step(fraction: float, message: str) -> None:
-            if progress is not None:
-                progress(0.9 * fraction, message)
-
-        out = session.render(float(T), denoise=float(denoise), colour_noise=float(colour_noise),
-                             dtype=pixel_dtype(target, options), cancel=cancel, progress=step)
-        check(cancel)
-        if progress is not None:
-            progress(0.9, "writing")
-        provenance = {"T": round(float(T), 3), "denoise": round(float(denoise), 3),
-                      "colour_noise": round(float(colour_noise), 3),
-                      "model": state.name if state else "?"}
-        return save_image(target, out, source=photo, options=options, provenance=provenance)
-
+        return enhance_to_file(photo, target, adjustments, session=session, options=options,
+                               model=state.name if state else "?", progress=progress, cancel=cancel).path

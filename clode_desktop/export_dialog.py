@@ -9,11 +9,7 @@ from PySide6.QtWidgets import (QCheckBox, QComboBox, QDialog, QDialogButtonBox, 
                                QHBoxLayout, QLabel, QLineEdit, QMessageBox, QPushButton, QSpinBox,
                                QVBoxLayout, QWidget)
 
-from clode.export import FORMAT_EXTENSIONS, ExportOptions
-
-FORMAT_NAMES = {"jpeg": "JPEG", "png": "PNG", "tiff": "TIFF", "webp": "WebP"}
-LOSSY = ("jpeg", "webp")
-DEEP = ("png", "tiff")
+from clode.export import DEEP, FORMAT_EXTENSIONS, FORMAT_NAMES, LOSSY, ExportOptions
 
 
 def default_target(source: Path, fmt: str, folder: Optional[str] = None) -> Path:

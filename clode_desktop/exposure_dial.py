@@ -17,6 +17,8 @@ from PySide6.QtGui import QColor, QFont, QPainter, QPen, QRadialGradient
 from PySide6.QtWidgets import (QDial, QDoubleSpinBox, QHBoxLayout, QLabel, QPushButton, QSizePolicy,
                                QVBoxLayout, QWidget)
 
+from clode.adjustments import DEFAULT_T
+
 UNITS = 100            # dial steps per unit of T
 FINE = 0.05
 COARSE = 0.5
@@ -34,7 +36,7 @@ class ExposureDial(QDial):
     def __init__(self, parent: Optional[QWidget] = None) -> None:
         super().__init__(parent)
         self.shown_value: Optional[float] = None   # the exact T (may lie beyond the dial's marks)
-        self.default_value = 3.0
+        self.default_value = DEFAULT_T
 
     def _angle(self, units: float) -> float:
         """QDial's own mapping (non-wrapping): minimum at 240 degrees, maximum at -60."""
@@ -122,7 +124,7 @@ class ExposureControl(QWidget):
 
     def __init__(self, parent: Optional[QWidget] = None) -> None:
         super().__init__(parent)
-        self._default = 3.0
+        self._default = DEFAULT_T
         self._t_max = 6.0
         self._syncing = False
 

@@ -12,15 +12,17 @@ from PySide6.QtWidgets import (QApplication, QFileDialog, QHBoxLayout, QLabel, Q
                                QProgressBar, QSizePolicy, QToolButton, QWidget)
 
 from clode import sidecar
+from clode.adjustments import Adjustments
 from clode.errors import ClodeError
 from clode.imageio import SUPPORTED_EXTENSIONS, is_supported
 from clode.weights import DEFAULT_MODEL
 
 from . import theme
 from .canvas import MODE_NAMES, MODES, SPLIT, Canvas
+from .editing import PREPARE, RENDER, Editing
 from .engine import Engine, ModelState, Opened, Rendered
 from .settings import Settings
-from .side_panel import DEFAULT_COLOUR_NOISE, SidePanel
+from .side_panel import SidePanel
 from .worker import Job, TaskManager
 
 log = logging.getLogger(__name__)
@@ -31,7 +33,6 @@ FINAL_RENDER_DELAY_MS = 250      # after the last dial move, the full-quality re
 SIDECAR_DELAY_MS = 1000
 DETAIL_DELAY_MS = 120            # after zooming or panning stops, the visible region is rendered sharply
 MAX_DETAIL_PIXELS = 6_000_000          # after the last change, the sidecar is written
-DRAFT_WHEN_SLOWER_THAN = 0.12    # seconds a full render takes before drafts are used while dragging
 
 
 def show_error(parent: Optional[QWidget], message: str, title: str = APP_TITLE) -> QMessageBox:
@@ -74,16 +75,9 @@ class MainWindow(QMainWindow):
         self.engine = Engine(proxy_side, quick_proxy, view_side)
         self.tasks = TaskManager(self, threaded=threaded)
         self.model_state: Optional[ModelState] = None
-        self.photo_path: Optional[Path] = None
-        self.opened: Optional[Opened] = None
+        #: the editing rules (Qt-free): this window maps user events to it and its answers to widgets
+        self.editing = Editing()
         self.last_render: Optional[Rendered] = None
-        self._prepared = False
-        self._preparing = False
-        self._model_loading = False
-        self._dirty = False
-        self._restored: Optional[dict] = None
-        self._auto_on_open = False          # set Auto once the curves of a newly opened photo are final
-        self._full_render_seconds = 0.0
         self._progress_job: Optional[Job] = None
         self._closing = False
 
@@ -111,7 +105,6 @@ class MainWindow(QMainWindow):
         self._final_timer.timeout.connect(lambda: self.request_render(draft=False))
         self._detail_timer = QTimer(self, singleShot=True, interval=DETAIL_DELAY_MS)
         self._detail_timer.timeout.connect(self.request_detail)
-        self._detail_key: Optional[tuple] = None
         self._sidecar_timer = QTimer(self, singleShot=True, interval=SIDECAR_DELAY_MS)
         self._sidecar_timer.timeout.connect(self.save_sidecar)
 
@@ -139,6 +132,53 @@ class MainWindow(QMainWindow):
         QApplication.instance().installEventFilter(self)
         self.exposure.dial.setFocus()       # arrow keys and Page Up/Down move T from the start
         self.load_model()
+
+    # the editing state lives in ``self.editing``; these read it
+    @property
+    def photo_path(self) -> Optional[Path]:
+        return self.editing.path
+
+    @property
+    def opened(self) -> Optional[Opened]:
+        return self.editing.opened
+
+    @property
+    def adjustments(self) -> Adjustments:
+        return self.editing.adjustments
+
+    @property
+    def _prepared(self) -> bool:
+        return self.editing.prepared
+
+    @property
+    def _model_loading(self) -> bool:
+        return self.editing.model_loading
+
+    @property
+    def _auto_on_open(self) -> bool:
+        return self.editing.auto_on_open
+
+    @_auto_on_open.setter
+    def _auto_on_open(self, on: bool) -> None:
+        self.editing.auto_on_open = on
+
+    @property
+    def _full_render_seconds(self) -> float:
+        return self.editing.full_render_seconds
+
+    @_full_render_seconds.setter
+    def _full_render_seconds(self, seconds: float) -> None:
+        self.editing.full_render_seconds = seconds
+
+    def _show_adjustments(self, adjustments: Adjustments) -> None:
+        """Set the widgets to ``adjustments`` (without their change signals) and take back the
+        values as the widgets hold them (the dial rounds T)."""
+        self.exposure.set_value(adjustments.T, emit=False)
+        self.panel.set_denoise(adjustments.denoise)
+        self.panel.set_colour_noise(adjustments.colour_noise)
+        self.editing.adjustments = adjustments.replace(T=self.exposure.value(),
+                                                       denoise=self.panel.denoise_value(),
+                                                       colour_noise=self.panel.colour_noise_value())
 
     # ------------------------------------------------------------------------------------------
     # building the UI
@@ -295,8 +335,7 @@ class MainWindow(QMainWindow):
 
     def load_model(self) -> None:
         path, device = self.model_choice(), self._device
-        self._model_loading = True
-        self._prepared = False
+        self.editing.model_loading_started()
         self.tasks.cancel_group("curves")   # an open in progress goes on
         self.model_status.setText("Model: loading…")
         self.tasks.submit(lambda job: self.engine.load_model(Path(path) if path else None, device),
@@ -304,7 +343,6 @@ class MainWindow(QMainWindow):
                           on_done=self._model_ready, on_error=self._model_failed)
 
     def _model_ready(self, state: ModelState) -> None:
-        self._model_loading = False
         self.model_state = state
         self._good_choice = (self._device, self.model_choice())
         self.exposure.set_model_range(state.default_T, state.t_max)
@@ -324,21 +362,21 @@ class MainWindow(QMainWindow):
                                   f"range ±{state.t_max:g}\n{state.device_label}"
                                   + (f"\n⚠ {state.note}" if state.note else ""))
         self.modelChanged.emit(state)
-        if not self._dirty:                 # a T the user just chose survives a model switch
-            self._apply_photo_settings()
-        if self.opened is not None:
+        must_prepare = self.editing.model_loaded(state.default_T)
+        self._show_adjustments(self.editing.adjustments)
+        if must_prepare:
             self.prepare()
         self._set_editing_enabled(self.opened is not None)
 
     def _model_failed(self, message: str) -> None:
-        self._model_loading = False
+        must_prepare = self.editing.model_failed(still_working=self.model_state is not None)
         if self.model_state is not None:
             # The engine still holds the previous model: keep working with it.
             self._device, self._explicit_model = self._good_choice
             self.settings.set_device(self._device)
             self.settings.set_model_path(self._explicit_model)
             self.error(f"{message} (still using {self.model_state.name})")
-            if self.opened is not None:
+            if must_prepare:
                 self.prepare()
             return
         self.model_state = None
@@ -395,14 +433,12 @@ class MainWindow(QMainWindow):
         self.tasks.cancel_group("photo")
         self.tasks.cancel_group("curves")
         self._final_timer.stop()
-        self.photo_path = path
-        self.opened = None
         self.last_render = None
-        self._detail_key = None
-        self._prepared = False
-        self._dirty = False
-        self._restored = sidecar.load_settings(path)
-        self._auto_on_open = self.settings.start_at_auto() and "T" not in (self._restored or {})
+        opening = self.editing.open(path, sidecar.load(path), self.settings.start_at_auto())
+        if opening.warning:
+            # A damaged value in the photo's sidecar: that setting starts at its default.
+            log.warning("%s", opening.warning)
+            self.notify(f"⚠ {opening.warning}", 20000)
         self.setWindowTitle(f"{path.name} — {APP_TITLE}")
         self.canvas.set_overlay(f"Opening {path.name}…")
         self.histogram.set_counts(None)
@@ -429,10 +465,10 @@ class MainWindow(QMainWindow):
         self.canvas.set_original(preview.view, preview.full_size)
         self.size_status.setText(f"{preview.full_size[1]} × {preview.full_size[0]}")
         if self.model_state is not None:
-            self._apply_photo_settings()
+            self._show_adjustments(self.editing.apply_saved())
             self.canvas.set_overlay("Preparing the exposure curves…")
-            T, denoise, engine = self.exposure.value(), self.panel.denoise_value(), self.engine
-            self.tasks.submit(lambda job: engine.prepare_preview(T, denoise, job.progress, job.token),
+            adjustments, engine = self.editing.adjustments, self.engine
+            self.tasks.submit(lambda job: engine.prepare_preview(adjustments, job.progress, job.token),
                               label="Preparing", key="prepare", group="curves", show_progress=True,
                               on_done=self._preview_rendered)
         self._decode(preview.path)
@@ -444,23 +480,22 @@ class MainWindow(QMainWindow):
         self._render_done(r)
 
     def _opened(self, opened: Opened) -> None:
-        if opened.path != self.photo_path:
+        if not self.editing.decoded(opened):
             return
         shown = self.canvas.has_image()
-        self.opened = opened
         self.canvas.set_original(opened.view, opened.full_size, same_photo=shown)
         self.canvas.set_overlay("" if self.model_state else "No model loaded: showing the original")
         self.size_status.setText(f"{opened.full_size[1]} × {opened.full_size[0]}")
         self.panel.set_photo_info({"File": opened.path.name, **opened.info})
         self._update_recent_menu(self.settings.add_recent_file(opened.path))
-        self._apply_photo_settings()
+        self._show_adjustments(self.editing.apply_saved())
         self.photoOpened.emit(opened)
         if self.model_state is not None:
             self._set_editing_enabled(True)
             if opened.prepared:
                 # The curves solved on the preview apply to the full decode: render it now and
                 # refine with the full proxy (as the second pass of prepare() would).
-                self._prepared = True
+                self.editing.prepared_from_preview()
                 self.canvas.set_overlay("")
                 self.request_render(draft=False)
                 passes = self.engine.passes()
@@ -472,10 +507,8 @@ class MainWindow(QMainWindow):
                 self.prepare()
 
     def _open_failed(self, path: Path, message: str) -> None:
-        if path != self.photo_path:
+        if not self.editing.open_failed(path):
             return
-        self.photo_path = None
-        self.opened = None
         self.setWindowTitle(APP_TITLE)
         self.canvas.set_overlay("")
         self.canvas.clear("Could not open that photo. Open another (Ctrl+O) or drop one here")
@@ -484,14 +517,6 @@ class MainWindow(QMainWindow):
         self.settings.remove_recent_file(path.resolve() if path.exists() else path)
         self._update_recent_menu()
         self.error(message)
-
-    def _apply_photo_settings(self) -> None:
-        """The photo's remembered T and noise reduction, else the defaults."""
-        saved = self._restored or {}
-        T = saved.get("T", self.model_state.default_T if self.model_state else self.exposure.default())
-        self.exposure.set_value(T, emit=False)
-        self.panel.set_denoise(saved.get("denoise", 1.0))
-        self.panel.set_colour_noise(saved.get("colour_noise", DEFAULT_COLOUR_NOISE))
 
     def _update_recent_menu(self, files: Optional[list[str]] = None) -> None:
         files = self.settings.recent_files() if files is None else files
@@ -530,8 +555,7 @@ class MainWindow(QMainWindow):
         """Solve the curves for the open photo: one pass, or a quick one and then a refining one."""
         if self.opened is None or self.model_state is None:
             return
-        self._prepared = False
-        self._preparing = True
+        self.editing.prepare_started()
         self.canvas.set_overlay("Preparing the exposure curves…")
         self._submit_pass(self.engine.passes(), 0)
 
@@ -547,14 +571,12 @@ class MainWindow(QMainWindow):
 
         def done(_=None) -> None:
             last = i == len(passes) - 1
-            self._preparing = not last
-            self._detail_key = None             # the detail came from coarser curves
-            self._prepared = True
+            auto_due = self.editing.pass_done(last)
             self.canvas.set_overlay("")
             self.request_render(draft=False)
-            if last:
-                self._curves_final()
-            else:
+            if auto_due:
+                self.auto_exposure(remember=False)
+            elif not last:
                 self._submit_pass(passes, i + 1)
 
         tasks.submit(work, label="Refining" if refining else "Preparing", key="prepare", group="curves",
@@ -563,44 +585,38 @@ class MainWindow(QMainWindow):
 
     def _curves_final(self) -> None:
         """The open photo's curves cover the whole range of T: a new photo can get its Auto T."""
-        if self._auto_on_open:
+        if self.editing.auto_on_open:
             self.auto_exposure(remember=False)
 
     def _prepare_failed(self, message: str) -> None:
-        self._preparing = False
+        self.editing.prepare_failed()
         self.canvas.set_overlay("")
         self.error(message)
 
     def _prepare_cancelled(self) -> None:
-        self._preparing = False
-        if self._prepared:
-            self.canvas.set_overlay("")     # the refining pass was cancelled; the quick result stays
-        elif self.opened is not None and not self._prepared and not self._model_loading:
-            self.canvas.set_overlay("Cancelled: move the dial to prepare again")
+        overlay = self.editing.prepare_cancelled()
+        if overlay is not None:
+            self.canvas.set_overlay(overlay)
 
     def request_render(self, draft: bool = False) -> None:
-        """Render the current T and denoise; a newer request replaces a queued one."""
-        if self.opened is None or self.model_state is None:
+        """Render the current adjustments; a newer request replaces a queued one."""
+        action = self.editing.render_request()
+        if action == PREPARE:
+            self.prepare()
+        if action != RENDER:
             return
-        if not self._prepared:
-            if not self._preparing and not self._model_loading:
-                self.prepare()
-            return
-        T, denoise, engine = self.exposure.value(), self.panel.denoise_value(), self.engine
-        colour = self.panel.colour_noise_value()
-        self.tasks.submit(lambda job: engine.render(T, denoise, draft, job.token, colour_noise=colour),
+        adjustments, engine = self.editing.adjustments, self.engine
+        self.tasks.submit(lambda job: engine.render(adjustments, draft, job.token),
                           label="Rendering", key="render", group="curves", on_done=self._render_done)
 
     def _render_done(self, r: Rendered) -> None:
-        if r.path != self.photo_path:
+        clear_detail = self.editing.render_done(r)
+        if clear_detail is None:
             return
-        if not r.draft:
-            self._full_render_seconds = r.seconds
         self.last_render = r
         self.canvas.set_result(r.image)
-        if self._detail_key != (r.T, r.denoise):
-            self.canvas.clear_detail()          # it shows another T: it would hide the new result
-            self._detail_key = None
+        if clear_detail:
+            self.canvas.clear_detail()          # it shows other settings: it would hide the new result
             if not r.draft:
                 self._detail_timer.start()
         self.histogram.set_counts(r.histogram)
@@ -609,48 +625,44 @@ class MainWindow(QMainWindow):
 
     def request_detail(self) -> None:
         """Zoomed in beyond the view images: render the visible region at screen resolution."""
-        if self.opened is None or not self._prepared or not self.canvas.needs_detail():
+        if self.opened is None or not self.editing.prepared or not self.canvas.needs_detail():
             return
         region = self.canvas.visible_region()
-        if region is None or region == self.canvas.detail_region() and self._detail_key is not None:
+        if region is None or region == self.canvas.detail_region() and self.editing.detail_key is not None:
             return
         x, y, w, h = region
         zoom = min(self.canvas.zoom(), 1.0)
         size = (max(1, round(h * zoom)), max(1, round(w * zoom)))
         if size[0] * size[1] > MAX_DETAIL_PIXELS:
             return
-        T, denoise, engine = self.exposure.value(), self.panel.denoise_value(), self.engine
-        colour = self.panel.colour_noise_value()
-        self.tasks.submit(lambda job: engine.render_detail(T, denoise, region, size, job.token, colour_noise=colour),
+        adjustments, engine = self.editing.adjustments, self.engine
+        self.tasks.submit(lambda job: engine.render_detail(adjustments, region, size, job.token),
                           label="Rendering the detail", key="detail", group="curves", on_done=self._detail_done)
 
     def _detail_done(self, d) -> None:
-        if d.path != self.photo_path or (d.T, d.denoise) != (self.exposure.value(), self.panel.denoise_value()):
+        if not self.editing.detail_done(d):
             return
-        self._detail_key = (d.T, d.denoise)
         self.canvas.set_detail(d.region, d.original, d.result)
         self.detailShown.emit(d)
 
     def _exposure_changed(self, T: float) -> None:
-        self._auto_on_open = False          # the user's own T wins over a pending Auto
-        self._touched()
-        if self._full_render_seconds > DRAFT_WHEN_SLOWER_THAN:
+        self._edited(T=T)                   # the user's own T wins over a pending Auto
+        if self.editing.wants_drafts:
             self.request_render(draft=True)
             self._final_timer.start()
         else:
             self.request_render(draft=False)
 
     def _denoise_changed(self, value: float) -> None:
-        self._touched()
+        self._edited(denoise=value)
         self._final_timer.start()
 
     def _colour_noise_changed(self, value: float) -> None:
-        self._detail_key = None          # the zoomed-in detail shows the old setting
-        self._denoise_changed(value)
+        self._edited(colour_noise=value)
+        self._final_timer.start()
 
-    def _touched(self) -> None:
-        if self.opened is not None:
-            self._dirty = True
+    def _edited(self, **changes) -> None:
+        if self.editing.edit(**changes):
             self._sidecar_timer.start()
 
     def auto_exposure(self, remember: bool = True) -> None:
@@ -661,14 +673,14 @@ class MainWindow(QMainWindow):
         engine, path = self.engine, self.photo_path
 
         def done(T: float) -> None:
-            if remember:
-                self.exposure.set_value(T)
+            shown = self.editing.adjustments.T
+            T = self.editing.auto_done(T, path, remember)
+            if T is None:
                 return
-            if not self._auto_on_open or path != self.photo_path:
-                return              # the user set T meanwhile, or opened another photo
-            self._auto_on_open = False
-            if self.exposure.value() != T:
-                self.exposure.set_value(T, emit=False)
+            if remember:
+                self.exposure.set_value(T)          # as if the user had turned the dial
+            elif shown != T:
+                self._show_adjustments(self.editing.adjustments)
                 self.request_render(draft=False)
         self.tasks.submit(lambda job: engine.auto_T(), label="Automatic exposure", key="auto", group="curves",
                           on_done=done)
@@ -678,13 +690,9 @@ class MainWindow(QMainWindow):
 
     def save_sidecar(self) -> None:
         self._sidecar_timer.stop()
-        if not self._dirty or self.photo_path is None:
+        settings = self.editing.sidecar_due(self.model_state.name if self.model_state is not None else None)
+        if settings is None:
             return
-        self._dirty = False
-        settings = {"T": self.exposure.value(), "denoise": self.panel.denoise_value(),
-                    "colour_noise": self.panel.colour_noise_value()}
-        if self.model_state is not None:
-            settings["model"] = self.model_state.name
         try:
             sidecar.save_settings(self.photo_path, settings)
         except ClodeError as e:
@@ -711,14 +719,12 @@ class MainWindow(QMainWindow):
         if self.opened is None:
             return
         target, source = Path(target), self.opened.path
-        T, denoise, engine = self.exposure.value(), self.panel.denoise_value(), self.engine
-        colour = self.panel.colour_noise_value()
+        adjustments, engine = self.editing.adjustments, self.engine
 
         def work(job: Job) -> Path:
             if engine.photo is None or engine.photo.path != source:
                 raise ClodeError(f"{source.name} is no longer open; export cancelled")
-            return engine.export(target, options, T, denoise, colour_noise=colour, progress=job.progress,
-                                 cancel=job.token)
+            return engine.export(target, options, adjustments, progress=job.progress, cancel=job.token)
 
         self.tasks.submit(work, label=f"Exporting {target.name}", group="export", show_progress=True,
                           on_done=self._exported)

@@ -10,20 +10,10 @@ from PySide6.QtWidgets import (QButtonGroup, QCheckBox, QComboBox, QDialog, QDia
                                QRadioButton, QVBoxLayout, QWidget)
 
 from clode.devices import devices
+from clode.model_library import user_models
 from clode.paths import user_models_dir
 from clode.weights import DEFAULT_MODEL
 
-MODEL_SUFFIXES = (".safetensors", ".pth", ".pt")
-
-
-def user_models() -> list[Path]:
-    """The user's fine-tuned models, by name."""
-    folder = user_models_dir()
-    try:
-        return sorted((p for p in folder.iterdir() if p.suffix.lower() in MODEL_SUFFIXES and p.is_file()),
-                      key=lambda p: p.name.lower())
-    except OSError:
-        return []
 
 
 class PreferencesDialog(QDialog):

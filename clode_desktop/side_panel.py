@@ -7,12 +7,12 @@ from typing import Optional
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import QFormLayout, QHBoxLayout, QLabel, QSlider, QVBoxLayout, QWidget
 
+from clode.adjustments import DEFAULT_COLOUR_NOISE, DEFAULT_DENOISE
+
 from .exposure_dial import ExposureControl
 from .histogram import Histogram
 
-#: The editor's colour-noise reduction for a photo without saved settings: 50 % is a 1 px chroma
-#: blur, which scored 20.17 dB on lowlight-dev (2 px: 20.19, off: 19.55) and keeps more colour detail.
-DEFAULT_COLOUR_NOISE = 0.5
+__all__ = ["DEFAULT_COLOUR_NOISE", "SidePanel", "StrengthSlider"]
 
 
 def section(title: str) -> QLabel:
@@ -69,7 +69,7 @@ class SidePanel(QWidget):
         self.histogram = Histogram()
         self.exposure = ExposureControl()
 
-        self.denoise = StrengthSlider("denoiseSlider", 1.0,
+        self.denoise = StrengthSlider("denoiseSlider", DEFAULT_DENOISE,
                                       "Strength of the model's denoiser: 0 = off, 100 % = as trained")
         self.colour_noise = StrengthSlider("colourNoiseSlider", DEFAULT_COLOUR_NOISE,
                                            "Colour-noise reduction: softens colour speckle, keeps detail "

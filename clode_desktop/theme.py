@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 from PySide6.QtGui import QColor, QIcon, QPalette
 from PySide6.QtWidgets import QApplication
 
-ICONS = Path(__file__).resolve().parent / "resources" / "icons"
+from .assets import resource
+
 
 STYLE_SHEET = """
 QLabel#sectionTitle { color: #9a9a9a; font-weight: bold; letter-spacing: 1px; padding-top: 6px; }
@@ -55,7 +54,7 @@ def palette() -> QPalette:
 
 def icon(name: str) -> QIcon:
     """One of the bundled SVG icons (drawn for this dark theme: light strokes)."""
-    path = ICONS / f"{name}.svg"
+    path = resource("icons", f"{name}.svg")
     if not path.is_file():
         raise FileNotFoundError(path)   # a typo in a name must fail in the tests, not show a blank
     return QIcon(str(path))

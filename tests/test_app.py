@@ -644,3 +644,16 @@ def test_toolbar_and_window_have_icons(qtbot, make_window):
     assert not theme.icon("app").pixmap(64, 64).toImage().isNull()     # theme.apply makes it the window icon
     with pytest.raises(FileNotFoundError):
         theme.icon("no-such-icon")
+
+
+@pytest.mark.parametrize("bad", ['"abc"', "NaN"])
+def test_damaged_sidecar_opens_at_defaults_with_a_warning(qtbot, make_window, jpeg, bad):
+    from clode.adjustments import DEFAULT_COLOUR_NOISE
+    sidecar.sidecar_path(jpeg).write_text('{"settings": {"T": 2.0, "colour_noise": %s}}' % bad)
+    w = make_window()
+    r = open_and_render(qtbot, w, jpeg)                  # it opens and renders
+    assert r.T == pytest.approx(2.0) and r.adjustments.colour_noise == DEFAULT_COLOUR_NOISE
+    assert w.panel.colour_noise_value() == DEFAULT_COLOUR_NOISE and w.exposure.isEnabled()
+    assert "colour noise" in w.message_label.text() and jpeg.name in w.message_label.text()   # visible
+    with qtbot.waitSignal(**final_render(w, 1.5)):
+        type_T(qtbot, w, "1.5")                          # editing works

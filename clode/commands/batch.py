@@ -9,13 +9,12 @@ from __future__ import annotations
 
 import signal
 import sys
-from pathlib import Path
 
 from .. import batch
 from ..errors import ClodeError
 from ..export import FORMAT_EXTENSIONS, ExportOptions
 from ..progress import CancelToken
-from .common import add_colour_noise_option, add_engine_options, make_enhancer
+from .common import add_adjustment_options, add_engine_options, adjustments_from, make_enhancer
 
 
 def register(subparsers) -> None:
@@ -43,8 +42,7 @@ def register(subparsers) -> None:
                    help="when an output file exists: unique (default: add -2, -3 ...), overwrite, "
                         "or skip (picks up an interrupted batch)")
     p.add_argument("--strip-metadata", action="store_true", help="write no EXIF, GPS, XMP or provenance")
-    p.add_argument("--denoise", type=float, default=1.0, metavar="S", help="denoiser strength, 0 = off (default 1.0)")
-    add_colour_noise_option(p)
+    add_adjustment_options(p)
     p.add_argument("--shard", metavar="i/n",
                    help="do only shard i of n (1 <= i <= n), e.g. one per machine or cluster array task; "
                         "the shards are disjoint and together cover every photo")
@@ -55,11 +53,12 @@ def register(subparsers) -> None:
 def options_from(args) -> batch.BatchOptions:
     if not 1 <= args.quality <= 100:
         raise ClodeError(f"--quality {args.quality}: must be 1 to 100")
-    if args.denoise < 0:
-        raise ClodeError(f"--denoise {args.denoise:g}: must be 0 or more")
+    try:
+        adjustments = adjustments_from(args)
+    except ClodeError as e:
+        raise ClodeError(f"--{e}") from None
     return batch.BatchOptions(
-        recursive=args.recursive, T=batch.parse_T(args.T), denoise=args.denoise,
-        colour_noise=args.colour_noise, name=args.name,
+        recursive=args.recursive, T=batch.parse_T(args.T), adjustments=adjustments, name=args.name,
         export=ExportOptions(format=args.format, quality=args.quality, bits=args.bits,
                              strip_metadata=args.strip_metadata),
         on_conflict=args.on_conflict, shard=batch.parse_shard(args.shard) if args.shard else None)

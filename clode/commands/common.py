@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 
+from ..adjustments import DEFAULT_COLOUR_NOISE, DEFAULT_DENOISE, Adjustments
 from ..enhancer import Enhancer
 from ..ode import EXACT, Solver
 from ..weights import load_model
@@ -29,10 +30,23 @@ def exposure(text: str):
         raise argparse.ArgumentTypeError(f"expected a number or auto, not {text!r}") from None
 
 
-def add_colour_noise_option(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--colour-noise", dest="colour_noise", type=strength, default=0.0, metavar="S",
-                        help="colour-noise reduction after the denoiser: 0 = off (default), 1 = a 2-pixel "
-                             "chroma blur (+0.6 dB PSNR on lowlight-dev)")
+def add_adjustment_options(parser: argparse.ArgumentParser) -> None:
+    """--denoise and --colour-noise: the ``Adjustments`` besides T, with the editor's defaults."""
+    parser.add_argument("--denoise", type=float, default=DEFAULT_DENOISE, metavar="S",
+                        help=f"denoiser strength, 0 = off (default {DEFAULT_DENOISE:g})")
+    add_colour_noise_option(parser, DEFAULT_COLOUR_NOISE, "as in the editor")
+
+
+def add_colour_noise_option(parser: argparse.ArgumentParser, default: float, why: str) -> None:
+    parser.add_argument("--colour-noise", dest="colour_noise", type=strength, default=default, metavar="S",
+                        help="colour-noise reduction after the denoiser: 0 = off, 1 = a 2-pixel chroma blur "
+                             f"(default {default:g}: {why})")
+
+
+def adjustments_from(args: argparse.Namespace) -> Adjustments:
+    """The options' ``Adjustments`` (T at its default: the commands decide T themselves)."""
+    return Adjustments.from_mapping({name: getattr(args, name) for name in Adjustments.names()
+                                     if name != "T" and hasattr(args, name)})
 
 
 def strength(text: str) -> float:

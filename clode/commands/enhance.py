@@ -14,9 +14,9 @@ from pathlib import Path
 
 from ..enhancer import MODES
 from ..errors import ClodeError
-from ..export import pixel_dtype, save_image
+from ..enhance_file import enhance_to_file
 from ..imageio import find_images, load_image
-from .common import add_colour_noise_option, add_engine_options, exposure, make_enhancer
+from .common import add_adjustment_options, add_engine_options, adjustments_from, exposure, make_enhancer
 
 
 def register(subparsers) -> None:
@@ -27,9 +27,7 @@ def register(subparsers) -> None:
     p.add_argument("--T", dest="T", type=exposure, metavar="T|auto",
                    help="exposure: the ODE end time (default: the model's, 3.0; negative darkens), "
                         "or auto (chosen per photo)")
-    p.add_argument("--denoise", type=float, default=1.0, metavar="S",
-                   help="denoiser strength, 0 = off (default 1.0)")
-    add_colour_noise_option(p)
+    add_adjustment_options(p)
     p.add_argument("--mode", choices=MODES, default="fast",
                    help="fast (default): solve on a small proxy, render at full size; "
                         "exact: integrate the whole image, as the paper does (slow on a CPU)")
@@ -71,13 +69,10 @@ def run(args) -> int:
     outdir = Path(args.output)
     if outdir.exists() and not outdir.is_dir():
         raise ClodeError(f"{outdir}: exists and is not a folder")
+    adjustments = adjustments_from(args)       # option errors before the model loads
     enhancer = make_enhancer(args)
-    T = enhancer.default_T if args.T is None else args.T
-    base_provenance = {"model": enhancer.model_name}
-    if args.denoise != 1.0:
-        base_provenance["denoise"] = args.denoise
-    if args.colour_noise:
-        base_provenance["colour_noise"] = args.colour_noise
+    auto = args.T == "auto"
+    adjustments = adjustments.replace(T=enhancer.default_T if args.T is None or auto else args.T)
 
     jobs, failed = plan_outputs(args.inputs, outdir)
     sources = {src.resolve() for src, _ in jobs}
@@ -95,15 +90,9 @@ def run(args) -> int:
         start = time.perf_counter()
         try:
             photo = load_image(src)
-            if T == "auto":
-                pixels, T_used = enhancer.enhance_auto(photo.pixels, mode=args.mode, denoise=args.denoise,
-                                                       colour_noise=args.colour_noise, dtype=pixel_dtype(target))
-            else:
-                T_used = T
-                pixels = enhancer.enhance(photo.pixels, T, mode=args.mode, denoise=args.denoise,
-                                          colour_noise=args.colour_noise, dtype=pixel_dtype(target))
             target.parent.mkdir(parents=True, exist_ok=True)
-            save_image(target, pixels, source=photo, provenance={"T": T_used, **base_provenance})
+            T_used = enhance_to_file(photo, target, adjustments, enhancer=enhancer, auto=auto,
+                                     mode=args.mode).adjustments.T
         except ClodeError as e:
             _error(str(e))
             failed += 1

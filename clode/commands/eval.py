@@ -20,7 +20,7 @@ def register(subparsers) -> None:
     p.add_argument("--sweep", action="store_true",
                    help="also find each image's best T against the ground truth (the 'oracle T' score)")
     p.add_argument("--denoise", type=float, default=1.0, metavar="S", help="denoiser strength (default 1.0)")
-    add_colour_noise_option(p)
+    add_colour_noise_option(p, 0.0, "the model's own output, as the paper scores it")
     add_engine_options(p)
     p.set_defaults(func=run)
 

@@ -1,0 +1,113 @@
+"""The edit of one photo as a value: ``Adjustments`` (exposure T, denoise, colour noise).
+
+One frozen value with its defaults and one validating constructor from a mapping
+(``Adjustments.from_mapping``), shared by the sidecar, the batch, the CLI, provenance and the
+app. To add a setting: add a field below, with its ``Limits`` in the field's metadata, then
+wire its widget or command-line flag; reading, checking, saving and provenance follow.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import asdict, dataclass, field, fields, replace
+from typing import Any, Callable, Mapping, Optional
+
+from .errors import ClodeError
+
+#: The exposure the shipped model was trained for (a model file may carry its own).
+DEFAULT_T = 3.0
+#: The denoiser as trained.
+DEFAULT_DENOISE = 1.0
+#: Colour-noise reduction: 0.5 is a 1 px chroma blur, which scored 20.17 dB on lowlight-dev
+#: (2 px: 20.19, off: 19.55) and keeps more colour detail. The editor, the CLI and the batch share it.
+DEFAULT_COLOUR_NOISE = 0.5
+
+
+@dataclass(frozen=True)
+class Limits:
+    """What a numeric setting accepts (a finite number in [lo, hi])."""
+    lo: float = -math.inf
+    hi: float = math.inf
+    label: str = ""
+
+    def check(self, name: str, value: Any) -> float:
+        if isinstance(value, bool) or not isinstance(value, (int, float, str)):
+            raise ClodeError(f"{self.label or name} {value!r} is not a number")
+        try:
+            number = float(value)
+        except ValueError:
+            raise ClodeError(f"{self.label or name} {value!r} is not a number") from None
+        if not math.isfinite(number):
+            raise ClodeError(f"{self.label or name} {value!r} is not a finite number")
+        if not self.lo <= number <= self.hi:
+            bounds = (f"{self.lo:g} or more" if self.hi == math.inf else
+                      f"{self.hi:g} or less" if self.lo == -math.inf else f"{self.lo:g} to {self.hi:g}")
+            raise ClodeError(f"{self.label or name} {number:g}: must be {bounds}")
+        return number
+
+
+def _setting(default: float, limits: Limits):
+    return field(default=default, metadata={"limits": limits})
+
+
+@dataclass(frozen=True)
+class Adjustments:
+    """One photo's edit. Immutable: derive a changed one with ``replace(**changes)``."""
+
+    #: exposure: the ODE's end time (negative darkens)
+    T: float = _setting(DEFAULT_T, Limits(label="T"))
+    #: the denoiser's strength: 0 = off, 1 = as trained
+    denoise: float = _setting(DEFAULT_DENOISE, Limits(0.0, math.inf, "denoise"))
+    #: colour-noise reduction after the denoiser: 0 = off, 1 = a 2-pixel chroma blur
+    colour_noise: float = _setting(DEFAULT_COLOUR_NOISE, Limits(0.0, math.inf, "colour noise"))
+
+    @classmethod
+    def names(cls) -> tuple[str, ...]:
+        return tuple(f.name for f in fields(cls))
+
+    @classmethod
+    def from_mapping(cls, data: Mapping[str, Any], base: Optional["Adjustments"] = None,
+                     on_problem: Optional[Callable[[str], None]] = None) -> "Adjustments":
+        """``base`` (default: the defaults) with the settings ``data`` holds; other keys are ignored.
+
+        A bad value (not a number, NaN, out of range) raises ClodeError, or, when ``on_problem``
+        is given, is reported to it in one line and leaves that setting at ``base``'s value.
+        """
+        values = {}
+        for f in fields(cls):
+            if f.name not in data:
+                continue
+            try:
+                values[f.name] = f.metadata["limits"].check(f.name, data[f.name])
+            except ClodeError as e:
+                if on_problem is None:
+                    raise
+                on_problem(f"{e}; using {getattr(base or cls(), f.name):g}")
+        return replace(base or cls(), **values)
+
+    @classmethod
+    def valid_keys(cls, data: Mapping[str, Any]) -> set[str]:
+        """The settings ``data`` holds with a usable value."""
+        good = set()
+        for f in fields(cls):
+            if f.name in data:
+                try:
+                    f.metadata["limits"].check(f.name, data[f.name])
+                    good.add(f.name)
+                except ClodeError:
+                    pass
+        return good
+
+    def replace(self, **changes: Any) -> "Adjustments":
+        """A copy with ``changes`` (checked like ``from_mapping``, which raises on a bad value)."""
+        return Adjustments.from_mapping(changes, base=self)
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+    def provenance(self, model: Optional[str] = None) -> dict:
+        """What an exported file records about how it was made (one rule for CLI, batch and app)."""
+        out: dict = {k: round(float(v), 3) for k, v in asdict(self).items()}
+        if model is not None:
+            out["model"] = model
+        return out

@@ -1,0 +1,66 @@
+"""Enhance one photo to a file: the one recipe behind ``clode enhance``, ``clode batch`` and the app's
+export (render at the photo's full size, convert to the file's bit depth, save with its metadata
+and a record of how it was made)."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Optional, Union
+
+from .adjustments import Adjustments
+from .errors import ClodeError
+from .export import ExportOptions, pixel_dtype, save_image
+from .imageio import Photo
+from .progress import CancelToken, ProgressCallback, check
+
+#: The part of the progress that rendering takes; writing the file takes the rest.
+RENDER_SHARE = 0.9
+
+
+@dataclass(frozen=True)
+class Written:
+    path: Path
+    adjustments: Adjustments        # as rendered: T is the one chosen when Auto was asked for
+
+
+def enhance_to_file(photo: Photo, target: Union[str, os.PathLike], adjustments: Adjustments, *,
+                    enhancer=None, session=None, auto: bool = False, mode: str = "fast",
+                    options: Optional[ExportOptions] = None, model: Optional[str] = None,
+                    progress: Optional[ProgressCallback] = None,
+                    cancel: Optional[CancelToken] = None) -> Written:
+    """Render ``photo`` with ``adjustments`` and write it to ``target``.
+
+    Either a ``clode.Enhancer`` (``mode`` "fast" or "exact") or an already prepared
+    ``clode.session.Session`` of this photo (the editor's) does the work. ``auto`` chooses T per
+    photo (``adjustments.T`` is then ignored). ``model`` names the model in the file's provenance
+    (default: the enhancer's).
+    """
+    if (enhancer is None) == (session is None):
+        raise ClodeError("enhance_to_file needs an enhancer or a prepared session (one of them)")
+    target = Path(target)
+    dtype = pixel_dtype(target, options)
+
+    def step(fraction: float, message: str) -> None:
+        if progress is not None:
+            progress(RENDER_SHARE * fraction, message)
+
+    effects = {"denoise": adjustments.denoise, "colour_noise": adjustments.colour_noise}
+    if session is not None:
+        T = float(session.auto_T()) if auto else adjustments.T
+        pixels = session.render(T, dtype=dtype, cancel=cancel, progress=step, **effects)
+    elif auto:
+        pixels, T = enhancer.enhance_auto(photo.pixels, mode=mode, dtype=dtype, progress=step, cancel=cancel,
+                                          **effects)
+    else:
+        T = adjustments.T
+        pixels = enhancer.enhance(photo.pixels, T, mode=mode, dtype=dtype, progress=step, cancel=cancel, **effects)
+    check(cancel)
+    if progress is not None:
+        progress(RENDER_SHARE, "writing")
+    used = adjustments.replace(T=float(T))
+    if model is None:
+        model = enhancer.model_name if enhancer is not None else "?"
+    path = save_image(target, pixels, source=photo, options=options, provenance=used.provenance(model))
+    return Written(path, used)

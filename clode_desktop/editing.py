@@ -1,0 +1,207 @@
+"""The editing session of the open photo, without Qt: what the window shows and when it must act.
+
+``Editing`` keeps the photo, its ``Adjustments``, where the curves' passes stand, the auto-on-open
+policy, which results are stale, and when the sidecar is due. It does no work and owns no widget:
+the window tells it what happened (the user moved the dial, a pass finished, a render came back)
+and does what it answers (render, prepare, run Auto, save). So the editing rules are tested
+synchronously (``tests/test_editing.py``), and the window only maps events and results.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Optional
+
+from clode.adjustments import DEFAULT_T, Adjustments
+from clode.sidecar import Saved
+
+#: A full render slower than this (seconds) makes dial moves render drafts first.
+DRAFT_WHEN_SLOWER_THAN = 0.12
+
+# What ``render_request`` answers.
+RENDER, PREPARE, WAIT = "render", "prepare", "wait"
+
+
+@dataclass(frozen=True)
+class Opening:
+    """What opening a photo decided."""
+    adjustments: Adjustments      # to show until the photo is decoded
+    auto: bool                    # Auto will set T once the curves are final
+    warning: str                  # "" or one line about unusable saved settings
+
+
+class Editing:
+    def __init__(self, default_T: float = DEFAULT_T) -> None:
+        self.default_T = default_T          # the model's; a photo without a saved T starts there
+        self.adjustments = Adjustments(T=default_T)
+        self.path: Optional[Path] = None    # the photo being opened or shown
+        self.opened: Any = None             # its full decode (the engine's ``Opened``), once done
+        self.saved: Optional[Saved] = None  # its sidecar
+        self.model_ready = False
+        self.model_loading = False
+        self.prepared = False               # curves exist: renders can run
+        self.preparing = False              # a pass is running (or another one follows)
+        self.dirty = False                  # edited since the sidecar was written
+        self.auto_on_open = False           # set Auto once the curves of the new photo are final
+        self.full_render_seconds = 0.0
+        self.detail_key: Optional[Adjustments] = None   # what the zoomed-in detail shows
+
+    # -- the model ---------------------------------------------------------------------------------
+    def model_loading_started(self) -> None:
+        self.model_loading = True
+        self.prepared = False
+
+    def model_loaded(self, default_T: float) -> bool:
+        """A model is ready. Returns whether the open photo must be prepared (again)."""
+        self.model_loading = False
+        self.model_ready = True
+        self.default_T = default_T
+        if not self.dirty:                 # a T the user just chose survives a model switch
+            self.apply_saved()
+        return self.opened is not None
+
+    def model_failed(self, still_working: bool) -> bool:
+        """Loading failed; ``still_working``: the previous model is kept. Returns whether to prepare."""
+        self.model_loading = False
+        self.model_ready = still_working
+        return still_working and self.opened is not None
+
+    # -- the photo ---------------------------------------------------------------------------------
+    def open(self, path: Path, saved: Optional[Saved], start_at_auto: bool) -> Opening:
+        """A new photo: its saved settings (bad values fall back to the defaults, with a warning)."""
+        self.path = Path(path)
+        self.opened = None
+        self.saved = saved
+        self.prepared = False
+        self.dirty = False
+        self.detail_key = None
+        self.auto_on_open = start_at_auto and (saved is None or "T" not in saved.settings)
+        return Opening(self.apply_saved(), self.auto_on_open, saved.warning() if saved else "")
+
+    def apply_saved(self) -> Adjustments:
+        """The photo's remembered adjustments, else the defaults (T: the model's)."""
+        base = Adjustments(T=self.default_T)
+        self.adjustments = self.saved.adjustments(base) if self.saved is not None else base
+        return self.adjustments
+
+    def decoded(self, opened: Any) -> bool:
+        """The full decode arrived; False when it is stale (another photo was opened since)."""
+        if Path(opened.path) != self.path:
+            return False
+        self.opened = opened
+        return True
+
+    def open_failed(self, path: Path) -> bool:
+        """True when the failure is the current photo's (it is then closed)."""
+        if Path(path) != self.path:
+            return False
+        self.path = None
+        self.opened = None
+        return True
+
+    def is_current(self, path: Optional[Path]) -> bool:
+        return path is not None and self.path is not None and Path(path) == self.path
+
+    @property
+    def can_edit(self) -> bool:
+        return self.opened is not None and self.model_ready
+
+    # -- the user's edits --------------------------------------------------------------------------
+    def edit(self, **changes: Any) -> bool:
+        """The user changed settings. Returns whether the sidecar is now due (a photo is open).
+
+        The user's own T cancels a pending Auto on open; the noise reduction does not."""
+        before = self.adjustments
+        self.adjustments = before.replace(**changes)
+        if "T" in changes:
+            self.auto_on_open = False
+        if any(k != "T" and getattr(before, k) != getattr(self.adjustments, k) for k in changes):
+            self.detail_key = None          # the zoomed-in detail shows the old noise reduction
+        if self.opened is None:
+            return False
+        self.dirty = True
+        return True
+
+    @property
+    def wants_drafts(self) -> bool:
+        """Whether dial moves render a draft first (full renders are slow)."""
+        return self.full_render_seconds > DRAFT_WHEN_SLOWER_THAN
+
+    # -- curves and renders ------------------------------------------------------------------------
+    def render_request(self) -> Optional[str]:
+        """What a render request does now: RENDER, PREPARE (no curves yet), WAIT, or None (nothing open)."""
+        if self.opened is None or not self.model_ready:
+            return None
+        if self.prepared:
+            return RENDER
+        return PREPARE if not self.preparing and not self.model_loading else WAIT
+
+    def prepare_started(self) -> None:
+        self.prepared = False
+        self.preparing = True
+
+    def pass_done(self, last: bool) -> bool:
+        """A pass of the curves finished. Returns whether Auto is now due (the final curves of a
+        photo opened at Auto)."""
+        self.preparing = not last
+        self.prepared = True
+        self.detail_key = None              # the detail came from coarser curves
+        return last and self.auto_on_open
+
+    def prepared_from_preview(self) -> None:
+        """The curves solved on the preview carry over to the full decode."""
+        self.prepared = True
+
+    def prepare_failed(self) -> None:
+        self.preparing = False
+
+    def prepare_cancelled(self) -> Optional[str]:
+        """The overlay to show: "" to clear it, a message, or None to leave it."""
+        self.preparing = False
+        if self.prepared:
+            return ""                       # the refining pass was cancelled; the quick result stays
+        if self.opened is not None and not self.model_loading:
+            return "Cancelled: move the dial to prepare again"
+        return None
+
+    def render_done(self, rendered: Any) -> Optional[bool]:
+        """A render came back. None: stale (another photo), drop it. Else whether the zoomed-in
+        detail must be cleared (it shows other settings)."""
+        if not self.is_current(rendered.path):
+            return None
+        if not rendered.draft:
+            self.full_render_seconds = rendered.seconds
+        if self.detail_key != rendered.adjustments:
+            self.detail_key = None
+            return True
+        return False
+
+    def detail_done(self, detail: Any) -> bool:
+        """Whether a zoomed-in render is still current (same photo, same settings)."""
+        if not self.is_current(detail.path) or detail.adjustments != self.adjustments:
+            return False
+        self.detail_key = detail.adjustments
+        return True
+
+    def auto_done(self, T: float, path: Optional[Path], remember: bool) -> Optional[float]:
+        """Auto chose ``T``. Returns the T to show, or None when it no longer applies. ``remember``
+        (the user pressed Auto) makes it an edit; Auto on open is not (viewing writes no sidecar)."""
+        if remember:
+            return T
+        if not self.auto_on_open or not self.is_current(path):
+            return None                     # the user set T meanwhile, or opened another photo
+        self.auto_on_open = False
+        self.adjustments = self.adjustments.replace(T=T)
+        return T
+
+    # -- the sidecar -------------------------------------------------------------------------------
+    def sidecar_due(self, model: Optional[str] = None) -> Optional[dict]:
+        """The settings to save now, or None when nothing changed since the last save."""
+        if not self.dirty or self.path is None:
+            return None
+        self.dirty = False
+        settings = self.adjustments.to_dict()
+        if model is not None:
+            settings["model"] = model
+        return settings
