@@ -1,4 +1,4 @@
-"""The edit of one photo as a value: ``Adjustments`` (exposure T, denoise, colour noise).
+"""The edit of one photo as a value: ``Adjustments`` (exposure T, denoise, colour noise, neutral colours).
 
 One frozen value with its defaults and one validating constructor from a mapping
 (``Adjustments.from_mapping``), shared by the sidecar, the batch, the CLI, provenance and the
@@ -46,7 +46,20 @@ class Limits:
         return number
 
 
-def _setting(default: float, limits: Limits):
+@dataclass(frozen=True)
+class Switch:
+    """What an on/off setting accepts: true or false (JSON booleans, or 0 and 1)."""
+    label: str = ""
+
+    def check(self, name: str, value: Any) -> bool:
+        if isinstance(value, bool):
+            return value
+        if isinstance(value, (int, float)) and value in (0, 1):
+            return bool(value)
+        raise ClodeError(f"{self.label or name} {value!r} is not true or false")
+
+
+def _setting(default, limits):
     return field(default=default, metadata={"limits": limits})
 
 
@@ -60,6 +73,8 @@ class Adjustments:
     denoise: float = _setting(DEFAULT_DENOISE, Limits(0.0, math.inf, "denoise"))
     #: colour-noise reduction after the denoiser: 0 = off, 1 = a 2-pixel chroma blur
     colour_noise: float = _setting(DEFAULT_COLOUR_NOISE, Limits(0.0, math.inf, "colour noise"))
+    #: take out the photo's colour cast (``clode.neutral``); off: the photo keeps its own colours
+    neutral: bool = _setting(False, Switch("neutral colours"))
 
     @classmethod
     def names(cls) -> tuple[str, ...]:
@@ -82,7 +97,7 @@ class Adjustments:
             except ClodeError as e:
                 if on_problem is None:
                     raise
-                on_problem(f"{e}; using {getattr(base or cls(), f.name):g}")
+                on_problem(f"{e}; using {_show(getattr(base or cls(), f.name))}")
         return replace(base or cls(), **values)
 
     @classmethod
@@ -105,9 +120,17 @@ class Adjustments:
     def to_dict(self) -> dict:
         return asdict(self)
 
+    def effects(self) -> dict:
+        """The finishing settings as ``Session.render`` / ``Enhancer.enhance`` take them."""
+        return {"denoise": self.denoise, "colour_noise": self.colour_noise, "neutral": self.neutral}
+
     def provenance(self, model: Optional[str] = None) -> dict:
         """What an exported file records about how it was made (one rule for CLI, batch and app)."""
-        out: dict = {k: round(float(v), 3) for k, v in asdict(self).items()}
+        out: dict = {k: v if isinstance(v, bool) else round(float(v), 3) for k, v in asdict(self).items()}
         if model is not None:
             out["model"] = model
         return out
+
+
+def _show(value: Any) -> str:
+    return ("on" if value else "off") if isinstance(value, bool) else f"{value:g}"

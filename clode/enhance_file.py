@@ -46,7 +46,7 @@ def enhance_to_file(photo: Photo, target: Union[str, os.PathLike], adjustments: 
         if progress is not None:
             progress(RENDER_SHARE * fraction, message)
 
-    effects = {"denoise": adjustments.denoise, "colour_noise": adjustments.colour_noise}
+    effects = adjustments.effects()
     if session is not None:
         T = float(session.auto_T()) if auto else adjustments.T
         pixels = session.render(T, dtype=dtype, cancel=cancel, progress=step, **effects)

@@ -288,7 +288,7 @@ class Session:
         """How much noise treatment the result at ``T`` needs, 0-1 (``clode.noise_level``): measured
         on full-resolution crops of the render without it, so every view of the photo and its
         export get the same strength."""
-        key = round(float(T), 2)
+        key = round(float(T), 1)     # the noise changes slowly with T: one measurement per 0.1
         strength = self._strengths.get(key)
         if strength is None:
             crops = [image_tensor(self._render(key, None, region, 0.0, 0.0, False, np.float32, None, None, False))
@@ -299,9 +299,11 @@ class Session:
 
     def neutral_gains(self) -> np.ndarray:
         """Per-channel gains (encoded values) that make the photo's average colour neutral
-        (``clode.neutral``), measured on the proxy the network saw."""
+        (``clode.neutral``)."""
         if self._gains is None:
-            self._gains = neutral_gains(self.proxy[0].permute(1, 2, 0).cpu())
+            # Measured on a PROXY_SIDE view whatever this session's proxy, as the exact path does.
+            view = resize(image_tensor(self.image), proxy_size(*self.size))
+            self._gains = neutral_gains(view[0].permute(1, 2, 0))
         return self._gains
 
     @torch.no_grad()

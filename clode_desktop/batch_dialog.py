@@ -20,7 +20,7 @@ from PySide6.QtWidgets import (QApplication, QCheckBox, QComboBox, QDialog, QDou
 
 from clode import batch
 from clode.errors import ClodeError
-from clode.adjustments import DEFAULT_COLOUR_NOISE, DEFAULT_DENOISE, DEFAULT_T
+from clode.adjustments import DEFAULT_COLOUR_NOISE, DEFAULT_DENOISE, DEFAULT_T, Adjustments
 from clode.export import DEEP, FORMAT_EXTENSIONS, FORMAT_NAMES, LOSSY, ExportOptions
 from clode.progress import CancelToken
 
@@ -140,6 +140,10 @@ class BatchDialog(QDialog):
         enhance.addRow("Exposure:", exposure_row)
         enhance.addRow("Denoise:", self.denoise)
         enhance.addRow("Colour noise:", self.colour_noise)
+        self.neutral = QCheckBox("Neutral colours (take out colour casts)")
+        self.neutral.setToolTip("White-balance every photo; off, each keeps its own colours. "
+                                "Photos with saved settings use theirs in 'as saved' mode")
+        enhance.addRow("", self.neutral)
         enhance_box = QGroupBox("Enhancement")
         enhance_box.setLayout(enhance)
 
@@ -271,7 +275,9 @@ class BatchDialog(QDialog):
         mode = self.exposure_mode.currentData()
         return batch.BatchOptions(
             recursive=self.recursive.isChecked(), T=self.T.value() if mode == "fixed" else mode,
-            denoise=self.denoise.value(), colour_noise=self.colour_noise.value(), name=self.name_edit.text(),
+            adjustments=Adjustments(denoise=self.denoise.value(), colour_noise=self.colour_noise.value(),
+                                    neutral=self.neutral.isChecked()),
+            name=self.name_edit.text(),
             export=ExportOptions(format=self.format_box.currentData(), quality=self.quality.value(),
                                  bits=self.bits.currentData(), strip_metadata=self.strip.isChecked()),
             on_conflict=self.conflict.currentData())

@@ -118,6 +118,7 @@ class MainWindow(QMainWindow):
         self.exposure.autoRequested.connect(self.auto_exposure)
         self.panel.denoiseChanged.connect(self._denoise_changed)
         self.panel.colourNoiseChanged.connect(self._colour_noise_changed)
+        self.panel.neutralChanged.connect(self._neutral_changed)
         self.canvas.zoomChanged.connect(self._zoom_changed)
         self.canvas.modeChanged.connect(self._mode_changed)
         self.canvas.viewChanged.connect(self._detail_timer.start)
@@ -176,9 +177,11 @@ class MainWindow(QMainWindow):
         self.exposure.set_value(adjustments.T, emit=False)
         self.panel.set_denoise(adjustments.denoise)
         self.panel.set_colour_noise(adjustments.colour_noise)
+        self.panel.set_neutral(adjustments.neutral)
         self.editing.adjustments = adjustments.replace(T=self.exposure.value(),
                                                        denoise=self.panel.denoise_value(),
-                                                       colour_noise=self.panel.colour_noise_value())
+                                                       colour_noise=self.panel.colour_noise_value(),
+                                                       neutral=self.panel.neutral_value())
 
     # ------------------------------------------------------------------------------------------
     # building the UI
@@ -661,6 +664,10 @@ class MainWindow(QMainWindow):
         self._edited(colour_noise=value)
         self._final_timer.start()
 
+    def _neutral_changed(self, on: bool) -> None:
+        self._edited(neutral=on)
+        self._final_timer.start()
+
     def _edited(self, **changes) -> None:
         if self.editing.edit(**changes):
             self._sidecar_timer.start()
@@ -784,6 +791,7 @@ class MainWindow(QMainWindow):
         self.exposure.setEnabled(on)
         self.panel.denoise.setEnabled(on)
         self.panel.colour_noise.setEnabled(on)
+        self.panel.neutral.setEnabled(on)
         for a in self.editing_actions:
             a.setEnabled(on)
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Optional
 
 from PySide6.QtCore import Qt, Signal
-from PySide6.QtWidgets import QFormLayout, QHBoxLayout, QLabel, QSlider, QVBoxLayout, QWidget
+from PySide6.QtWidgets import QCheckBox, QFormLayout, QHBoxLayout, QLabel, QSlider, QVBoxLayout, QWidget
 
 from clode.adjustments import DEFAULT_COLOUR_NOISE, DEFAULT_DENOISE
 
@@ -59,6 +59,7 @@ class StrengthSlider(QWidget):
 class SidePanel(QWidget):
     denoiseChanged = Signal(float)
     colourNoiseChanged = Signal(float)
+    neutralChanged = Signal(bool)
 
     def __init__(self, parent: Optional[QWidget] = None) -> None:
         super().__init__(parent)
@@ -77,6 +78,10 @@ class SidePanel(QWidget):
         noise = QFormLayout()
         noise.addRow("Denoiser", self.denoise)
         noise.addRow("Colour", self.colour_noise)
+        self.neutral = QCheckBox("Neutral colours")
+        self.neutral.setObjectName("neutralCheck")
+        self.neutral.setToolTip("Take out the photo's colour cast (white balance). Off: the photo keeps "
+                                "its own colours, which the exposure never changes.")
 
         self.info = QFormLayout()
         self.info.setLabelAlignment(Qt.AlignmentFlag.AlignLeft)
@@ -90,6 +95,7 @@ class SidePanel(QWidget):
         layout.addSpacing(6)
         layout.addWidget(section("Exposure"))
         layout.addWidget(self.exposure)
+        layout.addWidget(self.neutral)
         layout.addSpacing(6)
         layout.addWidget(section("Noise reduction"))
         layout.addLayout(noise)
@@ -102,6 +108,7 @@ class SidePanel(QWidget):
 
         self.denoise.changed.connect(self.denoiseChanged)
         self.colour_noise.changed.connect(self.colourNoiseChanged)
+        self.neutral.toggled.connect(self.neutralChanged)
 
     def denoise_value(self) -> float:
         return self.denoise.value()
@@ -114,6 +121,14 @@ class SidePanel(QWidget):
 
     def set_colour_noise(self, value: float, emit: bool = False) -> None:
         self.colour_noise.set_value(value, emit)
+
+    def neutral_value(self) -> bool:
+        return self.neutral.isChecked()
+
+    def set_neutral(self, on: bool, emit: bool = False) -> None:
+        blocked = self.neutral.blockSignals(not emit)
+        self.neutral.setChecked(bool(on))
+        self.neutral.blockSignals(blocked)
 
     def set_photo_info(self, info: dict) -> None:
         while self.info.rowCount():

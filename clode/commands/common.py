@@ -31,10 +31,13 @@ def exposure(text: str):
 
 
 def add_adjustment_options(parser: argparse.ArgumentParser) -> None:
-    """--denoise and --colour-noise: the ``Adjustments`` besides T, with the editor's defaults."""
+    """--denoise, --colour-noise and --neutral: the ``Adjustments`` besides T, with the editor's defaults."""
     parser.add_argument("--denoise", type=float, default=DEFAULT_DENOISE, metavar="S",
-                        help=f"denoiser strength, 0 = off (default {DEFAULT_DENOISE:g})")
+                        help=f"denoiser strength, 0 = off (default {DEFAULT_DENOISE:g}); scaled by the noise "
+                             "measured in each photo, so clean photos are left alone")
     add_colour_noise_option(parser, DEFAULT_COLOUR_NOISE, "as in the editor")
+    parser.add_argument("--neutral", action="store_true",
+                        help="take out the photo's colour cast (white balance); by default the photo keeps its colours")
 
 
 def add_colour_noise_option(parser: argparse.ArgumentParser, default: float, why: str) -> None:
