@@ -164,14 +164,14 @@ def _world() -> tuple[int, int]:
 # ---------------------------------------------------------------- checkpoints
 
 def _save_checkpoint(run_dir: Path, step: int, net: CLODENet, opt: torch.optim.Optimizer, config: TrainConfig,
-                     elapsed: float, keep: int = 2) -> Path:
+                     elapsed: float, keep: int = 2, card: Optional[dict] = None) -> Path:
     run_dir.mkdir(parents=True, exist_ok=True)
     final = run_dir / f"step-{step:06d}"
     tmp = run_dir / f".tmp-step-{step:06d}-{os.getpid()}"
     shutil.rmtree(tmp, ignore_errors=True)
     tmp.mkdir()
     save_model(net, tmp / "model.safetensors", name=config.name or config.out_path.stem, default_T=config.T,
-               card={"checkpoint_step": step})
+               card={**(card or {}), "checkpoint_step": step, "steps": step, "seconds": round(elapsed, 1)})
     names = {p: n for n, p in net.named_parameters()}
     moments, scalars = {}, {}
     for param, state in opt.state.items():
@@ -235,12 +235,16 @@ def _load_checkpoint(ckpt: Path, net: CLODENet, opt: torch.optim.Optimizer, devi
 # ---------------------------------------------------------------- training
 
 def train(config: TrainConfig, progress: Optional[EventCallback] = None, cancel: Optional[CancelToken] = None,
-          resume=None) -> TrainResult:
+          resume=None, finish: bool = False) -> TrainResult:
     """Train a CLODE model; returns where the final model was written.
 
     ``progress`` receives event dicts; ``cancel`` stops within one step (inside
-    the ODE solve), leaving the last checkpoint as it was.
+    the ODE solve), leaving the last checkpoint as it was. ``finish`` with ``resume``
+    writes the checkpoint as the run's final model (card, validation) without more steps:
+    how a checkpoint chosen by measurement becomes a model file.
     """
+    if finish and resume is None:
+        raise ClodeError("finishing needs a checkpoint to resume from")
     start_step, elapsed_before = 0, 0.0
     ckpt = None
     if resume is not None:
@@ -250,7 +254,8 @@ def train(config: TrainConfig, progress: Optional[EventCallback] = None, cancel:
         saved.setdefault("curve", "per_channel")
         saved["weights"] = {**{k: 0.0 for k in LossWeights().as_dict()}, **saved["weights"]}
         config = replace(TrainConfig(**saved), steps=max(config.steps, saved["steps"]) if config.steps else saved["steps"],
-                         minutes=config.minutes, device=config.device)
+                         minutes=config.minutes, device=config.device,
+                         val_low=config.val_low or saved.get("val_low"), val_high=config.val_high or saved.get("val_high"))
 
     if int(os.environ.get("WORLD_SIZE", "1")) > 1 and not dist.is_initialized():
         dist.init_process_group("nccl" if config.device.startswith("cuda") else "gloo")
@@ -278,6 +283,20 @@ def train(config: TrainConfig, progress: Optional[EventCallback] = None, cancel:
     step_loss.cancel = cancel
     model = nn.parallel.DistributedDataParallel(step_loss) if world > 1 else step_loss
     augment = ExposureAugment() if config.augment else None
+    # The model card: how this model was made (checkpoints carry it too, so any of them can ship).
+    card = {
+        "software": f"clode {__version__}",
+        "data": [str(d) for d in config.data],
+        "images": len(images),
+        "batch": config.batch, "crop": config.crop, "lr": config.lr,
+        "E": config.E, "T": config.T, "loss_weights": config.weights,
+        "solver": config.solver, "adjoint": config.adjoint,
+        "augment": asdict(augment) if augment else None,
+        "init": config.init, "init_card": init_card, "seed": config.seed, "curve": config.curve,
+        "denoiser_only": config.denoiser_only,
+        "device": _device_name(device), "processes": world, "host": socket.gethostname(),
+        "python": platform.python_version(), "torch": torch.__version__,
+    }
     per_rank = max(1, config.batch // world)
 
     t0 = time.monotonic()
@@ -285,11 +304,12 @@ def train(config: TrainConfig, progress: Optional[EventCallback] = None, cancel:
     last = {}
     try:
         deadline = t0 + 60 * config.minutes if config.minutes else None
-        while step < config.steps:
+        while step < config.steps and not finish:
             check(cancel)
             if deadline is not None and time.monotonic() > deadline:
                 if rank == 0 and step > start_step:
-                    path = _save_checkpoint(config.run_dir, step, net, opt, config, elapsed_before + time.monotonic() - t0)
+                    path = _save_checkpoint(config.run_dir, step, net, opt, config,
+                                            elapsed_before + time.monotonic() - t0, card=card)
                     emit(events.Checkpoint(step, str(path), str(path / "model.safetensors")).to_dict())
                 break
             gen = torch.Generator().manual_seed(hash((config.seed, step, rank)) & 0x7FFF_FFFF_FFFF)
@@ -309,7 +329,7 @@ def train(config: TrainConfig, progress: Optional[EventCallback] = None, cancel:
             emit(events.Step(step, config.steps, last["total"], last, _lr_at(config, step - 1), round(elapsed, 2),
                              round(rate * (config.steps - step), 1)).to_dict())
             if rank == 0 and (step % config.checkpoint_every == 0 or step == config.steps):
-                path = _save_checkpoint(config.run_dir, step, net, opt, config, elapsed)
+                path = _save_checkpoint(config.run_dir, step, net, opt, config, elapsed, card=card)
                 emit(events.Checkpoint(step, str(path), str(path / "model.safetensors")).to_dict())
     except Cancelled:
         latest = config.run_dir / "latest.json"
@@ -324,22 +344,7 @@ def train(config: TrainConfig, progress: Optional[EventCallback] = None, cancel:
     if world > 1:
         dist.barrier()
     if rank == 0:
-        card = {
-            "software": f"clode {__version__}",
-            "data": [str(d) for d in config.data],
-            "images": len(images),
-            "steps": step,
-            "batch": config.batch, "crop": config.crop, "lr": config.lr,
-            "E": config.E, "T": config.T, "loss_weights": config.weights,
-            "solver": config.solver, "adjoint": config.adjoint,
-            "augment": asdict(augment) if augment else None,
-            "init": config.init, "init_card": init_card, "seed": config.seed, "curve": config.curve,
-            "denoiser_only": config.denoiser_only,
-            "seconds": round(seconds, 1),
-            "device": _device_name(device), "processes": world, "host": socket.gethostname(),
-            "python": platform.python_version(), "torch": torch.__version__,
-            "validation": validation,
-        }
+        card = {**card, "steps": step, "seconds": round(seconds, 1), "validation": validation}
         save_model(net, config.out_path, name=config.name or config.out_path.stem, default_T=config.T, card=card)
         emit(events.Done(str(config.out_path), step, round(seconds, 1)).to_dict())
     return TrainResult(config.out_path, step, seconds, last.get("total", float("nan")), validation)

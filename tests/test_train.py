@@ -182,3 +182,48 @@ def test_negative_loss_integrals_earn_nothing():
     assert terms["smoothness"].item() == pytest.approx(0.01) and terms["noise"].item() == 0.0
     terms["total"].backward()
     assert state.grad[0, 3].abs().sum() == 0 and state.grad[1, 3].abs().sum() > 0 and state.grad[:, 4].abs().sum() == 0
+
+
+def test_denoiser_only_refit_lowers_its_loss_and_leaves_the_curve(photo_dir, tmp_path):
+    from clode.losses import denoising
+    from clode.network import CLODENet
+    from clode.ode import logistic
+    from clode.weights import save_model
+    torch.manual_seed(3)
+    init = save_model(CLODENet(), tmp_path / "init.safetensors")
+    gen = torch.Generator().manual_seed(7)
+    pairs = TrainingImages([photo_dir], max_side=96).pairs(6, 32, gen)
+
+    def loss(net):
+        with torch.no_grad():
+            lam = torch.full((6, 1, 1, 1), -1.5)
+            return float(denoising(net.denoise, logistic(pairs.input, lam), logistic(pairs.clean, lam)))
+
+    result = train(tiny_config(photo_dir, tmp_path / "d.safetensors", init=str(init), denoiser_only=True,
+                               steps=12, batch=4, lr=3e-3))
+    before, after = load_model(init), load_model(result.model_path)
+    assert loss(after) < 0.8 * loss(before)
+    assert torch.equal(before.up_conv.weight, after.up_conv.weight)       # the curve network is untouched
+    assert after.info.curve == "rgb_ratio" and after.info.card["denoiser_only"]
+    assert after.info.card["init_card"] is not None
+
+
+def test_supervised_restoration_and_curve_mode_reach_the_model(photo_dir, tmp_path):
+    weights = {**LossWeights().as_dict(), "restore": 100.0}
+    result = train(tiny_config(photo_dir, tmp_path / "r.safetensors", steps=2, weights=weights, curve="shared"))
+    model = load_model(result.model_path)
+    assert model.curve_mode == "shared" and model.info.card["loss_weights"]["restore"] == 100.0
+
+
+def test_finish_ships_a_chosen_checkpoint_with_its_card(photo_dir, tmp_path):
+    out = tmp_path / "f.safetensors"
+    train(tiny_config(photo_dir, out, steps=6, checkpoint_every=3))
+    chosen = out.with_suffix(".checkpoints") / "step-000003"
+    assert load_model(chosen / "model.safetensors").info.card["images"] == 6    # checkpoints carry the card
+    out.unlink()
+    result = train(tiny_config(photo_dir, out), resume=chosen, finish=True)
+    assert result.steps == 3
+    shipped, checkpoint = load_model(out), load_model(chosen / "model.safetensors")
+    assert shipped.info.card["steps"] == 3
+    for a, b in zip(shipped.state_dict().values(), checkpoint.state_dict().values()):
+        assert torch.equal(a, b)

@@ -29,6 +29,8 @@ def register(sub) -> None:
     p.add_argument("--out", default="my-model", metavar="NAME_OR_PATH",
                    help="model name (saved in the user's models folder) or a .safetensors path")
     p.add_argument("--resume", metavar="CKPT", help="continue from a checkpoint (folder or the run's .checkpoints folder)")
+    p.add_argument("--finish", action="store_true",
+                   help="with --resume: write that checkpoint as the run's model (card, validation), no more steps")
     p.add_argument("--val-low", metavar="DIR")
     p.add_argument("--val-high", metavar="DIR")
     p.add_argument("--progress", metavar="JSONL", help="append progress events as JSON lines to this file ('-' = stdout)")
@@ -81,7 +83,7 @@ def run(args) -> int:
     main_thread = threading.current_thread() is threading.main_thread()   # signal handlers live there only
     previous = signal.signal(signal.SIGTERM, lambda signum, frame: token.cancel()) if main_thread else None
     try:
-        result = train(config, progress=progress, cancel=token, resume=args.resume)
+        result = train(config, progress=progress, cancel=token, resume=args.resume, finish=args.finish)
     finally:
         if main_thread:
             signal.signal(signal.SIGTERM, previous)

@@ -1,0 +1,64 @@
+"""One photo, one edit, three ways out -- the command line, a batch, the editor's export: the same
+pixels. The settings that make a result (T, denoise, colour noise, neutral colours) go through
+``Adjustments.effects()`` and one render path everywhere, and this holds them to it."""
+
+import numpy as np
+import pytest
+from PIL import Image
+
+pytest.importorskip("PySide6")
+pytest.importorskip("pytestqt")
+
+from clode.cli import main as cli  # noqa: E402
+from clode.export import ExportOptions  # noqa: E402
+from clode.imageio import load_image  # noqa: E402
+from clode_desktop.main_window import MainWindow  # noqa: E402
+from clode_desktop.settings import Settings  # noqa: E402
+from conftest import DATASETS  # noqa: E402
+
+WAIT = 120_000
+
+
+@pytest.fixture
+def photo(tmp_path):
+    src = Image.open(DATASETS / "lowlight-dev" / "low" / "02.png").convert("RGB").resize((96, 64), Image.BOX)
+    path = tmp_path / "in" / "night.png"
+    path.parent.mkdir()
+    src.save(path)
+    return path
+
+
+@pytest.mark.parametrize("neutral", [False, True])
+def test_cli_batch_and_editor_write_the_same_pixels(qtbot, tmp_path, photo, fixture_model_path, monkeypatch,
+                                                    neutral):
+    monkeypatch.setenv("CLODE_DATA_DIR", str(tmp_path / "userdata"))
+    T, denoise, colour = "2.5", "0.8", "0.7"
+    extra = ["--neutral"] if neutral else []
+    common = ["--model", str(fixture_model_path), "--device", "cpu", "--T", T, "--denoise", denoise,
+              "--colour-noise", colour, *extra]
+    assert cli(["enhance", str(photo), "-o", str(tmp_path / "cli"), *common]) == 0
+    assert cli(["batch", str(photo.parent), "-o", str(tmp_path / "batch"), "--format", "png",
+                "--name", "{stem}", *common]) == 0
+
+    settings = Settings(tmp_path / "settings.ini")
+    settings.set_start_at_auto(False)
+    w = MainWindow(fixture_model_path, device="cpu", settings=settings, proxy_side=128)
+    qtbot.addWidget(w)
+    w.show()
+    qtbot.waitUntil(lambda: w.model_state is not None, timeout=WAIT)
+    with qtbot.waitSignal(w.rendered, timeout=WAIT, check_params_cb=lambda r: not r.draft):
+        w.open_file(photo)
+    w.exposure.set_value(float(T), emit=True)
+    w.panel.set_denoise(float(denoise), emit=True)
+    w.panel.set_colour_noise(float(colour), emit=True)
+    w.panel.set_neutral(neutral, emit=True)
+    assert w.adjustments.effects() == {"denoise": 0.8, "colour_noise": 0.7, "neutral": neutral}
+    with qtbot.waitSignal(w.exported, timeout=WAIT):
+        w.export(tmp_path / "app" / "night.png", ExportOptions(format="png"))
+    w.close()
+
+    outs = [load_image(p).pixels for p in (tmp_path / "cli" / "night.png", tmp_path / "batch" / "night.png",
+                                           tmp_path / "app" / "night.png")]
+    assert outs[0].mean() > load_image(photo).pixels.mean() + 0.05
+    np.testing.assert_array_equal(outs[0], outs[1])
+    np.testing.assert_array_equal(outs[0], outs[2])
