@@ -1,6 +1,10 @@
 """Before/after sheet of already-dim photos with the shipped model (docs/before-after.jpg).
 
-    .venv/bin/python benchmarks/make_sheet.py [--T 3.0] [--out docs/before-after.jpg]
+    .venv/bin/python benchmarks/make_sheet.py [--T 3.0|auto] [--out docs/before-after.jpg] [--crop 280]
+                                              [--model FILE]
+
+With ``--crop N`` each row is an N x N crop at 100 % (the photo's own pixels, from its centre), the
+scale at which noise and colour speckle show: docs/before-after-100.jpg.
 """
 
 from __future__ import annotations
@@ -21,7 +25,7 @@ from clode import Enhancer, load_model  # noqa: E402
 from clode.imageio import load_image, resize  # noqa: E402
 
 PHOTOS = ROOT.parent / "shared" / "datasets" / "photos"
-DIM = ["kphotoalbum-bar55.jpg", "kphotoalbum-pool_2.jpg", "kphotoalbum-sunset.jpg",
+DIM = ["kphotoalbum-bar55.jpg", "kphotoalbum-bar55_2.jpg", "kphotoalbum-pool_2.jpg", "kphotoalbum-sunset.jpg",
        "plasma-DarkestHour.jpg", "plasma-summer_1am.jpg", "palapeli-cincinnati-bridge.jpg"]
 CELL = 420
 
@@ -30,9 +34,11 @@ def main() -> int:
     ap = argparse.ArgumentParser()
     ap.add_argument("--T", default="3.0", help="end time, or 'auto'")
     ap.add_argument("--out", type=Path, default=ROOT / "docs" / "before-after.jpg")
+    ap.add_argument("--crop", type=int, help="100 %% crops of this side instead of whole photos")
+    ap.add_argument("--model", help="model file (default: the shipped one)")
     args = ap.parse_args()
     torch.set_num_threads(2)
-    enh = Enhancer(load_model(), device="cpu")
+    enh = Enhancer(load_model(args.model), device="cpu")
     rows = []
     for name in DIM:
         img = load_image(PHOTOS / name).pixels
@@ -45,18 +51,25 @@ def main() -> int:
             T = float(args.T)
             out = enh.enhance(img, T)
         print(f"{name}: T={T:.2f}, {time.perf_counter() - t0:.1f} s, mean {img.mean():.3f} -> {out.mean():.3f}", flush=True)
+        if args.crop:
+            h, w = img.shape[:2]
+            c = min(args.crop, h, w)
+            y, x = (h - c) // 2, (w - c) // 2
+            rows.append((name, T, [a[y:y + c, x:x + c] for a in (img, out)]))
+            continue
         scale = CELL / max(img.shape[:2])
         size = (round(img.shape[0] * scale), round(img.shape[1] * scale))
         rows.append((name, T, [resize(x, size) for x in (img, out)]))
     height = sum(r[2][0].shape[0] + 24 for r in rows)
-    sheet = Image.new("RGB", (2 * CELL + 30, height + 10), (32, 32, 32))
+    cell = max(r[2][0].shape[1] for r in rows)
+    sheet = Image.new("RGB", (2 * cell + 30, height + 10), (32, 32, 32))
     draw = ImageDraw.Draw(sheet)
     y = 5
     for name, T, (before, after) in rows:
         draw.text((10, y + 4), f"{name}   before  |  after (T = {T:.2f})", fill=(220, 220, 220))
         y += 20
         for i, pix in enumerate((before, after)):
-            sheet.paste(Image.fromarray((np.clip(pix, 0, 1) * 255 + 0.5).astype(np.uint8)), (10 + i * (CELL + 10), y))
+            sheet.paste(Image.fromarray((np.clip(pix, 0, 1) * 255 + 0.5).astype(np.uint8)), (10 + i * (cell + 10), y))
         y += before.shape[0] + 4
     args.out.parent.mkdir(parents=True, exist_ok=True)
     sheet.save(args.out, quality=88)

@@ -118,7 +118,7 @@ class Enhancer:
         for state in states:
             image = state[:, :3]
             strength = 1.0
-            if denoise or colour_noise:
+            if (denoise or colour_noise) and self.model.adaptive_denoise:
                 crops = [image[:, :, y:y + h, x0:x0 + w] for x0, y, w, h in sample_regions(*image.shape[2:])]
                 strength = strength_for(estimate_noise(torch.cat(crops)))
             out = reduce_colour_noise(self.model.finish(image, denoise * strength)[0].permute(1, 2, 0),

@@ -67,6 +67,9 @@ class CLODENet(nn.Module):
         if curve_mode not in CURVE_MODES:
             raise ValueError(f"curve_mode must be one of {CURVE_MODES}, not {curve_mode!r}")
         self.curve_mode = curve_mode
+        # The published model subtracts the denoiser's prediction as it is; ours scale it (and the
+        # colour-noise reduction) by the noise measured in the result (clode.noise_level).
+        self.adaptive_denoise = False
         # GroupNorm modules are shared between layers in the official model.
         self.norm32 = nn.GroupNorm(1, nf)
         self.norm64 = nn.GroupNorm(1, nf * 2)

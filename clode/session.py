@@ -317,13 +317,13 @@ class Session:
         ``denoise`` is the denoiser's strength (0 = off, 1 = as trained), run at
         the output resolution; ``colour_noise`` the strength of the colour-noise
         reduction after it (``clode.colour_noise``; 0 = off, 1 = a 2-pixel chroma
-        blur at full resolution, scaled with the output size). Both are scaled by
-        ``noise_strength(T)``: a clean result is left alone, a noisy one gets the
-        full treatment. ``neutral`` removes the photo's colour cast (``clode.neutral``).
+        blur at full resolution, scaled with the output size). For a model with
+        ``adaptive_denoise`` both are scaled by ``noise_strength(T)``: a clean
+        result is left alone, a noisy one gets the full treatment. ``neutral`` removes the photo's colour cast (``clode.neutral``).
         ``dtype=np.uint8`` converts strip by strip (for
         display, no float copy of the whole output).
         """
-        if denoise or colour_noise:
+        if (denoise or colour_noise) and self.net.adaptive_denoise:
             strength = self.noise_strength(T)
             denoise, colour_noise = denoise * strength, colour_noise * strength
         return self._render(T, size, region, denoise, colour_noise, neutral, dtype, cancel, progress, True)

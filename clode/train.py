@@ -76,6 +76,7 @@ class TrainConfig:
     name: Optional[str] = None
     curve: str = "rgb_ratio"       # clode.network.CURVE_MODES; an --init model is switched to it
     denoiser_only: bool = False    # refit the denoiser alone (supervised, no ODE solve: fast)
+    adaptive_denoise: bool = True  # the model's denoiser strength follows the measured noise (clode.noise_level)
 
     @property
     def out_path(self) -> Path:
@@ -252,6 +253,7 @@ def train(config: TrainConfig, progress: Optional[EventCallback] = None, cancel:
         saved = json.loads((ckpt / "state.json").read_text())["config"]
         # Runs from before these settings existed trained the published way.
         saved.setdefault("curve", "per_channel")
+        saved.setdefault("adaptive_denoise", True)
         saved["weights"] = {**{k: 0.0 for k in LossWeights().as_dict()}, **saved["weights"]}
         config = replace(TrainConfig(**saved), steps=max(config.steps, saved["steps"]) if config.steps else saved["steps"],
                          minutes=config.minutes, device=config.device,
@@ -271,6 +273,7 @@ def train(config: TrainConfig, progress: Optional[EventCallback] = None, cancel:
     # The card of the model this run started from, so a fine-tuned file keeps its whole history.
     init_card = net.info.card if config.init else None
     net.curve_mode = config.curve
+    net.adaptive_denoise = config.adaptive_denoise
     net = net.to(device).train()
     opt = torch.optim.Adam(net.parameters(), lr=config.lr)
     if ckpt is not None:

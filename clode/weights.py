@@ -168,6 +168,7 @@ def load_model(path: Optional[PathLike] = None, device: Union[str, torch.device]
         if curve not in CURVE_MODES:
             raise ModelLoadError(f"{path}: unknown curve mode {curve!r} (expected one of: {', '.join(CURVE_MODES)})")
         net.curve_mode = curve
+        net.adaptive_denoise = meta.get("denoise") == "adaptive"
         info = ModelInfo(name=meta.get("name", path.stem), path=path,
                          darken=meta.get("darken", "mirror" if meta.get("format") == "clode" else "integrate"),
                          default_T=float(meta.get("default_T", 3.0)), t_max=float(meta.get("t_max", 6.0)),
@@ -197,6 +198,7 @@ def save_model(net: CLODENet, path: PathLike, *, name: Optional[str] = None, def
         "t_max": repr(float(t_max)),
         "darken": darken,
         "curve": net.curve_mode,
+        "denoise": "adaptive" if getattr(net, "adaptive_denoise", False) else "fixed",
         "software": f"clode {__version__}",
         "card": json.dumps(card or {}, sort_keys=True),
     }

@@ -28,6 +28,14 @@ def coloured_image(h=40, w=56, seed=0, noise=0.0):
 
 
 @pytest.fixture(scope="module")
+def adaptive(fixture_model):
+    """The fixture weights with the noise-adaptive finishing of our own models."""
+    net = copy.deepcopy(fixture_model)
+    net.adaptive_denoise = True
+    return net
+
+
+@pytest.fixture(scope="module")
 def models(fixture_model):
     """The fixture weights in each curve mode."""
     out = {}
@@ -81,6 +89,10 @@ def test_curve_mode_is_stored_in_the_model_file(tmp_path, models, fixture_model)
     path = save_model(models["rgb_ratio"], tmp_path / "m.safetensors")
     loaded = load_model(path)
     assert loaded.curve_mode == "rgb_ratio" and loaded.info.curve == "rgb_ratio"
+    assert not loaded.adaptive_denoise and not fixture_model.adaptive_denoise   # the published finishing
+    adaptive = copy.deepcopy(models["rgb_ratio"])
+    adaptive.adaptive_denoise = True
+    assert load_model(save_model(adaptive, tmp_path / "a.safetensors")).adaptive_denoise
 
 
 def test_unknown_curve_mode_is_refused(tmp_path, models):
@@ -95,7 +107,7 @@ def test_unknown_curve_mode_is_refused(tmp_path, models):
 
 def test_shipped_model_keeps_hues(fixture_model):
     net = load_model()
-    assert net.info.curve == "rgb_ratio"
+    assert net.info.curve == "rgb_ratio" and net.adaptive_denoise
     img = coloured_image(noise=0.01)
     out = Enhancer(net, device="cpu").enhance(img, denoise=1.0, colour_noise=0.5)
     assert hue_shift(img, out) < 3.0
@@ -114,17 +126,19 @@ def test_noise_estimate_reads_white_noise_and_ignores_smooth_content():
     assert 0 < strength_for(2.5 / 255) < 1
 
 
-def test_clean_photo_is_not_touched_by_the_noise_treatment(fixture_model):
+def test_clean_photo_is_not_touched_by_the_noise_treatment(adaptive, fixture_model):
     clean = coloured_image()
-    session = Enhancer(fixture_model, device="cpu").prepare(clean, proxy_side=32)
+    published = Enhancer(fixture_model, device="cpu").prepare(clean, proxy_side=32)
+    assert not np.array_equal(published.render(1.0, denoise=1.0), published.render(1.0, denoise=0.0))
+    session = Enhancer(adaptive, device="cpu").prepare(clean, proxy_side=32)
     assert session.noise_strength(1.0) == 0.0
     plain = session.render(1.0, denoise=0.0, colour_noise=0.0)
     np.testing.assert_array_equal(session.render(1.0, denoise=1.0, colour_noise=1.0), plain)
 
 
-def test_noisy_photo_gets_the_full_treatment(fixture_model):
+def test_noisy_photo_gets_the_full_treatment(adaptive):
     noisy = coloured_image(64, 96, noise=0.03)
-    session = Enhancer(fixture_model, device="cpu").prepare(noisy, proxy_side=32)
+    session = Enhancer(adaptive, device="cpu").prepare(noisy, proxy_side=32)
     assert session.noise_strength(3.0) == 1.0
     plain = session.render(3.0, denoise=0.0, colour_noise=0.0)
     treated = session.render(3.0, denoise=1.0, colour_noise=1.0)
