@@ -1,10 +1,11 @@
-"""Application entry point: ``python main.py [FILE]`` (or the ``clode-desktop`` command)."""
+"""Application entry point: ``python main.py [FILE | FOLDER]`` (or the ``clode-desktop`` command)."""
 
 from __future__ import annotations
 
 import argparse
 import signal
 import sys
+from pathlib import Path
 from typing import Optional
 
 from .assets import sample_photo
@@ -14,7 +15,8 @@ SAMPLE_PHOTO = sample_photo()
 
 def parse_args(argv: list[str]) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="clode-desktop", description="CLODE Desktop: rescue dark photos.")
-    parser.add_argument("file", nargs="?", help="a photo to open (default: the bundled sample)")
+    parser.add_argument("file", nargs="?", help="a photo, or a folder of photos shown in the filmstrip "
+                                                "(default: the bundled sample)")
     parser.add_argument("--model", help="a model file (default: the one chosen in Preferences)")
     parser.add_argument("--device", help="auto, cpu, cuda, cuda:N or mps (default: from Preferences)")
     # Qt's own options (-style, -platform ...) are left for QApplication.
@@ -25,6 +27,12 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
 def main(argv: Optional[list[str]] = None) -> int:
     argv = list(sys.argv if argv is None else argv)
     args = parse_args(argv)
+
+    from .platform_check import problem
+    message = problem()
+    if message:                 # Qt would abort (SIGABRT) with its own, longer message
+        print(message, file=sys.stderr)
+        return 1
 
     from PySide6.QtCore import QTimer
     from PySide6.QtWidgets import QApplication
@@ -38,7 +46,10 @@ def main(argv: Optional[list[str]] = None) -> int:
     theme.apply(app)
     window = MainWindow(args.model, device=args.device)
     window.show()
-    window.open_file(args.file if args.file else SAMPLE_PHOTO)
+    if args.file and Path(args.file).expanduser().is_dir():
+        window.open_folder(args.file)
+    else:
+        window.open_file(args.file if args.file else SAMPLE_PHOTO)
     # Ctrl+C in the terminal closes the window the normal way (work cancelled, thread stopped):
     # Python handles signals only when it runs, so a timer lets it run now and then.
     signal.signal(signal.SIGINT, lambda *_: window.close())

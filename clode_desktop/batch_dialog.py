@@ -8,6 +8,7 @@ during a run cancels and waits for the current file to unwind (atomic writes: no
 
 from __future__ import annotations
 
+import dataclasses
 import time
 from pathlib import Path
 from typing import Optional
@@ -91,9 +92,14 @@ class BatchDialog(QDialog):
     batchFinished = Signal(object)
 
     def __init__(self, model_path: Optional[str] = None, device: str = "auto", *,
-                 folder: Optional[str] = None, parent: Optional[QWidget] = None) -> None:
+                 folder: Optional[str] = None, parent: Optional[QWidget] = None,
+                 selection: Optional[list[Path]] = None) -> None:
         super().__init__(parent)
-        self.setWindowTitle("Batch Export")
+        self.setWindowTitle("Batch Export" if not selection else f"Export {len(selection)} Selected Photos")
+        #: only these photos of the folder (the filmstrip's selection), each with its own settings
+        self.selection = {Path(p).resolve() for p in selection} if selection else None
+        if selection:
+            folder = str(Path(selection[0]).parent)
         self.setMinimumWidth(640)
         self.model_path = model_path
         self.device = device
@@ -235,6 +241,10 @@ class BatchDialog(QDialog):
         for box in (self.exposure_mode, self.format_box, self.conflict):
             box.currentIndexChanged.connect(self._options_changed)
         self.recursive.toggled.connect(self._options_changed)
+        if self.selection is not None:
+            self.exposure_mode.setCurrentIndex(self.exposure_mode.findData("sidecar"))
+            self.input_edit.setReadOnly(True)
+            self.recursive.setEnabled(False)
         self._set_running(False)
         self._options_changed()
         self.update_count()
@@ -288,7 +298,11 @@ class BatchDialog(QDialog):
             raise ClodeError("choose the folder of photos")
         if not out:
             raise ClodeError("choose the output folder")
-        return batch.plan(Path(inp), Path(out), self.options())
+        plan = batch.plan(Path(inp), Path(out), self.options())
+        if self.selection is None:
+            return plan
+        return dataclasses.replace(plan, jobs=[j for j in plan.jobs if j.source.resolve() in self.selection],
+                                   rejected=[r for r in plan.rejected if r.source.resolve() in self.selection])
 
     def update_count(self) -> None:
         """Scan the folders as they stand and say how many photos a run would take."""
@@ -303,7 +317,8 @@ class BatchDialog(QDialog):
             self.count_label.setObjectName("note")
         else:
             n = self.plan.total
-            text = f"{n} photo{'s' if n != 1 else ''} found"
+            text = (f"{n} selected photo{'s' if n != 1 else ''}, each with its own settings"
+                    if self.selection is not None else f"{n} photo{'s' if n != 1 else ''} found")
             if not n and not self.recursive.isChecked():
                 text += " (tick sub-folders to look deeper)"
             if self.plan.rejected:
@@ -429,15 +444,18 @@ class BatchDialog(QDialog):
         self.cancel()
 
 
-def open_batch_dialog(window) -> BatchDialog:
-    """File › Batch Export… of the editor ``window``: one dialog, brought back if already open."""
+def open_batch_dialog(window, selection: Optional[list[Path]] = None) -> BatchDialog:
+    """File › Batch Export… of the editor ``window``: one dialog, brought back if already open.
+    ``selection``: only these photos (File › Export Selection…)."""
     existing = [d for d in window.findChildren(BatchDialog) if d.isVisible()]
-    if existing:
+    if existing and (selection is None or existing[0].is_running()):
         existing[0].raise_()
         existing[0].activateWindow()
         return existing[0]
     folder = str(window.photo_path.parent) if window.photo_path is not None else window.settings.last_folder()
-    dialog = BatchDialog(window.model_choice(), window._device, folder=folder, parent=window)
+    for d in existing:
+        d.close()
+    dialog = BatchDialog(window.model_choice(), window._device, folder=folder, parent=window, selection=selection)
     dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
     dialog.show()
     return dialog

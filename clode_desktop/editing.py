@@ -3,7 +3,8 @@
 ``Editing`` keeps the photo, its ``Adjustments``, where the curves' passes stand, the auto-on-open
 policy, which results are stale, and when the sidecar is due. It does no work and owns no widget:
 the window tells it what happened (the user moved the dial, a pass finished, a render came back)
-and does what it answers (render, prepare, run Auto, save). So the editing rules are tested
+and does what it answers (render, prepare, run Auto, save). Each photo's edit has its ``History``
+(undo, redo); a photo that fails to open gives the editor back to the photo that was open. So the editing rules are tested
 synchronously (``tests/test_editing.py``), and the window only maps events and results.
 """
 
@@ -16,11 +17,17 @@ from typing import Any, Optional
 from clode.adjustments import DEFAULT_T, Adjustments
 from clode.sidecar import Saved
 
+from .history import History
+
 #: A full render slower than this (seconds) makes dial moves render drafts first.
 DRAFT_WHEN_SLOWER_THAN = 0.12
 
 # What ``render_request`` answers.
 RENDER, PREPARE, WAIT = "render", "prepare", "wait"
+
+
+#: What a failed open puts back: the photo open before.
+_PHOTO_STATE = ("path", "opened", "saved", "adjustments", "prepared", "own_T", "auto_on_open", "history")
 
 
 @dataclass(frozen=True)
@@ -46,6 +53,9 @@ class Editing:
         self.auto_on_open = False           # set Auto once the curves of the new photo are final
         self.full_render_seconds = 0.0
         self.detail_key: Optional[Adjustments] = None   # what the zoomed-in detail shows
+        self.own_T = False                  # the photo's T is its own (saved, edited, Auto), not the model's
+        self.history = History(self.adjustments)
+        self._previous: Optional[dict] = None   # the photo open before the one being opened
 
     # -- the model ---------------------------------------------------------------------------------
     def model_loading_started(self) -> None:
@@ -57,8 +67,9 @@ class Editing:
         self.model_loading = False
         self.model_ready = True
         self.default_T = default_T
-        if not self.dirty:                 # a T the user just chose survives a model switch
-            self.apply_saved()
+        if not self.own_T:                 # a photo's own T (saved or chosen) survives a model switch
+            self.adjustments = self.adjustments.replace(T=default_T)
+            self.history.rebase(self.adjustments)
         return self.opened is not None
 
     def model_failed(self, still_working: bool) -> bool:
@@ -70,6 +81,10 @@ class Editing:
     # -- the photo ---------------------------------------------------------------------------------
     def open(self, path: Path, saved: Optional[Saved], start_at_auto: bool) -> Opening:
         """A new photo: its saved settings (bad values fall back to the defaults, with a warning)."""
+        if self.opened is not None:
+            self._previous = {k: getattr(self, k) for k in _PHOTO_STATE}
+        elif self.path is None:
+            self._previous = None           # else an open in progress is replaced: the one before stays
         self.path = Path(path)
         self.opened = None
         self.saved = saved
@@ -77,12 +92,15 @@ class Editing:
         self.dirty = False
         self.detail_key = None
         self.auto_on_open = start_at_auto and (saved is None or "T" not in saved.settings)
+        self.history = History(self.adjustments)
         return Opening(self.apply_saved(), self.auto_on_open, saved.warning() if saved else "")
 
     def apply_saved(self) -> Adjustments:
         """The photo's remembered adjustments, else the defaults (T: the model's)."""
         base = Adjustments(T=self.default_T)
         self.adjustments = self.saved.adjustments(base) if self.saved is not None else base
+        self.own_T = self.saved is not None and "T" in self.saved.settings
+        self.history.restart(self.adjustments)
         return self.adjustments
 
     def decoded(self, opened: Any) -> bool:
@@ -90,12 +108,26 @@ class Editing:
         if Path(opened.path) != self.path:
             return False
         self.opened = opened
+        self._previous = None
         return True
 
+    def forget_previous(self) -> None:
+        """The new photo has replaced the previous one (its preview is shown): no way back."""
+        self._previous = None
+
     def open_failed(self, path: Path) -> bool:
-        """True when the failure is the current photo's (it is then closed)."""
+        """True when the failure is the current photo's. The photo open before it, if any, is the
+        current one again (``opened`` is then set); else nothing is open."""
         if Path(path) != self.path:
             return False
+        previous, self._previous = self._previous, None
+        if previous is not None:
+            for k, v in previous.items():
+                setattr(self, k, v)
+            self.dirty = False
+            self.preparing = False
+            self.detail_key = None
+            return True
         self.path = None
         self.opened = None
         return True
@@ -116,12 +148,46 @@ class Editing:
         self.adjustments = before.replace(**changes)
         if "T" in changes:
             self.auto_on_open = False
-        if any(k != "T" and getattr(before, k) != getattr(self.adjustments, k) for k in changes):
+            self.own_T = True
+        self.history.record(self.adjustments)
+        return self._changed(before)
+
+    def _changed(self, before: Adjustments) -> bool:
+        if any(getattr(before, k) != getattr(self.adjustments, k) for k in Adjustments.names() if k != "T"):
             self.detail_key = None          # the zoomed-in detail shows the old noise reduction
         if self.opened is None:
             return False
         self.dirty = True
         return True
+
+    # -- history -----------------------------------------------------------------------------------
+    def undo(self) -> Optional[Adjustments]:
+        """Back one step: the adjustments to show, or None (nothing to undo)."""
+        return self._step(self.history.undo())
+
+    def redo(self) -> Optional[Adjustments]:
+        return self._step(self.history.redo())
+
+    def _step(self, adjustments: Optional[Adjustments]) -> Optional[Adjustments]:
+        if adjustments is None:
+            return None
+        before, self.adjustments = self.adjustments, adjustments
+        self.auto_on_open = False
+        self.own_T = True
+        self._changed(before)
+        return adjustments
+
+    def apply(self, adjustments: Adjustments) -> bool:
+        """Set the whole edit as one step of its own (Reset, a paste). Returns whether the sidecar is due."""
+        self.history.seal()
+        changes = {k: getattr(adjustments, k) for k in Adjustments.names()}
+        due = self.edit(**changes)
+        self.history.seal()
+        return due
+
+    def reset_to_default(self) -> bool:
+        """The model's default T and the default finishing, as one step."""
+        return self.apply(Adjustments(T=self.default_T))
 
     @property
     def wants_drafts(self) -> bool:
@@ -192,7 +258,9 @@ class Editing:
         if not self.auto_on_open or not self.is_current(path):
             return None                     # the user set T meanwhile, or opened another photo
         self.auto_on_open = False
+        self.own_T = True
         self.adjustments = self.adjustments.replace(T=T)
+        self.history.rebase(self.adjustments)
         return T
 
     # -- the sidecar -------------------------------------------------------------------------------

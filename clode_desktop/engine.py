@@ -182,10 +182,9 @@ class Engine:
 
     def preview(self, path: Path) -> Opened:
         """A quick, smaller decode to show (and prepare) while the full one loads."""
+        photo = load_preview(path, max_side=self._view_side())    # a broken file leaves the open photo
         self.photo = None
         self.session = None
-        self.preview_photo = None
-        photo = load_preview(path, max_side=self._view_side())
         self.preview_photo = photo
         self.path = Path(path)
         self.view_size = fit_side(tuple(photo.full_size), self._view_side())
@@ -203,16 +202,17 @@ class Engine:
             self.session = session
         return self.render(adjustments, cancel=cancel)
 
-    def open(self, path: Path, cancel: Optional[CancelToken] = None) -> Opened:
+    def open(self, path: Path, cancel: Optional[CancelToken] = None, ahead: Optional[Photo] = None) -> Opened:
+        """Decode ``path`` (or take ``ahead``, its decode made in advance) and make it the open photo.
+        A file that cannot be read raises and leaves the photo that was open as it was."""
         path = Path(path)
         preview = self.preview_photo if self.preview_photo is not None and self.path == path else None
-        self.photo = None
+        photo = ahead if ahead is not None and Path(ahead.path) == path else load_image(path)
+        check(cancel)
         self.preview_photo = None
         if preview is None:
             self.session = None
         self.path = path
-        photo = load_image(path)
-        check(cancel)
         self.photo = photo
         self.view_size = fit_side(photo.pixels.shape[:2], self._view_side())
         view = photo.pixels

@@ -2,8 +2,8 @@
 
 The dial covers a comfortable soft range; the field accepts anything the model
 allows, [-t_max, t_max] (the dial then rests at its end). Arrow keys step by
-0.05, Page Up/Down by 0.5; double-clicking the dial resets T to the model's
-default.
+0.05, Page Up/Down by 0.5; dragging turns the knob from where it stands (a click
+only focuses it), double-clicking resets T to the model's default.
 """
 
 from __future__ import annotations
@@ -36,6 +36,7 @@ class ExposureDial(QDial):
     def __init__(self, parent: Optional[QWidget] = None) -> None:
         super().__init__(parent)
         self.shown_value: Optional[float] = None   # the exact T (may lie beyond the dial's marks)
+        self._grab: Optional[tuple[float, float]] = None   # pointer angle and value while dragged
         self.default_value = DEFAULT_T
 
     def _angle(self, units: float) -> float:
@@ -112,6 +113,40 @@ class ExposureDial(QDial):
         p.drawText(QRectF(c.x() - kr, c.y() + kr * 0.1, 2 * kr, kr * 0.4), Qt.AlignmentFlag.AlignCenter, "T")
         p.end()
 
+    # The mouse turns the knob from where it is: a click only focuses it (QDial's own would jump T
+    # to the angle under the pointer), a drag turns it by the angle the pointer sweeps, and a
+    # double-click resets T.
+    def _pointer_angle(self, pos) -> float:
+        c = QPointF(self.width() / 2, self.height() / 2 + 4)
+        return math.degrees(math.atan2(c.y() - pos.y(), pos.x() - c.x()))
+
+    def mousePressEvent(self, event) -> None:  # noqa: N802 - Qt's name
+        if event.button() != Qt.MouseButton.LeftButton:
+            event.ignore()
+            return
+        self.setFocus(Qt.FocusReason.MouseFocusReason)
+        self._grab = (self._pointer_angle(event.position()), float(self.value()))
+        self.setSliderDown(True)
+        event.accept()
+
+    def mouseMoveEvent(self, event) -> None:  # noqa: N802 - Qt's name
+        grab = getattr(self, "_grab", None)
+        if grab is None or not self.isSliderDown():
+            event.ignore()
+            return
+        angle = self._pointer_angle(event.position())
+        swept = (grab[0] - angle + 180.0) % 360.0 - 180.0      # clockwise is positive, across ±180
+        self._grab = (angle, min(max(grab[1] + swept / 300.0 * (self.maximum() - self.minimum()),
+                                     self.minimum()), self.maximum()))
+        self.setValue(round(self._grab[1]))
+        event.accept()
+
+    def mouseReleaseEvent(self, event) -> None:  # noqa: N802 - Qt's name
+        self._grab = None
+        if self.isSliderDown():
+            self.setSliderDown(False)
+        event.accept()
+
     def mouseDoubleClickEvent(self, event) -> None:  # noqa: N802 - Qt's name
         self.resetRequested.emit()
         event.accept()
@@ -138,7 +173,7 @@ class ExposureControl(QWidget):
         self.dial.setMinimumSize(190, 190)
         self.dial.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Preferred)
         self.dial.setToolTip("Exposure time T: turn right to brighten, left to darken.\n"
-                             "Arrows: fine steps, Page Up/Down: coarse steps, double-click: reset.")
+                             "Drag to turn; arrows: fine steps, Page Up/Down: coarse steps, double-click: reset.")
 
         self.field = QDoubleSpinBox()
         self.field.setObjectName("exposureField")

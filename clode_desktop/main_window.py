@@ -9,7 +9,7 @@ from typing import Optional, Union
 from PySide6.QtCore import QEvent, QObject, Qt, QTimer, Signal
 from PySide6.QtGui import QAction, QActionGroup, QKeySequence
 from PySide6.QtWidgets import (QApplication, QFileDialog, QHBoxLayout, QLabel, QMainWindow, QMessageBox,
-                               QProgressBar, QSizePolicy, QToolButton, QWidget)
+                               QProgressBar, QSizePolicy, QToolButton, QVBoxLayout, QWidget)
 
 from clode import sidecar
 from clode.adjustments import Adjustments
@@ -21,6 +21,8 @@ from . import theme
 from .canvas import MODE_NAMES, MODES, SPLIT, Canvas
 from .editing import PREPARE, RENDER, Editing
 from .engine import Engine, ModelState, Opened, Rendered
+from .filmstrip import Filmstrip
+from .folder_session import FolderSession
 from .settings import Settings
 from .side_panel import SidePanel
 from .worker import Job, TaskManager
@@ -62,6 +64,8 @@ class MainWindow(QMainWindow):
     exported = Signal(object)
     #: an error dialog was shown (message)
     errorShown = Signal(str)
+    #: a folder's photos are in the filmstrip (list of Path)
+    folderOpened = Signal(object)
 
     def __init__(self, model_path: Optional[Union[str, Path]] = None, *, device: Optional[str] = None,
                  settings: Optional[Settings] = None, threaded: bool = True,
@@ -90,11 +94,19 @@ class MainWindow(QMainWindow):
 
         self.canvas = Canvas()
         self.panel = SidePanel()
+        self.filmstrip = Filmstrip()
+        self.filmstrip.hide()                       # until a folder is opened
+        self.folder = FolderSession(self.filmstrip, self, threaded=threaded)
+        self._clipboard: Optional[tuple[Adjustments, list[str]]] = None   # copied settings, fields
         central = QWidget()
         row = QHBoxLayout(central)
         row.setContentsMargins(0, 0, 0, 0)
         row.setSpacing(0)
-        row.addWidget(self.canvas, 1)
+        left = QVBoxLayout()
+        left.setSpacing(0)
+        left.addWidget(self.canvas, 1)
+        left.addWidget(self.filmstrip)
+        row.addLayout(left, 1)
         row.addWidget(self.panel)
         self.setCentralWidget(central)
         self.exposure = self.panel.exposure
@@ -115,6 +127,11 @@ class MainWindow(QMainWindow):
 
         self.exposure.valueChanged.connect(self._exposure_changed)
         self.exposure.released.connect(self._final_timer.start)
+        # a drag (press to release) is one step of the history
+        for slider in (self.exposure.dial, self.panel.denoise.slider, self.panel.colour_noise.slider):
+            slider.sliderPressed.connect(lambda: self.editing.history.begin())
+            slider.sliderReleased.connect(lambda: self.editing.history.seal())
+        self.filmstrip.photoChosen.connect(self.open_file)
         self.exposure.autoRequested.connect(self.auto_exposure)
         self.panel.denoiseChanged.connect(self._denoise_changed)
         self.panel.colourNoiseChanged.connect(self._colour_noise_changed)
@@ -229,19 +246,45 @@ class MainWindow(QMainWindow):
             a.triggered.connect(lambda checked=False, m=mode: self.set_compare_mode(m))
             self.mode_group.addAction(a)
             self.mode_actions[mode] = a
-        self.editing_actions = [self.export_action]
+        self.open_folder_action = self._action("Open Folder…", self.open_folder_dialog, "Ctrl+Shift+O",
+                                               "Open a folder of photos in the filmstrip")
+        self.open_folder_action.setIcon(theme.icon("open"))
+        self.undo_action = self._action("Undo", self.undo, QKeySequence.StandardKey.Undo, "Undo the last change")
+        self.redo_action = self._action("Redo", self.redo, ["Ctrl+Shift+Z", "Ctrl+Y"], "Redo")
+        self.reset_action = self._action("Reset to Default", self.reset_edit, "Ctrl+R",
+                                         "The model's default T and noise reduction")
+        self.copy_action = self._action("Copy Settings", self.copy_settings, "Ctrl+Shift+C")
+        self.paste_action = self._action("Paste Settings…", self.paste_settings, "Ctrl+Shift+V",
+                                         "Paste the copied settings onto the photos selected in the strip")
+        self.sync_action = self._action("Sync Settings to Selection…", self.sync_settings, "Ctrl+Shift+S",
+                                        "Give the selected photos this photo's settings")
+        self.export_selection_action = self._action("Export Selection…", self.export_selection, None,
+                                                    "Batch export the photos selected in the strip")
+        self.nav_actions = [self._action(text, lambda checked=False, d=d: self.filmstrip.step(d), key)
+                            for text, d, key in (("Previous Photo", -1, "Left"), ("Next Photo", 1, "Right"),
+                                                 ("First Photo", -10 ** 9, "Home"), ("Last Photo", 10 ** 9, "End"))]
+        for a in self.nav_actions:
+            self.addAction(a)
+            a.setEnabled(False)
+        self.editing_actions = [self.export_action, self.undo_action, self.redo_action, self.reset_action,
+                                self.copy_action]
 
     def _build_menus(self) -> None:
         bar = self.menuBar()
         file_menu = bar.addMenu("&File")
         file_menu.addAction(self.open_action)
+        file_menu.addAction(self.open_folder_action)
         self.recent_menu = file_menu.addMenu("Open &Recent")
         file_menu.addAction(self.export_action)
         file_menu.addAction(self._action("Batch Export…", self.batch_export_dialog, "Ctrl+Shift+E",
                                          "Enhance a whole folder of photos"))
+        file_menu.addAction(self.export_selection_action)
         file_menu.addSeparator()
         file_menu.addAction(self.quit_action)
         edit_menu = bar.addMenu("&Edit")
+        for a in (self.undo_action, self.redo_action, self.reset_action, None, self.copy_action,
+                  self.paste_action, self.sync_action, None):
+            edit_menu.addAction(a) if a is not None else edit_menu.addSeparator()
         edit_menu.addAction(self.prefs_action)
         edit_menu.addAction(self._action("Train a model on my photos…", self.training_panel_dialog, "Ctrl+T",
                                          "Fine-tune the model on your own photos"))
@@ -252,6 +295,9 @@ class MainWindow(QMainWindow):
         for a in self.mode_actions.values():
             view_menu.addAction(a)
         view_menu.addAction(self.cycle_action)
+        view_menu.addSeparator()
+        for a in self.nav_actions:
+            view_menu.addAction(a)
         help_menu = bar.addMenu("&Help")
         help_menu.addAction(self._action("Keyboard shortcuts", self._show_shortcuts))
         help_menu.addAction(self._action("About CLODE Desktop", self._show_about))
@@ -433,6 +479,7 @@ class MainWindow(QMainWindow):
     def open_file(self, path: Union[str, Path]) -> None:
         path = Path(path).expanduser()
         self.save_sidecar()
+        self.filmstrip.show_current(path)
         self.tasks.cancel_group("photo")
         self.tasks.cancel_group("curves")
         self._final_timer.stop()
@@ -447,7 +494,10 @@ class MainWindow(QMainWindow):
         self.histogram.set_counts(None)
         self._set_editing_enabled(False)
         self.settings.set_last_folder(path.parent)
-        if self.engine.wants_preview(path):
+        ahead = self.folder.take_ahead(path)
+        if ahead is not None:
+            self._decode(path, ahead)               # decoded while the previous photo was shown
+        elif self.engine.wants_preview(path):
             # Big files and RAWs: a quick preview decode first, shown and prepared (a first result)
             # before the full decode runs.
             self.tasks.submit(lambda job: self.engine.preview(path), label=f"Opening {path.name}", key="open",
@@ -456,15 +506,16 @@ class MainWindow(QMainWindow):
         else:
             self._decode(path)
 
-    def _decode(self, path: Path) -> None:
+    def _decode(self, path: Path, ahead=None) -> None:
         engine = self.engine
-        self.tasks.submit(lambda job: engine.open(path, job.token), label=f"Opening {path.name}", key="open",
+        self.tasks.submit(lambda job: engine.open(path, job.token, ahead), label=f"Opening {path.name}", key="open",
                           group="photo", show_progress=True, on_done=self._opened,
                           on_error=lambda m, p=path: self._open_failed(p, m))
 
     def _preview_ready(self, preview: Opened) -> None:
         if preview.path != self.photo_path:
             return
+        self.editing.forget_previous()          # the engine now holds the new photo
         self.canvas.set_original(preview.view, preview.full_size)
         self.size_status.setText(f"{preview.full_size[1]} × {preview.full_size[0]}")
         if self.model_state is not None:
@@ -512,13 +563,23 @@ class MainWindow(QMainWindow):
     def _open_failed(self, path: Path, message: str) -> None:
         if not self.editing.open_failed(path):
             return
+        self.settings.remove_recent_file(path.resolve() if path.exists() else path)
+        self._update_recent_menu()
+        if self.opened is not None:
+            # The photo that was open stays, with its settings and history; the error is a dialog.
+            self.filmstrip.show_current(self.photo_path)
+            self.setWindowTitle(f"{self.photo_path.name} — {APP_TITLE}")
+            self.canvas.set_overlay("")
+            self._show_adjustments(self.editing.adjustments)
+            self._set_editing_enabled(True)
+            self.request_render(draft=False)
+            self.error(message)
+            return
         self.setWindowTitle(APP_TITLE)
         self.canvas.set_overlay("")
         self.canvas.clear("Could not open that photo. Open another (Ctrl+O) or drop one here")
         self.size_status.setText("")
         self.panel.set_photo_info({})
-        self.settings.remove_recent_file(path.resolve() if path.exists() else path)
-        self._update_recent_menu()
         self.error(message)
 
     def _update_recent_menu(self, files: Optional[list[str]] = None) -> None:
@@ -624,6 +685,8 @@ class MainWindow(QMainWindow):
                 self._detail_timer.start()
         self.histogram.set_counts(r.histogram)
         self.time_status.setText(f"Render: {r.seconds * 1000:.0f} ms" + (" (draft)" if r.draft else ""))
+        if not r.draft and self.opened is not None:
+            self.folder.prepare_ahead(r.path)   # the next photo of the strip is read meanwhile
         self.rendered.emit(r)
 
     def request_detail(self) -> None:
@@ -693,6 +756,113 @@ class MainWindow(QMainWindow):
                           on_done=done)
 
     # ------------------------------------------------------------------------------------------
+    # a folder: the filmstrip
+
+    def open_folder_dialog(self) -> None:
+        path = QFileDialog.getExistingDirectory(self, "Open a folder of photos", self.settings.last_folder())
+        if path:
+            self.open_folder(path)
+
+    def open_folder(self, path: Union[str, Path]) -> None:
+        """Show the folder's photos in the filmstrip and open the first (or keep the open one if it is there)."""
+        try:
+            photos = self.folder.open(Path(path))
+        except ClodeError as e:
+            self.error(str(e))
+            return
+        for a in self.nav_actions:
+            a.setEnabled(bool(photos))
+        self.settings.set_last_folder(Path(path))
+        self.folderOpened.emit(photos)
+        if not photos:
+            self.notify(f"No photos in {path}")
+        elif self.photo_path in photos:
+            self.filmstrip.show_current(self.photo_path)
+        else:
+            self.open_file(photos[0])
+        self.filmstrip.setFocus()
+
+    def _selection(self, include_current: bool = True) -> list[Path]:
+        chosen = self.filmstrip.selected_paths() if self.folder.active else []
+        if not include_current:
+            chosen = [p for p in chosen if not self.editing.is_current(p)]
+        return chosen or ([self.photo_path] if include_current and self.photo_path is not None else [])
+
+    # ------------------------------------------------------------------------------------------
+    # history and settings across photos
+
+    def _apply_edit(self, adjustments: Optional[Adjustments], step: bool = True) -> None:
+        """Show ``adjustments`` (an undo, a redo: ``step`` False; Reset, a paste: a step of its own) and render."""
+        if adjustments is None or not self.editing.can_edit:
+            return
+        due = self.editing.apply(adjustments) if step else self.editing.opened is not None
+        self._show_adjustments(self.editing.adjustments)
+        if due:
+            self._sidecar_timer.start()
+        self.request_render(draft=False)
+
+    def undo(self) -> None:
+        if self.editing.can_edit:
+            self._apply_edit(self.editing.undo(), step=False)
+
+    def redo(self) -> None:
+        if self.editing.can_edit:
+            self._apply_edit(self.editing.redo(), step=False)
+
+    def reset_edit(self) -> None:
+        self._apply_edit(Adjustments(T=self.editing.default_T))
+
+    def copy_settings(self) -> None:
+        if self.editing.can_edit:
+            self._clipboard = (self.editing.adjustments, list(Adjustments.names()))
+            self.notify("Settings copied: select photos in the strip and paste (Ctrl+Shift+V)")
+
+    def paste_settings(self, names: Optional[list[str]] = None) -> Optional[list[Path]]:
+        """Paste the copied settings onto the strip's selection (asks which ones unless ``names``)."""
+        if self._clipboard is None:
+            self.notify("Nothing copied yet: Edit › Copy Settings (Ctrl+Shift+C)")
+            return None
+        return self._settings_to(self._clipboard[0], self._selection(), names, "Paste Settings")
+
+    def sync_settings(self, names: Optional[list[str]] = None) -> Optional[list[Path]]:
+        """Give the other selected photos the open photo's settings."""
+        targets = self._selection(include_current=False)
+        if not self.editing.can_edit or not targets:
+            self.notify("Select the photos to sync in the strip (Ctrl+click, Shift+click)")
+            return None
+        return self._settings_to(self.editing.adjustments, targets, names, "Sync Settings")
+
+    def _settings_to(self, source: Adjustments, targets: list[Path], names: Optional[list[str]],
+                     title: str) -> Optional[list[Path]]:
+        if not targets:
+            return None
+        if names is None:
+            from .paste_dialog import PasteDialog
+            chosen = self._clipboard[1] if self._clipboard is not None and title.startswith("Paste") else None
+            dialog = PasteDialog(source, len(targets), title, chosen, self)
+            if dialog.exec() != PasteDialog.DialogCode.Accepted:
+                return None
+            names = dialog.chosen()
+            if title.startswith("Paste"):
+                self._clipboard = (source, names)
+        others = [p for p in targets if not self.editing.is_current(p)]
+        for problem in self.folder.paste(others, source, names):
+            self.error(problem)
+        if len(others) < len(targets):
+            self._apply_edit(self.editing.adjustments.replace(**{n: getattr(source, n) for n in names}))
+        self.notify(f"{title}: {', '.join(names)} on {len(targets)} photo{'s' if len(targets) != 1 else ''}")
+        return targets
+
+    def export_selection(self) -> None:
+        """Batch export the strip's selected photos, each with its own saved settings."""
+        from .batch_dialog import open_batch_dialog
+        self.save_sidecar()
+        if self.folder.active:
+            open_batch_dialog(self, selection=self._selection())
+        else:
+            open_batch_dialog(self)
+
+    # ------------------------------------------------------------------------------------------
     # sidecar
 
     def save_sidecar(self) -> None:
@@ -704,6 +874,8 @@ class MainWindow(QMainWindow):
             sidecar.save_settings(self.photo_path, settings)
         except ClodeError as e:
             self.notify(str(e))
+        else:
+            self.filmstrip.set_marked(self.photo_path, True)
 
     # ------------------------------------------------------------------------------------------
     # export
@@ -726,12 +898,15 @@ class MainWindow(QMainWindow):
         if self.opened is None:
             return
         target, source = Path(target), self.opened.path
-        adjustments, engine = self.editing.adjustments, self.engine
+        adjustments, engine, tasks = self.editing.adjustments, self.engine, self.tasks
 
         def work(job: Job) -> Path:
             if engine.photo is None or engine.photo.path != source:
                 raise ClodeError(f"{source.name} is no longer open; export cancelled")
-            return engine.export(target, options, adjustments, progress=job.progress, cancel=job.token)
+            def progress(fraction: float, message: str) -> None:
+                job.progress(fraction, message)
+                tasks.run_pending("render")     # the view keeps following the dial during an export
+            return engine.export(target, options, adjustments, progress=progress, cancel=job.token)
 
         self.tasks.submit(work, label=f"Exporting {target.name}", group="export", show_progress=True,
                           on_done=self._exported)
@@ -806,12 +981,17 @@ class MainWindow(QMainWindow):
 
     def _show_shortcuts(self) -> None:
         QMessageBox.information(self, "Keyboard shortcuts", "\n".join([
-            "Ctrl+O  open a photo          Ctrl+E  export",
+            "Ctrl+O  open a photo          Ctrl+Shift+O  open a folder",
+            "← / →  previous / next photo  Home / End  first / last photo",
+            "Ctrl+Z  undo                  Ctrl+Shift+Z  redo          Ctrl+R  reset",
+            "Ctrl+Shift+C / V  copy / paste settings   Ctrl+Shift+S  sync to the selection",
+            "Ctrl+E  export",
             "Ctrl+0  fit                   Ctrl+1  100 %",
             "Ctrl++ / Ctrl+-  zoom          wheel  zoom at the pointer",
             "drag  pan (or move the split divider)",
             "Y  next compare mode          hold \\  show the original",
-            "dial: arrows fine steps, Page Up/Down coarse, double-click resets T",
+            "dial: Up/Down fine steps (←/→ too without a folder), Page Up/Down coarse,",
+            "      drag to turn, double-click resets T",
         ]))
 
     def _show_about(self) -> None:
@@ -833,5 +1013,6 @@ class MainWindow(QMainWindow):
         self.settings.set_geometry(self.saveGeometry())
         self.settings.set_histogram_mode(self.histogram.mode())
         self.settings.sync()
+        self.folder.shutdown()
         self.tasks.shutdown()
         super().closeEvent(event)

@@ -157,10 +157,24 @@ def test_model_switch_keeps_the_users_T(photo):
     assert e.render_request() == WAIT
     assert e.model_loaded(4.0)                   # the open photo is prepared again
     assert e.adjustments.T == 1.25
-    e.sidecar_due()
+    e.sidecar_due()                              # saved: the sidecar says 1.25 ...
     e.model_loaded(4.0)
-    assert e.adjustments.T == 4.0                # saved nothing: back at the (new) default
+    assert e.adjustments.T == 1.25               # ... and so does the editor after another model switch
     assert not Editing().model_failed(still_working=False)
+
+
+def test_model_switch_keeps_a_saved_T_and_moves_a_photo_without_one(photo, tmp_path, monkeypatch):
+    monkeypatch.setenv("CLODE_DATA_DIR", str(tmp_path / "data"))
+    sidecar.save_settings(photo, {"T": 0.82})
+    e, _ = opened(photo, sidecar.load(photo))
+    e.model_loaded(3.0)                          # "Use in the editor" of a fine-tuned model
+    assert e.adjustments.T == 0.82
+    other = tmp_path / "plain.jpg"
+    e.open(other, None, False)
+    e.decoded(FakeOpened(other))
+    assert e.adjustments.T == 3.0                # the new model's default
+    e.model_loaded(4.0)
+    assert e.adjustments.T == 4.0 and not e.history.can_undo()   # the model's default, not an edit
 
 
 def test_prepare_cancelled_overlay(photo):
@@ -170,3 +184,39 @@ def test_prepare_cancelled_overlay(photo):
     e.prepare_started()
     e.pass_done(last=False)
     assert e.prepare_cancelled() == ""
+
+
+def test_undo_redo_every_setting_and_reset(photo):
+    e, _ = opened(photo)
+    start = e.adjustments
+    e.edit(T=1.0)
+    e.history.seal()
+    e.edit(denoise=0.3)
+    e.edit(colour_noise=0.0)
+    e.edit(neutral=True)
+    assert e.reset_to_default()
+    assert e.adjustments == Adjustments(T=2.5)
+    assert e.undo().neutral and e.adjustments.colour_noise == 0.0
+    assert e.undo() == Adjustments(T=1.0, denoise=0.3, colour_noise=0.0)
+    assert e.undo() == Adjustments(T=1.0, denoise=0.3)
+    assert e.undo() == Adjustments(T=1.0)
+    assert e.undo() == start and e.undo() is None
+    assert e.redo() == Adjustments(T=1.0) and e.dirty
+    e.edit(T=2.0)                                  # a new step drops the redo
+    assert e.redo() is None
+
+
+def test_a_failed_open_gives_back_the_open_photo(photo, tmp_path):
+    e, _ = opened(photo)
+    e.prepare_started()
+    e.pass_done(last=True)
+    e.edit(T=1.5)
+    e.sidecar_due()
+    broken = tmp_path / "broken.jpg"
+    e.open(broken, None, False)
+    assert e.open_failed(broken)
+    assert e.path == photo and e.opened is not None and e.adjustments.T == 1.5 and e.prepared
+    assert e.undo().T == 2.5                       # its history too
+    fresh = Editing()
+    fresh.open(broken, None, False)
+    assert fresh.open_failed(broken) and fresh.path is None and fresh.opened is None

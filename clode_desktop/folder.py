@@ -1,0 +1,101 @@
+"""A folder of photos without Qt: its photos, their thumbnails (cached on disk), their sidecars.
+
+``thumbnail`` runs on a background thread (the folder session's task lane): it decodes a small
+preview once and keeps it in the user cache dir, keyed by the photo's path, size and modification
+time, so a folder opened again fills its strip at once. ``paste_settings`` writes chosen settings into
+other photos' sidecars (copy/paste across a burst), keeping whatever else they hold.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from pathlib import Path
+from typing import Iterable, Optional
+
+import numpy as np
+from PIL import Image
+
+from clode import sidecar
+from clode.adjustments import Adjustments
+from clode.atomic import atomic_path
+from clode.errors import ClodeError
+from clode.imageio import find_images, load_preview
+from clode.pixels import fit_size, resize, to_uint8
+
+#: Long side of a thumbnail in pixels (the strip shows them smaller; HiDPI screens get them sharp).
+THUMB_SIDE = 160
+APP_NAME = "CLODE Desktop"
+
+
+def cache_dir() -> Path:
+    """Where thumbnails are kept: ``CLODE_CACHE_DIR``, else the platform's user cache dir."""
+    override = os.environ.get("CLODE_CACHE_DIR")
+    if override:
+        return Path(override) / "thumbnails"
+    from platformdirs import user_cache_dir
+    return Path(user_cache_dir(APP_NAME, appauthor=False)) / "thumbnails"
+
+
+def photos_in(folder: Path) -> list[Path]:
+    """The folder's photos (not its sub-folders), sorted by name."""
+    folder = Path(folder).expanduser()
+    if not folder.is_dir():
+        raise ClodeError(f"{folder}: not a folder")
+    return find_images(folder, recursive=False)
+
+
+def has_settings(photo: Path) -> bool:
+    """Whether the photo has a sidecar (it was edited): the strip marks it."""
+    return sidecar.sidecar_path(photo).exists() or sidecar.fallback_path(photo).exists()
+
+
+def _cache_file(photo: Path, side: int) -> Optional[Path]:
+    try:
+        st = photo.stat()
+    except OSError:
+        return None
+    key = f"{photo.resolve()}|{st.st_size}|{st.st_mtime_ns}|{side}"
+    return cache_dir() / (hashlib.sha1(key.encode("utf-8", "surrogateescape")).hexdigest() + ".png")
+
+
+def thumbnail(photo: Path, side: int = THUMB_SIDE) -> np.ndarray:
+    """An H x W x 3 uint8 thumbnail (long side ``side``), from the cache or decoded and cached."""
+    photo = Path(photo)
+    cached = _cache_file(photo, side)
+    if cached is not None and cached.exists():
+        try:
+            with Image.open(cached) as im:
+                return np.asarray(im.convert("RGB"))
+        except OSError:
+            pass                                 # a damaged cache file is made again
+    preview = load_preview(photo, max_side=side * 2)
+    img = preview.pixels
+    size = fit_size(img.shape[0], img.shape[1], side)
+    if size != img.shape[:2]:
+        img = resize(img, size)
+    img8 = to_uint8(img)
+    if cached is not None:
+        try:
+            cached.parent.mkdir(parents=True, exist_ok=True)
+            with atomic_path(cached) as tmp:
+                Image.fromarray(img8).save(tmp, format="PNG")
+        except OSError:
+            pass                                 # no cache: the thumbnail is made again next time
+    return img8
+
+
+def paste_settings(photos: Iterable[Path], source: Adjustments, names: Iterable[str]) -> list[str]:
+    """Write the settings ``names`` of ``source`` into each photo's sidecar (other saved values stay).
+    Returns one line per photo that could not be written."""
+    values = {n: getattr(source, n) for n in names}
+    problems = []
+    for photo in photos:
+        saved = sidecar.load(photo)
+        settings = dict(saved.settings) if saved is not None else {}
+        settings.update(values)
+        try:
+            sidecar.save_settings(photo, settings)
+        except ClodeError as e:
+            problems.append(str(e))
+    return problems
