@@ -352,7 +352,7 @@ def test_colour_noise_option_and_sidecar(tmp_path, enhancer):
         assert "colour_noise=1" in " ".join(str(v) for v in im.info.values())
     assert np.array_equal(read("side", "b"), read("out0.0", "b"))     # the photo's saved setting wins
     log = batch.summary(runs[1.0])
-    assert "colour noise=1, format=" in log and f"(T={T_QUICK:g}, colour noise=1, fixed" in log
+    assert "colour noise=1, neutral colours=off, format=" in log and f"(T={T_QUICK:g}, colour noise=1, fixed" in log
 
 
 def test_cli_errors_are_one_line(tree, tmp_path, capsys):
