@@ -291,7 +291,7 @@ class Session:
         key = round(float(T), 1)     # the noise changes slowly with T: one measurement per 0.1
         strength = self._strengths.get(key)
         if strength is None:
-            crops = [image_tensor(self._render(key, None, region, 0.0, 0.0, False, np.float32, None, None, False))
+            crops = [image_tensor(self._render(T, None, region, 0.0, 0.0, False, np.float32, None, None, False))
                      for region in sample_regions(*self.size)]
             strength = strength_for(estimate_noise(torch.cat(crops)))
             self._strengths[key] = strength

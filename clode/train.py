@@ -77,6 +77,7 @@ class TrainConfig:
     curve: str = "rgb_ratio"       # clode.network.CURVE_MODES; an --init model is switched to it
     denoiser_only: bool = False    # refit the denoiser alone (supervised, no ODE solve: fast)
     adaptive_denoise: bool = True  # the model's denoiser strength follows the measured noise (clode.noise_level)
+    calibrate_T: bool = False      # store as default_T the T that best restores darkened training photos
 
     @property
     def out_path(self) -> Path:
@@ -257,7 +258,8 @@ def train(config: TrainConfig, progress: Optional[EventCallback] = None, cancel:
         saved["weights"] = {**{k: 0.0 for k in LossWeights().as_dict()}, **saved["weights"]}
         config = replace(TrainConfig(**saved), steps=max(config.steps, saved["steps"]) if config.steps else saved["steps"],
                          minutes=config.minutes, device=config.device,
-                         val_low=config.val_low or saved.get("val_low"), val_high=config.val_high or saved.get("val_high"))
+                         val_low=config.val_low or saved.get("val_low"), val_high=config.val_high or saved.get("val_high"),
+                         calibrate_T=config.calibrate_T or saved.get("calibrate_T", False))
 
     if int(os.environ.get("WORLD_SIZE", "1")) > 1 and not dist.is_initialized():
         dist.init_process_group("nccl" if config.device.startswith("cuda") else "gloo")
@@ -340,15 +342,21 @@ def train(config: TrainConfig, progress: Optional[EventCallback] = None, cancel:
         raise
     seconds = elapsed_before + time.monotonic() - t0
 
-    validation = None
+    validation, default_T, calibration = None, config.T, None
+    if rank == 0 and config.calibrate_T:
+        from .calibrate import calibrate_default_T     # lazy: it renders through the session
+        default_T, curve = calibrate_default_T(net, images.images, seed=config.seed, device=device)
+        calibration = {"default_T": default_T, "psnr_by_T": curve,
+                       "how": "the training photos darkened as in training, fast path, mean PSNR"}
     if rank == 0 and config.val_low and config.val_high:
-        validation = _validate(net, config, device)
+        validation = _validate(net, config, device, default_T)
         emit(events.Validation(validation).to_dict())
     if world > 1:
         dist.barrier()
     if rank == 0:
-        card = {**card, "steps": step, "seconds": round(seconds, 1), "validation": validation}
-        save_model(net, config.out_path, name=config.name or config.out_path.stem, default_T=config.T, card=card)
+        card = {**card, "steps": step, "seconds": round(seconds, 1), "validation": validation,
+                "calibration": calibration}
+        save_model(net, config.out_path, name=config.name or config.out_path.stem, default_T=default_T, card=card)
         emit(events.Done(str(config.out_path), step, round(seconds, 1)).to_dict())
     return TrainResult(config.out_path, step, seconds, last.get("total", float("nan")), validation)
 
@@ -359,13 +367,13 @@ def _device_name(device: torch.device) -> str:
     return f"{device.type} ({platform.processor() or platform.machine()}, {torch.get_num_threads()} threads)"
 
 
-def _validate(net: CLODENet, config: TrainConfig, device) -> dict:
+def _validate(net: CLODENet, config: TrainConfig, device, T: float) -> dict:
     from .enhancer import Enhancer
     from .evaluate import evaluate_pairs
 
     net.eval()
     try:
-        report = evaluate_pairs(Enhancer(net, device=device), config.val_low, config.val_high, T=config.T)
+        report = evaluate_pairs(Enhancer(net, device=device), config.val_low, config.val_high, T=T)
     finally:
         net.train()
-    return {"psnr": report.mean_psnr, "ssim": report.mean_ssim, "T": config.T, "low": config.val_low}
+    return {"psnr": report.mean_psnr, "ssim": report.mean_ssim, "T": T, "low": config.val_low}

@@ -29,6 +29,9 @@ def register(sub) -> None:
     p.add_argument("--out", default="my-model", metavar="NAME_OR_PATH",
                    help="model name (saved in the user's models folder) or a .safetensors path")
     p.add_argument("--resume", metavar="CKPT", help="continue from a checkpoint (folder or the run's .checkpoints folder)")
+    p.add_argument("--calibrate-T", dest="calibrate_T", action="store_true",
+                   help="at the end, store as the model's default T the one that best restores the training "
+                        "photos darkened as in training (measured, fast path)")
     p.add_argument("--finish", action="store_true",
                    help="with --resume: write that checkpoint as the run's model (card, validation), no more steps")
     p.add_argument("--val-low", metavar="DIR")
@@ -61,7 +64,8 @@ def run(args) -> int:
         T=args.T, weights={f.name: getattr(args, f"w_{f.name}") for f in fields(LossWeights)}, solver=args.solver,
         adjoint=args.adjoint, seed=args.seed, checkpoint_every=args.checkpoint_every, init=args.init,
         device=args.device, augment=not args.no_augment, max_side=args.max_side, val_low=args.val_low,
-        val_high=args.val_high, name=args.name, curve=args.curve, denoiser_only=args.denoiser_only)
+        val_high=args.val_high, name=args.name, curve=args.curve, denoiser_only=args.denoiser_only,
+        calibrate_T=args.calibrate_T)
     sink = None
     if args.progress == "-":
         sink = sys.stdout
