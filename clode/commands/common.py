@@ -49,6 +49,10 @@ def exposure(text: str):
     model's own range is checked once it is loaded (``clode.adjustments.check_T``)."""
     if text.strip().lower() == "auto":
         return "auto"
+    try:
+        float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number or auto, not {text!r}") from None
     return checked(Adjustments.limits("T"))(text)
 
 
