@@ -21,6 +21,13 @@ DEFAULT_DENOISE = 1.0
 #: Colour-noise reduction: 0.5 is a 1 px chroma blur, which scored 20.17 dB on lowlight-dev
 #: (2 px: 20.19, off: 19.55) and keeps more colour detail. The editor, the CLI and the batch share it.
 DEFAULT_COLOUR_NOISE = 0.5
+#: The largest strength the denoiser and the colour-noise reduction accept (the app's sliders stop
+#: at 1 or 2; more only smears the photo).
+MAX_STRENGTH = 4.0
+#: The largest |T| any setting may ask for, whatever the model: a model's own range (``t_max``,
+#: at most this) narrows it further where the model is known (``check_T``). The proxy solve's
+#: time grid grows with T, so an unbounded T would grow memory without limit.
+MAX_T = 20.0
 
 
 @dataclass(frozen=True)
@@ -31,19 +38,24 @@ class Limits:
     label: str = ""
 
     def check(self, name: str, value: Any) -> float:
+        label = self.label or name
         if isinstance(value, bool) or not isinstance(value, (int, float, str)):
-            raise ClodeError(f"{self.label or name} {value!r} is not a number")
+            raise ClodeError(f"{label} {_short(value)} is not a number")
         try:
             number = float(value)
-        except ValueError:
-            raise ClodeError(f"{self.label or name} {value!r} is not a number") from None
+        except (ValueError, OverflowError):   # OverflowError: an integer beyond any float
+            raise ClodeError(f"{label} {_short(value)} is not a usable number") from None
         if not math.isfinite(number):
-            raise ClodeError(f"{self.label or name} {value!r} is not a finite number")
+            raise ClodeError(f"{label} {_short(value)} is not a finite number")
         if not self.lo <= number <= self.hi:
             bounds = (f"{self.lo:g} or more" if self.hi == math.inf else
                       f"{self.hi:g} or less" if self.lo == -math.inf else f"{self.lo:g} to {self.hi:g}")
-            raise ClodeError(f"{self.label or name} {number:g}: must be {bounds}")
+            raise ClodeError(f"{label} {number:g}: must be {bounds}")
         return number
+
+    def where(self, source: str) -> "Limits":
+        """These limits with the label naming where the value came from (``--T``, a model file)."""
+        return replace(self, label=source)
 
 
 @dataclass(frozen=True)
@@ -68,13 +80,18 @@ class Adjustments:
     """One photo's edit. Immutable: derive a changed one with ``replace(**changes)``."""
 
     #: exposure: the ODE's end time (negative darkens)
-    T: float = _setting(DEFAULT_T, Limits(label="T"))
+    T: float = _setting(DEFAULT_T, Limits(-MAX_T, MAX_T, "T"))
     #: the denoiser's strength: 0 = off, 1 = as trained
-    denoise: float = _setting(DEFAULT_DENOISE, Limits(0.0, math.inf, "denoise"))
+    denoise: float = _setting(DEFAULT_DENOISE, Limits(0.0, MAX_STRENGTH, "denoise"))
     #: colour-noise reduction after the denoiser: 0 = off, 1 = a 2-pixel chroma blur
-    colour_noise: float = _setting(DEFAULT_COLOUR_NOISE, Limits(0.0, math.inf, "colour noise"))
+    colour_noise: float = _setting(DEFAULT_COLOUR_NOISE, Limits(0.0, MAX_STRENGTH, "colour noise"))
     #: take out the photo's colour cast (``clode.neutral``); off: the photo keeps its own colours
     neutral: bool = _setting(False, Switch("neutral colours"))
+
+    @classmethod
+    def limits(cls, name: str):
+        """The ``Limits`` (or ``Switch``) of setting ``name``."""
+        return next(f.metadata["limits"] for f in fields(cls) if f.name == name)
 
     @classmethod
     def names(cls) -> tuple[str, ...]:
@@ -130,6 +147,31 @@ class Adjustments:
         if model is not None:
             out["model"] = model
         return out
+
+
+def t_limits(t_max: float, label: str = "T") -> Limits:
+    """What T may be with a model whose range is [-t_max, t_max]."""
+    return Limits(-t_max, t_max, label)
+
+
+#: End times closer to 0 than this are 0 (the solver cannot tell 1e-300 from 0 in float32).
+T_RESOLUTION = 1e-6
+
+
+def check_T(value: Any, t_max: float, source: str = "T") -> float:
+    """``value`` as an end time within the model's range, or ClodeError naming ``source``."""
+    T = t_limits(min(float(t_max), MAX_T), source).check("T", value)
+    return 0.0 if abs(T) < T_RESOLUTION else T
+
+
+#: A model's exposure range (its metadata ``t_max``) and the training end time.
+T_MAX_LIMITS = Limits(0.25, MAX_T, "t_max")
+
+
+def _short(value: Any) -> str:
+    """A value as an error message shows it: never a 10,000-digit integer or a deep structure."""
+    text = repr(value) if not isinstance(value, int) or abs(value) < 10 ** 30 else "(a huge integer)"
+    return text if len(text) <= 40 else text[:37] + "..."
 
 
 def _show(value: Any) -> str:

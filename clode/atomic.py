@@ -1,43 +1,170 @@
-"""Atomic file writes: a temporary file in the target folder, then a rename.
+"""Atomic file writes: a temporary file in the target folder, then a rename (or a link).
 
-A reader never sees a half-written file, and a crash or a cancel leaves the
-previous version (or nothing) in place, never a partial file.
+A reader never sees a half-written file, and a crash or a cancel leaves the previous version (or
+nothing) in place, never a partial file. The temporary name is short and fixed in form
+(``.clode-<host>-<pid>-<random>.part``), whatever the target's name: a target of 255 bytes stays
+writable, and a later run recognises what a killed one left (``remove_stale``).
+
+``exclusive=True`` never replaces an existing file, also against other processes: the finished
+file is hard-linked to its name, which fails if the name exists (where a disk has no hard links,
+the name is first created with ``O_EXCL``). Alternative names can be given in order of preference.
 """
 
 from __future__ import annotations
 
 import contextlib
+import errno
+import hashlib
+import itertools
 import os
-import tempfile
+import secrets
+import socket
+import time
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterator, Union
+from typing import Iterable, Iterator, Optional, Union
+
+PART_PREFIX = ".clode-"
+PART_SUFFIX = ".part"
+#: Temporary files of another machine (a shared folder) count as stale only after this long.
+FOREIGN_STALE_SECONDS = 24 * 3600
+
+
+def _host_tag() -> str:
+    return hashlib.sha1(socket.gethostname().encode("utf-8", "surrogateescape")).hexdigest()[:4]
+
+
+def part_name(pid: Optional[int] = None) -> str:
+    """A temporary name for a write by process ``pid`` (default: this one) on this machine."""
+    return f"{PART_PREFIX}{_host_tag()}-{os.getpid() if pid is None else pid}-{secrets.token_hex(4)}{PART_SUFFIX}"
+
+
+def parts_of(folder: Union[str, Path], pid: int) -> list[Path]:
+    """The temporary files process ``pid`` of this machine has in ``folder``."""
+    return sorted(Path(folder).glob(f"{PART_PREFIX}{_host_tag()}-{pid}-*{PART_SUFFIX}"))
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except (PermissionError, OSError):
+        return True
+    return True
+
+
+def is_stale(path: Path) -> bool:
+    """Whether ``path`` is a temporary file of ours whose writer is gone."""
+    name = path.name
+    if not (name.startswith(PART_PREFIX) and name.endswith(PART_SUFFIX)):
+        return False
+    parts = name[len(PART_PREFIX):-len(PART_SUFFIX)].split("-")
+    if len(parts) != 3 or not parts[1].isdigit():
+        return False
+    host, pid = parts[0], int(parts[1])
+    if host == _host_tag():
+        return pid != os.getpid() and not _alive(pid)
+    try:
+        return time.time() - path.stat().st_mtime > FOREIGN_STALE_SECONDS
+    except OSError:
+        return False
+
+
+def remove_stale(folder: Union[str, Path]) -> list[Path]:
+    """Delete the temporary files that killed writes left in ``folder``; returns them."""
+    removed = []
+    try:
+        candidates = [Path(e.path) for e in os.scandir(folder)
+                      if e.name.startswith(PART_PREFIX) and e.name.endswith(PART_SUFFIX)]
+    except OSError:
+        return removed
+    for path in candidates:
+        if is_stale(path):
+            with contextlib.suppress(OSError):
+                path.unlink()
+                removed.append(path)
+    return removed
+
+
+class TargetExists(FileExistsError):
+    """An exclusive write found its name (and every alternative) taken."""
+
+
+@dataclass
+class Write:
+    """One atomic write in progress: write to ``tmp``; ``path`` is the name it got once finished."""
+    tmp: Path
+    path: Optional[Path] = None
+
+
+@contextlib.contextmanager
+def atomic_write(target: Union[str, Path], *, exclusive: bool = False,
+                 alternatives: Iterable[Union[str, Path]] = ()) -> Iterator[Write]:
+    """Yield a ``Write`` whose ``tmp`` lies beside ``target``; if the block succeeds, it becomes
+    ``target`` (replacing it, or, when ``exclusive``, only if no file has that name: else the first
+    free one of ``alternatives``; ``TargetExists`` when none is free)."""
+    target = Path(target)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    tmp = target.parent / part_name()
+    fd = os.open(tmp, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o600)
+    os.close(fd)
+    write = Write(tmp)
+    try:
+        yield write
+        # mkstemp (and some writers) make 0600 files; give the result the permissions a plain write would.
+        umask = os.umask(0)
+        os.umask(umask)
+        os.chmod(tmp, 0o666 & ~umask)
+        if not exclusive:
+            os.replace(tmp, target)
+            write.path = target
+        else:
+            for candidate in itertools.chain([target], map(Path, alternatives)):
+                try:
+                    _claim(tmp, candidate)
+                except FileExistsError:
+                    continue
+                write.path = candidate
+                break
+            else:
+                raise TargetExists(errno.EEXIST, "the file exists", str(target))
+    finally:
+        with contextlib.suppress(FileNotFoundError):
+            tmp.unlink()
+
+
+def _claim(tmp: Path, target: Path) -> None:
+    """Give ``tmp`` the name ``target`` unless a file has it (FileExistsError), atomically."""
+    try:
+        os.link(tmp, target)
+        return
+    except FileExistsError:
+        raise
+    except OSError as e:
+        if e.errno not in (errno.EPERM, errno.ENOTSUP, errno.EOPNOTSUPP, errno.EXDEV, errno.EMLINK,
+                           errno.ENOSYS, errno.EACCES):
+            raise
+    # No hard links here (FAT, some network shares): take the name first, then fill it.
+    fd = os.open(target, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o666)
+    os.close(fd)
+    os.replace(tmp, target)
 
 
 @contextlib.contextmanager
 def atomic_path(target: Union[str, Path]) -> Iterator[Path]:
     """Yield a temporary path beside ``target``; rename it onto ``target`` if the block succeeds."""
-    target = Path(target)
-    target.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".part", dir=target.parent)
-    os.close(fd)
-    tmp_path = Path(tmp)
-    try:
-        yield tmp_path
-        # mkstemp (and some writers) make 0600 files; give the result the permissions a plain write would.
-        umask = os.umask(0)
-        os.umask(umask)
-        os.chmod(tmp_path, 0o666 & ~umask)
-        os.replace(tmp_path, target)
-    finally:
-        if tmp_path.exists():
-            tmp_path.unlink()
+    with atomic_write(target) as write:
+        yield write.tmp
 
 
-def write_bytes(target: Union[str, Path], data: bytes) -> Path:
-    with atomic_path(target) as tmp:
-        tmp.write_bytes(data)
-    return Path(target)
+def write_bytes(target: Union[str, Path], data: bytes, *, exclusive: bool = False) -> Path:
+    with atomic_write(target, exclusive=exclusive) as write:
+        write.tmp.write_bytes(data)
+    assert write.path is not None
+    return write.path
 
 
-def write_text(target: Union[str, Path], text: str) -> Path:
-    return write_bytes(target, text.encode("utf-8"))
+def write_text(target: Union[str, Path], text: str, *, exclusive: bool = False) -> Path:
+    # surrogateescape: a file name of any byte encoding (as Python holds it) survives into a log
+    return write_bytes(target, text.encode("utf-8", "surrogateescape"), exclusive=exclusive)

@@ -17,15 +17,14 @@ import math
 import os
 import string
 import time
-import traceback
 from dataclasses import InitVar, dataclass, field
 from pathlib import Path
 from typing import Callable, Optional, Union
 
 from .version import __version__
-from .adjustments import DEFAULT_COLOUR_NOISE, DEFAULT_DENOISE, Adjustments
-from .atomic import write_text
-from .errors import Cancelled, ClodeError
+from .adjustments import DEFAULT_COLOUR_NOISE, DEFAULT_DENOISE, Adjustments, check_T
+from .atomic import TargetExists, remove_stale, write_text
+from .errors import Cancelled, ClodeError, describe_unexpected
 from .enhance_file import enhance_to_file
 from .export import FORMAT_EXTENSIONS, ExportOptions, format_for
 from .imageio import find_images, load_image
@@ -54,7 +53,8 @@ class BatchOptions:
     adjustments: Adjustments = field(default_factory=Adjustments)
     name: str = DEFAULT_NAME              # output file name without extension; fields: NAME_FIELDS
     export: ExportOptions = field(default_factory=lambda: ExportOptions(format="jpeg"))
-    on_conflict: str = "unique"           # an existing output file: "unique" (new name), "overwrite", "skip"
+    #: an existing output file: "unique" (new name), "overwrite" (never a file in the input tree), "skip"
+    on_conflict: str = "unique"
     shard: Optional[tuple[int, int]] = None   # (i, n), 1 <= i <= n: this run does shard i of n
     #: shorthands for ``adjustments`` fields (``BatchOptions(denoise=0.5)``)
     denoise: InitVar[Optional[float]] = None
@@ -182,12 +182,10 @@ def parse_T(text: Union[str, float, None]) -> Union[float, str, None]:
     if word in T_MODES:
         return word
     try:
-        value = float(word)
+        float(word)
     except ValueError:
         raise ClodeError(f"--T {text!r}: expected a number, auto or sidecar") from None
-    if not math.isfinite(value):
-        raise ClodeError(f"--T {text!r}: must be a finite number")
-    return value
+    return Adjustments.limits("T").where("--T").check("T", word)
 
 
 def shard_of(relative: PathLike, n: int) -> int:
@@ -205,7 +203,10 @@ def check_template(name: str) -> None:
     for f in fields:
         if f not in NAME_FIELDS:
             raise ClodeError(f"--name {name!r}: unknown field {{{f}}} (use {', '.join('{' + k + '}' for k in NAME_FIELDS)})")
-    sample = output_stem(name, Path("IMG_0001.JPG"))
+    try:
+        sample = output_stem(name, Path("IMG_0001.JPG"))
+    except (ValueError, KeyError, IndexError, AttributeError, TypeError) as e:   # e.g. {stem:%}, {stem!z}
+        raise ClodeError(f"--name {name!r}: {e}") from None
     if not sample.strip() or "/" in sample or "\\" in sample or sample in (".", ".."):
         raise ClodeError(f"--name {name!r}: must give a plain file name (no folders)")
 
@@ -293,11 +294,25 @@ def _key(path: Path) -> str:
 
 def unique_path(target: Path, reserved: set[Path]) -> Path:
     """``target``, or ``<stem>-2<ext>``, ``-3`` ... : the first that neither exists nor is reserved."""
-    candidate, n = target, 1
-    while candidate.exists() or candidate in reserved:
-        n += 1
+    return next(p for p in alternatives(target, reserved, first=True) if not os.path.lexists(p))
+
+
+def alternatives(target: Path, reserved: set[Path], first: bool = False):
+    """``<stem>-2<ext>``, ``-3`` ... (with ``target`` itself first if ``first``), leaving out reserved names."""
+    if first and target not in reserved:
+        yield target
+    for n in range(2, 100_000):
         candidate = target.with_name(f"{target.stem}-{n}{target.suffix}")
-    return candidate
+        if candidate not in reserved:
+            yield candidate
+
+
+def in_tree(path: Path, folder: Path) -> bool:
+    """Whether ``path`` (resolved) lies in the folder tree ``folder``."""
+    try:
+        return _same_or_inside(path.resolve(), folder.resolve())
+    except (OSError, RuntimeError):
+        return True   # cannot tell: treat it as inside, so it is never replaced
 
 
 # ----------------------------------------------------------------------------------------------
@@ -315,6 +330,11 @@ def run(plan_: Plan, enhancer, *, progress: Optional[ProgressFn] = None,
     cancelled = False
     worked_seconds, worked = 0.0, 0          # files actually processed (skips are instant): the ETA's pace
     model = enhancer.model_name
+    if isinstance(options.T, (int, float)):
+        check_T(options.T, enhancer.t_max, "--T")       # before any work: the model's range
+    # What killed runs left (temporary files of unfinished writes) goes now.
+    for folder in {plan_.output_dir} | {j.target.parent for j in plan_.jobs}:
+        remove_stale(folder)
 
     def emit(current: Optional[Path], inner: float, item: Optional[ItemResult] = None) -> None:
         if progress is None:
@@ -374,10 +394,20 @@ def _resolve_settings(job: Job, options: BatchOptions, enhancer) -> tuple[Adjust
         saved = sidecar.load(job.source)
         if saved is None:
             return base, True, "no sidecar: auto"
+        problems = list(saved.problems)
         adjustments = saved.adjustments(base)
-        if "T" in saved.settings:
-            return adjustments, False, "sidecar"
-        return adjustments, True, "no sidecar: auto"      # where the editor starts a photo never edited
+        has_T = "T" in saved.settings
+        if has_T:
+            try:
+                check_T(adjustments.T, enhancer.t_max, "the sidecar's T")
+            except ClodeError as e:
+                problems.append(f"{e}; using auto")
+                has_T = False
+        note = f" ({saved.path.name}: {'; '.join(problems)})" if problems else ""
+        if has_T:
+            return adjustments, False, "sidecar" + note
+        # where the editor starts a photo never edited
+        return adjustments, True, ("auto" + note) if problems else "no sidecar: auto"
     if mode is None:
         return base.replace(T=enhancer.default_T), False, "model default"
     return base.replace(T=float(mode)), False, "fixed"
@@ -386,20 +416,32 @@ def _resolve_settings(job: Job, options: BatchOptions, enhancer) -> tuple[Adjust
 def _one(job: Job, options: BatchOptions, enhancer, model: str, reserved: set[Path],
          cancel: Optional[CancelToken], step) -> ItemResult:
     target = job.target
-    if target.exists():
-        if options.on_conflict == "skip":
+    policy = options.on_conflict
+    # lexists: never raises (a name too long for the disk fails below, at the write, in one line)
+    if os.path.lexists(target):
+        if policy == "skip":
             return ItemResult(job.source, target, SKIPPED, "output exists")
-        if options.on_conflict == "unique":
-            target = unique_path(target, reserved)
-    reserved.add(target)
+        if policy == "overwrite" and in_tree(target, _input_root(job)):
+            return ItemResult(job.source, target, FAILED,
+                              f"refused: {target.name} exists inside the input folder, and overwrite never "
+                              "replaces a file there (use unique or skip)")
+    # The write claims its name atomically (no other process can take it in between): skip and
+    # unique never replace a file, whoever wrote it; unique takes the next free -2, -3 ... name.
+    exclusive = policy != "overwrite"
+    others = alternatives(target, reserved) if policy == "unique" else ()
     try:
         photo = load_image(job.source)
         check(cancel)
         adjustments, auto, how = _resolve_settings(job, options, enhancer)
-        used = enhance_to_file(photo, target, adjustments, enhancer=enhancer, auto=auto, options=options.export,
-                               model=model, progress=step, cancel=cancel).adjustments
+        written = enhance_to_file(photo, target, adjustments, enhancer=enhancer, auto=auto, options=options.export,
+                                  model=model, progress=step, cancel=cancel, exclusive=exclusive,
+                                  alternatives=others)
+        used, target = written.adjustments, written.path
+        reserved.add(target)
     except Cancelled:
         raise
+    except TargetExists:
+        return ItemResult(job.source, target, SKIPPED, "output exists (written meanwhile by another run)")
     except ClodeError as e:
         # The summary line names the file already.
         text = _one_line(str(e))
@@ -410,17 +452,23 @@ def _one(job: Job, options: BatchOptions, enhancer, model: str, reserved: set[Pa
     except MemoryError:
         return ItemResult(job.source, target, FAILED, "out of memory")
     except Exception as e:  # noqa: BLE001 - one strange file must not stop the whole batch
-        detail = _one_line(str(e))
-        tb = traceback.extract_tb(e.__traceback__)
-        where = f" at {Path(tb[-1].filename).name}:{tb[-1].lineno}" if tb else ""
-        return ItemResult(job.source, target, FAILED,
-                          f"unexpected error {type(e).__name__}{where}" + (f": {detail}" if detail else ""))
+        return ItemResult(job.source, target, FAILED, describe_unexpected(e))
     return ItemResult(job.source, target, DONE, how, used.T, used.denoise, colour_noise=used.colour_noise)
+
+
+def _input_root(job: Job) -> Path:
+    """The input folder of ``job`` (its source less its relative path)."""
+    root = job.source
+    for _ in job.relative.parts:
+        root = root.parent
+    return root
 
 
 def _one_line(text: str) -> str:
     lines = [line.strip() for line in str(text).splitlines() if line.strip()]
-    return (lines[0] if lines else "")[:300]
+    line = lines[0] if lines else ""
+    # a long file name must not push the reason out: keep both ends
+    return line if len(line) <= 400 else line[:190] + " ... " + line[-190:]
 
 
 # ----------------------------------------------------------------------------------------------

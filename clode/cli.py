@@ -9,11 +9,13 @@ no traceback reaches the user.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import importlib
 import sys
+import warnings
 
 from .version import __version__
-from .errors import Cancelled, ClodeError
+from .errors import Cancelled, ClodeError, describe_unexpected
 
 COMMANDS = ["enhance", "eval", "train", "batch"]
 
@@ -42,6 +44,12 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv=None) -> int:
+    for stream in (sys.stdout, sys.stderr):
+        # a file name in any byte encoding (held with surrogates) prints instead of raising
+        with contextlib.suppress(AttributeError, ValueError):
+            stream.reconfigure(errors="backslashreplace")
+    # Libraries' warnings (Pillow's, torch's) are not for the user: each failure is one line of ours.
+    warnings.simplefilter("ignore")
     parser = build_parser()
     args = parser.parse_args(argv)
     try:
@@ -57,6 +65,9 @@ def main(argv=None) -> int:
         return 1
     except MemoryError:
         print("clode: error: out of memory", file=sys.stderr)
+        return 1
+    except Exception as e:  # noqa: BLE001 - the last guard: one line, never a traceback
+        print(f"clode: error: {describe_unexpected(e)}", file=sys.stderr)
         return 1
 
 

@@ -7,7 +7,7 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Optional, Union
+from typing import Iterable, Optional, Union
 
 from .adjustments import Adjustments
 from .errors import ClodeError
@@ -29,13 +29,15 @@ def enhance_to_file(photo: Photo, target: Union[str, os.PathLike], adjustments: 
                     enhancer=None, session=None, auto: bool = False, mode: str = "fast",
                     options: Optional[ExportOptions] = None, model: Optional[str] = None,
                     progress: Optional[ProgressCallback] = None,
-                    cancel: Optional[CancelToken] = None) -> Written:
+                    cancel: Optional[CancelToken] = None, exclusive: bool = False,
+                    alternatives: Iterable[Union[str, os.PathLike]] = ()) -> Written:
     """Render ``photo`` with ``adjustments`` and write it to ``target``.
 
     Either a ``clode.Enhancer`` (``mode`` "fast" or "exact") or an already prepared
     ``clode.session.Session`` of this photo (the editor's) does the work. ``auto`` chooses T per
     photo (``adjustments.T`` is then ignored). ``model`` names the model in the file's provenance
-    (default: the enhancer's).
+    (default: the enhancer's). ``exclusive`` and ``alternatives``: see ``clode.export.save_image``
+    (the file is written under the first free name, ``Written.path``).
     """
     if (enhancer is None) == (session is None):
         raise ClodeError("enhance_to_file needs an enhancer or a prepared session (one of them)")
@@ -62,5 +64,6 @@ def enhance_to_file(photo: Photo, target: Union[str, os.PathLike], adjustments: 
     used = adjustments.replace(T=float(T))
     if model is None:
         model = enhancer.model_name if enhancer is not None else "?"
-    path = save_image(target, pixels, source=photo, options=options, provenance=used.provenance(model))
+    path = save_image(target, pixels, source=photo, options=options, provenance=used.provenance(model),
+                      exclusive=exclusive, alternatives=alternatives)
     return Written(path, used)

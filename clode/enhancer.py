@@ -13,7 +13,7 @@ from typing import Optional, Sequence, Union
 import numpy as np
 import torch
 
-from .adjustments import DEFAULT_T
+from .adjustments import DEFAULT_T, check_T
 from .colour_noise import reduce_colour_noise, sigma_for
 from .devices import resolve_device
 from .errors import ClodeError
@@ -23,6 +23,7 @@ from .pixels import quantize
 from .progress import CancelToken, ProgressCallback
 from .neutral import neutral_gains
 from .noise_level import estimate_noise, sample_regions, strength_for
+from .small import pad_small
 from .session import PROXY_SIDE, PROXY_SOLVER, QUICK_PROXY_SIDE, QUICK_SOLVER, Session, prepare, proxy_size, resize
 
 MODES = ("fast", "exact")
@@ -74,7 +75,7 @@ class Enhancer:
         ``quick`` solves a smaller proxy coarsely: a first preview in about a second, to be
         replaced by a full ``prepare`` (run it in the background).
         """
-        lo, hi = t_range if t_range is not None else (-self.t_max, self.t_max)
+        lo, hi = (check_T(t, self.t_max) for t in t_range) if t_range is not None else (-self.t_max, self.t_max)
         side = proxy_side or (QUICK_PROXY_SIDE if quick else PROXY_SIDE)
         return prepare(self.model, img, t_min=lo, t_max=hi, proxy_side=side, device=self.device,
                        solver=QUICK_SOLVER if quick else PROXY_SOLVER, progress=progress, cancel=cancel)
@@ -107,16 +108,16 @@ class Enhancer:
         fast path's finishing: noise treatment scaled by the measured noise, optional neutral colours."""
         x = to_tensor(img, self.device)
         if mirrors_darkening(self.model) and any(T < 0 for T in Ts):
-            states = integrate_lambda(self.model, x, Ts, self.solver, progress=progress, cancel=cancel)
+            states = integrate_lambda(self.model, pad_small(x), Ts, self.solver, progress=progress, cancel=cancel)
         else:
-            states = integrate(self.model, x, Ts, self.solver, progress=progress, cancel=cancel)
+            states = integrate(self.model, pad_small(x), Ts, self.solver, progress=progress, cancel=cancel)
         gains = None
         if neutral:
             proxy = resize(x, proxy_size(*x.shape[2:]))
             gains = torch.from_numpy(neutral_gains(proxy[0].permute(1, 2, 0).cpu())).to(self.device)
         outs = []
         for state in states:
-            image = state[:, :3]
+            image = state[:, :3, :x.shape[2], :x.shape[3]]
             strength = 1.0
             if (denoise or colour_noise) and self.model.adaptive_denoise:
                 crops = [image[:, :, y:y + h, x0:x0 + w] for x0, y, w, h in sample_regions(*image.shape[2:])]
@@ -132,7 +133,7 @@ class Enhancer:
                 colour_noise: float = 0.0, neutral: bool = False, dtype=np.float32, progress: Optional[ProgressCallback] = None,
                 cancel: Optional[CancelToken] = None) -> np.ndarray:
         """The result at end time ``T`` (the model's default when None), as float32 in [0, 1] or uint8."""
-        T = self.default_T if T is None else float(T)
+        T = self.default_T if T is None else check_T(T, self.t_max)
         if mode == "exact":
             pixels = img.shape[0] * img.shape[1]
             if pixels > EXACT_MAX_PIXELS:

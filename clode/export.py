@@ -15,14 +15,14 @@ import struct
 import zlib
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Optional, Union
+from typing import Iterable, Optional, Union
 from xml.sax.saxutils import escape
 
 import numpy as np
 from PIL import Image, PngImagePlugin
 
 from .version import __version__
-from .atomic import atomic_path
+from .atomic import TargetExists, atomic_write
 from .errors import ImageWriteError
 from .imageio import Photo, srgb_profile
 from .pixels import quantize, resize
@@ -102,8 +102,13 @@ def pixel_dtype(path: PathLike, options: Optional[ExportOptions] = None) -> type
 
 
 def save_image(path: PathLike, pixels: np.ndarray, *, source: Optional[Photo] = None,
-               options: Optional[ExportOptions] = None, provenance: Optional[dict] = None) -> Path:
+               options: Optional[ExportOptions] = None, provenance: Optional[dict] = None,
+               exclusive: bool = False, alternatives: Iterable[PathLike] = ()) -> Path:
     """Write H x W x 3 ``pixels`` (float32 in [0, 1], or uint8) to ``path``, atomically; metadata from ``source``.
+
+    ``exclusive``: never replace an existing file (also one another process creates meanwhile);
+    the file then gets the first free name of ``path`` and ``alternatives``, which is returned,
+    or ``clode.atomic.TargetExists`` is raised when none is free.
 
     Raises ImageWriteError (one line naming the file) when the target is the source file itself,
     the format or options are invalid, or the file cannot be written."""
@@ -123,7 +128,8 @@ def save_image(path: PathLike, pixels: np.ndarray, *, source: Optional[Photo] = 
     alpha = _alpha_for(source, rgb) if fmt in ("png", "tiff", "webp") else None
     meta = _Metadata(source, provenance, rgb.shape[:2], options.strip_metadata)
     try:
-        with atomic_path(path) as tmp:
+        with atomic_write(path, exclusive=exclusive, alternatives=alternatives) as write:
+            tmp = write.tmp
             if fmt == "jpeg":
                 _write_jpeg(tmp, rgb, meta, options)
             elif fmt == "webp":
@@ -132,14 +138,15 @@ def save_image(path: PathLike, pixels: np.ndarray, *, source: Optional[Photo] = 
                 _write_png(tmp, rgb, alpha, meta, bits)
             else:
                 _write_tiff(tmp, rgb, alpha, meta, bits, options)
-    except ImageWriteError:
+    except (ImageWriteError, TargetExists):
         raise
     except OSError as e:
         reason = e.strerror or str(e) or type(e).__name__
         raise ImageWriteError(f"{path}: cannot write the file ({reason})") from None
     except (ValueError, MemoryError) as e:
         raise ImageWriteError(f"{path}: cannot encode the image ({e or type(e).__name__})") from None
-    return path
+    assert write.path is not None
+    return write.path
 
 
 def _refuse_source(path: Path, source: Optional[Photo]) -> None:

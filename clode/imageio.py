@@ -14,7 +14,7 @@ import struct
 import sys
 import threading
 import warnings
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Iterable, Optional, Union
 
@@ -37,6 +37,26 @@ SUPPORTED_EXTENSIONS = STANDARD_EXTENSIONS | RAW_EXTENSIONS
 # Well above 100 MP (a 102 MP medium-format frame, a stitched panorama) and far below what would
 # exhaust memory as float32 (400 MP x 12 bytes = 4.8 GB).
 DEFAULT_MAX_PIXELS = 400_000_000
+#: Bytes per pixel a decode holds besides the decoder's own samples: float32 RGB, a second copy
+#: while turning it upright, and float32 alpha.
+_FLOAT_BYTES = 12 + 12 + 4
+
+
+def default_max_bytes() -> int:
+    """The memory a decode may take (``load_image``'s ``max_bytes``): half the machine's memory,
+    at most 6 GiB, so a small file that declares a huge image (a decompression bomb) is refused
+    from its header instead of exhausting memory. ``CLODE_MAX_DECODE_MB`` overrides it."""
+    override = os.environ.get("CLODE_MAX_DECODE_MB")
+    if override:
+        try:
+            return max(1, int(float(override) * 2 ** 20))
+        except ValueError:
+            pass
+    try:
+        physical = os.sysconf("SC_PHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
+    except (AttributeError, ValueError, OSError):
+        physical = 16 * 2 ** 30
+    return int(min(6 * 2 ** 30, physical // 2))
 
 # Pillow formats we accept ("JPEG" also opens the multi-picture MPO files many cameras write).
 _PIL_FORMATS = ["JPEG", "PNG", "TIFF", "WEBP", "BMP"]
@@ -127,25 +147,29 @@ def find_images(folder: PathLike, recursive: bool = True,
 # ----------------------------------------------------------------------------------------------
 # Public entry points
 
-def load_image(path: PathLike, *, max_pixels: int = DEFAULT_MAX_PIXELS,
+def load_image(path: PathLike, *, max_pixels: int = DEFAULT_MAX_PIXELS, max_bytes: Optional[int] = None,
                raw: Optional[RawOptions] = None) -> Photo:
-    """Decode the whole image at full resolution (the export path)."""
+    """Decode the whole image at full resolution (the export path). A file whose decode would
+    take more than ``max_bytes`` of memory (default ``default_max_bytes()``) or has more than
+    ``max_pixels`` is refused from its header."""
     path = _check_file(path)
+    budget = _Budget(max_pixels, default_max_bytes() if max_bytes is None else max_bytes)
     if is_raw_path(path):
-        return _load_raw(path, max_pixels, raw or RawOptions(), preview_side=None)
-    return _load_standard(path, max_pixels, preview_side=None)
+        return _load_raw(path, budget, raw or RawOptions(), preview_side=None)
+    return _load_standard(path, budget, preview_side=None)
 
 
 def load_preview(path: PathLike, max_side: int = 2048, *, max_pixels: int = DEFAULT_MAX_PIXELS,
-                 raw: Optional[RawOptions] = None) -> Photo:
+                 max_bytes: Optional[int] = None, raw: Optional[RawOptions] = None) -> Photo:
     """A quick, smaller decode whose long side is at most ``max_side`` (JPEG draft mode, LibRaw
     half-size or the embedded preview); ``full_size`` tells the full decode's size."""
     path = _check_file(path)
     if max_side < 1:
         raise ValueError("max_side must be positive")
+    budget = _Budget(max_pixels, default_max_bytes() if max_bytes is None else max_bytes)
     if is_raw_path(path):
-        return _load_raw(path, max_pixels, raw or RawOptions(), preview_side=max_side)
-    return _load_standard(path, max_pixels, preview_side=max_side)
+        return _load_raw(path, budget, raw or RawOptions(), preview_side=max_side)
+    return _load_standard(path, budget, preview_side=max_side)
 
 
 def read_size(path: PathLike) -> tuple[int, int]:
@@ -163,7 +187,14 @@ def read_size(path: PathLike) -> tuple[int, int]:
                     return (s.height, s.width) if s.flip & 4 else (s.width, s.height)
             except (rawpy.LibRawError, OSError, ValueError, MemoryError) as e:
                 raise _fail(path, _raw_error(e)) from None
-    with _open_standard(path) as im:
+    try:
+        im = _open_standard(path)
+    except ImageReadError:
+        size = _tifffile_size(path)
+        if size is None:
+            raise
+        return size
+    with im:
         w, h = im.size
         # Pillow's TIFF loader turns the image upright itself and reports the upright size
         orientation = None if im.format == "TIFF" else _exif_fields(_exif_of(im))[0]
@@ -199,12 +230,23 @@ def _check_file(path: PathLike) -> Path:
     return path
 
 
-def _check_pixels(path: Path, width: int, height: int, max_pixels: int) -> None:
+@dataclass(frozen=True)
+class _Budget:
+    max_pixels: int
+    max_bytes: int
+
+
+def _check_pixels(path: Path, width: int, height: int, budget: _Budget, sample_bytes: int = 3) -> None:
+    """Refuse a size the decode cannot afford; ``sample_bytes``: what the decoder holds per pixel."""
     if width <= 0 or height <= 0:
         raise _fail(path, f"invalid image size {width}x{height}")
-    if width * height > max_pixels:
+    if width * height > budget.max_pixels:
         raise _fail(path, f"image too large: {width}x{height} = {width * height / 1e6:.0f} MP "
-                          f"exceeds the limit of {max_pixels / 1e6:.0f} MP")
+                          f"exceeds the limit of {budget.max_pixels / 1e6:.0f} MP")
+    need = width * height * (sample_bytes + _FLOAT_BYTES)
+    if need > budget.max_bytes:
+        raise _fail(path, f"image too large: {width}x{height} would take {need / 2 ** 30:.1f} GiB to decode, "
+                          f"more than the {budget.max_bytes / 2 ** 30:.1f} GiB allowed")
 
 
 def _describe(e: BaseException) -> str:
@@ -289,16 +331,57 @@ def _open_standard(path: Path) -> Image.Image:
         raise _fail(path, _describe(e)) from None
 
 
-def _load_standard(path: Path, max_pixels: int, preview_side: Optional[int]) -> Photo:
-    im = _open_standard(path)
-    with im:
+def _load_standard(path: Path, budget: _Budget, preview_side: Optional[int]) -> Photo:
+    # Pillow's warnings (a broken EXIF, a truncated profile...) never reach the user's stderr:
+    # what matters is in our one line, or the photo is fine.
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
         try:
-            return _decode_pil(path, im, max_pixels, preview_side)
+            im = _open_standard(path)
         except ImageReadError:
-            raise
-        except (OSError, SyntaxError, ValueError, struct.error, EOFError, MemoryError, IndexError,
-                KeyError, TypeError, ImageCms.PyCMSError) as e:
-            raise _fail(path, _describe(e)) from None
+            photo = _load_tifffile(path, budget, preview_side)   # float / 32-bit TIFFs Pillow cannot open
+            if photo is None:
+                raise
+            return photo
+        with im:
+            try:
+                return _decode_pil(path, im, budget, preview_side)
+            except ImageReadError:
+                raise
+            except (OSError, SyntaxError, ValueError, struct.error, EOFError, MemoryError, IndexError,
+                    KeyError, TypeError, ImageCms.PyCMSError) as e:
+                raise _fail(path, _describe(e)) from None
+
+
+def _tifffile_size(path: Path) -> Optional[tuple[int, int]]:
+    """(width, height) of a TIFF through tifffile, or None if it is not one it reads."""
+    if path.suffix.lower() not in (".tif", ".tiff"):
+        return None
+    import tifffile
+
+    try:
+        with tifffile.TiffFile(path) as tf:
+            page = tf.pages[0]
+            return int(page.imagewidth), int(page.imagelength)
+    except Exception:
+        return None
+
+
+def _load_tifffile(path: Path, budget: _Budget, preview_side: Optional[int]) -> Optional[Photo]:
+    """A TIFF that Pillow cannot open (32-bit float or integer RGB, 16-bit float, signed), or None."""
+    size = _tifffile_size(path)
+    if size is None:
+        return None
+    width, height = size
+    _check_pixels(path, width, height, budget, sample_bytes=32)
+    try:
+        rgb, alpha, bits = _decode_tiff_deep(path, None)
+    except MemoryError:
+        raise _fail(path, "not enough memory to decode it") from None
+    if rgb is None:
+        return None
+    photo = Photo(pixels=rgb, path=path, alpha=alpha, bit_depth=bits, full_size=rgb.shape[:2])
+    return _downscale_photo(photo, preview_side) if preview_side is not None else photo
 
 
 def _exif_of(im: Image.Image) -> Optional[Image.Exif]:
@@ -343,14 +426,19 @@ def _exif_bytes(exif: Optional[Image.Exif]) -> Optional[bytes]:
         return None
 
 
-def _decode_pil(path: Path, im: Image.Image, max_pixels: int, preview_side: Optional[int]) -> Photo:
+def _decode_pil(path: Path, im: Image.Image, budget: _Budget, preview_side: Optional[int]) -> Photo:
     try:
         im.seek(0)
     except EOFError:
         pass
     width, height = im.size
-    _check_pixels(path, width, height, max_pixels)
-    png16 = _png_16bit_colour(im)   # before getexif(), which may decode a PNG to look for EXIF after the pixels
+    png16 = _png_16bit_colour(im)
+    if preview_side is not None and im.format in ("JPEG", "MPO"):
+        _check_pixels(path, width, height, replace(budget, max_bytes=2 ** 62))   # draft mode decodes it smaller
+    else:
+        bits = _tiff_bits(im) if im.format == "TIFF" else 16 if png16 else 8
+        sample_bytes = len(im.getbands()) * max(1, (bits + 7) // 8) * (2 if png16 else 1)
+        _check_pixels(path, width, height, budget, sample_bytes)   # before getexif(), which may decode a PNG to look for EXIF after the pixels
     exif = _exif_of(im)
     orientation, make, model, when = _exif_fields(exif)
     icc = im.info.get("icc_profile") or None
@@ -577,7 +665,7 @@ def _raw_error(e: BaseException) -> str:
     return f"cannot decode the RAW file ({text})"
 
 
-def _load_raw(path: Path, max_pixels: int, opts: RawOptions, preview_side: Optional[int]) -> Photo:
+def _load_raw(path: Path, budget: _Budget, opts: RawOptions, preview_side: Optional[int]) -> Photo:
     import rawpy
 
     params = _raw_params(opts, half_size=preview_side is not None)
@@ -589,8 +677,8 @@ def _load_raw(path: Path, max_pixels: int, opts: RawOptions, preview_side: Optio
         with raw:
             try:
                 s = raw.sizes
-                _check_pixels(path, s.raw_width, s.raw_height, max_pixels)
-                _check_pixels(path, s.width, s.height, max_pixels)
+                _check_pixels(path, s.raw_width, s.raw_height, budget, sample_bytes=2)
+                _check_pixels(path, s.width, s.height, budget, sample_bytes=2 + 6)
                 full_size = (s.width, s.height) if s.flip & 4 else (s.height, s.width)   # flip & 4: axes swap
                 rgb = None
                 if preview_side is not None and opts.embedded_preview:
@@ -655,14 +743,9 @@ class _LibRawMessages:
                 self._capture.seek(0)
                 text = self._capture.read().decode("utf-8", "replace")
                 self._capture.close()
-                others = []
-                for line in text.splitlines():
-                    if "unexpected end of file" in line.lower() or "data corrupted" in line.lower():
-                        self.lines.append(line)
-                    else:
-                        others.append(line)
-                if others:
-                    os.write(2, ("\n".join(others) + "\n").encode())
+                # LibRaw's other messages are dropped: the user sees our one line or nothing.
+                self.lines = [line for line in text.splitlines()
+                              if "unexpected end of file" in line.lower() or "data corrupted" in line.lower()]
         finally:
             self._lock.release()
         return False

@@ -46,6 +46,7 @@ from .noise_level import estimate_noise, sample_regions, strength_for
 from .ode import Solver, integrate_lambda
 from .pixels import Size, fit_size, image_tensor, resize
 from .progress import CancelToken, ProgressCallback, check, report
+from .small import pad_small
 from .tiles import denoise_tiled
 
 #: Long side of the proxy the network is solved on.
@@ -398,8 +399,8 @@ def prepare(net: CLODENet, img: np.ndarray, *, t_max: float = 6.0, t_min: Option
     solve_times = [t for t in times if t != 0]
     lam = torch.zeros(len(times), ph, pw, 3, device=device)
     if solve_times:
-        states = integrate_lambda(net, proxy, solve_times, solver, progress=progress, cancel=cancel)
+        states = integrate_lambda(net, pad_small(proxy), solve_times, solver, progress=progress, cancel=cancel)
         for t, state in zip(solve_times, states):
-            lam[times.index(t)] = state[0, 3:6].permute(1, 2, 0)
+            lam[times.index(t)] = state[0, 3:6, :ph, :pw].permute(1, 2, 0)
     report(progress, 1.0, "prepared")
     return Session(net, img, proxy, times, lam, device, max(abs(t_min), t_max), upsample)

@@ -12,6 +12,8 @@ from __future__ import annotations
 import hashlib
 import json
 import math
+import os
+import stat
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Optional, Union
@@ -26,6 +28,8 @@ PathLike = Union[str, Path]
 
 SUFFIX = ".clode.json"
 FORMAT_VERSION = 1
+#: A sidecar is a few hundred bytes; anything much larger is not one (and is not read).
+MAX_BYTES = 1 << 20
 
 
 def fallback_dir() -> Path:
@@ -43,7 +47,8 @@ def fallback_path(photo_path: PathLike) -> Path:
     """The sidecar in the user data dir: a hash of the absolute path keeps names unique."""
     photo = Path(photo_path).expanduser().resolve()
     digest = hashlib.sha1(str(photo).encode("utf-8", "surrogateescape")).hexdigest()[:16]
-    return fallback_dir() / f"{digest}-{photo.name}{SUFFIX}"
+    name = photo.name if len(os.fsencode(photo.name)) <= 200 else photo.name[:60]   # a name near 255 bytes
+    return fallback_dir() / f"{digest}-{name}{SUFFIX}"
 
 
 @dataclass
@@ -69,9 +74,12 @@ def _read(path: Path) -> Optional[Saved]:
 
     A damaged value (not a number, NaN, out of range) must not reach the model: it is dropped, and
     named in ``problems``, so that setting takes its default."""
+    text = _read_small(path)
+    if text is None:
+        return None
     try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError):
+        data = json.loads(text)
+    except (ValueError, RecursionError):   # not JSON, a 10,000-digit number, nesting 100,000 deep
         return None
     if not isinstance(data, dict):
         return None
@@ -84,6 +92,29 @@ def _read(path: Path) -> Optional[Saved]:
     clean = {key: (getattr(adjustments, key) if key in good else value) for key, value in settings.items()
              if key in good or key not in Adjustments.names()}
     return Saved(path, clean, problems)
+
+
+def _read_small(path: Path) -> Optional[str]:
+    """The text of a regular file of at most ``MAX_BYTES``, else None. Opened without blocking
+    (a FIFO named like a sidecar would otherwise hang the reader forever) and checked to be a
+    regular file before anything is read."""
+    try:
+        fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))
+    except OSError:
+        return None
+    try:
+        info = os.fstat(fd)
+        if not stat.S_ISREG(info.st_mode) or info.st_size > MAX_BYTES:
+            return None
+        with os.fdopen(fd, "rb", closefd=False) as f:
+            data = f.read(MAX_BYTES + 1)
+    except OSError:
+        return None
+    finally:
+        os.close(fd)
+    if len(data) > MAX_BYTES:
+        return None
+    return data.decode("utf-8", "replace")
 
 
 def _mtime(path: Path) -> float:

@@ -33,7 +33,7 @@ import torch.nn as nn
 from safetensors.torch import load_file, save_file
 
 from .version import __version__
-from .atomic import write_text
+from .atomic import parts_of, write_text
 from .devices import resolve_device
 from .errors import Cancelled, ClodeError
 from .losses import LossWeights, clode_loss, denoising, trajectory_terms
@@ -210,8 +210,7 @@ def remove_partial_files(out, pid: int) -> list[Path]:
     folder and the temporary files of atomic writes beside the checkpoints and the model."""
     out_path = model_path_for(str(out))
     run_dir = out_path.with_suffix(".checkpoints")
-    found = list(run_dir.glob(f".tmp-step-*-{pid}")) + list(run_dir.glob(".latest.json.*.part"))
-    found += list(out_path.parent.glob(f".{out_path.name}.*.part"))
+    found = list(run_dir.glob(f".tmp-step-*-{pid}")) + parts_of(run_dir, pid) + parts_of(out_path.parent, pid)
     for p in found:
         if p.is_dir():
             shutil.rmtree(p, ignore_errors=True)

@@ -27,7 +27,8 @@ from safetensors.torch import load_file, safe_open, save_file
 
 from .version import __version__
 from .atomic import atomic_path
-from .errors import ModelLoadError
+from .adjustments import T_MAX_LIMITS, check_T
+from .errors import ClodeError, ModelLoadError
 from .network import ARCHITECTURE, CURVE_MODES, CLODENet
 
 PathLike = Union[str, Path]
@@ -39,6 +40,27 @@ OFFICIAL_UNUSED = re.compile(r"^(conv1|e_conv[1-7])\.")
 
 
 DARKEN_MODES = ("integrate", "mirror")
+#: No trained weight comes near this; a larger one is damage (it would give NaN or black images).
+MAX_WEIGHT = 1e4
+
+
+def _metadata_T(path: Path, meta: dict) -> tuple[float, float]:
+    """The model's (default_T, t_max), checked: finite, t_max in ``T_MAX_LIMITS``, default_T within it."""
+    try:
+        t_max = T_MAX_LIMITS.where("its t_max").check("t_max", meta.get("t_max", 6.0))
+        default_T = check_T(meta.get("default_T", 3.0), t_max, "its default_T")
+    except ClodeError as e:
+        raise ModelLoadError(f"{path}: damaged model metadata, {e}") from None
+    return default_T, t_max
+
+
+def _card(text) -> dict:
+    """The model card (JSON); a damaged one is left out, it only describes the model."""
+    try:
+        card = json.loads(text or "{}")
+    except (ValueError, RecursionError):
+        return {"damaged": True}
+    return card if isinstance(card, dict) else {"damaged": True}
 
 
 @dataclass
@@ -80,6 +102,12 @@ def _check_and_load(net: CLODENet, state: dict, path: Path) -> None:
             problems.append("wrong shapes: " + _short(f"{k} {tuple(state[k].shape)}" for k in wrong))
     if problems:
         raise ModelLoadError(f"{path}: not a CLODE model ({'; '.join(problems)})")
+    for k, v in state.items():
+        if not v.is_floating_point():
+            continue
+        v = v.float()
+        if not bool(torch.isfinite(v).all()) or (v.numel() and float(v.abs().max()) > MAX_WEIGHT):
+            raise ModelLoadError(f"{path}: damaged model, tensor {k} holds NaN, infinite or absurdly large values")
     net.load_state_dict({k: v.float() for k, v in state.items()})
 
 
@@ -149,6 +177,8 @@ def load_model(path: Optional[PathLike] = None, device: Union[str, torch.device]
         raise ModelLoadError(f"{path}: no such model file")
     if path.is_dir():
         raise ModelLoadError(f"{path}: is a folder, not a model file")
+    if not path.is_file():   # a FIFO or a device would block the read or never end
+        raise ModelLoadError(f"{path}: not a regular file")
     try:
         if path.stat().st_size == 0:
             raise ModelLoadError(f"{path}: empty file")
@@ -163,15 +193,19 @@ def load_model(path: Optional[PathLike] = None, device: Union[str, torch.device]
         if any(k.startswith(OFFICIAL_PREFIXES) for k in state):
             state = official_to_ours(state)
         _check_and_load(net, state, path)
-        card = json.loads(meta.get("card", "{}") or "{}")
+        card = _card(meta.get("card"))
+        default_T, t_max = _metadata_T(path, meta)
         curve = meta.get("curve", "per_channel")
         if curve not in CURVE_MODES:
             raise ModelLoadError(f"{path}: unknown curve mode {curve!r} (expected one of: {', '.join(CURVE_MODES)})")
+        darken = meta.get("darken", "mirror" if meta.get("format") == "clode" else "integrate")
+        if darken not in DARKEN_MODES:
+            raise ModelLoadError(f"{path}: unknown darken mode {darken!r} (expected one of: {', '.join(DARKEN_MODES)})")
         net.curve_mode = curve
         net.adaptive_denoise = meta.get("denoise") == "adaptive"
         info = ModelInfo(name=meta.get("name", path.stem), path=path,
-                         darken=meta.get("darken", "mirror" if meta.get("format") == "clode" else "integrate"),
-                         default_T=float(meta.get("default_T", 3.0)), t_max=float(meta.get("t_max", 6.0)),
+                         darken=darken,
+                         default_T=default_T, t_max=t_max,
                          card=card, curve=curve)
     else:
         state = _read_official(path)

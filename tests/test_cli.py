@@ -200,6 +200,6 @@ def test_enhance_with_colour_noise_reduction(tmp_path, photos, fixture_model_pat
     off, on = (load_image(tmp_path / d / "a.png").pixels for d in ("off", "on"))
     assert np.abs(on - off).max() > 1 / 255
     bad = clode("enhance", *common, "-o", tmp_path / "bad", "--colour-noise", "-1")
-    assert bad.returncode == 2 and "must be 0 or more" in bad.stderr and "Traceback" not in bad.stderr
+    assert bad.returncode == 2 and "must be 0 to 4" in bad.stderr and "Traceback" not in bad.stderr
     assert bad.stderr.strip().splitlines() == [
-        "clode enhance: error: argument --colour-noise: must be 0 or more, got -1 (see clode enhance --help)"]
+        "clode enhance: error: argument --colour-noise: -1: must be 0 to 4 (see clode enhance --help)"]

@@ -2,19 +2,18 @@
 
 One progress line per file on stdout, the summary at the end (also written as a log file in the
 output folder). Exit status: 0 when every file was done or skipped, 1 when any failed, 130 when
-cancelled (Ctrl-C stops after cleaning up; a second Ctrl-C stops at once).
+cancelled (Ctrl-C or SIGTERM stops after cleaning up; a second one stops at once).
 """
 
 from __future__ import annotations
 
-import signal
 import sys
 
 from .. import batch
 from ..errors import ClodeError
 from ..export import FORMAT_EXTENSIONS, ExportOptions
 from ..progress import CancelToken
-from .common import add_adjustment_options, add_engine_options, adjustments_from, make_enhancer
+from .common import add_adjustment_options, add_engine_options, adjustments_from, make_enhancer, stop_on_signals
 
 
 def register(subparsers) -> None:
@@ -39,8 +38,8 @@ def register(subparsers) -> None:
                         + ", ".join(f"{{{k}}} ({v})" for k, v in batch.NAME_FIELDS.items())
                         + f" (default {batch.DEFAULT_NAME})")
     p.add_argument("--on-conflict", choices=batch.CONFLICT_POLICIES, default="unique",
-                   help="when an output file exists: unique (default: add -2, -3 ...), overwrite, "
-                        "or skip (picks up an interrupted batch)")
+                   help="when an output file exists: unique (default: add -2, -3 ...), overwrite (never "
+                        "a file inside INPUT_DIR), or skip (picks up an interrupted batch)")
     p.add_argument("--strip-metadata", action="store_true", help="write no EXIF, GPS, XMP or provenance")
     add_adjustment_options(p)
     p.add_argument("--shard", metavar="i/n",
@@ -83,18 +82,8 @@ def run(args) -> int:
               f"elapsed {batch.format_duration(p.elapsed)}, ETA {batch.format_duration(p.eta)}", flush=True)
 
     cancel = CancelToken()
-
-    def interrupt(signum, frame):
-        if cancel.cancelled:
-            raise KeyboardInterrupt
-        print("clode: stopping after cleaning up (Ctrl-C again to stop at once)", file=sys.stderr, flush=True)
-        cancel.cancel()
-
-    previous = signal.signal(signal.SIGINT, interrupt)
-    try:
+    with stop_on_signals(cancel):
         result = batch.run(plan, enhancer, progress=progress, cancel=cancel)
-    finally:
-        signal.signal(signal.SIGINT, previous)
     print(result.headline() + (f"; log: {result.log_path}" if result.log_path else ""), flush=True)
     for item in result.items:
         if item.status == batch.FAILED:

@@ -1,13 +1,24 @@
-"""Options shared by the commands that run a model: --model, --device, --solver."""
+"""Options shared by the commands that run a model: --model, --device, --solver; the adjustments'
+options; and the signal handling of the commands that write files."""
 
 from __future__ import annotations
 
 import argparse
+import contextlib
+import signal
+import sys
+import threading
+from typing import Iterator
 
-from ..adjustments import DEFAULT_COLOUR_NOISE, DEFAULT_DENOISE, Adjustments
+from ..adjustments import DEFAULT_COLOUR_NOISE, DEFAULT_DENOISE, Adjustments, Limits
 from ..enhancer import Enhancer
+from ..errors import ClodeError
 from ..ode import EXACT, Solver
+from ..progress import CancelToken
 from ..weights import load_model
+
+#: The smallest step a fixed-step solver may take (a smaller one would solve for hours).
+MIN_SOLVER_STEP = 0.01
 
 
 def add_engine_options(parser: argparse.ArgumentParser) -> None:
@@ -20,20 +31,41 @@ def add_engine_options(parser: argparse.ArgumentParser) -> None:
                              "dopri5:TOL, or a fixed-step method and its step, e.g. rk4:0.5")
 
 
+def checked(limits: Limits):
+    """An argparse type: a number within ``limits`` (a bad one costs argparse's one line, which
+    names the option: ``argument --denoise: 'nan' is not a finite number``)."""
+    unnamed = limits.where("")
+
+    def parse(text: str) -> float:
+        try:
+            return unnamed.check("", text)
+        except ClodeError as e:
+            raise argparse.ArgumentTypeError(str(e).strip()) from None
+    return parse
+
+
 def exposure(text: str):
-    """argparse type of --T: an end time (negative darkens) or "auto" (chosen per photo)."""
+    """argparse type of --T: an end time (negative darkens) or "auto" (chosen per photo); the
+    model's own range is checked once it is loaded (``clode.adjustments.check_T``)."""
     if text.strip().lower() == "auto":
         return "auto"
     try:
-        return float(text)
+        float(text)
     except ValueError:
         raise argparse.ArgumentTypeError(f"expected a number or auto, not {text!r}") from None
+    return checked(Adjustments.limits("T"))(text)
+
+
+def setting(name: str):
+    """argparse type of the ``Adjustments`` setting ``name`` (its limits, named as the option)."""
+    return checked(Adjustments.limits(name))
 
 
 def add_adjustment_options(parser: argparse.ArgumentParser) -> None:
     """--denoise, --colour-noise and --neutral: the ``Adjustments`` besides T, with the editor's defaults."""
-    parser.add_argument("--denoise", type=float, default=DEFAULT_DENOISE, metavar="S",
-                        help=f"denoiser strength, 0 = off (default {DEFAULT_DENOISE:g}); scaled by the noise "
+    parser.add_argument("--denoise", type=setting("denoise"), default=DEFAULT_DENOISE, metavar="S",
+                        help=f"denoiser strength, 0 = off (default {DEFAULT_DENOISE:g}, at most "
+                             f"{Adjustments.limits('denoise').hi:g}); scaled by the noise "
                              "measured in each photo, so clean photos are left alone")
     add_colour_noise_option(parser, DEFAULT_COLOUR_NOISE, "as in the editor")
     parser.add_argument("--neutral", action="store_true",
@@ -41,9 +73,10 @@ def add_adjustment_options(parser: argparse.ArgumentParser) -> None:
 
 
 def add_colour_noise_option(parser: argparse.ArgumentParser, default: float, why: str) -> None:
-    parser.add_argument("--colour-noise", dest="colour_noise", type=strength, default=default, metavar="S",
-                        help="colour-noise reduction after the denoiser: 0 = off, 1 = a 2-pixel chroma blur "
-                             f"(default {default:g}: {why})")
+    parser.add_argument("--colour-noise", dest="colour_noise", type=setting("colour_noise"), default=default,
+                        metavar="S", help="colour-noise reduction after the denoiser: 0 = off, 1 = a 2-pixel "
+                                          f"chroma blur, at most {Adjustments.limits('colour_noise').hi:g} "
+                                          f"(default {default:g}: {why})")
 
 
 def adjustments_from(args: argparse.Namespace) -> Adjustments:
@@ -52,19 +85,31 @@ def adjustments_from(args: argparse.Namespace) -> Adjustments:
                                      if name != "T" and hasattr(args, name)})
 
 
-def strength(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
-    if not value >= 0:
-        raise argparse.ArgumentTypeError(f"must be 0 or more, got {text}")
-    return value
-
-
 def make_enhancer(args: argparse.Namespace) -> Enhancer:
     """The Enhancer the engine options describe; option errors raise ClodeError before any work."""
     solver = Solver.parse(args.solver) if args.solver else EXACT
+    if solver.fixed_step and solver.step_size is not None and solver.step_size < MIN_SOLVER_STEP:
+        raise ClodeError(f"--solver {args.solver}: the step must be {MIN_SOLVER_STEP:g} or more")
     model = load_model(args.model)
     return Enhancer(model, device=args.device, solver=solver)
 
+
+@contextlib.contextmanager
+def stop_on_signals(cancel: CancelToken) -> Iterator[None]:
+    """Ctrl-C and SIGTERM set ``cancel``: the work stops at its next check, after cleaning up (no
+    partial file); a second one stops at once (KeyboardInterrupt, still through ``finally``)."""
+    def interrupt(signum, frame):
+        if cancel.cancelled:
+            raise KeyboardInterrupt
+        print("clode: stopping after cleaning up (Ctrl-C again to stop at once)", file=sys.stderr, flush=True)
+        cancel.cancel()
+
+    if threading.current_thread() is not threading.main_thread():   # handlers live in the main thread only
+        yield
+        return
+    previous = {s: signal.signal(s, interrupt) for s in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        yield
+    finally:
+        for s, handler in previous.items():
+            signal.signal(s, handler)

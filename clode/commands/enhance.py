@@ -2,21 +2,29 @@
 
 Folders are taken file by file (recursively; their sub-folders are kept under
 OUTDIR). A file that cannot be read or written costs one stderr line; the
-others still run, and the exit code is 1 if any failed. Inputs are never
-written over.
+others still run, and the exit code is 1 if any failed (130 when stopped by
+Ctrl-C or SIGTERM). An existing file is never replaced unless
+``--on-conflict overwrite`` asks for it, and even then no input, nor any
+file in an input's folder tree, is written over.
 """
 
 from __future__ import annotations
 
+import os
 import sys
 import time
 from pathlib import Path
 
+from ..adjustments import check_T
+from ..atomic import TargetExists, remove_stale
+from ..batch import CONFLICT_POLICIES, alternatives, in_tree
 from ..enhancer import MODES
-from ..errors import ClodeError
+from ..errors import Cancelled, ClodeError, describe_unexpected
 from ..enhance_file import enhance_to_file
 from ..imageio import find_images, load_image
-from .common import add_adjustment_options, add_engine_options, adjustments_from, exposure, make_enhancer
+from ..progress import CancelToken
+from .common import (add_adjustment_options, add_engine_options, adjustments_from, exposure, make_enhancer,
+                     stop_on_signals)
 
 
 def register(subparsers) -> None:
@@ -27,6 +35,9 @@ def register(subparsers) -> None:
     p.add_argument("--T", dest="T", type=exposure, metavar="T|auto",
                    help="exposure: the ODE end time (default: the model's, 3.0; negative darkens), "
                         "or auto (chosen per photo)")
+    p.add_argument("--on-conflict", choices=CONFLICT_POLICIES, default="unique",
+                   help="when an output file exists: unique (default: add -2, -3 ...), skip, or overwrite "
+                        "(never an input, nor a file in an input's folder)")
     add_adjustment_options(p)
     p.add_argument("--mode", choices=MODES, default="fast",
                    help="fast (default): solve on a small proxy, render at full size; "
@@ -72,36 +83,81 @@ def run(args) -> int:
     adjustments = adjustments_from(args)       # option errors before the model loads
     enhancer = make_enhancer(args)
     auto = args.T == "auto"
-    adjustments = adjustments.replace(T=enhancer.default_T if args.T is None or auto else args.T)
+    T = enhancer.default_T if args.T is None or auto else check_T(args.T, enhancer.t_max, "--T")
+    adjustments = adjustments.replace(T=T)
+    policy = args.on_conflict
 
     jobs, failed = plan_outputs(args.inputs, outdir)
     sources = {src.resolve() for src, _ in jobs}
+    # The input trees: the folders given, and the folder of each file given (its neighbours are
+    # originals too: IMG_1.jpg must never replace an IMG_1.png beside it).
+    trees = {Path(name).resolve() if Path(name).is_dir() else Path(name).resolve().parent for name in args.inputs
+             if Path(name).exists()}
+    reserved = {target for _, target in jobs}
+    for folder in {target.parent for _, target in jobs}:
+        remove_stale(folder)                     # what killed runs left
     written: dict[Path, Path] = {}
-    for i, (src, target) in enumerate(jobs, 1):
-        key = target.resolve()
-        if key in sources:
-            _error(f"{src}: refusing to write over the input {target}; choose another output folder")
-            failed += 1
-            continue
-        if key in written:
-            _error(f"{src}: skipped, {target} was already written from {written[key]} in this run")
-            failed += 1
-            continue
-        start = time.perf_counter()
-        try:
-            photo = load_image(src)
-            target.parent.mkdir(parents=True, exist_ok=True)
-            T_used = enhance_to_file(photo, target, adjustments, enhancer=enhancer, auto=auto,
-                                     mode=args.mode).adjustments.T
-        except ClodeError as e:
-            _error(str(e))
-            failed += 1
-            continue
-        except OSError as e:  # e.g. the output folder cannot be created
-            _error(f"{target}: {e.strerror or e}")
-            failed += 1
-            continue
-        written[key] = src
-        print(f"[{i}/{len(jobs)}] {src} -> {target} (T={T_used:g}, {time.perf_counter() - start:.1f} s)", flush=True)
-    print(f"{len(written)} written to {outdir}" + (f", {failed} failed" if failed else ""))
+    skipped = 0
+    cancel = CancelToken()
+    with stop_on_signals(cancel):
+        for i, (src, target) in enumerate(jobs, 1):
+            if cancel.cancelled:
+                break
+            key = target.resolve()
+            if key in sources:
+                _error(f"{src}: refusing to write over the input {target}; choose another output folder")
+                failed += 1
+                continue
+            if key in written:
+                _error(f"{src}: skipped, {target} was already written from {written[key]} in this run")
+                failed += 1
+                continue
+            if os.path.lexists(target):
+                if policy == "skip":
+                    print(f"[{i}/{len(jobs)}] {src}: skipped, {target} exists", flush=True)
+                    skipped += 1
+                    continue
+                if policy == "overwrite" and any(in_tree(target, tree) for tree in trees):
+                    _error(f"{src}: refused, {target} lies in an input folder and overwrite never replaces "
+                           "a file there (use unique or skip)")
+                    failed += 1
+                    continue
+            start = time.perf_counter()
+            try:
+                photo = load_image(src)
+                target.parent.mkdir(parents=True, exist_ok=True)
+                result = enhance_to_file(photo, target, adjustments, enhancer=enhancer, auto=auto, mode=args.mode,
+                                         cancel=cancel, exclusive=policy != "overwrite",
+                                         alternatives=alternatives(target, reserved) if policy == "unique" else ())
+            except Cancelled:
+                break
+            except TargetExists:
+                print(f"[{i}/{len(jobs)}] {src}: skipped, {target} was written meanwhile by another run", flush=True)
+                skipped += 1
+                continue
+            except ClodeError as e:
+                _error(str(e))
+                failed += 1
+                continue
+            except OSError as e:  # e.g. the output folder cannot be created
+                _error(f"{e.filename or target}: {e.strerror or e}")
+                failed += 1
+                continue
+            except MemoryError:
+                _error(f"{src}: out of memory")
+                failed += 1
+                continue
+            except Exception as e:  # noqa: BLE001 - one strange file must not stop the others
+                _error(f"{src}: {describe_unexpected(e)}")
+                failed += 1
+                continue
+            written[key] = src
+            reserved.add(result.path)
+            print(f"[{i}/{len(jobs)}] {src} -> {result.path} (T={result.adjustments.T:g}, "
+                  f"{time.perf_counter() - start:.1f} s)", flush=True)
+    print(f"{len(written)} written to {outdir}" + (f", {skipped} skipped" if skipped else "")
+          + (f", {failed} failed" if failed else ""), flush=True)
+    if cancel.cancelled:
+        print("clode: cancelled (rerun with --on-conflict skip to do the rest)", file=sys.stderr)
+        return 130
     return 1 if failed else 0

@@ -6,7 +6,8 @@ import math
 import sys
 
 from ..evaluate import EvalReport, evaluate_pairs
-from .common import add_colour_noise_option, add_engine_options, exposure, make_enhancer
+from ..adjustments import check_T
+from .common import add_colour_noise_option, add_engine_options, exposure, make_enhancer, setting
 
 
 def register(subparsers) -> None:
@@ -19,7 +20,7 @@ def register(subparsers) -> None:
                    help="end time (default: the model's, 3.0), or auto (chosen per image without the ground truth)")
     p.add_argument("--sweep", action="store_true",
                    help="also find each image's best T against the ground truth (the 'oracle T' score)")
-    p.add_argument("--denoise", type=float, default=1.0, metavar="S", help="denoiser strength (default 1.0)")
+    p.add_argument("--denoise", type=setting("denoise"), default=1.0, metavar="S", help="denoiser strength (default 1.0)")
     add_colour_noise_option(p, 0.0, "the model's own output, as the paper scores it")
     add_engine_options(p)
     p.set_defaults(func=run)
@@ -58,7 +59,7 @@ def format_report(report: EvalReport) -> str:
 
 def run(args) -> int:
     enhancer = make_enhancer(args)
-    T = enhancer.default_T if args.T is None else args.T
+    T = enhancer.default_T if args.T is None else args.T if args.T == "auto" else check_T(args.T, enhancer.t_max, "--T")
     print(f"model {enhancer.model_name}, T = {T if T == 'auto' else format(T, 'g')}, denoise {args.denoise:g}, "
           f"colour noise {args.colour_noise:g}, solver {enhancer.solver.describe()}, device {enhancer.device}", flush=True)
 

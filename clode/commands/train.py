@@ -8,11 +8,41 @@ import sys
 import threading
 from dataclasses import fields
 
+from ..adjustments import Limits
 from ..errors import ClodeError
 from ..losses import LossWeights
 from ..network import CURVE_MODES
 from ..progress import CancelToken
+from ..paths import model_path_for
 from ..train import TrainConfig, train
+
+#: What each numeric training option accepts (checked before any work, one line naming the option).
+LIMITS = {
+    "steps": Limits(1, 10_000_000), "minutes": Limits(0.01, 1e6), "crop": Limits(16, 4096), "batch": Limits(1, 1024),
+    "lr": Limits(1e-9, 1.0), "E": Limits(0.01, 0.99), "checkpoint_every": Limits(1, 10_000_000),
+    "max_side": Limits(16, 16384),
+    "T": Limits(0.25, 6.0),      # the saved model's default T: within its range (save_model's t_max, 6)
+}
+#: The loss weights: finite, from 0 to this.
+MAX_LOSS_WEIGHT = 1e6
+
+
+def check_options(args) -> None:
+    """Refuse a number that would train nothing, diverge or never end (one line naming the option),
+    and an --out that cannot be written, before any photo is read."""
+    for name, limits in LIMITS.items():
+        value = getattr(args, name)
+        if value is not None:
+            limits.where("--" + name.replace("_", "-")).check(name, value)
+    for f in fields(LossWeights):
+        Limits(0.0, MAX_LOSS_WEIGHT, f"--w-{f.name}").check(f.name, getattr(args, f"w_{f.name}"))
+    if args.crop > args.max_side:
+        raise ClodeError(f"--crop {args.crop}: must be at most --max-side ({args.max_side})")
+    out = model_path_for(args.out)
+    if out.is_dir():
+        raise ClodeError(f"--out {args.out}: {out} is a folder; give a model name or a .safetensors file path")
+    if out.exists() and not out.is_file():
+        raise ClodeError(f"--out {args.out}: {out} is not a regular file")
 
 
 def register(sub) -> None:
@@ -59,6 +89,7 @@ def register(sub) -> None:
 def run(args) -> int:
     if (args.val_low is None) != (args.val_high is None):
         raise ClodeError("--val-low and --val-high go together")
+    check_options(args)
     config = TrainConfig(
         data=args.data, out=args.out, steps=args.steps, minutes=args.minutes, crop=args.crop, batch=args.batch, lr=args.lr, E=args.E,
         T=args.T, weights={f.name: getattr(args, f"w_{f.name}") for f in fields(LossWeights)}, solver=args.solver,
