@@ -227,3 +227,13 @@ def test_finish_ships_a_chosen_checkpoint_with_its_card(photo_dir, tmp_path):
     assert shipped.info.card["steps"] == 3
     for a, b in zip(shipped.state_dict().values(), checkpoint.state_dict().values()):
         assert torch.equal(a, b)
+
+
+def test_calibrated_default_T_is_the_best_measured_and_ships_in_the_model(photo_dir, tmp_path):
+    from clode.calibrate import GRID
+    result = train(tiny_config(photo_dir, tmp_path / "c.safetensors", steps=1, calibrate_T=True))
+    model = load_model(result.model_path)
+    calibration = model.info.card["calibration"]
+    curve = {float(k): v for k, v in calibration["psnr_by_T"].items()}
+    assert model.info.default_T == calibration["default_T"] == max(curve, key=curve.get)
+    assert sorted(curve) == sorted(float(t) for t in GRID) and all(np.isfinite(v) for v in curve.values())
