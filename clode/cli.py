@@ -13,6 +13,7 @@ import contextlib
 import importlib
 import sys
 import warnings
+from typing import Optional, Sequence
 
 from .version import __version__
 from .errors import Cancelled, ClodeError, describe_unexpected
@@ -27,12 +28,18 @@ class OneLineParser(argparse.ArgumentParser):
         self.exit(2, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
 
 
-def build_parser() -> argparse.ArgumentParser:
+def build_parser(argv: Optional[Sequence[str]] = None) -> argparse.ArgumentParser:
+    """The parser of every command; or, when ``argv`` starts with a command's name, of that one only.
+
+    Each command module brings its own dependencies (``train`` the training code, every engine
+    command torch), so ``clode enhance`` imports neither the training code nor anything of the others
+    (tests/test_cli_imports.py)."""
     parser = OneLineParser(prog="clode", description="Low-light photo enhancement with CLODE.")
     parser.add_argument("--version", action="version", version=f"clode {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     sub.required = True
-    for name in COMMANDS:
+    wanted = [argv[0]] if argv and argv[0] in COMMANDS else COMMANDS
+    for name in wanted:
         try:
             module = importlib.import_module(f"clode.commands.{name}")
         except ModuleNotFoundError as e:
@@ -50,7 +57,10 @@ def main(argv=None) -> int:
             stream.reconfigure(errors="backslashreplace")
     # Libraries' warnings (Pillow's, torch's) are not for the user: each failure is one line of ours.
     warnings.simplefilter("ignore")
-    parser = build_parser()
+    if argv is None:
+        argv = sys.argv[1:]
+    argv = [str(a) for a in argv]
+    parser = build_parser(argv)
     args = parser.parse_args(argv)
     try:
         return int(args.func(args) or 0)

@@ -24,7 +24,7 @@ from PIL import Image, PngImagePlugin
 from .version import __version__
 from .atomic import TargetExists, atomic_write
 from .errors import ImageWriteError
-from .imageio import Photo, srgb_profile
+from .imageio import Photo, is_raw_path, srgb_profile
 from .pixels import quantize, resize
 
 PathLike = Union[str, os.PathLike]
@@ -40,6 +40,12 @@ _TIFF_COMPRESSION = {None: None, "none": None, "deflate": "zlib", "zlib": "zlib"
 FORMAT_NAMES = {"jpeg": "JPEG", "png": "PNG", "tiff": "TIFF", "webp": "WebP"}
 LOSSY = ("jpeg", "webp")
 DEEP = ("png", "tiff")
+#: zlib level of every PNG written. Level 6 (zlib's default) took 3-14 s for a noisy 24 MP photo on
+#: one core; a lower level costs a few per cent of size for several times the speed
+#: (benchmarks/bench_png_level.py; the figures are in the commit that chose it).
+PNG_LEVEL = 1
+#: JPEG quality when a JPEG is written because the source was one (``clode enhance``'s default).
+HIGH_QUALITY = 95
 
 # IFD0 tags that describe the source file's own layout, not the photo: never carried to another file.
 _STRUCTURAL_TAGS = {
@@ -78,6 +84,22 @@ def format_for(path: PathLike, options: Optional[ExportOptions] = None) -> str:
         raise ImageWriteError(f"{path}: cannot tell the output format from the extension "
                               f"(use .jpg, .png, .tif or .webp)")
     return fmt
+
+
+def same_kind_format(source: PathLike) -> str:
+    """The format that keeps a photo's own kind of file: JPEG for JPEG, PNG for PNG, TIFF for TIFF
+    and camera RAW (written with 16 bits, see ``same_kind_options``), PNG for the rest."""
+    if is_raw_path(source):
+        return "tiff"
+    fmt = _EXTENSION_FORMATS.get(Path(source).suffix.lower())
+    return fmt if fmt in ("jpeg", "png", "tiff") else "png"
+
+
+def same_kind_options(photo: Photo, fmt: str, quality: int = HIGH_QUALITY) -> ExportOptions:
+    """Options for writing ``photo`` as ``fmt``: 16 bits where the format holds them and the source
+    had more than 8 (a RAW, a 16-bit PNG or TIFF), else 8; ``quality`` for JPEG and WebP."""
+    deep = fmt in DEEP and (photo.is_raw or photo.bit_depth > 8)
+    return ExportOptions(format=fmt, quality=quality, bits=16 if deep else 8)
 
 
 def describe_provenance(provenance: Optional[dict]) -> str:
@@ -375,7 +397,7 @@ def _write_png(tmp: Path, rgb: np.ndarray, alpha: Optional[np.ndarray], meta: _M
             info.add_itxt(key, value)
         if xmp:
             info.add_itxt("XML:com.adobe.xmp", xmp.decode("utf-8"))
-        kwargs = dict(pnginfo=info, compress_level=6)
+        kwargs = dict(pnginfo=info, compress_level=PNG_LEVEL)
         if exif:
             kwargs["exif"] = exif
         if meta.icc:
@@ -420,7 +442,7 @@ def write_png16(f, a: np.ndarray, chunks=()) -> None:
     for kind, data in chunks:
         f.write(_png_chunk(kind, data))
     bpp = 2 * c
-    comp = zlib.compressobj(6)
+    comp = zlib.compressobj(PNG_LEVEL)
     pending = bytearray()
     rows_per_block = max(1, (4 << 20) // (w * bpp))
     prev_last = np.zeros(w * bpp, np.int16)

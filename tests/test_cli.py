@@ -60,11 +60,13 @@ def test_enhance_files(tmp_path, photos, fixture_model_path):
     r = clode("enhance", *photos, "-o", out, "--model", fixture_model_path, "--device", "cpu", *EXACT)
     assert r.returncode == 0, r.stderr
     assert r.stderr == ""
-    assert sorted(p.name for p in out.iterdir()) == ["a.png", "b.png"]
+    # each photo keeps its own kind of file: PNG -> PNG, JPEG -> JPEG (high quality)
+    assert sorted(p.name for p in out.iterdir()) == ["a.png", "b.jpg"]
+    assert [Image.open(out / name).format for name in ("a.png", "b.jpg")] == ["PNG", "JPEG"]
     progress = [line for line in r.stdout.splitlines() if line.startswith("[")]
     assert len(progress) == 2 and "a.png" in progress[0] and "b.jpg" in progress[1]
     for src in photos:
-        result = read(out / (src.stem + ".png"))
+        result = read(out / src.name)
         assert result.shape == (40, 56, 3)
         assert result.mean() > read(src).mean() + 0.02   # the fixture model brightens at T = 3
 
@@ -77,7 +79,7 @@ def test_enhance_folder_keeps_subfolders(tmp_path, fixture_model_path):
     out = tmp_path / "out"
     r = clode("enhance", src, "-o", out, "--model", fixture_model_path, *EXACT)
     assert r.returncode == 0, r.stderr
-    assert (out / "one.png").is_file() and (out / "day2" / "two.png").is_file()
+    assert (out / "one.png").is_file() and (out / "day2" / "two.jpg").is_file()
     assert len(list(out.rglob("*"))) == 3     # two photos and one folder, nothing else
 
 
@@ -106,7 +108,7 @@ def test_bad_inputs_are_reported_and_the_rest_is_done(tmp_path, photos, fixture_
 def test_refuses_to_write_over_an_input(tmp_path, photos, fixture_model_path):
     folder = photos[0].parent
     before = photos[0].read_bytes()
-    r = clode("enhance", folder, "-o", folder, "--model", fixture_model_path, *EXACT)
+    r = clode("enhance", folder, "-o", folder, "--format", "png", "--model", fixture_model_path, *EXACT)
     lines = assert_clean_failure(r, 1)
     assert "refusing to write over" in lines[0] and "a.png" in lines[0]
     assert photos[0].read_bytes() == before

@@ -3,6 +3,7 @@ atomic writes, and the source never overwritten."""
 
 import io
 import os
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -11,7 +12,7 @@ from PIL import Image, ImageCms, JpegImagePlugin
 from clode import __version__
 from clode.errors import ImageWriteError
 from clode.export import FORMAT_EXTENSIONS, ExportOptions, pixel_dtype, save_image
-from clode.imageio import load_image
+from clode.imageio import Photo, load_image
 from dng import make_dng
 
 SOFTWARE = f"CLODE Desktop {__version__}"
@@ -253,3 +254,19 @@ def test_writes_are_atomic(tmp_path, pixels):
         save_image(target, np.full((1, 1, 3), 0.5, np.float32)[:, :0])   # empty image: nothing to encode
     assert target.read_bytes() == b"previous version"
     assert sorted(p.name for p in tmp_path.iterdir()) == ["not_a_folder", "out.png"]
+
+
+def test_same_kind_of_file_by_default():
+    """clode enhance's default output: the source's own kind, RAW as 16-bit TIFF, anything else PNG."""
+    from clode.export import HIGH_QUALITY, same_kind_format, same_kind_options
+    kinds = {"a.jpg": "jpeg", "b.JPEG": "jpeg", "c.png": "png", "d.tif": "tiff", "e.TIFF": "tiff",
+             "f.CR2": "tiff", "g.dng": "tiff", "h.webp": "png", "i.bmp": "png"}
+    assert {name: same_kind_format(name) for name in kinds} == kinds
+    pixels = np.zeros((2, 2, 3), np.float32)
+    raw = Photo(pixels=pixels, path=Path("f.CR2"), is_raw=True)
+    deep = Photo(pixels=pixels, path=Path("d.tif"), bit_depth=16)
+    plain = Photo(pixels=pixels, path=Path("a.jpg"))
+    assert same_kind_options(raw, "tiff").bits == 16 and same_kind_options(deep, "png").bits == 16
+    assert same_kind_options(plain, "tiff").bits == 8 and same_kind_options(raw, "jpeg").bits == 8
+    jpeg = same_kind_options(plain, "jpeg")
+    assert jpeg.format == "jpeg" and jpeg.quality == HIGH_QUALITY >= 95

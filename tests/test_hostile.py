@@ -132,7 +132,7 @@ def test_corpus_output_or_one_line(tmp_path, fixture_model_path):
     # clode enhance on the same folder: the same outputs or lines, and no file left behind
     code, stdout, err = clode("enhance", inp, "-o", tmp_path / "enh", "--model", fixture_model_path, timeout=300)
     assert code == 1 and len([line for line in err.splitlines() if line.startswith("clode: error:")]) == 2, err
-    assert (tmp_path / "enh" / "tiny_1x1.png").exists() and (tmp_path / "enh" / "float32.png").exists()
+    assert (tmp_path / "enh" / "tiny_1x1.png").exists() and (tmp_path / "enh" / "float32.tif").exists()
     assert snapshot(inp) == before
 
 
@@ -294,7 +294,7 @@ def test_enhance_never_replaces_a_neighbour(tmp_path, fixture_model_path, capsys
     Image.fromarray(np.full((8, 8, 3), 30, np.uint8)).save(jpg)
     other = png(folder / "IMG_1.png", 8, 8, seed=9)          # a different original with the output's name
     before = snapshot(folder)
-    model = ["--model", str(fixture_model_path), "--T", "0.25"]
+    model = ["--model", str(fixture_model_path), "--T", "0.25", "--format", "png"]
     assert cli.main(["enhance", str(jpg), "-o", str(folder), *model]) == 0
     assert (folder / "IMG_1-2.png").exists()
     assert cli.main(["enhance", str(jpg), "-o", str(folder), "--on-conflict", "overwrite", *model]) == 1

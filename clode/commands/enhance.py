@@ -1,4 +1,7 @@
-"""``clode enhance IMG_OR_DIR... -o OUTDIR``: one enhanced PNG per input photo.
+"""``clode enhance IMG_OR_DIR... -o OUTDIR``: one enhanced photo per input, of the input's own kind.
+
+JPEG gives JPEG (quality 95), PNG gives PNG, TIFF gives TIFF, camera RAW a 16-bit TIFF, anything
+else PNG; ``--format`` picks one format for all. 16-bit sources keep 16 bits in PNG and TIFF.
 
 Folders are taken file by file (recursively; their sub-folders are kept under
 OUTDIR). A file that cannot be read or written costs one stderr line; the
@@ -14,6 +17,7 @@ import os
 import sys
 import time
 from pathlib import Path
+from typing import Optional
 
 from ..adjustments import check_T
 from ..atomic import TargetExists, remove_stale
@@ -21,6 +25,7 @@ from ..batch import CONFLICT_POLICIES, alternatives, in_tree
 from ..enhancer import MODES
 from ..errors import Cancelled, ClodeError, describe_unexpected
 from ..enhance_file import enhance_to_file
+from ..export import FORMAT_EXTENSIONS, HIGH_QUALITY, format_for, same_kind_format, same_kind_options
 from ..imageio import find_images, load_image
 from ..progress import CancelToken
 from .common import (add_adjustment_options, add_engine_options, adjustments_from, exposure, make_enhancer,
@@ -28,8 +33,10 @@ from .common import (add_adjustment_options, add_engine_options, adjustments_fro
 
 
 def register(subparsers) -> None:
-    p = subparsers.add_parser("enhance", help="enhance photos, one PNG per input",
-                              description="Enhance photos with CLODE; writes OUTDIR/<name>.png per input.")
+    p = subparsers.add_parser("enhance", help="enhance photos, one file per input",
+                              description="Enhance photos with CLODE; writes OUTDIR/<name>.<ext> per input, "
+                                          "in the input's own kind of file (RAW: 16-bit TIFF; others: PNG) "
+                                          "unless --format says otherwise.")
     p.add_argument("inputs", nargs="+", metavar="IMG_OR_DIR", help="photos, or folders of photos")
     p.add_argument("-o", "--output", required=True, metavar="OUTDIR", help="folder for the results")
     p.add_argument("--T", dest="T", type=exposure, metavar="T|auto",
@@ -38,6 +45,11 @@ def register(subparsers) -> None:
     p.add_argument("--on-conflict", choices=CONFLICT_POLICIES, default="unique",
                    help="when an output file exists: unique (default: add -2, -3 ...), skip, or overwrite "
                         "(never an input, nor a file in an input's folder)")
+    p.add_argument("--format", choices=list(FORMAT_EXTENSIONS), default=None,
+                   help="output format for every photo (default: the input's own: JPEG -> jpeg, PNG -> png, "
+                        "TIFF and RAW -> tiff, others -> png)")
+    p.add_argument("--quality", type=int, default=HIGH_QUALITY, metavar="Q",
+                   help=f"JPEG/WebP quality 1-100 (default {HIGH_QUALITY})")
     add_adjustment_options(p)
     p.add_argument("--mode", choices=MODES, default="fast",
                    help="fast (default): solve on a small proxy, render at full size; "
@@ -50,8 +62,9 @@ def _error(message: str) -> None:
     print(f"clode: error: {message}", file=sys.stderr)
 
 
-def plan_outputs(inputs: list[str], outdir: Path) -> tuple[list[tuple[Path, Path]], int]:
-    """(source, target) for every photo named or found, and how many inputs were bad.
+def plan_outputs(inputs: list[str], outdir: Path, fmt: Optional[str] = None) -> tuple[list[tuple[Path, Path]], int]:
+    """(source, target) for every photo named or found, and how many inputs were bad; each target
+    has the extension of ``fmt``, or of the source's own kind when None (``same_kind_format``).
 
     When ``outdir`` lies inside a folder being scanned, the files in it are
     skipped, so results of an earlier run are not enhanced again.
@@ -59,6 +72,10 @@ def plan_outputs(inputs: list[str], outdir: Path) -> tuple[list[tuple[Path, Path
     jobs: list[tuple[Path, Path]] = []
     failed = 0
     out_resolved = outdir.resolve()
+
+    def suffix(source: Path) -> str:
+        return FORMAT_EXTENSIONS[fmt or same_kind_format(source)]
+
     for name in inputs:
         path = Path(name)
         if path.is_dir():
@@ -67,9 +84,9 @@ def plan_outputs(inputs: list[str], outdir: Path) -> tuple[list[tuple[Path, Path
                 _error(f"{path}: no supported images in this folder")
                 failed += 1
             for p in found:
-                jobs.append((p, outdir / p.relative_to(path).with_suffix(".png")))
+                jobs.append((p, outdir / p.relative_to(path).with_suffix(suffix(p))))
         elif path.exists():
-            jobs.append((path, outdir / (path.stem + ".png")))
+            jobs.append((path, outdir / (path.stem + suffix(path))))
         else:
             _error(f"{path}: no such file or folder")
             failed += 1
@@ -80,6 +97,8 @@ def run(args) -> int:
     outdir = Path(args.output)
     if outdir.exists() and not outdir.is_dir():
         raise ClodeError(f"{outdir}: exists and is not a folder")
+    if not 1 <= args.quality <= 100:
+        raise ClodeError(f"--quality {args.quality}: must be 1 to 100")
     adjustments = adjustments_from(args)       # option errors before the model loads
     enhancer = make_enhancer(args)
     auto = args.T == "auto"
@@ -87,7 +106,7 @@ def run(args) -> int:
     adjustments = adjustments.replace(T=T)
     policy = args.on_conflict
 
-    jobs, failed = plan_outputs(args.inputs, outdir)
+    jobs, failed = plan_outputs(args.inputs, outdir, args.format)
     sources = {src.resolve() for src, _ in jobs}
     # The input trees: the folders given, and the folder of each file given (its neighbours are
     # originals too: IMG_1.jpg must never replace an IMG_1.png beside it).
@@ -126,8 +145,9 @@ def run(args) -> int:
             try:
                 photo = load_image(src)
                 target.parent.mkdir(parents=True, exist_ok=True)
+                options = same_kind_options(photo, format_for(target), args.quality)
                 result = enhance_to_file(photo, target, adjustments, enhancer=enhancer, auto=auto, mode=args.mode,
-                                         cancel=cancel, exclusive=policy != "overwrite",
+                                         options=options, cancel=cancel, exclusive=policy != "overwrite",
                                          alternatives=alternatives(target, reserved) if policy == "unique" else ())
             except Cancelled:
                 break
