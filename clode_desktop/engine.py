@@ -22,6 +22,7 @@ from clode.errors import ClodeError
 from clode.imageio import Photo, load_image, load_preview
 from clode.pixels import fit_size, resize, to_uint8
 from clode.progress import CancelToken, ProgressCallback, check
+from clode.weights import DEFAULT_MODEL
 
 # Long side of the images the view shows (original and result). Bigger photos are shown
 # downscaled; export always renders the full resolution. The CPU gets a smaller view so the
@@ -47,6 +48,17 @@ class ModelState:
     device_label: str      # a person's: "NVIDIA H100 (cuda:0)"
     official: bool = False
     note: str = ""         # e.g. why we fell back to the CPU
+
+    def summary(self) -> str:
+        """What the side panel says about the model: name, kind, range of T, device, any warning."""
+        if self.official:
+            kind = "official CLODE weights"
+        elif self.path is not None and self.path == DEFAULT_MODEL:
+            kind = "built-in"
+        else:
+            kind = "model file"
+        return (f"{self.name} ({kind})\nDefault T = {self.default_T:g}, range ±{self.t_max:g}\n{self.device_label}"
+                + (f"\n⚠ {self.note}" if self.note else ""))
 
 
 @dataclass

@@ -7,24 +7,25 @@ from pathlib import Path
 from typing import Optional, Union
 
 from PySide6.QtCore import QEvent, QObject, Qt, QTimer, Signal
-from PySide6.QtGui import QAction, QActionGroup, QKeySequence
-from PySide6.QtWidgets import (QApplication, QFileDialog, QHBoxLayout, QLabel, QMainWindow, QMessageBox,
-                               QProgressBar, QSizePolicy, QToolButton, QVBoxLayout, QWidget)
+from PySide6.QtWidgets import (QApplication, QFileDialog, QHBoxLayout, QMainWindow, QMessageBox,
+                               QVBoxLayout, QWidget)
 
 from clode import sidecar
 from clode.adjustments import Adjustments
 from clode.errors import ClodeError
 from clode.imageio import SUPPORTED_EXTENSIONS, is_supported
-from clode.weights import DEFAULT_MODEL
 
-from . import theme
-from .canvas import MODE_NAMES, MODES, SPLIT, Canvas
+from .canvas import MODES, SPLIT, Canvas
 from .editing import PREPARE, RENDER, Editing
 from .engine import Engine, ModelState, Opened, Rendered
 from .filmstrip import Filmstrip
+from .folder_editing import FolderEditing
 from .folder_session import FolderSession
+from .photo_export import PhotoExporter
 from .settings import Settings
 from .side_panel import SidePanel
+from .status_bar import WindowStatusBar
+from .window_actions import WindowActions
 from .worker import Job, TaskManager
 
 log = logging.getLogger(__name__)
@@ -82,7 +83,6 @@ class MainWindow(QMainWindow):
         #: the editing rules (Qt-free): this window maps user events to it and its answers to widgets
         self.editing = Editing()
         self.last_render: Optional[Rendered] = None
-        self._progress_job: Optional[Job] = None
         self._closing = False
 
         self.setWindowTitle(APP_TITLE)
@@ -97,7 +97,6 @@ class MainWindow(QMainWindow):
         self.filmstrip = Filmstrip()
         self.filmstrip.hide()                       # until a folder is opened
         self.folder = FolderSession(self.filmstrip, self, threaded=threaded)
-        self._clipboard: Optional[tuple[Adjustments, list[str]]] = None   # copied settings, fields
         central = QWidget()
         row = QHBoxLayout(central)
         row.setContentsMargins(0, 0, 0, 0)
@@ -120,10 +119,23 @@ class MainWindow(QMainWindow):
         self._sidecar_timer = QTimer(self, singleShot=True, interval=SIDECAR_DELAY_MS)
         self._sidecar_timer.timeout.connect(self.save_sidecar)
 
-        self._build_actions()
-        self._build_menus()
-        self._build_toolbar()
-        self._build_status_bar()
+        self.folder_editing = FolderEditing(self, self.folder, self.filmstrip, self.editing, self.settings,
+                                            set_navigable=lambda on: self.actions.set_navigable(on),   # built below
+                                            open_file=self.open_file,
+                                            apply_edit=self._apply_edit, save_sidecar=self.save_sidecar,
+                                            notify=self.notify, error=self.error)
+        self.folder_editing.folderOpened.connect(self.folderOpened)
+        self.actions = WindowActions(self, self.settings, self.open_file)
+        # the parts' widgets and actions under the names the tests and the other windows know them by
+        self.toolbar, self.zoom_label = self.actions.toolbar, self.actions.zoom_label
+        self.mode_actions, self.recent_menu = self.actions.mode_actions, self.actions.recent.menu
+        self.fit_action, self.actual_action = self.actions.fit_action, self.actions.actual_action
+        self.cycle_action, self.reset_action = self.actions.cycle_action, self.actions.reset_action
+        self.status = WindowStatusBar(self.statusBar(), self.tasks.cancel_job, self.canvas.set_overlay, self)
+        self.message_label, self.cancel_button = self.status.message_label, self.status.cancel_button
+        self.size_status, self.time_status = self.status.size_status, self.status.time_status
+        self.exporter = PhotoExporter(self.engine, self.tasks, self.editing, self.settings, self.notify, self)
+        self.exporter.exported.connect(self.exported)
 
         self.exposure.valueChanged.connect(self._exposure_changed)
         self.exposure.released.connect(self._final_timer.start)
@@ -140,9 +152,9 @@ class MainWindow(QMainWindow):
         self.canvas.modeChanged.connect(self._mode_changed)
         self.canvas.viewChanged.connect(self._detail_timer.start)
         self.tasks.failed.connect(lambda label, message: self.error(message))
-        self.tasks.started.connect(self._job_started)
-        self.tasks.progress.connect(self._job_progress)
-        self.tasks.ended.connect(self._job_ended)
+        self.tasks.started.connect(self.status.job_started)
+        self.tasks.progress.connect(self.status.job_progress)
+        self.tasks.ended.connect(self.status.job_ended)
 
         mode = self.settings.compare_mode()
         self.set_compare_mode(mode if mode in MODES else SPLIT)
@@ -201,173 +213,11 @@ class MainWindow(QMainWindow):
                                                        neutral=self.panel.neutral_value())
 
     # ------------------------------------------------------------------------------------------
-    # building the UI
-
-    def _action(self, text: str, slot, shortcut=None, tip: str = "") -> QAction:
-        action = QAction(text, self)
-        if shortcut is not None:
-            if isinstance(shortcut, (list, tuple)):
-                action.setShortcuts([QKeySequence(s) for s in shortcut])
-            else:
-                action.setShortcut(QKeySequence(shortcut))
-        if tip:
-            action.setToolTip(tip + (f" ({action.shortcut().toString(QKeySequence.SequenceFormat.NativeText)})"
-                                     if shortcut else ""))
-        action.triggered.connect(slot)
-        return action
-
-    def _build_actions(self) -> None:
-        self.open_action = self._action("Open…", self.open_dialog, QKeySequence.StandardKey.Open, "Open a photo")
-        self.export_action = self._action("Export…", self.export_dialog, "Ctrl+E",
-                                          "Export the enhanced photo at full resolution")
-        self.quit_action = self._action("Quit", self.close, QKeySequence.StandardKey.Quit)
-        self.prefs_action = self._action("Preferences…", self.preferences_dialog, "Ctrl+,",
-                                         "Device and model")
-        self.fit_action = self._action("Fit", self.canvas.fit_to_window, "Ctrl+0", "Fit the photo in the window")
-        self.actual_action = self._action("100 %", lambda: self.canvas.actual_size(), "Ctrl+1",
-                                          "One photo pixel per screen pixel")
-        self.zoom_in_action = self._action("Zoom in", lambda: self.canvas.zoom_by(2 ** 0.5),
-                                           ["Ctrl++", "Ctrl+="], "Zoom in")
-        self.zoom_out_action = self._action("Zoom out", lambda: self.canvas.zoom_by(2 ** -0.5), "Ctrl+-",
-                                            "Zoom out")
-        for action, name in ((self.open_action, "open"), (self.export_action, "export"),
-                             (self.fit_action, "fit"), (self.actual_action, "actual-size"),
-                             (self.zoom_in_action, "zoom-in"), (self.zoom_out_action, "zoom-out"),
-                             (self.prefs_action, "preferences")):
-            action.setIcon(theme.icon(name))
-        self.cycle_action = self._action("Next compare mode", self._cycle_mode, "Y")
-        self.mode_group = QActionGroup(self)
-        self.mode_actions = {}
-        tips = {"result": "Only the result", "split": "Original left, result right; drag the divider",
-                "side": "Original and result side by side"}
-        for mode in MODES:
-            a = QAction(theme.icon(f"compare-{mode}"), MODE_NAMES[mode], self, checkable=True)
-            a.setToolTip(tips[mode] + " (Y cycles, hold \\ for the original)")
-            a.triggered.connect(lambda checked=False, m=mode: self.set_compare_mode(m))
-            self.mode_group.addAction(a)
-            self.mode_actions[mode] = a
-        self.open_folder_action = self._action("Open Folder…", self.open_folder_dialog, "Ctrl+Shift+O",
-                                               "Open a folder of photos in the filmstrip")
-        self.open_folder_action.setIcon(theme.icon("open"))
-        self.undo_action = self._action("Undo", self.undo, QKeySequence.StandardKey.Undo, "Undo the last change")
-        self.redo_action = self._action("Redo", self.redo, ["Ctrl+Shift+Z", "Ctrl+Y"], "Redo")
-        self.reset_action = self._action("Reset to Default", self.reset_edit, "Ctrl+R",
-                                         "The model's default T and noise reduction")
-        self.copy_action = self._action("Copy Settings", self.copy_settings, "Ctrl+Shift+C")
-        self.paste_action = self._action("Paste Settings…", self.paste_settings, "Ctrl+Shift+V",
-                                         "Paste the copied settings onto the photos selected in the strip")
-        self.sync_action = self._action("Sync Settings to Selection…", self.sync_settings, "Ctrl+Shift+S",
-                                        "Give the selected photos this photo's settings")
-        self.export_selection_action = self._action("Export Selection…", self.export_selection, None,
-                                                    "Batch export the photos selected in the strip")
-        self.nav_actions = [self._action(text, lambda checked=False, d=d: self.filmstrip.step(d), key)
-                            for text, d, key in (("Previous Photo", -1, "Left"), ("Next Photo", 1, "Right"),
-                                                 ("First Photo", -10 ** 9, "Home"), ("Last Photo", 10 ** 9, "End"))]
-        for a in self.nav_actions:
-            self.addAction(a)
-            a.setEnabled(False)
-        self.editing_actions = [self.export_action, self.undo_action, self.redo_action, self.reset_action,
-                                self.copy_action]
-
-    def _build_menus(self) -> None:
-        bar = self.menuBar()
-        file_menu = bar.addMenu("&File")
-        file_menu.addAction(self.open_action)
-        file_menu.addAction(self.open_folder_action)
-        self.recent_menu = file_menu.addMenu("Open &Recent")
-        file_menu.addAction(self.export_action)
-        file_menu.addAction(self._action("Batch Export…", self.batch_export_dialog, "Ctrl+Shift+E",
-                                         "Enhance a whole folder of photos"))
-        file_menu.addAction(self.export_selection_action)
-        file_menu.addSeparator()
-        file_menu.addAction(self.quit_action)
-        edit_menu = bar.addMenu("&Edit")
-        for a in (self.undo_action, self.redo_action, self.reset_action, None, self.copy_action,
-                  self.paste_action, self.sync_action, None):
-            edit_menu.addAction(a) if a is not None else edit_menu.addSeparator()
-        edit_menu.addAction(self.prefs_action)
-        edit_menu.addAction(self._action("Train a model on my photos…", self.training_panel_dialog, "Ctrl+T",
-                                         "Fine-tune the model on your own photos"))
-        view_menu = bar.addMenu("&View")
-        for a in (self.fit_action, self.actual_action, self.zoom_in_action, self.zoom_out_action):
-            view_menu.addAction(a)
-        view_menu.addSeparator()
-        for a in self.mode_actions.values():
-            view_menu.addAction(a)
-        view_menu.addAction(self.cycle_action)
-        view_menu.addSeparator()
-        for a in self.nav_actions:
-            view_menu.addAction(a)
-        help_menu = bar.addMenu("&Help")
-        help_menu.addAction(self._action("Keyboard shortcuts", self._show_shortcuts))
-        help_menu.addAction(self._action("About CLODE Desktop", self._show_about))
-        self._update_recent_menu()
-
-    def _build_toolbar(self) -> None:
-        tb = self.addToolBar("Main")
-        tb.setObjectName("mainToolbar")
-        tb.setMovable(False)
-        tb.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonTextBesideIcon)
-        tb.addAction(self.open_action)
-        tb.addAction(self.export_action)
-        tb.addSeparator()
-        tb.addAction(self.zoom_out_action)
-        self.zoom_label = QLabel("Fit")
-        self.zoom_label.setObjectName("zoomLabel")
-        self.zoom_label.setMinimumWidth(70)
-        self.zoom_label.setAlignment(Qt.AlignmentFlag.AlignCenter)
-        tb.addWidget(self.zoom_label)
-        tb.addAction(self.zoom_in_action)
-        tb.addAction(self.fit_action)
-        tb.addAction(self.actual_action)
-        tb.addSeparator()
-        compare = QLabel("Compare:")
-        compare.setObjectName("hint")
-        tb.addWidget(compare)
-        for a in self.mode_actions.values():
-            tb.addAction(a)
-        spacer = QWidget()
-        spacer.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Preferred)
-        tb.addWidget(spacer)
-        tb.addAction(self.prefs_action)
-        for a in (self.zoom_out_action, self.zoom_in_action, self.fit_action, self.actual_action):
-            # the zoom group reads as icons beside the zoom level; their names are in the tooltips
-            tb.widgetForAction(a).setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonIconOnly)
-        self.toolbar = tb
-
-    def _build_status_bar(self) -> None:
-        sb = self.statusBar()
-        self.message_label = QLabel()
-        self.message_label.setObjectName("message")
-        sb.addWidget(self.message_label, 1)
-        self._message_timer = QTimer(self, singleShot=True)
-        self._message_timer.timeout.connect(self.message_label.clear)
-        self.progress_label = QLabel()
-        self.progress_bar = QProgressBar()
-        self.progress_bar.setRange(0, 1000)
-        self.progress_bar.setFixedWidth(160)
-        self.progress_bar.setTextVisible(False)
-        self.cancel_button = QToolButton()
-        self.cancel_button.setText("Cancel")
-        self.cancel_button.clicked.connect(self.cancel_current)
-        for w in (self.progress_label, self.progress_bar, self.cancel_button):
-            sb.addWidget(w)
-            w.hide()
-        self.device_status = QLabel("Device: —")
-        self.model_status = QLabel("Model: loading…")
-        self.size_status = QLabel("")
-        self.time_status = QLabel("")
-        for w in (self.device_status, self.model_status, self.size_status, self.time_status):
-            sb.addPermanentWidget(w)
-
-    # ------------------------------------------------------------------------------------------
     # messages
 
     def notify(self, text: str, ms: int = 8000) -> None:
         """A passing note in the status bar."""
-        self.message_label.setText(text)
-        self.message_label.setToolTip(text)
-        self._message_timer.start(ms)
+        self.status.notify(text, ms)
 
     def error(self, message: str) -> None:
         if self._closing:
@@ -386,7 +236,7 @@ class MainWindow(QMainWindow):
         path, device = self.model_choice(), self._device
         self.editing.model_loading_started()
         self.tasks.cancel_group("curves")   # an open in progress goes on
-        self.model_status.setText("Model: loading…")
+        self.status.model_status.setText("Model: loading…")
         self.tasks.submit(lambda job: self.engine.load_model(Path(path) if path else None, device),
                           label="Loading the model", key="model", show_progress=True,
                           on_done=self._model_ready, on_error=self._model_failed)
@@ -395,21 +245,10 @@ class MainWindow(QMainWindow):
         self.model_state = state
         self._good_choice = (self._device, self.model_choice())
         self.exposure.set_model_range(state.default_T, state.t_max)
-        self.device_status.setText(f"Device: {state.device_label}")
-        self.device_status.setToolTip(state.note)
+        self.status.show_model(state)
         if state.note:
-            self.device_status.setText(f"Device: {state.device_label} ⚠")
             self.notify(state.note)
-        self.model_status.setText(f"Model: {state.name}")
-        if state.official:
-            kind = "official CLODE weights"
-        elif state.path is not None and state.path == DEFAULT_MODEL:
-            kind = "built-in"
-        else:
-            kind = "model file"
-        self.panel.set_model_text(f"{state.name} ({kind})\nDefault T = {state.default_T:g}, "
-                                  f"range ±{state.t_max:g}\n{state.device_label}"
-                                  + (f"\n⚠ {state.note}" if state.note else ""))
+        self.panel.set_model_text(state.summary())
         self.modelChanged.emit(state)
         must_prepare = self.editing.model_loaded(state.default_T)
         self._show_adjustments(self.editing.adjustments)
@@ -429,7 +268,7 @@ class MainWindow(QMainWindow):
                 self.prepare()
             return
         self.model_state = None
-        self.model_status.setText("Model: none")
+        self.status.model_status.setText("Model: none")
         self.panel.set_model_text("No model loaded. Choose one in Edit › Preferences.")
         self.canvas.set_overlay("No model loaded: showing the original")
         self.canvas.set_result(None)
@@ -517,7 +356,7 @@ class MainWindow(QMainWindow):
             return
         self.editing.forget_previous()          # the engine now holds the new photo
         self.canvas.set_original(preview.view, preview.full_size)
-        self.size_status.setText(f"{preview.full_size[1]} × {preview.full_size[0]}")
+        self.status.size_status.setText(f"{preview.full_size[1]} × {preview.full_size[0]}")
         if self.model_state is not None:
             self._show_adjustments(self.editing.apply_saved())
             self.canvas.set_overlay("Preparing the exposure curves…")
@@ -539,9 +378,9 @@ class MainWindow(QMainWindow):
         shown = self.canvas.has_image()
         self.canvas.set_original(opened.view, opened.full_size, same_photo=shown)
         self.canvas.set_overlay("" if self.model_state else "No model loaded: showing the original")
-        self.size_status.setText(f"{opened.full_size[1]} × {opened.full_size[0]}")
+        self.status.size_status.setText(f"{opened.full_size[1]} × {opened.full_size[0]}")
         self.panel.set_photo_info({"File": opened.path.name, **opened.info})
-        self._update_recent_menu(self.settings.add_recent_file(opened.path))
+        self.actions.recent.update(self.settings.add_recent_file(opened.path))
         self._show_adjustments(self.editing.apply_saved())
         self.photoOpened.emit(opened)
         if self.model_state is not None:
@@ -564,7 +403,7 @@ class MainWindow(QMainWindow):
         if not self.editing.open_failed(path):
             return
         self.settings.remove_recent_file(path.resolve() if path.exists() else path)
-        self._update_recent_menu()
+        self.actions.recent.update()
         if self.opened is not None:
             # The photo that was open stays, with its settings and history; the error is a dialog.
             self.filmstrip.show_current(self.photo_path)
@@ -578,26 +417,9 @@ class MainWindow(QMainWindow):
         self.setWindowTitle(APP_TITLE)
         self.canvas.set_overlay("")
         self.canvas.clear("Could not open that photo. Open another (Ctrl+O) or drop one here")
-        self.size_status.setText("")
+        self.status.size_status.setText("")
         self.panel.set_photo_info({})
         self.error(message)
-
-    def _update_recent_menu(self, files: Optional[list[str]] = None) -> None:
-        files = self.settings.recent_files() if files is None else files
-        self.recent_menu.clear()
-        for f in files:
-            a = self.recent_menu.addAction(Path(f).name)
-            a.setToolTip(f)
-            a.setStatusTip(f)
-            a.triggered.connect(lambda checked=False, p=f: self.open_file(p))
-        if files:
-            self.recent_menu.addSeparator()
-            self.recent_menu.addAction("Clear the list", self._clear_recent)
-        self.recent_menu.setEnabled(bool(files))
-
-    def _clear_recent(self) -> None:
-        self.settings.clear_recent_files()
-        self._update_recent_menu()
 
     # drag and drop
     def dragEnterEvent(self, event) -> None:  # noqa: N802
@@ -684,7 +506,7 @@ class MainWindow(QMainWindow):
             if not r.draft:
                 self._detail_timer.start()
         self.histogram.set_counts(r.histogram)
-        self.time_status.setText(f"Render: {r.seconds * 1000:.0f} ms" + (" (draft)" if r.draft else ""))
+        self.status.time_status.setText(f"Render: {r.seconds * 1000:.0f} ms" + (" (draft)" if r.draft else ""))
         if not r.draft and self.opened is not None:
             self.folder.prepare_ahead(r.path)   # the next photo of the strip is read meanwhile
         self.rendered.emit(r)
@@ -758,35 +580,9 @@ class MainWindow(QMainWindow):
     # ------------------------------------------------------------------------------------------
     # a folder: the filmstrip
 
-    def open_folder_dialog(self) -> None:
-        path = QFileDialog.getExistingDirectory(self, "Open a folder of photos", self.settings.last_folder())
-        if path:
-            self.open_folder(path)
-
     def open_folder(self, path: Union[str, Path]) -> None:
         """Show the folder's photos in the filmstrip and open the first (or keep the open one if it is there)."""
-        try:
-            photos = self.folder.open(Path(path))
-        except ClodeError as e:
-            self.error(str(e))
-            return
-        for a in self.nav_actions:
-            a.setEnabled(bool(photos))
-        self.settings.set_last_folder(Path(path))
-        self.folderOpened.emit(photos)
-        if not photos:
-            self.notify(f"No photos in {path}")
-        elif self.photo_path in photos:
-            self.filmstrip.show_current(self.photo_path)
-        else:
-            self.open_file(photos[0])
-        self.filmstrip.setFocus()
-
-    def _selection(self, include_current: bool = True) -> list[Path]:
-        chosen = self.filmstrip.selected_paths() if self.folder.active else []
-        if not include_current:
-            chosen = [p for p in chosen if not self.editing.is_current(p)]
-        return chosen or ([self.photo_path] if include_current and self.photo_path is not None else [])
+        self.folder_editing.open_folder(path)
 
     # ------------------------------------------------------------------------------------------
     # history and settings across photos
@@ -813,54 +609,16 @@ class MainWindow(QMainWindow):
         self._apply_edit(Adjustments(T=self.editing.default_T))
 
     def copy_settings(self) -> None:
-        if self.editing.can_edit:
-            self._clipboard = (self.editing.adjustments, list(Adjustments.names()))
-            self.notify("Settings copied: select photos in the strip and paste (Ctrl+Shift+V)")
+        self.folder_editing.copy_settings()
 
     def paste_settings(self, names: Optional[list[str]] = None) -> Optional[list[Path]]:
         """Paste the copied settings onto the strip's selection (asks which ones unless ``names``)."""
-        if self._clipboard is None:
-            self.notify("Nothing copied yet: Edit › Copy Settings (Ctrl+Shift+C)")
-            return None
-        return self._settings_to(self._clipboard[0], self._selection(), names, "Paste Settings")
+        return self.folder_editing.paste_settings(names)
 
     def sync_settings(self, names: Optional[list[str]] = None) -> Optional[list[Path]]:
         """Give the other selected photos the open photo's settings."""
-        targets = self._selection(include_current=False)
-        if not self.editing.can_edit or not targets:
-            self.notify("Select the photos to sync in the strip (Ctrl+click, Shift+click)")
-            return None
-        return self._settings_to(self.editing.adjustments, targets, names, "Sync Settings")
+        return self.folder_editing.sync_settings(names)
 
-    def _settings_to(self, source: Adjustments, targets: list[Path], names: Optional[list[str]],
-                     title: str) -> Optional[list[Path]]:
-        if not targets:
-            return None
-        if names is None:
-            from .paste_dialog import PasteDialog
-            chosen = self._clipboard[1] if self._clipboard is not None and title.startswith("Paste") else None
-            dialog = PasteDialog(source, len(targets), title, chosen, self)
-            if dialog.exec() != PasteDialog.DialogCode.Accepted:
-                return None
-            names = dialog.chosen()
-            if title.startswith("Paste"):
-                self._clipboard = (source, names)
-        others = [p for p in targets if not self.editing.is_current(p)]
-        for problem in self.folder.paste(others, source, names):
-            self.error(problem)
-        if len(others) < len(targets):
-            self._apply_edit(self.editing.adjustments.replace(**{n: getattr(source, n) for n in names}))
-        self.notify(f"{title}: {', '.join(names)} on {len(targets)} photo{'s' if len(targets) != 1 else ''}")
-        return targets
-
-    def export_selection(self) -> None:
-        """Batch export the strip's selected photos, each with its own saved settings."""
-        from .batch_dialog import open_batch_dialog
-        self.save_sidecar()
-        if self.folder.active:
-            open_batch_dialog(self, selection=self._selection())
-        else:
-            open_batch_dialog(self)
 
     # ------------------------------------------------------------------------------------------
     # sidecar
@@ -881,67 +639,16 @@ class MainWindow(QMainWindow):
     # export
 
     def export_dialog(self) -> None:
-        from .export_dialog import ExportDialog
-        if self.opened is None or self.model_state is None:
-            return
-        size = f"{self.opened.full_size[1]} × {self.opened.full_size[0]}"
-        dialog = ExportDialog(self.opened.path, self.settings.export_options(), self.settings.export_folder(),
-                              self, size_text=size)
-        if dialog.exec() != ExportDialog.DialogCode.Accepted:
-            return
-        self.settings.set_export_options(dialog.options_dict())
-        self.settings.set_export_folder(dialog.target().parent)
-        self.export(dialog.target(), dialog.options())
+        if self.opened is not None and self.model_state is not None:
+            self.exporter.dialog()
 
     def export(self, target: Union[str, Path], options=None) -> None:
         """Export the current photo at full resolution with the current T and denoise (in the worker)."""
-        if self.opened is None:
-            return
-        target, source = Path(target), self.opened.path
-        adjustments, engine, tasks = self.editing.adjustments, self.engine, self.tasks
+        self.exporter.export(target, options)
 
-        def work(job: Job) -> Path:
-            if engine.photo is None or engine.photo.path != source:
-                raise ClodeError(f"{source.name} is no longer open; export cancelled")
-            def progress(fraction: float, message: str) -> None:
-                job.progress(fraction, message)
-                tasks.run_pending("render")     # the view keeps following the dial during an export
-            return engine.export(target, options, adjustments, progress=progress, cancel=job.token)
-
-        self.tasks.submit(work, label=f"Exporting {target.name}", group="export", show_progress=True,
-                          on_done=self._exported)
-
-    def _exported(self, path: Path) -> None:
-        self.notify(f"Exported {path}")
-        self.exported.emit(path)
-
-    # ------------------------------------------------------------------------------------------
-    # progress
-
-    def _job_started(self, job: Job) -> None:
-        self._progress_job = job
-        self.progress_label.setText(job.label + "…")
-        self.progress_bar.setValue(0)
-        for w in (self.progress_label, self.progress_bar, self.cancel_button):
-            w.show()
-
-    def _job_progress(self, job: Job, fraction: float, message: str) -> None:
-        if job is self._progress_job:
-            self.progress_bar.setValue(round(fraction * 1000))
-            if job.label == "Preparing":
-                self.canvas.set_overlay(f"Preparing the exposure curves… {fraction * 100:.0f} %")
-            elif job.label == "Refining":
-                self.canvas.set_overlay(f"Refining… {fraction * 100:.0f} %")
-
-    def _job_ended(self, job: Job) -> None:
-        if job is self._progress_job:
-            self._progress_job = None
-            for w in (self.progress_label, self.progress_bar, self.cancel_button):
-                w.hide()
-
-    def cancel_current(self) -> None:
-        if self._progress_job is not None:
-            self.tasks.cancel_job(self._progress_job)
+    @property
+    def _progress_job(self) -> Optional[Job]:
+        return self.status.progress_job
 
     # ------------------------------------------------------------------------------------------
     # view
@@ -950,7 +657,7 @@ class MainWindow(QMainWindow):
         self.canvas.set_mode(mode)
         self.mode_actions[mode].setChecked(True)
 
-    def _cycle_mode(self) -> None:
+    def cycle_compare_mode(self) -> None:
         i = MODES.index(self.canvas.mode())
         self.set_compare_mode(MODES[(i + 1) % len(MODES)])
 
@@ -967,8 +674,7 @@ class MainWindow(QMainWindow):
         self.panel.denoise.setEnabled(on)
         self.panel.colour_noise.setEnabled(on)
         self.panel.neutral.setEnabled(on)
-        for a in self.editing_actions:
-            a.setEnabled(on)
+        self.actions.set_editing_enabled(on)
 
     def eventFilter(self, obj: QObject, event: QEvent) -> bool:  # noqa: N802
         # Holding the peek key shows the original, whichever widget has the focus.
@@ -978,27 +684,6 @@ class MainWindow(QMainWindow):
                 self.canvas.set_peek(t == QEvent.Type.KeyPress)
                 return True
         return super().eventFilter(obj, event)
-
-    def _show_shortcuts(self) -> None:
-        QMessageBox.information(self, "Keyboard shortcuts", "\n".join([
-            "Ctrl+O  open a photo          Ctrl+Shift+O  open a folder",
-            "← / →  previous / next photo  Home / End  first / last photo",
-            "Ctrl+Z  undo                  Ctrl+Shift+Z  redo          Ctrl+R  reset",
-            "Ctrl+Shift+C / V  copy / paste settings   Ctrl+Shift+S  sync to the selection",
-            "Ctrl+E  export",
-            "Ctrl+0  fit                   Ctrl+1  100 %",
-            "Ctrl++ / Ctrl+-  zoom          wheel  zoom at the pointer",
-            "drag  pan (or move the split divider)",
-            "Y  next compare mode          hold \\  show the original",
-            "dial: Up/Down fine steps (←/→ too without a folder), Page Up/Down coarse,",
-            "      drag to turn, double-click resets T",
-        ]))
-
-    def _show_about(self) -> None:
-        import clode
-        QMessageBox.about(self, "About CLODE Desktop",
-                          f"CLODE Desktop {clode.__version__}\n\nRescue dark photos with CLODE, a neural ODE "
-                          "in exposure time (Chung et al., ICLR 2025). Turn the dial to choose the exposure.")
 
     # ------------------------------------------------------------------------------------------
     # closing

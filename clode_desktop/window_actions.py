@@ -1,0 +1,218 @@
+"""The editor window's actions, menus and toolbar, and its two Help boxes.
+
+The actions trigger the window's own slots, so they are built with the window that owns them."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Callable, Optional
+
+from PySide6.QtCore import Qt
+from PySide6.QtGui import QAction, QActionGroup, QKeySequence
+from PySide6.QtWidgets import QLabel, QMainWindow, QMenu, QMessageBox, QSizePolicy, QToolBar, QWidget
+
+from . import theme
+from .canvas import MODE_NAMES, MODES
+from .settings import Settings
+
+COMPARE_TIPS = {"result": "Only the result", "split": "Original left, result right; drag the divider",
+                "side": "Original and result side by side"}
+
+
+def make_action(parent, text: str, slot, shortcut=None, tip: str = "") -> QAction:
+    action = QAction(text, parent)
+    if shortcut is not None:
+        if isinstance(shortcut, (list, tuple)):
+            action.setShortcuts([QKeySequence(s) for s in shortcut])
+        else:
+            action.setShortcut(QKeySequence(shortcut))
+    if tip:
+        action.setToolTip(tip + (f" ({action.shortcut().toString(QKeySequence.SequenceFormat.NativeText)})"
+                                 if shortcut else ""))
+    action.triggered.connect(slot)
+    return action
+
+
+class WindowActions:
+    """Every action of the editor window, its menu bar and its toolbar.
+
+    ``window`` is the main window: it owns the actions and provides the slots they trigger."""
+
+    def __init__(self, window: QMainWindow, settings: Settings, open_file: Callable[[str], None]) -> None:
+        self.window = window
+        w, canvas = window, window.canvas
+
+        def action(*args, **kw) -> QAction:
+            return make_action(w, *args, **kw)
+
+        self.open_action = action("Open…", w.open_dialog, QKeySequence.StandardKey.Open, "Open a photo")
+        self.export_action = action("Export…", w.export_dialog, "Ctrl+E",
+                                    "Export the enhanced photo at full resolution")
+        self.quit_action = action("Quit", w.close, QKeySequence.StandardKey.Quit)
+        self.prefs_action = action("Preferences…", w.preferences_dialog, "Ctrl+,", "Device and model")
+        self.fit_action = action("Fit", canvas.fit_to_window, "Ctrl+0", "Fit the photo in the window")
+        self.actual_action = action("100 %", lambda: canvas.actual_size(), "Ctrl+1",
+                                    "One photo pixel per screen pixel")
+        self.zoom_in_action = action("Zoom in", lambda: canvas.zoom_by(2 ** 0.5), ["Ctrl++", "Ctrl+="], "Zoom in")
+        self.zoom_out_action = action("Zoom out", lambda: canvas.zoom_by(2 ** -0.5), "Ctrl+-", "Zoom out")
+        for a, name in ((self.open_action, "open"), (self.export_action, "export"),
+                        (self.fit_action, "fit"), (self.actual_action, "actual-size"),
+                        (self.zoom_in_action, "zoom-in"), (self.zoom_out_action, "zoom-out"),
+                        (self.prefs_action, "preferences")):
+            a.setIcon(theme.icon(name))
+        self.cycle_action = action("Next compare mode", w.cycle_compare_mode, "Y")
+        self.mode_group = QActionGroup(w)
+        self.mode_actions: dict[str, QAction] = {}
+        for mode in MODES:
+            a = QAction(theme.icon(f"compare-{mode}"), MODE_NAMES[mode], w, checkable=True)
+            a.setToolTip(COMPARE_TIPS[mode] + " (Y cycles, hold \\ for the original)")
+            a.triggered.connect(lambda checked=False, m=mode: w.set_compare_mode(m))
+            self.mode_group.addAction(a)
+            self.mode_actions[mode] = a
+        self.open_folder_action = action("Open Folder…", w.folder_editing.open_folder_dialog, "Ctrl+Shift+O",
+                                         "Open a folder of photos in the filmstrip")
+        self.open_folder_action.setIcon(theme.icon("open"))
+        self.undo_action = action("Undo", w.undo, QKeySequence.StandardKey.Undo, "Undo the last change")
+        self.redo_action = action("Redo", w.redo, ["Ctrl+Shift+Z", "Ctrl+Y"], "Redo")
+        self.reset_action = action("Reset to Default", w.reset_edit, "Ctrl+R",
+                                   "The model's default T and noise reduction")
+        self.copy_action = action("Copy Settings", w.copy_settings, "Ctrl+Shift+C")
+        self.paste_action = action("Paste Settings…", w.paste_settings, "Ctrl+Shift+V",
+                                   "Paste the copied settings onto the photos selected in the strip")
+        self.sync_action = action("Sync Settings to Selection…", w.sync_settings, "Ctrl+Shift+S",
+                                  "Give the selected photos this photo's settings")
+        self.export_selection_action = action("Export Selection…", w.folder_editing.export_selection, None,
+                                              "Batch export the photos selected in the strip")
+        self.nav_actions = [action(text, lambda checked=False, d=d: w.filmstrip.step(d), key)
+                            for text, d, key in (("Previous Photo", -1, "Left"), ("Next Photo", 1, "Right"),
+                                                 ("First Photo", -10 ** 9, "Home"), ("Last Photo", 10 ** 9, "End"))]
+        for a in self.nav_actions:
+            w.addAction(a)
+            a.setEnabled(False)
+        #: enabled only while a photo is open and a model is loaded
+        self.editing_actions = [self.export_action, self.undo_action, self.redo_action, self.reset_action,
+                                self.copy_action]
+        self._build_menus(settings, open_file)
+        self._build_toolbar()
+
+    def _build_menus(self, settings: Settings, open_file: Callable[[str], None]) -> None:
+        w = self.window
+        bar = w.menuBar()
+        file_menu = bar.addMenu("&File")
+        file_menu.addAction(self.open_action)
+        file_menu.addAction(self.open_folder_action)
+        self.recent = RecentMenu(file_menu.addMenu("Open &Recent"), settings, open_file)
+        file_menu.addAction(self.export_action)
+        file_menu.addAction(make_action(w, "Batch Export…", w.batch_export_dialog, "Ctrl+Shift+E",
+                                        "Enhance a whole folder of photos"))
+        file_menu.addAction(self.export_selection_action)
+        file_menu.addSeparator()
+        file_menu.addAction(self.quit_action)
+        edit_menu = bar.addMenu("&Edit")
+        for a in (self.undo_action, self.redo_action, self.reset_action, None, self.copy_action,
+                  self.paste_action, self.sync_action, None):
+            edit_menu.addAction(a) if a is not None else edit_menu.addSeparator()
+        edit_menu.addAction(self.prefs_action)
+        edit_menu.addAction(make_action(w, "Train a model on my photos…", w.training_panel_dialog, "Ctrl+T",
+                                        "Fine-tune the model on your own photos"))
+        view_menu = bar.addMenu("&View")
+        for a in (self.fit_action, self.actual_action, self.zoom_in_action, self.zoom_out_action):
+            view_menu.addAction(a)
+        view_menu.addSeparator()
+        for a in self.mode_actions.values():
+            view_menu.addAction(a)
+        view_menu.addAction(self.cycle_action)
+        view_menu.addSeparator()
+        for a in self.nav_actions:
+            view_menu.addAction(a)
+        help_menu = bar.addMenu("&Help")
+        help_menu.addAction(make_action(w, "Keyboard shortcuts", lambda: show_shortcuts(w)))
+        help_menu.addAction(make_action(w, "About CLODE Desktop", lambda: show_about(w)))
+        self.recent.update()
+
+    def _build_toolbar(self) -> None:
+        tb: QToolBar = self.window.addToolBar("Main")
+        tb.setObjectName("mainToolbar")
+        tb.setMovable(False)
+        tb.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonTextBesideIcon)
+        tb.addAction(self.open_action)
+        tb.addAction(self.export_action)
+        tb.addSeparator()
+        tb.addAction(self.zoom_out_action)
+        self.zoom_label = QLabel("Fit")
+        self.zoom_label.setObjectName("zoomLabel")
+        self.zoom_label.setMinimumWidth(70)
+        self.zoom_label.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        tb.addWidget(self.zoom_label)
+        tb.addAction(self.zoom_in_action)
+        tb.addAction(self.fit_action)
+        tb.addAction(self.actual_action)
+        tb.addSeparator()
+        compare = QLabel("Compare:")
+        compare.setObjectName("hint")
+        tb.addWidget(compare)
+        for a in self.mode_actions.values():
+            tb.addAction(a)
+        spacer = QWidget()
+        spacer.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Preferred)
+        tb.addWidget(spacer)
+        tb.addAction(self.prefs_action)
+        for a in (self.zoom_out_action, self.zoom_in_action, self.fit_action, self.actual_action):
+            # the zoom group reads as icons beside the zoom level; their names are in the tooltips
+            tb.widgetForAction(a).setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonIconOnly)
+        self.toolbar = tb
+
+    def set_navigable(self, on: bool) -> None:
+        for a in self.nav_actions:
+            a.setEnabled(on)
+
+    def set_editing_enabled(self, on: bool) -> None:
+        for a in self.editing_actions:
+            a.setEnabled(on)
+
+
+class RecentMenu:
+    """File › Open Recent: the recent files from the settings; choosing one opens it."""
+
+    def __init__(self, menu: QMenu, settings: Settings, open_file: Callable[[str], None]) -> None:
+        self.menu, self.settings, self.open_file = menu, settings, open_file
+
+    def update(self, files: Optional[list[str]] = None) -> None:
+        files = self.settings.recent_files() if files is None else files
+        self.menu.clear()
+        for f in files:
+            a = self.menu.addAction(Path(f).name)
+            a.setToolTip(f)
+            a.setStatusTip(f)
+            a.triggered.connect(lambda checked=False, p=f: self.open_file(p))
+        if files:
+            self.menu.addSeparator()
+            self.menu.addAction("Clear the list", self.clear)
+        self.menu.setEnabled(bool(files))
+
+    def clear(self) -> None:
+        self.settings.clear_recent_files()
+        self.update()
+
+
+def show_shortcuts(parent: QWidget) -> None:
+    QMessageBox.information(parent, "Keyboard shortcuts", "\n".join([
+        "Ctrl+O  open a photo          Ctrl+Shift+O  open a folder",
+        "← / →  previous / next photo  Home / End  first / last photo",
+        "Ctrl+Z  undo                  Ctrl+Shift+Z  redo          Ctrl+R  reset",
+        "Ctrl+Shift+C / V  copy / paste settings   Ctrl+Shift+S  sync to the selection",
+        "Ctrl+E  export",
+        "Ctrl+0  fit                   Ctrl+1  100 %",
+        "Ctrl++ / Ctrl+-  zoom          wheel  zoom at the pointer",
+        "drag  pan (or move the split divider)",
+        "Y  next compare mode          hold \\  show the original",
+        "dial: Up/Down fine steps (←/→ too without a folder), Page Up/Down coarse,",
+        "      drag to turn, double-click resets T",
+    ]))
+
+
+def show_about(parent: QWidget) -> None:
+    import clode
+    QMessageBox.about(parent, "About CLODE Desktop",
+                      f"CLODE Desktop {clode.__version__}\n\nRescue dark photos with CLODE, a neural ODE "
+                      "in exposure time (Chung et al., ICLR 2025). Turn the dial to choose the exposure.")
