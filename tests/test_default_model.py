@@ -22,8 +22,10 @@ def dark_photo():
 
 def test_default_model_carries_its_card(model):
     card = model.info.card
-    assert model.info.default_T == 3.0 and model.info.darken == "mirror"
+    assert model.info.darken == "mirror" and model.info.default_T == card["T"] == 3.0
     assert card["steps"] > 0 and card["images"] == 56 and card["validation"]["psnr"] >= 16.0
+    # issue 13: colour-faithful by construction, noise treatment that follows the photo's noise
+    assert model.info.curve == "rgb_ratio" and model.adaptive_denoise
 
 
 def test_T_is_a_monotonic_exposure_dial(model, dark_photo):
