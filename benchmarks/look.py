@@ -26,6 +26,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from clode import Enhancer, load_model  # noqa: E402
+from clode.adjustments import Adjustments  # noqa: E402
 from clode.imageio import load_image  # noqa: E402
 from clode.network import CURVE_MODES  # noqa: E402
 from clode.metrics import flat_noise, flat_patches, hue_shift, psnr, ssim  # noqa: E402
@@ -36,7 +37,8 @@ DIM = ["kphotoalbum-bar55.jpg", "kphotoalbum-bar55_2.jpg", "kphotoalbum-pool_2.j
 
 
 def render_kwargs(args) -> dict:
-    kw = {}
+    """The product's defaults (``Adjustments()``, as ``clode enhance`` uses them) with the options given."""
+    kw = Adjustments().effects()
     for name in ("denoise", "colour_noise", "neutral"):
         value = getattr(args, name, None)
         if value is not None:
@@ -80,7 +82,8 @@ def main() -> int:
         net.curve_mode = args.curve
     enh = Enhancer(net, device="cpu")
     t0 = time.perf_counter()
-    print(f"model {net.info.name} ({net.info.path}), curve {net.curve_mode}, settings {render_kwargs(args) or 'defaults'}")
+    print(f"model {net.info.name} ({net.info.path}), curve {net.curve_mode}, T {args.T or net.info.default_T:g}, "
+          f"settings {render_kwargs(args)}")
     r = measure(enh, args.T, render_kwargs(args))
     print(f"hue shift mean {r['hue']:.2f} deg (max {r['hue_max']:.2f}); flat-patch noise {r['noise']:.2f} levels; "
           f"lowlight-dev {r['psnr']:.2f} dB / {r['ssim']:.3f}   ({time.perf_counter() - t0:.0f} s)")

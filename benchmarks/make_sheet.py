@@ -22,6 +22,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from clode import Enhancer, load_model  # noqa: E402
+from clode.adjustments import Adjustments  # noqa: E402
 from clode.imageio import load_image, resize  # noqa: E402
 
 PHOTOS = ROOT.parent / "shared" / "datasets" / "photos"
@@ -46,10 +47,10 @@ def main() -> int:
         if args.T == "auto":
             session = enh.prepare(img)       # one solve serves the choice and the render
             T = session.auto_T()
-            out = session.render(T)
+            out = session.render(T, **Adjustments().effects())
         else:
             T = float(args.T)
-            out = enh.enhance(img, T)
+            out = enh.enhance(img, T, **Adjustments().effects())     # what clode enhance does
         print(f"{name}: T={T:.2f}, {time.perf_counter() - t0:.1f} s, mean {img.mean():.3f} -> {out.mean():.3f}", flush=True)
         if args.crop:
             h, w = img.shape[:2]
