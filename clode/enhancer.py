@@ -21,10 +21,10 @@ from .network import CLODENet
 from .ode import EXACT, Solver, integrate, integrate_lambda, mirrors_darkening
 from .pixels import quantize
 from .progress import CancelToken, ProgressCallback
-from .neutral import neutral_gains
+from .neutral import photo_gains
 from .noise_level import estimate_noise, sample_regions, strength_for
 from .small import pad_small
-from .session import PROXY_SIDE, PROXY_SOLVER, QUICK_PROXY_SIDE, QUICK_SOLVER, Session, prepare, proxy_size, resize
+from .session import PROXY_SIDE, PROXY_SOLVER, QUICK_PROXY_SIDE, QUICK_SOLVER, Session, prepare
 
 MODES = ("fast", "exact")
 #: The exact path solves the whole image in one piece (the network's GroupNorm
@@ -113,8 +113,7 @@ class Enhancer:
             states = integrate(self.model, pad_small(x), Ts, self.solver, progress=progress, cancel=cancel)
         gains = None
         if neutral:
-            proxy = resize(x, proxy_size(*x.shape[2:]))
-            gains = torch.from_numpy(neutral_gains(proxy[0].permute(1, 2, 0).cpu())).to(self.device)
+            gains = torch.from_numpy(photo_gains(x)).to(self.device)
         outs = []
         for state in states:
             image = state[:, :3, :x.shape[2], :x.shape[3]]

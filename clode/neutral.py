@@ -14,12 +14,16 @@ from __future__ import annotations
 import numpy as np
 import torch
 
+from .pixels import fit_size, resize
 from .srgb import srgb_to_linear
 
 #: Minkowski norm of shades of gray.
 P_NORM = 6
 #: Gains are kept within this factor of 1: a stronger "cast" is the scene itself (a red wall).
 MAX_GAIN = 2.0
+#: Long side of the view the cast is measured on (the fast engine's proxy size): the same gains
+#: for a photo whichever path renders it.
+VIEW_SIDE = 128
 #: BT.709 luminance weights (linear sRGB).
 LUMA = np.array([0.2126, 0.7152, 0.0722])
 
@@ -41,3 +45,9 @@ def neutral_gains(image: torch.Tensor) -> np.ndarray:
     gains = np.clip(gains, 1 / MAX_GAIN, MAX_GAIN)
     # A gain g in linear light is about g^(1/2.2) on encoded values (exact for a pure power curve).
     return (gains ** (1 / 2.2)).astype(np.float32)
+
+
+def photo_gains(photo: torch.Tensor) -> np.ndarray:
+    """``neutral_gains`` of a [1, 3, H, W] photo, measured on its ``VIEW_SIDE`` view."""
+    view = resize(photo, fit_size(photo.shape[2], photo.shape[3], VIEW_SIDE))
+    return neutral_gains(view[0].permute(1, 2, 0).cpu())

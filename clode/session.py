@@ -41,7 +41,7 @@ from .adjustments import DEFAULT_T
 from .errors import ClodeError
 from .guided_filter import coefficients, luminance
 from .network import CLODENet
-from .neutral import neutral_gains
+from .neutral import photo_gains
 from .noise_level import estimate_noise, sample_regions, strength_for
 from .ode import Solver, integrate_lambda
 from .pixels import Size, fit_size, image_tensor, resize
@@ -302,9 +302,7 @@ class Session:
         """Per-channel gains (encoded values) that make the photo's average colour neutral
         (``clode.neutral``)."""
         if self._gains is None:
-            # Measured on a PROXY_SIDE view whatever this session's proxy, as the exact path does.
-            view = resize(image_tensor(self.image), proxy_size(*self.size))
-            self._gains = neutral_gains(view[0].permute(1, 2, 0))
+            self._gains = photo_gains(image_tensor(self.image))
         return self._gains
 
     @torch.no_grad()
