@@ -22,7 +22,7 @@ from .ode import EXACT, Solver, integrate, integrate_lambda, mirrors_darkening
 from .pixels import quantize
 from .progress import CancelToken, ProgressCallback
 from .neutral import photo_gains
-from .noise_level import estimate_noise, sample_regions, strength_for
+from .noise_level import measured_strength
 from .small import pad_small
 from .session import PROXY_SIDE, PROXY_SOLVER, QUICK_PROXY_SIDE, QUICK_SOLVER, Session, prepare
 
@@ -119,8 +119,8 @@ class Enhancer:
             image = state[:, :3, :x.shape[2], :x.shape[3]]
             strength = 1.0
             if (denoise or colour_noise) and self.model.adaptive_denoise:
-                crops = [image[:, :, y:y + h, x0:x0 + w] for x0, y, w, h in sample_regions(*image.shape[2:])]
-                strength = strength_for(estimate_noise(torch.cat(crops)))
+                strength = measured_strength(lambda r: image[:, :, r[1]:r[1] + r[3], r[0]:r[0] + r[2]],
+                                             *image.shape[2:])
             out = reduce_colour_noise(self.model.finish(image, denoise * strength)[0].permute(1, 2, 0),
                                       sigma_for(colour_noise * strength))
             if gains is not None:

@@ -12,6 +12,7 @@ the export of one photo get the same strength.
 from __future__ import annotations
 
 import math
+from typing import Callable
 
 import torch
 import torch.nn.functional as F
@@ -73,3 +74,9 @@ def strength_for(sigma: float) -> float:
     u = (levels - NO_STRENGTH_SIGMA) / (FULL_STRENGTH_SIGMA - NO_STRENGTH_SIGMA)
     u = min(max(u, 0.0), 1.0)
     return u * u * (3 - 2 * u) if not math.isnan(u) else 1.0
+
+
+def measured_strength(crop: Callable[[tuple[int, int, int, int]], torch.Tensor], height: int, width: int) -> float:
+    """``strength_for`` the noise of a result, measured on ``crop(region)`` ([1, 3, h, w] pixels of
+    the result, before any noise treatment) for each of ``sample_regions(height, width)``."""
+    return strength_for(estimate_noise(torch.cat([crop(region) for region in sample_regions(height, width)])))

@@ -42,7 +42,7 @@ from .errors import ClodeError
 from .guided_filter import coefficients, luminance
 from .network import CLODENet
 from .neutral import photo_gains
-from .noise_level import estimate_noise, sample_regions, strength_for
+from .noise_level import measured_strength
 from .ode import Solver, integrate_lambda
 from .pixels import Size, fit_size, image_tensor, resize
 from .progress import CancelToken, ProgressCallback, check, report
@@ -292,9 +292,9 @@ class Session:
         key = round(float(T), 1)     # the noise changes slowly with T: one measurement per 0.1
         strength = self._strengths.get(key)
         if strength is None:
-            crops = [image_tensor(self._render(T, None, region, 0.0, 0.0, False, np.float32, None, None, False))
-                     for region in sample_regions(*self.size)]
-            strength = strength_for(estimate_noise(torch.cat(crops)))
+            strength = measured_strength(
+                lambda region: image_tensor(self._render(T, None, region, 0.0, 0.0, False, np.float32, None, None, False)),
+                *self.size)
             self._strengths[key] = strength
         return strength
 
