@@ -92,10 +92,6 @@ def simulate_exposure(batch: torch.Tensor, gen: torch.Generator, aug: ExposureAu
     return Batch(linear_to_srgb(noisy), linear_to_srgb(clean), batch, u < aug.dark)
 
 
-def apply_exposure(batch: torch.Tensor, gen: torch.Generator, aug: ExposureAugment) -> torch.Tensor:
-    """Darken (with noise) or brighten each sample in linear light, per ``aug``'s shares."""
-    return simulate_exposure(batch, gen, aug).input
-
 
 class TrainingImages:
     """Photos held in memory (downscaled so crops see some context), sampled as batches."""

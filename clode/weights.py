@@ -78,7 +78,7 @@ class ModelInfo:
     # where our models were measured to brighten again below T = -1.
     darken: str = "integrate"
     # "per_channel" (the published behaviour, and every model file older than this key) or
-    # "shared" (one exposure field for R, G and B: see ``clode.network.CURVE_MODES``).
+    # "shared" / "rgb_ratio" (one exposure field for R, G and B: see ``clode.network.CURVE_MODES``).
     curve: str = "per_channel"
 
 
