@@ -71,8 +71,21 @@ class Opened:
     prepared: bool = False         # the curves solved on the preview carry over to this decode
 
 
+class _ShowsAdjustments:
+    """A result that shows one edit: its T and denoise read from it."""
+    adjustments: Adjustments
+
+    @property
+    def T(self) -> float:
+        return self.adjustments.T
+
+    @property
+    def denoise(self) -> float:
+        return self.adjustments.denoise
+
+
 @dataclass
-class Rendered:
+class Rendered(_ShowsAdjustments):
     path: Path
     adjustments: Adjustments       # what it shows
     image: np.ndarray              # H x W x 3 uint8
@@ -80,31 +93,15 @@ class Rendered:
     seconds: float
     draft: bool
 
-    @property
-    def T(self) -> float:
-        return self.adjustments.T
-
-    @property
-    def denoise(self) -> float:
-        return self.adjustments.denoise
-
 
 @dataclass
-class Detail:
+class Detail(_ShowsAdjustments):
     path: Path
     region: tuple[int, int, int, int]   # x, y, w, h in photo pixels
     adjustments: Adjustments
     original: np.ndarray           # uint8, the region at the requested size
     result: np.ndarray
     seconds: float
-
-    @property
-    def T(self) -> float:
-        return self.adjustments.T
-
-    @property
-    def denoise(self) -> float:
-        return self.adjustments.denoise
 
 
 def histogram(img8: np.ndarray, max_samples: int = 250_000) -> np.ndarray:
