@@ -37,7 +37,7 @@ from .atomic import parts_of, write_text
 from .devices import resolve_device
 from .errors import Cancelled, ClodeError
 from .losses import LossWeights, clode_loss, denoising, trajectory_terms
-from .network import CURVE_MODES, CLODENet
+from .network import CURVE_MODES, DENOISERS, CLODENet
 from .ode import Solver, integrate, logistic
 from .paths import model_path_for
 from .progress import CancelToken, check
@@ -76,6 +76,7 @@ class TrainConfig:
     name: Optional[str] = None
     curve: str = "rgb_ratio"       # clode.network.CURVE_MODES; an --init model is switched to it
     denoiser_only: bool = False    # refit the denoiser alone (supervised, no ODE solve: fast)
+    denoiser: Optional[str] = None  # clode.network.DENOISERS: a fresh one of this kind replaces --init's
     adaptive_denoise: bool = True  # the model's denoiser strength follows the measured noise (clode.noise_level)
     calibrate_T: bool = False      # store as default_T the T that best restores darkened training photos
 
@@ -275,6 +276,10 @@ def train(config: TrainConfig, progress: Optional[EventCallback] = None, cancel:
     init_card = net.info.card if config.init else None
     net.curve_mode = config.curve
     net.adaptive_denoise = config.adaptive_denoise
+    if config.denoiser:
+        if config.denoiser not in DENOISERS:
+            raise ClodeError(f"unknown denoiser {config.denoiser!r} (expected one of: {', '.join(DENOISERS)})")
+        net.replace_denoiser(config.denoiser)
     net = net.to(device).train()
     opt = torch.optim.Adam(net.parameters(), lr=config.lr)
     if ckpt is not None:
@@ -297,7 +302,7 @@ def train(config: TrainConfig, progress: Optional[EventCallback] = None, cancel:
         "solver": config.solver, "adjoint": config.adjoint,
         "augment": asdict(augment) if augment else None,
         "init": config.init, "init_card": init_card, "seed": config.seed, "curve": config.curve,
-        "denoiser_only": config.denoiser_only,
+        "denoiser_only": config.denoiser_only, "denoiser": net.denoiser_kind,
         "device": _device_name(device), "processes": world, "host": socket.gethostname(),
         "python": platform.python_version(), "torch": torch.__version__,
     }

@@ -11,7 +11,7 @@ from dataclasses import fields
 from ..adjustments import Limits
 from ..errors import ClodeError
 from ..losses import LossWeights
-from ..network import CURVE_MODES
+from ..network import CURVE_MODES, DENOISERS
 from ..progress import CancelToken
 from ..paths import model_path_for
 from ..train import TrainConfig, train
@@ -81,6 +81,9 @@ def register(sub) -> None:
     p.add_argument("--denoiser-only", action="store_true",
                    help="refit only the denoiser, supervised on simulated sensor noise (no ODE solve: fast); "
                         "use with --init")
+    p.add_argument("--denoiser", choices=tuple(DENOISERS),
+                   help="replace --init's denoiser by a fresh one of this kind: dilated sees 17 x 17 pixels "
+                        "(JPEG blotches and blocks), published 5 x 5 (default: keep --init's; a new model: published)")
     for f in fields(LossWeights):
         p.add_argument(f"--w-{f.name}", type=float, default=f.default, help=f"weight of the {f.name} loss")
     p.set_defaults(func=run)
@@ -96,6 +99,7 @@ def run(args) -> int:
         adjoint=args.adjoint, seed=args.seed, checkpoint_every=args.checkpoint_every, init=args.init,
         device=args.device, augment=not args.no_augment, max_side=args.max_side, val_low=args.val_low,
         val_high=args.val_high, name=args.name, curve=args.curve, denoiser_only=args.denoiser_only,
+        denoiser=args.denoiser,
         calibrate_T=args.calibrate_T)
     sink = None
     if args.progress == "-":
