@@ -87,7 +87,8 @@ class DilatedDenoiser(nn.Module):
         return self.conv4(x)
 
 
-#: The denoiser a model file names ("published" for official files and every file older than the key).
+#: The output denoiser a model file names ("published" for official files and every file older than
+#: the key: the curve network's own denoiser does both jobs).
 DENOISERS = {"published": Denoiser, "dilated": DilatedDenoiser}
 
 
@@ -118,17 +119,26 @@ class CLODENet(nn.Module):
         self.conv_5_2 = TimeConv2d(nf * 2, nf * 2, 5, 2)
         self.confusion = TimeConv2d(nf * 4, nf, 1, 0)
         self.down_conv = TimeConv2d(nf, 3, 3, 1)
-        self.denoise = DENOISERS[denoiser](3)
+        # The published denoiser also cleans the curve network's input; a model may give its output
+        # stage a denoiser of its own, so a better one does not move the curves it was trained with.
+        self.denoise = Denoiser(3)
+        self.register_module("output_denoise", None if denoiser == "published" else DENOISERS[denoiser](3))
+
+    @property
+    def output_denoiser(self) -> nn.Module:
+        """The denoiser of the output stage (``finish``)."""
+        return self.output_denoise if self.output_denoise is not None else self.denoise
 
     @property
     def denoiser_kind(self) -> str:
-        return next(name for name, cls in DENOISERS.items() if type(self.denoise) is cls)
+        return next(name for name, cls in DENOISERS.items() if type(self.output_denoiser) is cls)
 
     def replace_denoiser(self, kind: str) -> None:
-        """A freshly initialised denoiser of ``kind`` in place of the current one (to train it)."""
+        """A freshly initialised output denoiser of ``kind`` (to train it); "published" goes back to
+        the curve network's own."""
         if kind != self.denoiser_kind:
             p = next(self.denoise.parameters())
-            self.denoise = DENOISERS[kind](3).to(device=p.device, dtype=p.dtype)
+            self.output_denoise = None if kind == "published" else DENOISERS[kind](3).to(device=p.device, dtype=p.dtype)
 
     def curve(self, t: torch.Tensor, image: torch.Tensor) -> torch.Tensor:
         """The curve map A(t, I) in [-1, 1], same shape as ``image``."""
@@ -160,5 +170,5 @@ class CLODENet(nn.Module):
     def finish(self, image: torch.Tensor, denoise: float = 1.0) -> torch.Tensor:
         """The output stage: subtract the predicted noise (scaled by ``denoise``) and clamp."""
         if denoise:
-            image = image - denoise * self.denoise(image)
+            image = image - denoise * self.output_denoiser(image)
         return image.clamp(0, 1)

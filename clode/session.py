@@ -347,7 +347,7 @@ class Session:
         out = np.empty((out_h, out_w, 3), dtype)
         out_t = torch.from_numpy(out)
         sigma = sigma_for(colour_noise, out_w / w)
-        halo = (self.net.denoise.halo if denoise else 0) + radius(sigma)
+        halo = (self.net.output_denoiser.halo if denoise else 0) + radius(sigma)
         on_cpu = self.device.type == "cpu"
         strip = max(16, (STRIP_PIXELS if denoise or not on_cpu else CHUNK_PIXELS) // max(out_w, 1))
         buf = torch.empty(min(strip + 2 * halo, out_h), out_w, 3, device=self.device)

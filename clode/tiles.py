@@ -48,7 +48,7 @@ def _denoise_tiles(net: CLODENet, image: torch.Tensor, strength: float, tile: in
             ya, yb = max(y0 - overlap, 0), min(y1 + overlap, h)
             xa, xb = max(x0 - overlap, 0), min(x1 + overlap, w)
             patch = image[:, :, ya:yb, xa:xb]
-            noise = net.denoise(patch)[:, :, y0 - ya:y0 - ya + (y1 - y0), x0 - xa:x0 - xa + (x1 - x0)]
+            noise = net.output_denoiser(patch)[:, :, y0 - ya:y0 - ya + (y1 - y0), x0 - xa:x0 - xa + (x1 - x0)]
             inner = image[:, :, y0:y1, x0:x1]
             out[:, :, y0:y1, x0:x1] = (inner - strength * noise).clamp_(0, 1)
 
@@ -64,7 +64,7 @@ def denoise_tiled(net: CLODENet, image: torch.Tensor, strength: float = 1.0, *, 
     must not overlap ``image``).
     """
     if overlap is None:
-        overlap = net.denoise.halo
+        overlap = net.output_denoiser.halo
     if tile is None:
         tile = DENOISE_TILE_CPU if image.device.type == "cpu" else DENOISE_TILE
     if out is None:

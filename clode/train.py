@@ -119,7 +119,7 @@ class _StepLoss(nn.Module):
             lam = _global_lambda(clean, 0.35 + 0.25 * torch.rand(batch.shape[0], 1, 1, 1, generator=gen).to(batch))
             zero = batch.new_zeros(())
             terms = {name: zero for name in weights.as_dict()}
-            terms["denoise"] = denoising(net.denoise, logistic(batch, lam * along, net.curve_mode),
+            terms["denoise"] = denoising(net.output_denoiser, logistic(batch, lam * along, net.curve_mode),
                                          logistic(clean, lam * along, net.curve_mode))
             terms["total"] = weights.denoise * terms["denoise"]
             return terms
@@ -129,7 +129,7 @@ class _StepLoss(nn.Module):
         terms = clode_loss(batch, final, weights, self.config.E, first_term=6)
         if weights.denoise:
             lam = final[:, 3:6].detach() * along
-            terms["denoise"] = denoising(net.denoise, logistic(batch, lam, net.curve_mode),
+            terms["denoise"] = denoising(net.output_denoiser, logistic(batch, lam, net.curve_mode),
                                          logistic(clean, lam, net.curve_mode))
             terms["total"] = terms["total"] + weights.denoise * terms["denoise"]
         if weights.restore:

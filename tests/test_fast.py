@@ -237,7 +237,7 @@ def test_dilated_denoiser_is_seamless_in_tiles_and_strips(fixture_model, monkeyp
     net = copy.deepcopy(fixture_model)
     torch.manual_seed(5)
     net.replace_denoiser("dilated")
-    assert net.denoiser_kind == "dilated" and net.denoise.halo == 8
+    assert net.denoiser_kind == "dilated" and net.output_denoiser.halo == 8
     img = dark_image(70, 150, seed=1)
     x = torch.from_numpy(img).permute(2, 0, 1)[None]
     whole = net.finish(x, 0.7)

@@ -209,11 +209,19 @@ def test_denoiser_only_refit_lowers_its_loss_and_leaves_the_curve(photo_dir, tmp
 
 
 def test_a_fresh_dilated_denoiser_is_trained_and_ships_in_the_model(photo_dir, tmp_path):
-    result = train(tiny_config(photo_dir, tmp_path / "w.safetensors", denoiser="dilated", denoiser_only=True,
-                               steps=2, batch=2))
-    model = load_model(result.model_path)
+    from clode.weights import save_model
+    from clode.network import CLODENet
+    init = save_model(CLODENet(curve_mode="rgb_ratio"), tmp_path / "init.safetensors")
+    result = train(tiny_config(photo_dir, tmp_path / "w.safetensors", init=str(init), denoiser="dilated",
+                               denoiser_only=True, steps=2, batch=2))
+    before, model = load_model(init), load_model(result.model_path)
     assert model.denoiser_kind == model.info.denoiser == "dilated"
     assert model.info.card["denoiser"] == "dilated"
+    # Only the output stage changed: the curves (and the denoiser that cleans their input) are the init's.
+    x = torch.rand(1, 3, 24, 24, generator=torch.Generator().manual_seed(0))
+    with torch.no_grad():
+        assert torch.equal(model.curve(torch.tensor(1.0), x), before.curve(torch.tensor(1.0), x))
+        assert not torch.equal(model.finish(x), before.finish(x))
 
 
 def test_jpeg_round_trip_makes_camera_blocks():
