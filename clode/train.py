@@ -43,7 +43,7 @@ from .paths import model_path_for
 from .progress import CancelToken, check
 from . import trainer_events as events
 from .training_data import Batch, ExposureAugment, TrainingImages
-from .training_recipes import check_fits
+from .training_recipes import check_fits, seconds_per_step
 from .training_validation import held_out_report, hold_out
 from .weights import load_model, save_model
 
@@ -316,6 +316,7 @@ def train(config: TrainConfig, progress: Optional[EventCallback] = None, cancel:
     per_rank = max(1, config.batch // world)
 
     t0 = time.monotonic()
+    step_ends = [t0]                    # when each step of this process ended: the running ETA's pace
     step = start_step
     last = {}
     try:
@@ -341,7 +342,8 @@ def train(config: TrainConfig, progress: Optional[EventCallback] = None, cancel:
             step += 1
             last = {k: float(v.detach()) for k, v in terms.items()}
             elapsed = elapsed_before + time.monotonic() - t0
-            rate = (time.monotonic() - t0) / (step - start_step)
+            step_ends.append(time.monotonic())
+            rate = seconds_per_step(step_ends)
             emit(events.Step(step, config.steps, last["total"], last, _lr_at(config, step - 1), round(elapsed, 2),
                              round(rate * (config.steps - step), 1)).to_dict())
             if rank == 0 and (step % config.checkpoint_every == 0 or step == config.steps):

@@ -113,6 +113,17 @@ def duration(seconds: float) -> str:
     return f"{seconds / 3600:.1f} h"
 
 
+def seconds_per_step(ends: list[float], recent: int = 10) -> float:
+    """The pace of a run from the times its steps ended (``ends[0]``: when the first began): the
+    median of the last ``recent`` step times, leaving out the first step once there are others
+    (it carries one-time set-up, often several times a step), so the ETA follows the run as it is now."""
+    times = [b - a for a, b in zip(ends, ends[1:])]
+    if len(times) > 1:
+        times = times[1:]
+    times = sorted(times[-recent:])
+    return times[len(times) // 2] if times else 0.0
+
+
 def _is_gpu(device: torch.device) -> bool:
     return device.type in ("cuda", "mps")
 

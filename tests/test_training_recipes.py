@@ -15,7 +15,7 @@ from conftest import DATASETS
 from clode import cli
 from clode import training_recipes as recipes
 from clode.errors import ClodeError
-from clode.train import TrainConfig, train
+from clode.train import TrainConfig
 from clode.training_validation import held_out_indices
 from clode.weights import DEFAULT_MODEL, load_model
 
@@ -94,6 +94,22 @@ def test_cli_refuses_a_setting_that_would_not_fit(photo_dir, tmp_path, capsys):
     err = capsys.readouterr().err
     assert code == 1 and err.count("\n") == 1 and "would need about" in err
     assert not out.exists() and not out.with_suffix(".checkpoints").exists()
+
+
+def test_the_running_eta_follows_recent_steps_not_the_slow_first_one():
+    assert recipes.seconds_per_step([0.0]) == 0.0
+    assert recipes.seconds_per_step([0.0, 50.0]) == 50.0                 # only the first step so far
+    assert recipes.seconds_per_step([0.0, 50.0, 56.0, 62.0, 69.0]) == 6.0
+    ends = [0.0, 50.0] + [50.0 + 6 * i for i in range(1, 30)] + [300.0]   # a stall is one step of many
+    assert recipes.seconds_per_step(ends) == 6.0
+
+
+def test_every_training_option_has_help():
+    from clode.cli import build_parser
+    parser = build_parser(["train"])
+    train_parser = next(a for a in parser._subparsers._actions if a.choices).choices["train"]
+    missing = [a.option_strings[0] for a in train_parser._actions if a.option_strings and not a.help]
+    assert missing == []
 
 
 def test_held_out_photos_are_spread_and_include_the_first():
