@@ -136,23 +136,6 @@ class TrainingPanel(QWidget):
     def _compare(self):
         return self.shelf._compare
 
-    # the photos box holds the folders and what the scan found
-    @property
-    def folders(self) -> list[Path]:
-        return self.photos.folders
-
-    @property
-    def usable(self) -> list[Path]:
-        return self.photos.usable
-
-    @property
-    def skipped(self) -> list[tuple[Path, str]]:
-        return self.photos.skipped
-
-    @property
-    def scanning(self) -> bool:
-        return self.photos.scanning
-
     def add_folder(self, folder) -> None:
         self.photos.add_folder(folder)
 
@@ -268,12 +251,12 @@ class TrainingPanel(QWidget):
         """Start a new run with the panel's settings; False (and a message) when it cannot."""
         if self.is_running():
             return False
-        if self.scanning:
+        if self.photos.scanning:
             self.show_message("Still looking for photos in the folders; try again in a moment.")
             return False
-        if not self.usable:
+        if not self.photos.usable:
             self.show_message("No usable photos to train on: add a folder with photos first."
-                              if not self.folders else
+                              if not self.photos.folders else
                               "No usable photos in these folders, so there is nothing to train on. "
                               "Add a folder with JPEG, PNG, TIFF or RAW photos.")
             return False
@@ -293,12 +276,12 @@ class TrainingPanel(QWidget):
         if out.exists() and not self.confirm(f"A model named '{name}' exists. Replace it when this run finishes?"):
             return False
         init = self.init_box.currentData()
-        run = Run(name=name, out=out, steps=steps, minutes=minutes, preview_photo=self.usable[0],
+        run = Run(name=name, out=out, steps=steps, minutes=minutes, preview_photo=self.photos.usable[0],
                   init=Path(init) if init else None)
         if minutes:
             # A resumed run is given the minutes left; the total is remembered here for the next resume.
             write_text(run.run_dir / RUN_NOTE, json.dumps({"minutes": minutes}))
-        self._launch(run, ["--data", *map(str, self.folders), "--out", name, *args])
+        self._launch(run, ["--data", *map(str, self.photos.folders), "--out", name, *args])
         return True
 
     def resume(self, name: Optional[str] = None) -> bool:
@@ -323,7 +306,7 @@ class TrainingPanel(QWidget):
                 "--steps", str(config["steps"]), "--device", self.device_box.currentData()]
         if minutes:
             args += ["--minutes", repr(max(minutes - elapsed / 60, 0.05))]
-        photos = self.usable or [p for d in config["data"] for p in _first_photo(Path(d))]
+        photos = self.photos.usable or [p for d in config["data"] for p in _first_photo(Path(d))]
         run = Run(name=name, out=out, steps=config["steps"], minutes=minutes, elapsed_before=elapsed,
                   preview_photo=photos[0] if photos else None,
                   init=Path(config["init"]) if config.get("init") else None, step=state["step"],
@@ -503,7 +486,7 @@ class TrainingPanel(QWidget):
     def _update_buttons(self) -> None:
         running = self.trainer is not None
         stopping = running and self.trainer.stop_requested
-        self.start_button.setEnabled(not running and not self.scanning and bool(self.usable))
+        self.start_button.setEnabled(not running and not self.photos.scanning and bool(self.photos.usable))
         self.stop_button.setEnabled(running and not stopping)
         self.pause_button.setEnabled(running and not stopping and bool(self.run and self.run.pid))
         name = self.name_edit.text().strip()
