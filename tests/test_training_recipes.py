@@ -141,6 +141,8 @@ def test_quick_cli_run_finishes_validates_loads_and_is_listed_as_a_model(photo_d
     assert model.info.card["held_out"] == held and model.info.card["images"] == 6
     quick = recipes.recipe("quick", CPU)
     assert model.info.card["solver"] == quick.solver and model.info.card["batch"] == quick.batch
+    # a fine-tune keeps the objective its starting model was trained with
+    assert model.info.card["loss_weights"] == load_model(DEFAULT_MODEL).info.card["loss_weights"]
     from clode.model_library import trained_models, unfinished_runs
     assert (path.parent / "quick test.checkpoints" / "latest.json").exists()      # its checkpoints stay
     assert unfinished_runs() == [] and path in trained_models()

@@ -108,7 +108,8 @@ def register(sub) -> None:
                    help="replace --init's denoiser by a fresh one of this kind: dilated sees 17 x 17 pixels "
                         "(JPEG blotches and blocks), published 5 x 5 (default: keep --init's; a new model: published)")
     for f in fields(LossWeights):
-        p.add_argument(f"--w-{f.name}", type=float, default=f.default, help=f"weight of the {f.name} loss")
+        p.add_argument(f"--w-{f.name}", type=float, help=f"weight of the {f.name} loss (default: the --init "
+                                                           f"model's, else {f.default:g})")
     p.set_defaults(func=run)
 
 
@@ -121,7 +122,20 @@ def apply_preset(args) -> Recipe:
             setattr(args, name, getattr(chosen, name))
     if args.steps is None and not args.resume:
         args.steps = chosen.steps
+    # A fine-tune keeps the objective its starting model was trained with (a model trained to
+    # restore darkened photos drifts in colour once that term is dropped); explicit --w-* win.
+    weights = {**LossWeights().as_dict(), **(_card_weights(args.init) if args.init else {})}
+    for name, value in weights.items():
+        if getattr(args, f"w_{name}") is None:
+            setattr(args, f"w_{name}", value)
     return chosen
+
+
+def _card_weights(init: str) -> dict:
+    from ..model_library import model_card
+    weights = model_card(model_path_for(init)).get("loss_weights")
+    known = set(LossWeights().as_dict())
+    return {k: float(v) for k, v in weights.items() if k in known} if isinstance(weights, dict) else {}
 
 
 def run(args) -> int:
