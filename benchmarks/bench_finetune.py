@@ -84,8 +84,9 @@ def panel_defaults(args) -> None:
           f"{r.steps} steps planned; run shortened to {args.steps} steps")
     print(f"  first event (photos read): {first(result, 'data'):.1f} s after launch")
     print(f"  first step shown:          {first(result, 'step'):.1f} s after launch (target <= 20 s)")
-    print(f"  step times: {', '.join(f'{t:.1f}' for t in step_times)} s; ETA after step 1 for the planned "
-          f"{r.steps} steps: {recipes.duration(steps[0]['eta'] / max(args.steps - 1, 1) * (r.steps - 1))}")
+    pace = recipes.seconds_per_step([0.0] + [s["elapsed"] for s in steps])
+    print(f"  step times: {', '.join(f'{t:.1f}' for t in step_times)} s after the first; at the last pace the "
+          f"planned {r.steps} steps take {recipes.duration(pace * r.steps)}")
     print(f"  peak RSS: {result['peak_bytes'] / 2**30:.2f} GB (target <= 3 GB; estimated before start "
           f"{est.peak_bytes / 2**30:.2f} GB, {est.step_seconds:.1f} s a step)")
     print(f"  whole run incl. held-out validation: {result['seconds']:.0f} s")
