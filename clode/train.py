@@ -43,6 +43,8 @@ from .paths import model_path_for
 from .progress import CancelToken, check
 from . import trainer_events as events
 from .training_data import Batch, ExposureAugment, TrainingImages
+from .training_recipes import check_fits, seconds_per_step
+from .training_validation import held_out_report, hold_out
 from .weights import load_model, save_model
 
 #: progress(event) with event a dict: ``clode.trainer_events`` ``TrainerEvent.to_dict()`` (parse() reads it back)
@@ -79,6 +81,7 @@ class TrainConfig:
     denoiser: Optional[str] = None  # clode.network.DENOISERS: a fresh one of this kind replaces --init's
     adaptive_denoise: bool = True  # the model's denoiser strength follows the measured noise (clode.noise_level)
     calibrate_T: bool = False      # store as default_T the T that best restores darkened training photos
+    holdout: float = 0.0           # share of the photos kept out of training to validate on (clode.training_validation)
 
     @property
     def out_path(self) -> Path:
@@ -268,6 +271,8 @@ def train(config: TrainConfig, progress: Optional[EventCallback] = None, cancel:
     device = resolve_device(config.device)
     if world > 1 and device.type == "cuda":
         device = torch.device("cuda", int(os.environ.get("LOCAL_RANK", 0)))
+    if not finish:
+        check_fits(config, device)      # refuse a setting that would not fit in memory, before any work
     torch.manual_seed(config.seed)
     if config.curve not in CURVE_MODES:
         raise ClodeError(f"unknown curve mode {config.curve!r} (expected one of: {', '.join(CURVE_MODES)})")
@@ -287,7 +292,9 @@ def train(config: TrainConfig, progress: Optional[EventCallback] = None, cancel:
         start_step, elapsed_before = state["step"], state["elapsed"]
 
     images = TrainingImages(config.data, max_side=config.max_side)
-    emit(events.Data(len(images), [[str(p), why] for p, why in images.skipped]).to_dict())
+    held = hold_out(images, config.holdout)
+    n_held = len(held or ())
+    emit(events.Data(len(images) + n_held, [[str(p), why] for p, why in images.skipped], n_held).to_dict())
     step_loss = _StepLoss(net, config)
     step_loss.cancel = cancel
     model = nn.parallel.DistributedDataParallel(step_loss) if world > 1 else step_loss
@@ -296,7 +303,7 @@ def train(config: TrainConfig, progress: Optional[EventCallback] = None, cancel:
     card = {
         "software": f"clode {__version__}",
         "data": [str(d) for d in config.data],
-        "images": len(images),
+        "images": len(images) + n_held, "held_out_photos": n_held,
         "batch": config.batch, "crop": config.crop, "lr": config.lr,
         "E": config.E, "T": config.T, "loss_weights": config.weights,
         "solver": config.solver, "adjoint": config.adjoint,
@@ -309,6 +316,7 @@ def train(config: TrainConfig, progress: Optional[EventCallback] = None, cancel:
     per_rank = max(1, config.batch // world)
 
     t0 = time.monotonic()
+    step_ends = [t0]                    # when each step of this process ended: the running ETA's pace
     step = start_step
     last = {}
     try:
@@ -334,7 +342,8 @@ def train(config: TrainConfig, progress: Optional[EventCallback] = None, cancel:
             step += 1
             last = {k: float(v.detach()) for k, v in terms.items()}
             elapsed = elapsed_before + time.monotonic() - t0
-            rate = (time.monotonic() - t0) / (step - start_step)
+            step_ends.append(time.monotonic())
+            rate = seconds_per_step(step_ends)
             emit(events.Step(step, config.steps, last["total"], last, _lr_at(config, step - 1), round(elapsed, 2),
                              round(rate * (config.steps - step), 1)).to_dict())
             if rank == 0 and (step % config.checkpoint_every == 0 or step == config.steps):
@@ -355,14 +364,28 @@ def train(config: TrainConfig, progress: Optional[EventCallback] = None, cancel:
     if rank == 0 and config.val_low and config.val_high:
         validation = _validate(net, config, device, default_T)
         emit(events.Validation(validation).to_dict())
+    held_report = None
+    if rank == 0 and held is not None:
+        held_report = held_out_report(net, load_model(config.init) if config.init else None, held, device,
+                                      default_T, lambda m: _StepLoss(m, config), config.batch, config.crop)
+        emit(events.Validation({"held_out": held_report}).to_dict())
     if world > 1:
         dist.barrier()
     if rank == 0:
         card = {**card, "steps": step, "seconds": round(seconds, 1), "validation": validation,
-                "calibration": calibration}
+                "held_out": held_report, "calibration": calibration}
         save_model(net, config.out_path, name=config.name or config.out_path.stem, default_T=default_T, card=card)
+        _mark_finished(config.run_dir)
         emit(events.Done(str(config.out_path), step, round(seconds, 1)).to_dict())
     return TrainResult(config.out_path, step, seconds, last.get("total", float("nan")), validation)
+
+
+def _mark_finished(run_dir: Path) -> None:
+    """Note in ``latest.json`` that the run's model is written: its checkpoints stay (a resume with
+    more steps extends it) but it is no longer a stopped run to offer for resuming."""
+    latest = run_dir / "latest.json"
+    if latest.exists():
+        write_text(latest, json.dumps({**json.loads(latest.read_text()), "finished": True}))
 
 
 def _device_name(device: torch.device) -> str:
