@@ -125,6 +125,13 @@ class _StepLoss(nn.Module):
             terms["denoise"] = denoising(net.output_denoiser, logistic(batch, lam * along, net.curve_mode),
                                          logistic(clean, lam * along, net.curve_mode))
             terms["total"] = weights.denoise * terms["denoise"]
+            if weights.restore:
+                # The curves stay as they are: solved without gradients, they only show the output
+                # denoiser what it finishes (and that its result should be the photo before darkening).
+                with torch.no_grad():
+                    (final,) = integrate(net, batch, [self.config.T], self.solver, cancel=self.cancel)
+                terms["restore"] = _restore_error(net, final[:, :3], data)
+                terms["total"] = terms["total"] + weights.restore * terms["restore"]
             return terms
         (final,) = integrate(net, batch, [self.config.T], self.solver, track_lambda=True,
                              loss_terms=trajectory_terms(net, weights), adjoint=self.config.adjoint,
@@ -136,12 +143,16 @@ class _StepLoss(nn.Module):
                                          logistic(clean, lam, net.curve_mode))
             terms["total"] = terms["total"] + weights.denoise * terms["denoise"]
         if weights.restore:
-            # Only darkened samples have a known right answer at T: the photo before darkening.
-            dark = data.darkened.view(-1, 1, 1, 1).to(batch)
-            result = net.finish(final[:, :3])
-            terms["restore"] = (((result - data.original) ** 2) * dark).mean() / dark.mean().clamp_min(1e-6)
+            terms["restore"] = _restore_error(net, final[:, :3], data)
             terms["total"] = terms["total"] + weights.restore * terms["restore"]
         return terms
+
+
+def _restore_error(net: CLODENet, image: torch.Tensor, data: Batch) -> torch.Tensor:
+    """Mean squared error of the finished result against the photo before darkening; only darkened
+    samples have that right answer at T."""
+    dark = data.darkened.view(-1, 1, 1, 1).to(image)
+    return (((net.finish(image) - data.original) ** 2) * dark).mean() / dark.mean().clamp_min(1e-6)
 
 
 def _global_lambda(clean: torch.Tensor, target: torch.Tensor) -> torch.Tensor:

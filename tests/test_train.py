@@ -224,6 +224,24 @@ def test_a_fresh_dilated_denoiser_is_trained_and_ships_in_the_model(photo_dir, t
         assert not torch.equal(model.finish(x), before.finish(x))
 
 
+def test_denoiser_only_with_restore_trains_the_output_against_the_photo(photo_dir, tmp_path):
+    from clode.weights import save_model
+    from clode.network import CLODENet
+    start = CLODENet(curve_mode="rgb_ratio", denoiser="dilated")
+    init = save_model(start, tmp_path / "init.safetensors")
+    weights = {**LossWeights().as_dict(), "restore": 100.0}
+    events = []
+    result = train(tiny_config(photo_dir, tmp_path / "o.safetensors", init=str(init), denoiser_only=True,
+                               weights=weights, steps=2, batch=4), progress=events.append)
+    losses = [e["terms"] for e in events if e["event"] == "step"]
+    assert losses and any(step["restore"] > 0 for step in losses)     # batches with a darkened sample
+    before, after = load_model(init), load_model(result.model_path)
+    x = torch.rand(1, 3, 24, 24, generator=torch.Generator().manual_seed(0))
+    with torch.no_grad():
+        assert torch.equal(after.curve(torch.tensor(1.0), x), before.curve(torch.tensor(1.0), x))
+    assert not torch.equal(after.output_denoise.conv4.weight, before.output_denoise.conv4.weight)
+
+
 def test_jpeg_round_trip_makes_camera_blocks():
     from clode.training_data import ExposureAugment, jpeg_round_trip, simulate_exposure
     gen = torch.Generator().manual_seed(0)
