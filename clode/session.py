@@ -37,6 +37,7 @@ import torch
 
 from .auto_exposure import auto_T as _auto_T
 from .colour_noise import radius, reduce_colour_noise, sigma_for
+from .denoise_speed import as_net
 from .adjustments import DEFAULT_T
 from .errors import ClodeError
 from .guided_filter import coefficients, luminance
@@ -132,7 +133,8 @@ class Session:
     """
 
     def __init__(self, net: CLODENet, image: np.ndarray, proxy: torch.Tensor, times: Sequence[float],
-                 lam: torch.Tensor, device: torch.device, t_max: float, upsample: str = "bilinear"):
+                 lam: torch.Tensor, device: torch.device, t_max: float, upsample: str = "bilinear",
+                 denoiser: Optional[torch.nn.Module] = None):
         if upsample not in UPSAMPLERS:
             raise ClodeError(f"unknown upsampling {upsample!r} (expected one of: {', '.join(UPSAMPLERS)})")
         self.net = net
@@ -143,6 +145,8 @@ class Session:
         self.device = device
         self.t_max = t_max
         self.upsample = upsample
+        #: what runs the denoiser (``clode.denoise_speed``; default: the model's own, float32)
+        self.denoiser = denoiser if denoiser is not None else net.denoise
         if upsample == "guided":
             guide = luminance(proxy[0].permute(1, 2, 0))
             # Lambda ~ a * luminance + b per window; a and b ride the time grid like Lambda.
@@ -156,7 +160,7 @@ class Session:
     def with_upsample(self, upsample: str) -> "Session":
         """The same solve rendered with another upsampling (shares the recorded Lambda)."""
         return Session(self.net, self.image, self.proxy, self.times.tolist(), self.lam, self.device,
-                       self.t_max, upsample)
+                       self.t_max, upsample, self.denoiser)
 
     def with_image(self, image: np.ndarray) -> "Session":
         """The same solve applied to another decode of the same picture (e.g. the full-size
@@ -166,7 +170,7 @@ class Session:
         if abs(h / w - H / W) > 0.02:
             raise ClodeError(f"image of {W} x {H} does not have the framing of the prepared {w} x {h}")
         return Session(self.net, image, self.proxy, self.times.tolist(), self.lam, self.device,
-                       self.t_max, self.upsample)
+                       self.t_max, self.upsample, self.denoiser)
 
     @property
     def size(self) -> Size:
@@ -361,10 +365,12 @@ class Session:
             with _one_thread():
                 self._closed_form(view, fields, size, region, a, b, res)
             if denoise:
-                # Contiguous NCHW: the convolutions run 2-3x faster on it than on the
-                # channels-last view of the strip (measured, 2-core CPU).
-                block = res.permute(2, 0, 1)[None].contiguous()
-                res = denoise_tiled(self.net, block, denoise, cancel=cancel)[0].permute(1, 2, 0)
+                # In the denoiser's layout: float32 convolutions ran 2-3x faster on contiguous
+                # NCHW than on the strip's channels-last view (measured, 2-core CPU);
+                # bfloat16 ones run fastest on that view as it is (no copy).
+                layout = getattr(self.denoiser, "layout", torch.contiguous_format)
+                block = res.permute(2, 0, 1)[None].contiguous(memory_format=layout)
+                res = denoise_tiled(as_net(self.denoiser), block, denoise, cancel=cancel)[0].permute(1, 2, 0)
             with _one_thread():
                 if not denoise:
                     res = res.clamp_(0, 1)
@@ -384,8 +390,9 @@ def prepare(net: CLODENet, img: np.ndarray, *, t_max: float = 6.0, t_min: Option
             proxy_side: int = PROXY_SIDE, solver: Solver = PROXY_SOLVER, step: float = T_STEP,
             upsample: str = UPSAMPLE,
             device: torch.device = torch.device("cpu"), progress: Optional[ProgressCallback] = None,
-            cancel: Optional[CancelToken] = None) -> Session:
-    """Solve the curve ODE on a proxy of ``img`` over [t_min, t_max] (t_min defaults to -t_max)."""
+            cancel: Optional[CancelToken] = None, denoiser: Optional[torch.nn.Module] = None) -> Session:
+    """Solve the curve ODE on a proxy of ``img`` over [t_min, t_max] (t_min defaults to -t_max);
+    ``denoiser`` runs the denoiser in renders (default: the model's own, float32)."""
     t_min = -t_max if t_min is None else t_min
     if not t_min <= 0 <= t_max:
         raise ClodeError(f"the prepared range [{t_min:g}, {t_max:g}] must contain 0")
@@ -401,4 +408,4 @@ def prepare(net: CLODENet, img: np.ndarray, *, t_max: float = 6.0, t_min: Option
         for t, state in zip(solve_times, states):
             lam[times.index(t)] = state[0, 3:6, :ph, :pw].permute(1, 2, 0)
     report(progress, 1.0, "prepared")
-    return Session(net, img, proxy, times, lam, device, max(abs(t_min), t_max), upsample)
+    return Session(net, img, proxy, times, lam, device, max(abs(t_min), t_max), upsample, denoiser)
