@@ -56,11 +56,11 @@ PROXY_SIDE = 128
 T_STEP = 0.25
 #: The proxy solve needs far less accuracy than the official 1e-5: an error
 #: of 1e-3 in Lambda moves a pixel by < 2.5e-4.
-PROXY_SOLVER = Solver("dopri5", rtol=1e-3, atol=1e-3)
+PROXY_SOLVER = Solver("dopri5", rtol=1e-3, atol=1e-3, error_norm="rms")
 #: The first preview of a newly opened photo: a smaller proxy and a coarser
 #: solve (usually over [0, default T] only), replaced by the full prepare.
 QUICK_PROXY_SIDE = 64
-QUICK_SOLVER = Solver("dopri5", rtol=1e-2, atol=1e-2)
+QUICK_SOLVER = Solver("dopri5", rtol=1e-2, atol=1e-2, error_norm="rms")
 #: Rows of output per strip are chosen so one strip holds about this many
 #: pixels (with the denoiser); without it, strips are cache-sized chunks.
 STRIP_PIXELS = 2_500_000
