@@ -32,6 +32,13 @@ class _Denoiser(nn.Module):
         self.dtype = dtype
         self.layout = torch.channels_last if channels_last else torch.contiguous_format
 
+    def __getattr__(self, name: str):
+        # What the wrapped denoiser tells about itself (e.g. how far it sees) stays readable.
+        try:
+            return super().__getattr__(name)
+        except AttributeError:
+            return getattr(self._modules["module"], name)
+
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         x = x.contiguous(memory_format=self.layout)
         if self.dtype == torch.float32:

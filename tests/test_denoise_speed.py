@@ -56,6 +56,17 @@ def test_bfloat16_within_a_level_of_float32(model, noisy, channels_last):
     assert diff.max() > 0          # it did run in bfloat16
 
 
+def test_the_wrapper_tells_what_the_denoiser_tells(model):
+    model.denoise.reach = 7               # e.g. how many pixels it sees on each side
+    try:
+        for precision in ("float32", "bfloat16"):
+            wrapped = fast_denoiser(model.denoise, precision=precision)
+            assert wrapped.reach == 7 and wrapped.module is model.denoise
+            assert not hasattr(wrapped, "no_such_thing")
+    finally:
+        del model.denoise.reach
+
+
 def test_auto_picks_bfloat16_only_where_native(model):
     assert denoiser_for(model.denoise, torch.device("cuda")).dtype == torch.float32
     cpu = denoiser_for(model.denoise, torch.device("cpu"))
