@@ -19,7 +19,8 @@ Printed, each the median of ``--repeats`` runs:
   without), the colour-noise reduction (likewise), encode + write (``save_image``), and the write
   alone;
 - batch: ``python -m clode batch IN -o OUT`` over ``--photos`` photos in a fresh process: photos
-  per minute by the wall clock, CPU time per photo and peak RSS.
+  per minute by the wall clock, CPU time per photo and peak RSS, and on a CUDA device how busy the
+  GPU was (nvidia-smi's utilization sampled every 200 ms, averaged over the run).
 
 The machine and its load average are printed with the numbers: on a shared machine quote the
 load, and compare only figures measured in one run.
@@ -31,6 +32,7 @@ import argparse
 import contextlib
 import io
 import os
+import shutil
 import statistics
 import subprocess
 import sys
@@ -169,13 +171,40 @@ def main() -> None:
             print(f"  (load average {load_average()})", flush=True)
 
         if "batch" in parts:
-            runs = [run_child(python + ["batch", str(tmp / "in"), "-o", str(tmp / f"batch{r}")] + engine_args(args))
-                    for r in range(args.repeats)]
+            runs, busy = [], []
+            for r in range(args.repeats):
+                with gpu_sampler(args.device) as samples:
+                    runs.append(run_child(python + ["batch", str(tmp / "in"), "-o", str(tmp / f"batch{r}")]
+                                          + engine_args(args)))
+                if samples:
+                    busy.append(sum(samples) / len(samples))
             print(median_line(f"clode batch, {len(photos)} photos: photos per minute",
                               [len(photos) / r[0] * 60 for r in runs], "photos/min", "{:.1f}"))
             print(median_line("  its CPU time per photo", [r[2] / len(photos) for r in runs], "s"))
             print(median_line("  its peak RSS", [r[1] for r in runs], "GB"), f"(load average {load_average()})",
                   flush=True)
+            if busy:
+                print(median_line("  GPU busy (nvidia-smi utilization, mean over the run)", busy, "%", "{:.0f}"),
+                      flush=True)
+
+
+@contextlib.contextmanager
+def gpu_sampler(device: str):
+    """Samples of the GPU's utilization (percent, from nvidia-smi every 200 ms) while the block
+    runs; none off CUDA or without nvidia-smi."""
+    samples: list[float] = []
+    if not device.startswith("cuda") or shutil.which("nvidia-smi") is None:
+        yield samples
+        return
+    index = device.partition(":")[2] or "0"
+    proc = subprocess.Popen(["nvidia-smi", "-i", index, "--query-gpu=utilization.gpu", "--format=csv,noheader,nounits",
+                             "-lms", "200"], stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+    try:
+        yield samples
+    finally:
+        proc.terminate()
+        out, _ = proc.communicate(timeout=10)
+        samples.extend(float(line) for line in out.split() if line.strip().replace(".", "", 1).isdigit())
 
 
 if __name__ == "__main__":
