@@ -5,7 +5,8 @@
 
 * prepare: proxy solve time and function evaluations for proxy sizes / tolerances;
 * dial: re-render of a 2 MP view of a 24 MP image from the cache (median), no denoiser,
-  float32 and uint8, fit-to-window and a 1:1 crop; and the view with the denoiser;
+  float32 and uint8, fit-to-window and a 1:1 crop; and the view with the denoiser; the
+  adaptive denoiser's noise measurement at a T not measured before;
 * preview: a new 24 MP JPEG -> load_preview + quick prepare + first view (median);
 * export: full-resolution render of the 24 MP image, denoiser on and off, and the
   peak RSS of a fresh process doing load + prepare + render + save;
@@ -140,6 +141,14 @@ def section_dial(enh, args, session):
             runs = args.runs if "denoiser 1" in label else args.runs * 4
             t, _ = timed(lambda: s.render(float(next(Ts)), **kw), enh.device, runs, warmup=2)
             print(f"{label:<34} {up:<9} {1000 * t:8.1f} ms  (CPU {1000 * CPU_TIMES[0]:.1f} ms)", flush=True)
+
+    # What the adaptive denoiser adds when the dial reaches a T not measured yet (once per 0.1 of T):
+    # full-resolution crops rendered without noise treatment and their noise estimated.
+    def fresh_strength():
+        session._strengths.clear()
+        return session.noise_strength(float(next(Ts)))
+    t, _ = timed(fresh_strength, enh.device, args.runs * 4, warmup=1)
+    print(f"{'noise strength at a new T':<34} {'':<9} {1000 * t:8.1f} ms  (CPU {1000 * CPU_TIMES[0]:.1f} ms)", flush=True)
 
 
 def section_preview(enh, args, big):

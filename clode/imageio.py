@@ -375,7 +375,7 @@ def _load_tifffile(path: Path, budget: _Budget, preview_side: Optional[int]) -> 
     width, height = size
     _check_pixels(path, width, height, budget, sample_bytes=32)
     try:
-        rgb, alpha, bits = _decode_tiff_deep(path, None)
+        rgb, alpha, bits = _decode_tiff_deep(path)
     except MemoryError:
         raise _fail(path, "not enough memory to decode it") from None
     if rgb is None:
@@ -453,7 +453,7 @@ def _decode_pil(path: Path, im: Image.Image, budget: _Budget, preview_side: Opti
 
     rgb, alpha, bit_depth = None, None, 8
     if im.format == "TIFF" and _tiff_bits(im) > 8:
-        rgb, alpha, bit_depth = _decode_tiff_deep(path, im)
+        rgb, alpha, bit_depth = _decode_tiff_deep(path)
     elif png16:
         rgb, alpha, bit_depth = _decode_png16(path)
     if rgb is None:
@@ -510,7 +510,7 @@ def _decode_png16(path: Path):
     return rgb, alpha, 16
 
 
-def _decode_tiff_deep(path: Path, im: Image.Image):
+def _decode_tiff_deep(path: Path):
     """TIFFs of more than 8 bits per sample, through tifffile (Pillow has no 16-bit RGB mode)."""
     import tifffile
 

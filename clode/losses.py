@@ -104,7 +104,7 @@ def trajectory_terms(net, weights: LossWeights = LossWeights()):
     """The loss integrands for ``clode.ode.integrate(..., loss_terms=...)``, in
     ``TRAJECTORY_TERMS`` order, leaving out those whose weight is 0 (each costs solver work)."""
     integrands = {"smoothness": lambda curve, image: total_variation(curve),
-                  "noise": lambda curve, image: noise2noise(net.denoise, image)}
+                  "noise": lambda curve, image: noise2noise(net.output_denoiser, image)}
     return [integrands[name] for name in TRAJECTORY_TERMS if getattr(weights, name)]
 
 

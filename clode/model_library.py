@@ -84,6 +84,9 @@ def card_summary(card: dict) -> str:
         parts.append(f"{card['seconds'] / 60:.1f} min on {card.get('device', '?')}")
     data = card.get("data") or []
     text = " · ".join(parts)
+    if card.get("held_out") and isinstance(card["held_out"], dict):
+        from .training_validation import summary
+        text += "\n" + summary(card["held_out"])
     if data:
         text += "\nPhotos from: " + ", ".join(data)
     return text
@@ -99,8 +102,10 @@ def unfinished_runs() -> list[tuple[str, dict]]:
         return []
     for run_dir in folders:
         try:
+            if json.loads((run_dir / "latest.json").read_text()).get("finished"):
+                continue            # its model is written (a run finished from the command line)
             state = json.loads((find_checkpoint(run_dir) / "state.json").read_text())
-        except (ClodeError, OSError, ValueError):
+        except (ClodeError, OSError, ValueError, AttributeError):
             continue
         runs.append((run_dir.stem, state))
     return runs

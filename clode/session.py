@@ -65,8 +65,6 @@ QUICK_SOLVER = Solver("dopri5", rtol=1e-2, atol=1e-2, error_norm="rms")
 #: pixels (with the denoiser); without it, strips are cache-sized chunks.
 STRIP_PIXELS = 2_500_000
 CHUNK_PIXELS = 1_048_576
-#: Rows computed above and below a strip for the denoiser's 5x5 receptive field.
-DENOISE_HALO = 4
 
 #: How Lambda goes from the proxy to the output: "bilinear", or "guided" (fast
 #: guided filter with the input's luminance as guide, edge-aware).
@@ -353,7 +351,7 @@ class Session:
         out = np.empty((out_h, out_w, 3), dtype)
         out_t = torch.from_numpy(out)
         sigma = sigma_for(colour_noise, out_w / w)
-        halo = (DENOISE_HALO if denoise else 0) + radius(sigma)
+        halo = (self.net.output_denoiser.halo if denoise else 0) + radius(sigma)
         on_cpu = self.device.type == "cpu"
         strip = max(16, (STRIP_PIXELS if denoise or not on_cpu else CHUNK_PIXELS) // max(out_w, 1))
         buf = torch.empty(min(strip + 2 * halo, out_h), out_w, 3, device=self.device)

@@ -1,8 +1,8 @@
 """Running the denoiser at full resolution in overlapping tiles.
 
-The denoiser D is three convolutions (3x3, 3x3, 1x1: a 5x5 receptive field),
-so a tile computed with ``overlap >= 2`` extra pixels on each inner side and
-cropped back equals the untiled result: the zero padding inside a tile only
+The denoiser D sees ``D.halo`` pixels each side (2 for the published one, 8
+for the dilated one), so a tile computed with that many extra pixels on each
+inner side and cropped back equals the untiled result: the zero padding inside a tile only
 reaches the discarded margin, and at the image's own borders the tile sees
 the same zero padding as the whole image would. Memory is bounded by the
 tile, not the image; on a GPU out-of-memory error the tile is halved and the
@@ -25,9 +25,6 @@ DENOISE_TILE = 1024
 #: reused from the heap instead of being mapped and page-faulted afresh per tile.
 #: 12 MP, one thread: 1024 -> 7.1 s user + 9.1 s system; 256 -> 7.5 s user + 0.1 s system.
 DENOISE_TILE_CPU = 256
-#: Extra context each side of a tile; 2 is the minimum for the 5x5 receptive
-#: field, a little more costs nothing measurable.
-DENOISE_OVERLAP = 4
 MIN_TILE = 64
 
 
@@ -51,14 +48,14 @@ def _denoise_tiles(net: CLODENet, image: torch.Tensor, strength: float, tile: in
             ya, yb = max(y0 - overlap, 0), min(y1 + overlap, h)
             xa, xb = max(x0 - overlap, 0), min(x1 + overlap, w)
             patch = image[:, :, ya:yb, xa:xb]
-            noise = net.denoise(patch)[:, :, y0 - ya:y0 - ya + (y1 - y0), x0 - xa:x0 - xa + (x1 - x0)]
+            noise = net.output_denoiser(patch)[:, :, y0 - ya:y0 - ya + (y1 - y0), x0 - xa:x0 - xa + (x1 - x0)]
             inner = image[:, :, y0:y1, x0:x1]
             out[:, :, y0:y1, x0:x1] = (inner - strength * noise).clamp_(0, 1)
 
 
 @torch.no_grad()
 def denoise_tiled(net: CLODENet, image: torch.Tensor, strength: float = 1.0, *, tile: Optional[int] = None,
-                  overlap: int = DENOISE_OVERLAP, out: Optional[torch.Tensor] = None,
+                  overlap: Optional[int] = None, out: Optional[torch.Tensor] = None,
                   cancel: Optional[CancelToken] = None) -> torch.Tensor:
     """``net.finish(image, strength)`` computed tile by tile (seamless).
 
@@ -66,6 +63,8 @@ def denoise_tiled(net: CLODENet, image: torch.Tensor, strength: float = 1.0, *, 
     1 is the denoiser as trained. The result goes to ``out`` when given (it
     must not overlap ``image``).
     """
+    if overlap is None:
+        overlap = net.output_denoiser.halo
     if tile is None:
         tile = DENOISE_TILE_CPU if image.device.type == "cpu" else DENOISE_TILE
     if out is None:

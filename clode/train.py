@@ -37,12 +37,14 @@ from .atomic import parts_of, write_text
 from .devices import resolve_device
 from .errors import Cancelled, ClodeError
 from .losses import LossWeights, clode_loss, denoising, trajectory_terms
-from .network import CURVE_MODES, CLODENet
+from .network import CURVE_MODES, DENOISERS, CLODENet
 from .ode import Solver, integrate, logistic
 from .paths import model_path_for
 from .progress import CancelToken, check
 from . import trainer_events as events
 from .training_data import Batch, ExposureAugment, TrainingImages
+from .training_recipes import check_fits, seconds_per_step
+from .training_validation import held_out_report, hold_out
 from .weights import load_model, save_model
 
 #: progress(event) with event a dict: ``clode.trainer_events`` ``TrainerEvent.to_dict()`` (parse() reads it back)
@@ -76,8 +78,10 @@ class TrainConfig:
     name: Optional[str] = None
     curve: str = "rgb_ratio"       # clode.network.CURVE_MODES; an --init model is switched to it
     denoiser_only: bool = False    # refit the denoiser alone (supervised, no ODE solve: fast)
+    denoiser: Optional[str] = None  # clode.network.DENOISERS: a fresh one of this kind replaces --init's
     adaptive_denoise: bool = True  # the model's denoiser strength follows the measured noise (clode.noise_level)
     calibrate_T: bool = False      # store as default_T the T that best restores darkened training photos
+    holdout: float = 0.0           # share of the photos kept out of training to validate on (clode.training_validation)
 
     @property
     def out_path(self) -> Path:
@@ -118,7 +122,7 @@ class _StepLoss(nn.Module):
             lam = _global_lambda(clean, 0.35 + 0.25 * torch.rand(batch.shape[0], 1, 1, 1, generator=gen).to(batch))
             zero = batch.new_zeros(())
             terms = {name: zero for name in weights.as_dict()}
-            terms["denoise"] = denoising(net.denoise, logistic(batch, lam * along, net.curve_mode),
+            terms["denoise"] = denoising(net.output_denoiser, logistic(batch, lam * along, net.curve_mode),
                                          logistic(clean, lam * along, net.curve_mode))
             terms["total"] = weights.denoise * terms["denoise"]
             return terms
@@ -128,7 +132,7 @@ class _StepLoss(nn.Module):
         terms = clode_loss(batch, final, weights, self.config.E, first_term=6)
         if weights.denoise:
             lam = final[:, 3:6].detach() * along
-            terms["denoise"] = denoising(net.denoise, logistic(batch, lam, net.curve_mode),
+            terms["denoise"] = denoising(net.output_denoiser, logistic(batch, lam, net.curve_mode),
                                          logistic(clean, lam, net.curve_mode))
             terms["total"] = terms["total"] + weights.denoise * terms["denoise"]
         if weights.restore:
@@ -267,6 +271,8 @@ def train(config: TrainConfig, progress: Optional[EventCallback] = None, cancel:
     device = resolve_device(config.device)
     if world > 1 and device.type == "cuda":
         device = torch.device("cuda", int(os.environ.get("LOCAL_RANK", 0)))
+    if not finish:
+        check_fits(config, device)      # refuse a setting that would not fit in memory, before any work
     torch.manual_seed(config.seed)
     if config.curve not in CURVE_MODES:
         raise ClodeError(f"unknown curve mode {config.curve!r} (expected one of: {', '.join(CURVE_MODES)})")
@@ -275,6 +281,10 @@ def train(config: TrainConfig, progress: Optional[EventCallback] = None, cancel:
     init_card = net.info.card if config.init else None
     net.curve_mode = config.curve
     net.adaptive_denoise = config.adaptive_denoise
+    if config.denoiser:
+        if config.denoiser not in DENOISERS:
+            raise ClodeError(f"unknown denoiser {config.denoiser!r} (expected one of: {', '.join(DENOISERS)})")
+        net.replace_denoiser(config.denoiser)
     net = net.to(device).train()
     opt = torch.optim.Adam(net.parameters(), lr=config.lr)
     if ckpt is not None:
@@ -282,7 +292,9 @@ def train(config: TrainConfig, progress: Optional[EventCallback] = None, cancel:
         start_step, elapsed_before = state["step"], state["elapsed"]
 
     images = TrainingImages(config.data, max_side=config.max_side)
-    emit(events.Data(len(images), [[str(p), why] for p, why in images.skipped]).to_dict())
+    held = hold_out(images, config.holdout)
+    n_held = len(held or ())
+    emit(events.Data(len(images) + n_held, [[str(p), why] for p, why in images.skipped], n_held).to_dict())
     step_loss = _StepLoss(net, config)
     step_loss.cancel = cancel
     model = nn.parallel.DistributedDataParallel(step_loss) if world > 1 else step_loss
@@ -291,19 +303,20 @@ def train(config: TrainConfig, progress: Optional[EventCallback] = None, cancel:
     card = {
         "software": f"clode {__version__}",
         "data": [str(d) for d in config.data],
-        "images": len(images),
+        "images": len(images) + n_held, "held_out_photos": n_held,
         "batch": config.batch, "crop": config.crop, "lr": config.lr,
         "E": config.E, "T": config.T, "loss_weights": config.weights,
         "solver": config.solver, "adjoint": config.adjoint,
         "augment": asdict(augment) if augment else None,
         "init": config.init, "init_card": init_card, "seed": config.seed, "curve": config.curve,
-        "denoiser_only": config.denoiser_only,
+        "denoiser_only": config.denoiser_only, "denoiser": net.denoiser_kind,
         "device": _device_name(device), "processes": world, "host": socket.gethostname(),
         "python": platform.python_version(), "torch": torch.__version__,
     }
     per_rank = max(1, config.batch // world)
 
     t0 = time.monotonic()
+    step_ends = [t0]                    # when each step of this process ended: the running ETA's pace
     step = start_step
     last = {}
     try:
@@ -329,7 +342,8 @@ def train(config: TrainConfig, progress: Optional[EventCallback] = None, cancel:
             step += 1
             last = {k: float(v.detach()) for k, v in terms.items()}
             elapsed = elapsed_before + time.monotonic() - t0
-            rate = (time.monotonic() - t0) / (step - start_step)
+            step_ends.append(time.monotonic())
+            rate = seconds_per_step(step_ends)
             emit(events.Step(step, config.steps, last["total"], last, _lr_at(config, step - 1), round(elapsed, 2),
                              round(rate * (config.steps - step), 1)).to_dict())
             if rank == 0 and (step % config.checkpoint_every == 0 or step == config.steps):
@@ -350,14 +364,28 @@ def train(config: TrainConfig, progress: Optional[EventCallback] = None, cancel:
     if rank == 0 and config.val_low and config.val_high:
         validation = _validate(net, config, device, default_T)
         emit(events.Validation(validation).to_dict())
+    held_report = None
+    if rank == 0 and held is not None:
+        held_report = held_out_report(net, load_model(config.init) if config.init else None, held, device,
+                                      default_T, lambda m: _StepLoss(m, config), config.batch, config.crop)
+        emit(events.Validation({"held_out": held_report}).to_dict())
     if world > 1:
         dist.barrier()
     if rank == 0:
         card = {**card, "steps": step, "seconds": round(seconds, 1), "validation": validation,
-                "calibration": calibration}
+                "held_out": held_report, "calibration": calibration}
         save_model(net, config.out_path, name=config.name or config.out_path.stem, default_T=default_T, card=card)
+        _mark_finished(config.run_dir)
         emit(events.Done(str(config.out_path), step, round(seconds, 1)).to_dict())
     return TrainResult(config.out_path, step, seconds, last.get("total", float("nan")), validation)
+
+
+def _mark_finished(run_dir: Path) -> None:
+    """Note in ``latest.json`` that the run's model is written: its checkpoints stay (a resume with
+    more steps extends it) but it is no longer a stopped run to offer for resuming."""
+    latest = run_dir / "latest.json"
+    if latest.exists():
+        write_text(latest, json.dumps({**json.loads(latest.read_text()), "finished": True}))
 
 
 def _device_name(device: torch.device) -> str:

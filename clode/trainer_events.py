@@ -33,8 +33,9 @@ class TrainerEvent:
 class Data(TrainerEvent):
     """The photos were read: how many, and the files skipped with why ([[path, why], ...])."""
     kind: ClassVar[str] = "data"
-    images: int
+    images: int                                   # photos read
     skipped: list = field(default_factory=list)
+    held_out: int = 0                             # of them, kept out of training to validate on
 
 
 @dataclass(frozen=True)

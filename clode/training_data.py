@@ -11,10 +11,12 @@ resumed run sees exactly the batches an uninterrupted one would.
 
 from __future__ import annotations
 
+import io
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Optional, Sequence
 
+import numpy as np
 import torch
 import torch.nn.functional as F
 
@@ -35,6 +37,10 @@ class ExposureAugment:
     # spreads each photosite's noise over its neighbours (blotches rather than single pixels).
     sensor_colour: float = 0.5   # share of darkened samples whose noise goes through CAMERA_MATRIX
     demosaic: float = 0.5        # share whose noise is spatially correlated as after demosaicking
+    # Most dark photos people rescue are camera or phone JPEGs: the noisy dark frame was rounded
+    # to 8 bits and compressed, and brightening it makes the 8 x 8 blocks and the banding plain.
+    jpeg: float = 0.5            # share of darkened samples saved as a JPEG of this quality
+    jpeg_quality: tuple = (60, 95)
 
 
 #: A typical camera-to-sRGB matrix (rows sum to 1: white stays white), of the size DSLRs and
@@ -88,8 +94,24 @@ def simulate_exposure(batch: torch.Tensor, gen: torch.Generator, aug: ExposureAu
     bright = lin * 2.0 ** bright_ev
     kind = u.view(n, 1, 1, 1)
     clean = torch.where(kind < aug.dark, dark, torch.where(kind < aug.dark + aug.bright, bright, lin))
-    noisy = torch.where(kind < aug.dark, dark + noise, clean)
-    return Batch(linear_to_srgb(noisy), linear_to_srgb(clean), batch, u < aug.dark)
+    noisy = linear_to_srgb(torch.where(kind < aug.dark, dark + noise, clean))
+    as_jpeg = (u < aug.dark) & (torch.rand(n, generator=gen) < aug.jpeg)
+    quality = torch.randint(aug.jpeg_quality[0], aug.jpeg_quality[1] + 1, (n,), generator=gen)
+    for i in torch.nonzero(as_jpeg).flatten().tolist():
+        noisy[i] = jpeg_round_trip(noisy[i], int(quality[i]))
+    return Batch(noisy, linear_to_srgb(clean), batch, u < aug.dark)
+
+
+def jpeg_round_trip(image: torch.Tensor, quality: int) -> torch.Tensor:
+    """A 3 x H x W image in [0, 1] as it comes back from a JPEG file of ``quality`` (4:2:0)."""
+    from PIL import Image
+
+    pixels = (image.clamp(0, 1).permute(1, 2, 0) * 255 + 0.5).to(torch.uint8).numpy()
+    buf = io.BytesIO()
+    Image.fromarray(pixels).save(buf, "JPEG", quality=quality, subsampling=2)
+    buf.seek(0)
+    decoded = np.asarray(Image.open(buf).convert("RGB"), dtype=np.float32) / 255
+    return torch.from_numpy(decoded).permute(2, 0, 1).to(image)
 
 
 

@@ -29,7 +29,7 @@ from .version import __version__
 from .atomic import atomic_path
 from .adjustments import T_MAX_LIMITS, check_T
 from .errors import ClodeError, ModelLoadError
-from .network import ARCHITECTURE, CURVE_MODES, CLODENet
+from .network import ARCHITECTURE, CURVE_MODES, DENOISERS, CLODENet
 
 PathLike = Union[str, Path]
 
@@ -80,6 +80,9 @@ class ModelInfo:
     # "per_channel" (the published behaviour, and every model file older than this key) or
     # "shared" / "rgb_ratio" (one exposure field for R, G and B: see ``clode.network.CURVE_MODES``).
     curve: str = "per_channel"
+    # "published" (the official 5 x 5 denoiser, and every file older than this key) or "dilated"
+    # (17 x 17, ``clode.network.DilatedDenoiser``).
+    denoiser: str = "published"
 
 
 def _short(names) -> str:
@@ -190,6 +193,10 @@ def load_model(path: Optional[PathLike] = None, device: Union[str, torch.device]
         state, meta = _read_safetensors(path)
         if meta.get("format") == "clode" and meta.get("architecture", ARCHITECTURE) != ARCHITECTURE:
             raise ModelLoadError(f"{path}: architecture {meta['architecture']!r} is not supported (need {ARCHITECTURE})")
+        denoiser = meta.get("denoiser", "published")
+        if denoiser not in DENOISERS:
+            raise ModelLoadError(f"{path}: unknown denoiser {denoiser!r} (expected one of: {', '.join(DENOISERS)})")
+        net = CLODENet(denoiser=denoiser)
         if any(k.startswith(OFFICIAL_PREFIXES) for k in state):
             state = official_to_ours(state)
         _check_and_load(net, state, path)
@@ -206,7 +213,7 @@ def load_model(path: Optional[PathLike] = None, device: Union[str, torch.device]
         info = ModelInfo(name=meta.get("name", path.stem), path=path,
                          darken=darken,
                          default_T=default_T, t_max=t_max,
-                         card=card, curve=curve)
+                         card=card, curve=curve, denoiser=denoiser)
     else:
         state = _read_official(path)
         _check_and_load(net, state, path)
@@ -233,6 +240,7 @@ def save_model(net: CLODENet, path: PathLike, *, name: Optional[str] = None, def
         "darken": darken,
         "curve": net.curve_mode,
         "denoise": "adaptive" if getattr(net, "adaptive_denoise", False) else "fixed",
+        "denoiser": net.denoiser_kind,
         "software": f"clode {__version__}",
         "card": json.dumps(card or {}, sort_keys=True),
     }

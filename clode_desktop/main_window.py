@@ -16,11 +16,13 @@ from clode.errors import ClodeError
 from clode.imageio import SUPPORTED_EXTENSIONS, is_supported
 
 from .canvas import MODES, SPLIT, Canvas
+from .detail_renders import DetailRenders
 from .editing import PREPARE, RENDER, Editing
 from .engine import Engine, ModelState, Opened, Rendered
 from .filmstrip import Filmstrip
 from .folder_editing import FolderEditing
 from .folder_session import FolderSession
+from .model_choice import ModelChoice
 from .photo_export import PhotoExporter
 from .settings import Settings
 from .side_panel import SidePanel
@@ -33,9 +35,7 @@ log = logging.getLogger(__name__)
 APP_TITLE = "CLODE Desktop"
 PEEK_KEYS = (Qt.Key.Key_Backslash,)
 FINAL_RENDER_DELAY_MS = 250      # after the last dial move, the full-quality render
-SIDECAR_DELAY_MS = 1000
-DETAIL_DELAY_MS = 120            # after zooming or panning stops, the visible region is rendered sharply
-MAX_DETAIL_PIXELS = 6_000_000          # after the last change, the sidecar is written
+SIDECAR_DELAY_MS = 1000          # after the last change, the sidecar is written
 
 
 def show_error(parent: Optional[QWidget], message: str, title: str = APP_TITLE) -> QMessageBox:
@@ -45,6 +45,16 @@ def show_error(parent: Optional[QWidget], message: str, title: str = APP_TITLE) 
     box.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
     box.open()
     return box
+
+
+def _part_attribute(part: str, name: str, writable: bool = False) -> property:
+    """The window's attribute that is ``name`` of its part ``part`` (``self.editing``, ``self.models``…)."""
+    def get(window):
+        return getattr(getattr(window, part), name)
+
+    def set_(window, value) -> None:
+        setattr(getattr(window, part), name, value)
+    return property(get, set_ if writable else None, doc=f"``self.{part}.{name}``")
 
 
 def open_filter() -> str:
@@ -74,12 +84,9 @@ class MainWindow(QMainWindow):
                  view_side: Optional[int] = None) -> None:
         super().__init__()
         self.settings = settings or Settings()
-        self._explicit_model = str(model_path) if model_path else None
-        self._good_choice: tuple = (None, None)       # (device, model) of the last model that loaded
-        self._device = device or self.settings.device()
         self.engine = Engine(proxy_side, quick_proxy, view_side)
         self.tasks = TaskManager(self, threaded=threaded)
-        self.model_state: Optional[ModelState] = None
+        self.models = ModelChoice(self.engine, self.tasks, self.settings, model_path, device, self)
         #: the editing rules (Qt-free): this window maps user events to it and its answers to widgets
         self.editing = Editing()
         self.last_render: Optional[Rendered] = None
@@ -114,8 +121,6 @@ class MainWindow(QMainWindow):
 
         self._final_timer = QTimer(self, singleShot=True, interval=FINAL_RENDER_DELAY_MS)
         self._final_timer.timeout.connect(lambda: self.request_render(draft=False))
-        self._detail_timer = QTimer(self, singleShot=True, interval=DETAIL_DELAY_MS)
-        self._detail_timer.timeout.connect(self.request_detail)
         self._sidecar_timer = QTimer(self, singleShot=True, interval=SIDECAR_DELAY_MS)
         self._sidecar_timer.timeout.connect(self.save_sidecar)
 
@@ -136,7 +141,12 @@ class MainWindow(QMainWindow):
         self.size_status, self.time_status = self.status.size_status, self.status.time_status
         self.exporter = PhotoExporter(self.engine, self.tasks, self.editing, self.settings, self.notify, self)
         self.exporter.exported.connect(self.exported)
+        self.details = DetailRenders(self.canvas, self.editing, self.engine, self.tasks, self)
+        self.details.shown.connect(self.detailShown)
 
+        self.models.loading.connect(self._model_loading_started)
+        self.models.loaded.connect(self._model_ready)
+        self.models.failed.connect(self._model_failed)
         self.exposure.valueChanged.connect(self._exposure_changed)
         self.exposure.released.connect(self._final_timer.start)
         # a drag (press to release) is one step of the history
@@ -148,9 +158,6 @@ class MainWindow(QMainWindow):
         self.panel.denoiseChanged.connect(self._denoise_changed)
         self.panel.colourNoiseChanged.connect(self._colour_noise_changed)
         self.panel.neutralChanged.connect(self._neutral_changed)
-        self.canvas.zoomChanged.connect(self._zoom_changed)
-        self.canvas.modeChanged.connect(self._mode_changed)
-        self.canvas.viewChanged.connect(self._detail_timer.start)
         self.tasks.failed.connect(lambda label, message: self.error(message))
         self.tasks.started.connect(self.status.job_started)
         self.tasks.progress.connect(self.status.job_progress)
@@ -161,44 +168,20 @@ class MainWindow(QMainWindow):
         self._set_editing_enabled(False)
         QApplication.instance().installEventFilter(self)
         self.exposure.dial.setFocus()       # arrow keys and Page Up/Down move T from the start
-        self.load_model()
+        self.models.load()
 
-    # the editing state lives in ``self.editing``; these read it
-    @property
-    def photo_path(self) -> Optional[Path]:
-        return self.editing.path
-
-    @property
-    def opened(self) -> Optional[Opened]:
-        return self.editing.opened
-
-    @property
-    def adjustments(self) -> Adjustments:
-        return self.editing.adjustments
-
-    @property
-    def _prepared(self) -> bool:
-        return self.editing.prepared
-
-    @property
-    def _model_loading(self) -> bool:
-        return self.editing.model_loading
-
-    @property
-    def _auto_on_open(self) -> bool:
-        return self.editing.auto_on_open
-
-    @_auto_on_open.setter
-    def _auto_on_open(self, on: bool) -> None:
-        self.editing.auto_on_open = on
-
-    @property
-    def _full_render_seconds(self) -> float:
-        return self.editing.full_render_seconds
-
-    @_full_render_seconds.setter
-    def _full_render_seconds(self, seconds: float) -> None:
-        self.editing.full_render_seconds = seconds
+    # The parts' state under the names the tests and the other windows know it by.
+    photo_path = _part_attribute("editing", "path")
+    opened = _part_attribute("editing", "opened")
+    adjustments = _part_attribute("editing", "adjustments")
+    _prepared = _part_attribute("editing", "prepared")
+    _model_loading = _part_attribute("editing", "model_loading")
+    _auto_on_open = _part_attribute("editing", "auto_on_open", writable=True)
+    _full_render_seconds = _part_attribute("editing", "full_render_seconds", writable=True)
+    model_state = _part_attribute("models", "state")
+    _device = _part_attribute("models", "device")
+    _explicit_model = _part_attribute("models", "explicit", writable=True)
+    _progress_job = _part_attribute("status", "progress_job")
 
     def _show_adjustments(self, adjustments: Adjustments) -> None:
         """Set the widgets to ``adjustments`` (without their change signals) and take back the
@@ -227,23 +210,24 @@ class MainWindow(QMainWindow):
         self.errorShown.emit(message)
 
     # ------------------------------------------------------------------------------------------
-    # the model
+    # the model (chosen and loaded by ``self.models``)
 
     def model_choice(self) -> Optional[str]:
-        return self._explicit_model or self.settings.model_path()
+        return self.models.path()
 
     def load_model(self) -> None:
-        path, device = self.model_choice(), self._device
+        self.models.load()
+
+    def use_model(self, path: Optional[Union[str, Path]]) -> None:
+        """Make a model file (None = the built-in default) the editor's model, and remember it."""
+        self.models.use(path)
+
+    def _model_loading_started(self) -> None:
         self.editing.model_loading_started()
         self.tasks.cancel_group("curves")   # an open in progress goes on
         self.status.model_status.setText("Model: loading…")
-        self.tasks.submit(lambda job: self.engine.load_model(Path(path) if path else None, device),
-                          label="Loading the model", key="model", show_progress=True,
-                          on_done=self._model_ready, on_error=self._model_failed)
 
     def _model_ready(self, state: ModelState) -> None:
-        self.model_state = state
-        self._good_choice = (self._device, self.model_choice())
         self.exposure.set_model_range(state.default_T, state.t_max)
         self.status.show_model(state)
         if state.note:
@@ -260,14 +244,10 @@ class MainWindow(QMainWindow):
         must_prepare = self.editing.model_failed(still_working=self.model_state is not None)
         if self.model_state is not None:
             # The engine still holds the previous model: keep working with it.
-            self._device, self._explicit_model = self._good_choice
-            self.settings.set_device(self._device)
-            self.settings.set_model_path(self._explicit_model)
             self.error(f"{message} (still using {self.model_state.name})")
             if must_prepare:
                 self.prepare()
             return
-        self.model_state = None
         self.status.model_status.setText("Model: none")
         self.panel.set_model_text("No model loaded. Choose one in Edit › Preferences.")
         self.canvas.set_overlay("No model loaded: showing the original")
@@ -275,29 +255,6 @@ class MainWindow(QMainWindow):
         self._set_editing_enabled(False)
         self.modelChanged.emit(None)
         self.error(message)
-
-    def preferences_dialog(self) -> None:
-        from .preferences import PreferencesDialog
-        note = self.model_state.note if self.model_state else ""
-        dialog = PreferencesDialog(self._device, self.model_choice(), self, note=note,
-                                   start_at_auto=self.settings.start_at_auto())
-        if dialog.exec() != PreferencesDialog.DialogCode.Accepted:
-            return
-        self.settings.set_start_at_auto(dialog.start_at_auto())
-        device, model = dialog.device(), dialog.model_path()
-        if device == self._device and model == self.model_choice():
-            return
-        self._device = device
-        self._explicit_model = None
-        self.settings.set_device(device)
-        self.settings.set_model_path(model)
-        self.load_model()
-
-    def use_model(self, path: Optional[Union[str, Path]]) -> None:
-        """Make a model file (None = the built-in default) the editor's model, and remember it."""
-        self._explicit_model = None
-        self.settings.set_model_path(str(path) if path else None)
-        self.load_model()
 
     def training_panel_dialog(self) -> None:
         from .training_panel import open_training_panel
@@ -504,34 +461,12 @@ class MainWindow(QMainWindow):
         if clear_detail:
             self.canvas.clear_detail()          # it shows other settings: it would hide the new result
             if not r.draft:
-                self._detail_timer.start()
+                self.details.schedule()
         self.histogram.set_counts(r.histogram)
         self.status.time_status.setText(f"Render: {r.seconds * 1000:.0f} ms" + (" (draft)" if r.draft else ""))
         if not r.draft and self.opened is not None:
             self.folder.prepare_ahead(r.path)   # the next photo of the strip is read meanwhile
         self.rendered.emit(r)
-
-    def request_detail(self) -> None:
-        """Zoomed in beyond the view images: render the visible region at screen resolution."""
-        if self.opened is None or not self.editing.prepared or not self.canvas.needs_detail():
-            return
-        region = self.canvas.visible_region()
-        if region is None or region == self.canvas.detail_region() and self.editing.detail_key is not None:
-            return
-        x, y, w, h = region
-        zoom = min(self.canvas.zoom(), 1.0)
-        size = (max(1, round(h * zoom)), max(1, round(w * zoom)))
-        if size[0] * size[1] > MAX_DETAIL_PIXELS:
-            return
-        adjustments, engine = self.editing.adjustments, self.engine
-        self.tasks.submit(lambda job: engine.render_detail(adjustments, region, size, job.token),
-                          label="Rendering the detail", key="detail", group="curves", on_done=self._detail_done)
-
-    def _detail_done(self, d) -> None:
-        if not self.editing.detail_done(d):
-            return
-        self.canvas.set_detail(d.region, d.original, d.result)
-        self.detailShown.emit(d)
 
     def _exposure_changed(self, T: float) -> None:
         self._edited(T=T)                   # the user's own T wins over a pending Auto
@@ -646,27 +581,11 @@ class MainWindow(QMainWindow):
         """Export the current photo at full resolution with the current T and denoise (in the worker)."""
         self.exporter.export(target, options)
 
-    @property
-    def _progress_job(self) -> Optional[Job]:
-        return self.status.progress_job
-
     # ------------------------------------------------------------------------------------------
     # view
 
     def set_compare_mode(self, mode: str) -> None:
-        self.canvas.set_mode(mode)
-        self.mode_actions[mode].setChecked(True)
-
-    def cycle_compare_mode(self) -> None:
-        i = MODES.index(self.canvas.mode())
-        self.set_compare_mode(MODES[(i + 1) % len(MODES)])
-
-    def _mode_changed(self, mode: str) -> None:
-        self.mode_actions[mode].setChecked(True)
-        self.settings.set_compare_mode(mode)
-
-    def _zoom_changed(self, zoom: float, fitted: bool) -> None:
-        self.zoom_label.setText(f"Fit {zoom * 100:.0f} %" if fitted else f"{zoom * 100:.0f} %")
+        self.actions.set_compare_mode(mode)
 
     def _set_editing_enabled(self, on: bool) -> None:
         on = bool(on and self.model_state is not None)

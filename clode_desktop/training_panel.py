@@ -5,9 +5,11 @@ or an out-of-memory there can never take the editor down. Its JSON-lines progres
 progress bar, the loss plot and the checkpoint previews; the previews and model comparisons
 are rendered on the panel's own worker thread, so the editor's worker stays free.
 
-Its parts live beside it: the process (``trainer_process``), the settings form
-(``training_settings``), "Your models" (``model_shelf``), small widgets (``training_widgets``);
-the model library and the event schema are in the core (``clode.model_library``,
+Its parts live beside it, each given what it needs through its constructor: the process
+(``trainer_process``), the photo folders (``training_photos``), the settings form with its presets
+and estimate (``training_settings``), the previews and validation figures (``training_previews``),
+"Your models" (``model_shelf``), small widgets (``training_widgets``); the model library, the
+recipes and the event schema are in the core (``clode.model_library``, ``clode.training_recipes``,
 ``clode.trainer_events``).
 
 Stopping sends SIGTERM: the trainer finishes at its next cancel check, never inside a
@@ -21,36 +23,40 @@ from __future__ import annotations
 import json
 import shutil
 import signal
-import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Optional
+from typing import Callable, Optional
 
-from PySide6.QtCore import QEvent, QObject, Qt, QTimer, Signal
-from PySide6.QtWidgets import (QFileDialog, QGroupBox, QHBoxLayout, QLabel, QListWidget, QListWidgetItem,
-                               QMessageBox, QProgressBar, QPushButton, QScrollArea, QVBoxLayout, QWidget)
+import torch
+from PySide6.QtCore import QEvent, QObject, Qt, Signal
+from PySide6.QtWidgets import (QGroupBox, QHBoxLayout, QLabel, QMessageBox, QProgressBar, QPushButton, QScrollArea,
+                               QVBoxLayout, QWidget)
 
 from clode import trainer_events as events
+from clode import training_recipes as recipes
 from clode.atomic import write_text
 from clode.errors import ClodeError
-from clode.model_library import (NAME_RE, check_name, model_card, render_small, small_image,  # noqa: F401
-                                 trained_models, unfinished_runs)
+from clode.model_library import NAME_RE, check_name, model_card, trained_models, unfinished_runs  # noqa: F401
 from clode.paths import model_path_for
-from clode.pixels import to_uint8
 from clode.weights import DEFAULT_MODEL
 
 from .loss_plot import LossPlot
 from .model_shelf import EditorLink, ModelShelf
 from .trainer_process import STOP_GRACE_MS, TrainerProcess
+from .training_photos import TrainingPhotos
+from .training_previews import TrainingPreviews
 from .training_settings import TrainingSettings
-from .training_widgets import PREVIEW_SIDE, Thumb, hint
-from .worker import Job, TaskManager
+from .worker import TaskManager
 
-PREVIEW_INTERVAL_S = 5.0         # at most one checkpoint preview this often
 RUN_NOTE = "panel.json"          # beside a run's checkpoints: what the trainer's config does not keep
 #: the settings form's widgets, reachable on the panel too (panel.steps_box ...)
-SETTINGS_WIDGETS = ("name_edit", "init_box", "steps_box", "unit_box", "bright_slider", "crop_box", "device_box",
-                    "advanced", "lr_box", "batch_box")
+SETTINGS_WIDGETS = ("preset_box", "estimate_label", "name_edit", "init_box", "steps_box", "unit_box",
+                    "bright_slider", "crop_box", "device_box", "advanced", "lr_box", "batch_box", "solver_box",
+                    "adjoint_box")
+#: the photos box's
+PHOTOS_WIDGETS = ("folder_list", "remove_folder_button", "photos_label", "skipped_title", "skipped_list")
+#: and the previews'
+PREVIEW_WIDGETS = ("thumb_original", "thumb_before", "thumb_after")
 #: and "Your models"
 SHELF_WIDGETS = ("model_list", "card_label", "use_button", "compare_button", "rename_button", "delete_button")
 
@@ -98,9 +104,11 @@ class TrainingPanel(QWidget):
     #: a comparison was rendered: (default uint8, theirs uint8)
     compared = Signal(object)
 
-    def __init__(self, editor: Optional[EditorLink] = None, parent: Optional[QWidget] = None) -> None:
+    def __init__(self, editor: Optional[EditorLink] = None, parent: Optional[QWidget] = None,
+                 free_memory: Callable[[torch.device], int] = recipes.free_memory) -> None:
         super().__init__(parent, Qt.WindowType.Window)
         self.editor = editor
+        self.free_memory = free_memory
         self.setWindowTitle("Train a model on your photos")
         self.setObjectName("trainingPanel")
         self.resize(1040, 760)
@@ -109,18 +117,8 @@ class TrainingPanel(QWidget):
         self.extra_env: dict[str, str] = {}
         self.stop_grace_ms = STOP_GRACE_MS
         self.tasks = TaskManager(self)
-        self.folders: list[Path] = []
-        self.usable: list[Path] = []
-        self.skipped: list[tuple[Path, str]] = []
-        self.scanning = False
-        self._scan_id = 0
         self.trainer: Optional[TrainerProcess] = None
         self.run: Optional[Run] = None
-        self.preview_interval_s = PREVIEW_INTERVAL_S
-        self._preview_timer = QTimer(self, singleShot=True)
-        self._preview_timer.timeout.connect(self._submit_preview)
-        self._pending_preview: Optional[tuple] = None
-        self._last_preview = -1e9
         self._build()
         self.refresh_models()
         self._update_buttons()
@@ -138,46 +136,22 @@ class TrainingPanel(QWidget):
     def _compare(self):
         return self.shelf._compare
 
+    def add_folder(self, folder) -> None:
+        self.photos.add_folder(folder)
+
     # --------------------------------------------------------------------------------------------
     # layout
 
     def _build(self) -> None:
         # -- photos --
-        self.folder_list = QListWidget()
-        self.folder_list.setObjectName("folderList")
-        self.folder_list.setMaximumHeight(80)
-        self.folder_list.setTextElideMode(Qt.TextElideMode.ElideLeft)
-        self.folder_list.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
-        add = QPushButton("Add folder…")
-        add.clicked.connect(self._add_folder_dialog)
-        self.remove_folder_button = QPushButton("Remove")
-        self.remove_folder_button.clicked.connect(self._remove_selected_folder)
-        self.photos_label = QLabel("Add one or more folders of your photos.")
-        self.photos_label.setWordWrap(True)
-        self.skipped_title = hint("")
-        self.skipped_list = QListWidget()
-        self.skipped_list.setObjectName("skippedList")
-        self.skipped_list.setMaximumHeight(90)
-        self.skipped_list.setWordWrap(True)
-        self.skipped_list.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
-        self.skipped_title.hide()
-        self.skipped_list.hide()
-        photos = QGroupBox("1. Your photos")
-        pv = QVBoxLayout(photos)
-        pv.addWidget(self.folder_list)
-        row = QHBoxLayout()
-        row.addWidget(add)
-        row.addWidget(self.remove_folder_button)
-        row.addStretch(1)
-        pv.addLayout(row)
-        pv.addWidget(self.photos_label)
-        pv.addWidget(self.skipped_title)
-        pv.addWidget(self.skipped_list)
-        pv.addWidget(hint("Any photos work, dark or bright: no edited versions are needed. "
-                          "Photos like those you will enhance teach the most."))
+        self.photos = photos = TrainingPhotos(self.tasks)
+        for name in PHOTOS_WIDGETS:
+            setattr(self, name, getattr(photos, name))
+        photos.scanned.connect(self.scanned)
+        photos.changed.connect(self._update_buttons)
 
         # -- settings --
-        self.settings = settings = TrainingSettings()
+        self.settings = settings = TrainingSettings(self.free_memory)
         for name in SETTINGS_WIDGETS:
             setattr(self, name, getattr(settings, name))
         self.name_edit.textChanged.connect(lambda _: self._update_buttons())
@@ -228,20 +202,17 @@ class TrainingPanel(QWidget):
         self.message_label.setWordWrap(True)
         self.message_label.hide()
         self.plot = LossPlot()
-        self.thumb_original = Thumb("Your photo")
-        self.thumb_before = Thumb("Before (starting model)")
-        self.thumb_after = Thumb("After (no checkpoint yet)")
-        thumbs = QHBoxLayout()
-        for t in (self.thumb_original, self.thumb_before, self.thumb_after):
-            thumbs.addWidget(t)
-        thumbs.addStretch(1)
+        self.previews = TrainingPreviews(self.tasks)
+        for name in PREVIEW_WIDGETS:
+            setattr(self, name, getattr(self.previews, name))
+        self.previews.previewUpdated.connect(self.previewUpdated)
         run = QGroupBox("3. Training")
         rv = QVBoxLayout(run)
         rv.addWidget(self.progress_bar)
         rv.addWidget(self.status_label)
         rv.addWidget(self.message_label)
         rv.addWidget(self.plot, 1)
-        rv.addLayout(thumbs)
+        rv.addWidget(self.previews)
 
         # -- models --
         self.shelf = models = ModelShelf(self.editor, self.tasks, busy=self._training_into)
@@ -264,74 +235,6 @@ class TrainingPanel(QWidget):
                            "QLabel#trainingMessage[ok=\"true\"] { color: #90d090; }")
 
     # --------------------------------------------------------------------------------------------
-    # photos
-
-    def _add_folder_dialog(self) -> None:
-        folder = QFileDialog.getExistingDirectory(self, "Add a folder of photos")
-        if folder:
-            self.add_folder(folder)
-
-    def add_folder(self, folder) -> None:
-        folder = Path(folder).expanduser()
-        if folder in self.folders:
-            return
-        self.folders.append(folder)
-        self.folder_list.addItem(str(folder))
-        self.scan()
-
-    def _remove_selected_folder(self) -> None:
-        row = self.folder_list.currentRow()
-        if row >= 0:
-            self.folder_list.takeItem(row)
-            del self.folders[row]
-            self.scan()
-
-    def scan(self) -> None:
-        """Count the usable photos in the folders (file headers only, on the worker thread)."""
-        from clode.training_data import scan_folders
-        folders = list(self.folders)
-        self.scanning = True
-        self._scan_id += 1
-        scan_id = self._scan_id
-        self.photos_label.setText("Looking for photos…" if folders else "Add one or more folders of your photos.")
-        self._update_buttons()
-        if not folders:
-            self._scanned(scan_id, ([], []))
-            return
-        self.tasks.submit(lambda job: scan_folders(folders), key="scan", label="Scanning",
-                          on_done=lambda result: self._scanned(scan_id, result),
-                          on_error=lambda m: self._scanned(scan_id, ([], [(folders[0], m)])))
-
-    def _scanned(self, scan_id: int, result) -> None:
-        if scan_id != self._scan_id:
-            return          # the folders changed meanwhile; a newer scan is on its way
-        self.scanning = False
-        self.usable, self.skipped = result
-        n = len(self.usable)
-        if not self.folders:
-            self.photos_label.setText("Add one or more folders of your photos.")
-        elif n == 0:
-            self.photos_label.setText("<b>No usable photos in these folders.</b> Add a folder with JPEG, PNG, "
-                                      "TIFF or RAW photos at least 64 pixels on each side.")
-        else:
-            self.photos_label.setText(f"<b>{n} photo{'s' if n != 1 else ''}</b> ready to train on.")
-        self._show_skipped()
-        self._update_buttons()
-        self.scanned.emit(n, list(self.skipped))
-
-    def _show_skipped(self) -> None:
-        self.skipped_list.clear()
-        for path, why in self.skipped:
-            why = why.split(": ", 1)[1] if why.startswith(str(path) + ": ") else why
-            item = QListWidgetItem(f"{path.name} — {why}")
-            item.setToolTip(f"{path}\n{why}")
-            self.skipped_list.addItem(item)
-        n = len(self.skipped)
-        self.skipped_title.setText(f"{n} file{'s' if n != 1 else ''} skipped:")
-        self.skipped_title.setVisible(bool(n))
-        self.skipped_list.setVisible(bool(n))
-
-    # --------------------------------------------------------------------------------------------
     # starting, stopping, resuming
 
     def show_advanced(self, on: bool) -> None:
@@ -348,18 +251,19 @@ class TrainingPanel(QWidget):
         """Start a new run with the panel's settings; False (and a message) when it cannot."""
         if self.is_running():
             return False
-        if self.scanning:
+        if self.photos.scanning:
             self.show_message("Still looking for photos in the folders; try again in a moment.")
             return False
-        if not self.usable:
+        if not self.photos.usable:
             self.show_message("No usable photos to train on: add a folder with photos first."
-                              if not self.folders else
+                              if not self.photos.folders else
                               "No usable photos in these folders, so there is nothing to train on. "
                               "Add a folder with JPEG, PNG, TIFF or RAW photos.")
             return False
         try:
             name = check_name(self.name_edit.text())
             args, steps, minutes = self.settings_args()
+            self.settings.check()       # never start a run that would not fit in memory
         except ClodeError as e:
             self.show_message(str(e))
             return False
@@ -372,12 +276,12 @@ class TrainingPanel(QWidget):
         if out.exists() and not self.confirm(f"A model named '{name}' exists. Replace it when this run finishes?"):
             return False
         init = self.init_box.currentData()
-        run = Run(name=name, out=out, steps=steps, minutes=minutes, preview_photo=self.usable[0],
+        run = Run(name=name, out=out, steps=steps, minutes=minutes, preview_photo=self.photos.usable[0],
                   init=Path(init) if init else None)
         if minutes:
             # A resumed run is given the minutes left; the total is remembered here for the next resume.
             write_text(run.run_dir / RUN_NOTE, json.dumps({"minutes": minutes}))
-        self._launch(run, ["--data", *map(str, self.folders), "--out", name, *args])
+        self._launch(run, ["--data", *map(str, self.photos.folders), "--out", name, *args])
         return True
 
     def resume(self, name: Optional[str] = None) -> bool:
@@ -402,7 +306,7 @@ class TrainingPanel(QWidget):
                 "--steps", str(config["steps"]), "--device", self.device_box.currentData()]
         if minutes:
             args += ["--minutes", repr(max(minutes - elapsed / 60, 0.05))]
-        photos = self.usable or [p for d in config["data"] for p in _first_photo(Path(d))]
+        photos = self.photos.usable or [p for d in config["data"] for p in _first_photo(Path(d))]
         run = Run(name=name, out=out, steps=config["steps"], minutes=minutes, elapsed_before=elapsed,
                   preview_photo=photos[0] if photos else None,
                   init=Path(config["init"]) if config.get("init") else None, step=state["step"],
@@ -413,8 +317,6 @@ class TrainingPanel(QWidget):
 
     def _launch(self, run: Run, args: list[str]) -> None:
         self.run = run
-        self._pending_preview = None
-        self._preview_timer.stop()
         self.plot.clear()
         self.progress_bar.setValue(0 if not run.step else round(1000 * run.step / max(run.steps, 1)))
         self.message_label.hide()
@@ -429,7 +331,7 @@ class TrainingPanel(QWidget):
         self.trainer = trainer
         self._update_buttons()
         trainer.start()
-        self._start_previews(run)
+        self.previews.start(run.preview_photo, run.init, run.run_dir)
 
     def stop(self) -> None:
         """Stop the run; its last checkpoint is kept and Resume continues from it."""
@@ -486,7 +388,9 @@ class TrainingPanel(QWidget):
             self._show_progress(event)
         elif isinstance(event, events.Checkpoint):
             run.checkpoint_step = int(event.step)
-            self._request_after(Path(event.model), run.checkpoint_step)
+            self.previews.request_after(Path(event.model), run.checkpoint_step)
+        elif isinstance(event, events.Validation) and "held_out" in event.scores:
+            self.previews.show_validation(event.scores["held_out"])
         elif isinstance(event, events.Done):
             run.done = event
         elif isinstance(event, events.Cancelled):
@@ -494,12 +398,10 @@ class TrainingPanel(QWidget):
         self.event.emit(event.to_dict())
 
     def _trainer_data(self, event: events.Data) -> None:
-        known = {str(p) for p, _ in self.skipped}
-        extra = [(Path(p), why) for p, why in event.skipped if p not in known]
-        if extra:
-            self.skipped = list(self.skipped) + extra
-            self._show_skipped()
-        self.status_label.setText(f"Training on {event.images} photos…")
+        self.photos.add_skipped([(Path(p), why) for p, why in event.skipped])
+        aside = f" ({event.held_out} kept aside to validate on)" if event.held_out else ""
+        self.status_label.setText(f"Training on {event.images - event.held_out} photos{aside}: "
+                                  "the first step is running…")
 
     def _show_progress(self, event: events.Step) -> None:
         run = self.run
@@ -512,7 +414,7 @@ class TrainingPanel(QWidget):
             fraction, left = run.step / max(run.steps, 1), float(event.eta)
             where = f"Step {run.step} of {run.steps}"
         self.progress_bar.setValue(round(1000 * min(max(fraction, 0.0), 1.0)))
-        self.status_label.setText(f"{where} · loss {event.loss:.4g} · {_duration(left)} left")
+        self.status_label.setText(f"{where} · loss {event.loss:.4g} · {recipes.duration(left)} left")
 
     def _failed_to_start(self, message: str) -> None:
         trainer, self.trainer = self.trainer, None
@@ -538,11 +440,11 @@ class TrainingPanel(QWidget):
         if run.done is not None and code == 0 and not crashed:
             shutil.rmtree(run.run_dir, ignore_errors=True)   # the model is saved; its checkpoints are spent
             self.progress_bar.setValue(1000)
-            self.status_label.setText(f"Done: {run.done.steps} steps in {_duration(float(run.done.seconds))}.")
+            self.status_label.setText(f"Done: {run.done.steps} steps in {recipes.duration(float(run.done.seconds))}.")
             self.show_message(f"Saved the model '{run.name}'. Select it under Your models and choose "
                               "“Use in the editor”.", ok=True)
             self.refresh_models(select=run.out)
-            self._request_after(run.out, run.step, final=True)
+            self.previews.request_after(run.out, run.step, final=True)
             self.modelsChanged.emit()
             self.finished.emit(str(run.out))
         elif trainer.stop_requested:
@@ -584,87 +486,16 @@ class TrainingPanel(QWidget):
     def _update_buttons(self) -> None:
         running = self.trainer is not None
         stopping = running and self.trainer.stop_requested
-        self.start_button.setEnabled(not running and not self.scanning and bool(self.usable))
+        self.start_button.setEnabled(not running and not self.photos.scanning and bool(self.photos.usable))
         self.stop_button.setEnabled(running and not stopping)
         self.pause_button.setEnabled(running and not stopping and bool(self.run and self.run.pid))
         name = self.name_edit.text().strip()
         resumable = bool(NAME_RE.match(name)) and (model_path_for(name).with_suffix(".checkpoints")
                                                    / "latest.json").exists()
         self.resume_button.setEnabled(not running and resumable)
-        for w in (self.name_edit, self.init_box, self.steps_box, self.unit_box, self.bright_slider, self.crop_box,
+        for w in (self.preset_box, self.name_edit, self.init_box, self.steps_box, self.unit_box, self.bright_slider, self.crop_box,
                   self.device_box, self.advanced):
             w.setEnabled(not running)
-
-    # --------------------------------------------------------------------------------------------
-    # previews (the panel's worker thread)
-
-    def _start_previews(self, run: Run) -> None:
-        self.thumb_after.set_image(None, "After (no checkpoint yet)")
-        photo = run.preview_photo
-        if photo is None:
-            return
-        init = run.init
-
-        def work(job: Job):
-            from clode.imageio import load_preview
-            pixels = small_image(load_preview(photo, max_side=PREVIEW_SIDE * 2).pixels, PREVIEW_SIDE)
-            before = render_small(init, pixels) if init is not None or DEFAULT_MODEL.exists() else None
-            return pixels, to_uint8(pixels), before
-
-        def done(result) -> None:
-            self._preview_pixels, original, before = result
-            self.thumb_original.set_image(original, photo.name)
-            self.thumb_before.set_image(before, "Before (starting model)")
-
-        self._preview_pixels = None
-        self.tasks.submit(work, key="preview-start", label="Preview", on_done=done,
-                          on_error=lambda m: self.thumb_original.set_image(None, "(no preview)"))
-
-    def _request_after(self, model: Path, step: int, final: bool = False) -> None:
-        """Render the preview photo with a checkpoint's (or the final) model: at most one every
-        ``preview_interval_s`` (frequent checkpoints would keep a CPU busy), always the newest."""
-        self._pending_preview = (model, step, final)
-        wait = self.preview_interval_s - (time.monotonic() - self._last_preview)
-        if final or wait <= 0:
-            self._preview_timer.stop()
-            self._submit_preview()
-        elif not self._preview_timer.isActive():
-            self._preview_timer.start(int(wait * 1000))
-
-    def _submit_preview(self) -> None:
-        run = self.run
-        if self._pending_preview is None or run is None or run.preview_photo is None:
-            return
-        model, step, final = self._pending_preview
-        self._pending_preview = None
-        self._last_preview = time.monotonic()
-        panel = self
-
-        def work(job: Job):
-            from clode.errors import ModelLoadError
-            from clode.train import find_checkpoint
-            pixels = getattr(panel, "_preview_pixels", None)
-            if pixels is None:
-                return None
-            path, at = model, step
-            if not final and not path.exists():    # rotated away by a newer checkpoint: take the newest
-                try:
-                    path = find_checkpoint(run.run_dir) / "model.safetensors"
-                    at = int(path.parent.name.split("-")[-1])
-                except (ClodeError, ValueError):
-                    return None
-            try:
-                return render_small(path, pixels), at
-            except ModelLoadError:
-                return None
-
-        def done(result) -> None:
-            if result is not None:
-                img8, at = result
-                self.thumb_after.set_image(img8, f"After ({'final, ' if final else ''}step {at})")
-                self.previewUpdated.emit(at)
-
-        self.tasks.submit(work, key="preview-after", label="Preview", on_done=done, on_error=lambda m: None)
 
     # --------------------------------------------------------------------------------------------
     # the user's models ("Your models" is the shelf; the starting-model choice is the settings')
@@ -718,15 +549,6 @@ def _first_photo(folder: Path) -> list[Path]:
         return find_images(folder)[:1]
     except OSError:
         return []
-
-
-def _duration(seconds: float) -> str:
-    seconds = max(0.0, float(seconds))
-    if seconds < 90:
-        return f"{seconds:.0f} s"
-    if seconds < 5400:
-        return f"{seconds / 60:.0f} min"
-    return f"{seconds / 3600:.1f} h"
 
 
 # ------------------------------------------------------------------------------------------------

@@ -39,7 +39,7 @@ class WindowActions:
     ``window`` is the main window: it owns the actions and provides the slots they trigger."""
 
     def __init__(self, window: QMainWindow, settings: Settings, open_file: Callable[[str], None]) -> None:
-        self.window = window
+        self.window, self.settings = window, settings
         w, canvas = window, window.canvas
 
         def action(*args, **kw) -> QAction:
@@ -49,7 +49,7 @@ class WindowActions:
         self.export_action = action("Export…", w.export_dialog, "Ctrl+E",
                                     "Export the enhanced photo at full resolution")
         self.quit_action = action("Quit", w.close, QKeySequence.StandardKey.Quit)
-        self.prefs_action = action("Preferences…", w.preferences_dialog, "Ctrl+,", "Device and model")
+        self.prefs_action = action("Preferences…", w.models.preferences_dialog, "Ctrl+,", "Device and model")
         self.fit_action = action("Fit", canvas.fit_to_window, "Ctrl+0", "Fit the photo in the window")
         self.actual_action = action("100 %", lambda: canvas.actual_size(), "Ctrl+1",
                                     "One photo pixel per screen pixel")
@@ -60,13 +60,13 @@ class WindowActions:
                         (self.zoom_in_action, "zoom-in"), (self.zoom_out_action, "zoom-out"),
                         (self.prefs_action, "preferences")):
             a.setIcon(theme.icon(name))
-        self.cycle_action = action("Next compare mode", w.cycle_compare_mode, "Y")
+        self.cycle_action = action("Next compare mode", self.cycle_compare_mode, "Y")
         self.mode_group = QActionGroup(w)
         self.mode_actions: dict[str, QAction] = {}
         for mode in MODES:
             a = QAction(theme.icon(f"compare-{mode}"), MODE_NAMES[mode], w, checkable=True)
             a.setToolTip(COMPARE_TIPS[mode] + " (Y cycles, hold \\ for the original)")
-            a.triggered.connect(lambda checked=False, m=mode: w.set_compare_mode(m))
+            a.triggered.connect(lambda checked=False, m=mode: self.set_compare_mode(m))
             self.mode_group.addAction(a)
             self.mode_actions[mode] = a
         self.open_folder_action = action("Open Folder…", w.folder_editing.open_folder_dialog, "Ctrl+Shift+O",
@@ -94,6 +94,9 @@ class WindowActions:
                                 self.copy_action]
         self._build_menus(settings, open_file)
         self._build_toolbar()
+        # the compare-mode actions and the zoom level follow the canvas, however it changed
+        canvas.modeChanged.connect(self._mode_changed)
+        canvas.zoomChanged.connect(self._zoom_changed)
 
     def _build_menus(self, settings: Settings, open_file: Callable[[str], None]) -> None:
         w = self.window
@@ -161,6 +164,21 @@ class WindowActions:
             # the zoom group reads as icons beside the zoom level; their names are in the tooltips
             tb.widgetForAction(a).setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonIconOnly)
         self.toolbar = tb
+
+    def set_compare_mode(self, mode: str) -> None:
+        self.window.canvas.set_mode(mode)
+        self.mode_actions[mode].setChecked(True)
+
+    def cycle_compare_mode(self) -> None:
+        i = MODES.index(self.window.canvas.mode())
+        self.set_compare_mode(MODES[(i + 1) % len(MODES)])
+
+    def _mode_changed(self, mode: str) -> None:
+        self.mode_actions[mode].setChecked(True)
+        self.settings.set_compare_mode(mode)
+
+    def _zoom_changed(self, zoom: float, fitted: bool) -> None:
+        self.zoom_label.setText(f"Fit {zoom * 100:.0f} %" if fitted else f"{zoom * 100:.0f} %")
 
     def set_navigable(self, on: bool) -> None:
         for a in self.nav_actions:

@@ -456,6 +456,28 @@ def test_a_bad_model_keeps_the_working_one(qtbot, make_window, jpeg, tmp_path):
         w.exposure.set_value(4.0)
 
 
+def test_preferences_load_the_chosen_model_and_remember_it(qtbot, make_window, tmp_path, fixture_model_path):
+    import shutil
+
+    from PySide6.QtCore import QTimer
+
+    from clode_desktop.preferences import PreferencesDialog
+    other = tmp_path / "other.pth"
+    shutil.copy(fixture_model_path, other)
+    w = make_window()
+
+    def choose() -> None:            # the dialog is modal: answer it from the event loop
+        dialog = next(d for d in w.findChildren(PreferencesDialog) if d.isVisible())
+        dialog.file_radio.setChecked(True)
+        dialog.file_edit.setText(str(other))
+        dialog.accept()
+    QTimer.singleShot(0, choose)
+    with qtbot.waitSignal(w.modelChanged, timeout=WAIT) as changed:
+        w.actions.prefs_action.trigger()
+    assert changed.args[0].path == other and changed.args[0].name == "other"
+    assert w.model_choice() == str(other) and w.settings.model_path() == str(other)
+
+
 def test_preferences_dialog_lists_devices_and_models(qtbot, tmp_path, fixture_model_path):
     import shutil
 

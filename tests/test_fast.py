@@ -229,3 +229,20 @@ def test_colour_noise_in_strips_is_seamless_and_matches_the_exact_path(prepared,
     fast = enhancer.enhance(img, 2.0, colour_noise=1.0)
     exact = enhancer.enhance(img, 2.0, mode="exact", colour_noise=1.0)
     assert np.abs(fast - exact).max() <= 5e-3    # smaller than the proxy: the same solve, the same blur
+
+
+def test_dilated_denoiser_is_seamless_in_tiles_and_strips(fixture_model, monkeypatch):
+    # The 17 x 17 denoiser needs 8 pixels of context, where the published one needs 2.
+    import copy
+    net = copy.deepcopy(fixture_model)
+    torch.manual_seed(5)
+    net.replace_denoiser("dilated")
+    assert net.denoiser_kind == "dilated" and net.output_denoiser.halo == 8
+    img = dark_image(70, 150, seed=1)
+    x = torch.from_numpy(img).permute(2, 0, 1)[None]
+    whole = net.finish(x, 0.7)
+    assert np.abs((whole - denoise_tiled(net, x, 0.7, tile=32)).numpy()).max() <= 1e-5
+    s = session_mod.prepare(net, img, t_min=0.0, t_max=2.0, proxy_side=32, solver=TIGHT)
+    one_strip = s.render(2.0, denoise=1.0)
+    monkeypatch.setattr(session_mod, "STRIP_PIXELS", 5 * 150)     # 5-row strips, less than the halo
+    assert np.abs(one_strip - s.render(2.0, denoise=1.0)).max() <= 1e-5

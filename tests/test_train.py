@@ -208,6 +208,37 @@ def test_denoiser_only_refit_lowers_its_loss_and_leaves_the_curve(photo_dir, tmp
     assert after.info.card["init_card"] is not None
 
 
+def test_a_fresh_dilated_denoiser_is_trained_and_ships_in_the_model(photo_dir, tmp_path):
+    from clode.weights import save_model
+    from clode.network import CLODENet
+    init = save_model(CLODENet(curve_mode="rgb_ratio"), tmp_path / "init.safetensors")
+    result = train(tiny_config(photo_dir, tmp_path / "w.safetensors", init=str(init), denoiser="dilated",
+                               denoiser_only=True, steps=2, batch=2))
+    before, model = load_model(init), load_model(result.model_path)
+    assert model.denoiser_kind == model.info.denoiser == "dilated"
+    assert model.info.card["denoiser"] == "dilated"
+    # Only the output stage changed: the curves (and the denoiser that cleans their input) are the init's.
+    x = torch.rand(1, 3, 24, 24, generator=torch.Generator().manual_seed(0))
+    with torch.no_grad():
+        assert torch.equal(model.curve(torch.tensor(1.0), x), before.curve(torch.tensor(1.0), x))
+        assert not torch.equal(model.finish(x), before.finish(x))
+
+
+def test_jpeg_round_trip_makes_camera_blocks():
+    from clode.training_data import ExposureAugment, jpeg_round_trip, simulate_exposure
+    gen = torch.Generator().manual_seed(0)
+    flat = torch.full((1, 3, 32, 32), 0.5)
+    noisy = simulate_exposure(flat, gen, ExposureAugment(dark=1.0, jpeg=0.0)).input[0]
+    back = jpeg_round_trip(noisy, 60)
+    assert back.shape == noisy.shape and back.dtype == noisy.dtype
+    assert torch.equal(back * 255, (back * 255).round())              # 8-bit values
+    assert 0 < float((back - noisy).abs().mean()) < 0.05              # lossy, but the same picture
+    # Every darkened sample goes through it when the share is 1; the seed decides it all.
+    a = simulate_exposure(flat.expand(4, -1, -1, -1), torch.Generator().manual_seed(1), ExposureAugment(dark=1.0, jpeg=1.0))
+    b = simulate_exposure(flat.expand(4, -1, -1, -1), torch.Generator().manual_seed(1), ExposureAugment(dark=1.0, jpeg=1.0))
+    assert torch.equal(a.input, b.input) and torch.equal(a.input * 255, (a.input * 255).round())
+
+
 def test_supervised_restoration_and_curve_mode_reach_the_model(photo_dir, tmp_path):
     weights = {**LossWeights().as_dict(), "restore": 100.0}
     result = train(tiny_config(photo_dir, tmp_path / "r.safetensors", steps=2, weights=weights, curve="shared"))

@@ -19,7 +19,7 @@ from clode.paths import user_models_dir  # noqa: E402
 from clode.train import remove_partial_files  # noqa: E402
 from clode.training_data import scan_folders  # noqa: E402
 from clode.weights import DEFAULT_MODEL, load_model, save_model  # noqa: E402
-from PySide6.QtWidgets import QApplication  # noqa: E402
+from PySide6.QtWidgets import QApplication, QLabel  # noqa: E402
 
 from clode_desktop import preferences, theme  # noqa: E402
 from clode_desktop.main_window import MainWindow  # noqa: E402
@@ -159,6 +159,10 @@ def test_tiny_training_makes_a_model_that_is_listed_loads_and_renders(qtbot, win
     # The before/after preview shows the final model.
     qtbot.waitUntil(lambda: "final" in panel.thumb_after.caption.text(), timeout=WAIT)
     assert panel.thumb_after.array() is not None and panel.thumb_before.array() is not None
+    # One photo was kept out of training; the starting and the new model's figures on it are shown.
+    figures = panel.findChild(QLabel, "validationFigures")
+    assert figures.isVisible() and figures.text().startswith("On 1 photo kept out of training (starting model")
+    assert card["held_out"]["photos"] == 1 and card["held_out_photos"] == 1
 
     # Compared against the default on the current photo: same size, not the same picture.
     with qtbot.waitSignal(panel.compared, timeout=WAIT) as compared:
@@ -273,3 +277,46 @@ def test_killed_trainer_gives_a_clear_message_and_the_editor_keeps_working(qtbot
     with qtbot.waitSignal(window.rendered, timeout=WAIT, check_params_cb=lambda r: not r.draft and abs(r.T - 4.0) < 1e-6):
         window.exposure.set_value(4.0)
     assert remove_partial_files("killed", pid) == []
+
+
+def test_the_quick_preset_suits_this_computer_and_shows_its_cost(qtbot):
+    from clode import training_recipes as recipes
+    from clode_desktop.training_panel import TrainingPanel
+    panel = TrainingPanel(free_memory=lambda device: 16 * 2**30)
+    qtbot.addWidget(panel)
+    quick = recipes.recipe("quick", __import__("torch").device("cpu"), free=16 * 2**30)
+    assert panel.preset_box.currentText() == "Quick on this computer"
+    assert (panel.crop_box.currentData(), panel.batch_box.value(), panel.solver_box.currentData(),
+            panel.adjoint_box.isChecked(), panel.steps_box.value()) == (quick.crop, quick.batch, quick.solver,
+                                                                        quick.adjoint, quick.steps)
+    text = panel.estimate_label.text()
+    assert text.startswith("Needs about") and "GB of memory" in text and "s a step" in text
+    args, _, _ = panel.settings_args()
+    assert args[args.index("--solver") + 1] == quick.solver and "--holdout" in args
+    # every setting says what it does
+    for name in ("preset_box", "name_edit", "init_box", "steps_box", "unit_box", "bright_slider", "crop_box",
+                 "device_box", "lr_box", "batch_box", "solver_box", "adjoint_box"):
+        assert getattr(panel, name).toolTip(), name
+    # changing a cost setting makes it Custom, and the estimate follows
+    panel.crop_box.setCurrentIndex(panel.crop_box.findData(128))
+    assert panel.preset_box.currentData() == "custom" and panel.estimate_label.text() != text
+    panel.preset_box.setCurrentIndex(panel.preset_box.findData("thorough"))
+    assert panel.crop_box.currentData() > quick.crop
+    panel.tasks.shutdown()
+
+
+def test_a_setting_too_big_for_the_free_memory_is_refused_and_never_started(qtbot, photo_dir):
+    from clode_desktop.training_panel import TrainingPanel
+    panel = TrainingPanel(free_memory=lambda device: 3 * 2**30)       # a small laptop with 3 GB free
+    qtbot.addWidget(panel)
+    panel.show()
+    with qtbot.waitSignal(panel.scanned, timeout=WAIT):
+        panel.add_folder(photo_dir)
+    assert "Needs about" in panel.estimate_label.text()                 # the preset fits
+    panel.crop_box.setCurrentIndex(panel.crop_box.findData(256))
+    panel.batch_box.setValue(16)
+    assert panel.estimate_label.text().startswith("<b>Too big for the memory free now:</b>")
+    assert not panel.start()
+    assert "would need about" in panel.message() and "\n" not in panel.message()
+    assert panel.process is None and not list(user_models_dir().glob("*.checkpoints"))
+    panel.tasks.shutdown()

@@ -7,6 +7,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
+from safetensors import safe_open
 from safetensors.torch import save_file
 
 from clode import ModelLoadError, load_model, save_model
@@ -67,6 +68,27 @@ def test_our_format_round_trip(tmp_path, fixture_model):
     x = torch.rand(1, 3, 24, 24, generator=torch.Generator().manual_seed(0))
     with torch.no_grad():
         assert torch.equal(net.finish(x), fixture_model.finish(x))
+
+
+def test_denoiser_kind_round_trips_and_older_files_are_published(tmp_path, fixture_model):
+    import copy
+    net = copy.deepcopy(fixture_model)
+    net.replace_denoiser("dilated")
+    back = load_model(save_model(net, tmp_path / "d.safetensors"))
+    assert back.denoiser_kind == back.info.denoiser == "dilated"
+    assert_weights(back, net.state_dict())
+    assert fixture_model.denoiser_kind == "published"          # official weights
+    assert load_model(save_model(fixture_model, tmp_path / "p.safetensors")).info.denoiser == "published"
+
+
+def test_unknown_denoiser_is_refused(tmp_path, fixture_model):
+    from safetensors.torch import load_file
+    path = save_model(fixture_model, tmp_path / "m.safetensors")
+    with safe_open(str(path), framework="pt") as f:
+        meta = f.metadata()
+    save_file(load_file(str(path)), str(path), metadata={**meta, "denoiser": "huge"})
+    with pytest.raises(ModelLoadError, match="unknown denoiser 'huge'"):
+        load_model(path)
 
 
 def test_round_trip_writes_no_temp_files(tmp_path, fixture_model):

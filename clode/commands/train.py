@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import argparse
 import json
 import signal
 import sys
@@ -9,18 +10,20 @@ import threading
 from dataclasses import fields
 
 from ..adjustments import Limits
+from ..devices import resolve_device
 from ..errors import ClodeError
 from ..losses import LossWeights
-from ..network import CURVE_MODES
+from ..network import CURVE_MODES, DENOISERS
 from ..progress import CancelToken
 from ..paths import model_path_for
 from ..train import TrainConfig, train
+from ..training_recipes import PRESETS, Recipe, check_fits, recipe
 
 #: What each numeric training option accepts (checked before any work, one line naming the option).
 LIMITS = {
     "steps": Limits(1, 10_000_000), "minutes": Limits(0.01, 1e6), "crop": Limits(16, 4096), "batch": Limits(1, 1024),
     "lr": Limits(1e-9, 1.0), "E": Limits(0.01, 0.99), "checkpoint_every": Limits(1, 10_000_000),
-    "max_side": Limits(16, 16384),
+    "max_side": Limits(16, 16384), "holdout": Limits(0.0, 0.5),
     "T": Limits(0.25, 6.0),      # the saved model's default T: within its range (save_model's t_max, 6)
 }
 #: The loss weights: finite, from 0 to this.
@@ -46,14 +49,26 @@ def check_options(args) -> None:
 
 
 def register(sub) -> None:
-    p = sub.add_parser("train", help="train or fine-tune a model on folders of photos (no ground truth needed)")
+    p = sub.add_parser("train", help="train or fine-tune a model on folders of photos (no ground truth needed)",
+                       description="Train or fine-tune a CLODE model on folders of photos. The cost settings "
+                                   "(--crop, --batch, --solver, --adjoint, --steps) come from --preset, chosen "
+                                   "for the device and its free memory; any of them given explicitly wins. A "
+                                   "setting that would not fit in memory is refused before training starts.")
     p.add_argument("--data", nargs="+", required=True, metavar="DIR", help="folders of JPEG/PNG/TIFF/RAW photos")
     p.add_argument("--init", metavar="MODEL", help="start from this model (default: random initialisation)")
-    p.add_argument("--steps", type=int, default=1000)
+    p.add_argument("--preset", choices=PRESETS, default="quick",
+                   help="quick (default): about 10 minutes on a CPU (64 px crops, batch 2, RK4 with 3 steps), "
+                        "the full recipe with 300 steps on a GPU; thorough: bigger crops and batches, about an "
+                        "hour on a CPU, 1000 steps on a GPU. Both are scaled down to the free memory")
+    p.add_argument("--steps", type=int, help="optimiser steps (default: the preset's; on a resume, the run's)")
     p.add_argument("--minutes", type=float, help="stop after this many minutes even if --steps is not reached")
-    p.add_argument("--crop", type=int, default=128)
-    p.add_argument("--batch", type=int, default=8)
-    p.add_argument("--lr", type=float, default=1e-4)
+    p.add_argument("--crop", type=int, help="side in pixels of the square training patches (default: the "
+                                            "preset's); memory and time grow with its square")
+    p.add_argument("--batch", type=int, help="patches per step (default: the preset's); bigger is steadier, "
+                                             "memory and time grow with it")
+    p.add_argument("--lr", type=float, default=1e-4,
+                   help="learning rate (default 1e-4), decayed along a cosine to a tenth of it; "
+                        "small rates keep more of what an --init model knows")
     p.add_argument("--E", type=float, default=0.6, help="exposure target: mean gray level of 16x16 patches at T")
     p.add_argument("--T", type=float, default=3.0, help="end time the losses are computed at")
     p.add_argument("--out", default="my-model", metavar="NAME_OR_PATH",
@@ -64,14 +79,22 @@ def register(sub) -> None:
                         "photos darkened as in training (measured, fast path)")
     p.add_argument("--finish", action="store_true",
                    help="with --resume: write that checkpoint as the run's model (card, validation), no more steps")
-    p.add_argument("--val-low", metavar="DIR")
-    p.add_argument("--val-high", metavar="DIR")
+    p.add_argument("--holdout", type=float, default=0.15,
+                   help="share of the photos kept out of training to validate on (default 0.15; none with "
+                        "fewer than 4 photos; 0 = train on all): losses, hue shift and noise of the starting "
+                        "and the trained model are reported at the end and stored in the model's card")
+    p.add_argument("--val-low", metavar="DIR", help="dark photos of validation pairs, scored (PSNR, SSIM) at the end")
+    p.add_argument("--val-high", metavar="DIR", help="their well-exposed versions, same file names")
     p.add_argument("--progress", metavar="JSONL", help="append progress events as JSON lines to this file ('-' = stdout)")
-    p.add_argument("--device", default="auto")
-    p.add_argument("--solver", default="dopri5:1e-3", help="e.g. dopri5:1e-3, rk4:0.5, euler:0.5")
-    p.add_argument("--adjoint", action="store_true", help="adjoint back-propagation (less memory, slower)")
-    p.add_argument("--checkpoint-every", type=int, default=200)
-    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--device", default="auto", help="auto (best available), cpu, cuda, cuda:N or mps")
+    p.add_argument("--solver", help="ODE solver in training (default: the preset's), e.g. dopri5:1e-3 "
+                                    "(adaptive, tolerance), rk4:0.5 or euler:0.5 (fixed step in T)")
+    p.add_argument("--adjoint", action=argparse.BooleanOptionalAction, default=None,
+                   help="adjoint back-propagation: memory no longer grows with the solver's steps, about twice "
+                        "the time (default: the preset's, used when memory is short)")
+    p.add_argument("--checkpoint-every", type=int, default=200,
+                   help="write a resumable checkpoint every this many steps (default 200; also at the end)")
+    p.add_argument("--seed", type=int, default=0, help="random seed of the initialisation and the crops")
     p.add_argument("--no-augment", action="store_true", help="use the photos as they are (no synthetic exposure)")
     p.add_argument("--max-side", type=int, default=640, help="photos are downscaled to this long side before cropping")
     p.add_argument("--name", help="display name stored in the model")
@@ -81,22 +104,56 @@ def register(sub) -> None:
     p.add_argument("--denoiser-only", action="store_true",
                    help="refit only the denoiser, supervised on simulated sensor noise (no ODE solve: fast); "
                         "use with --init")
+    p.add_argument("--denoiser", choices=tuple(DENOISERS),
+                   help="replace --init's denoiser by a fresh one of this kind: dilated sees 17 x 17 pixels "
+                        "(JPEG blotches and blocks), published 5 x 5 (default: keep --init's; a new model: published)")
     for f in fields(LossWeights):
-        p.add_argument(f"--w-{f.name}", type=float, default=f.default, help=f"weight of the {f.name} loss")
+        p.add_argument(f"--w-{f.name}", type=float, help=f"weight of the {f.name} loss (default: the --init "
+                                                           f"model's, else {f.default:g})")
     p.set_defaults(func=run)
+
+
+def apply_preset(args) -> Recipe:
+    """Fill the cost settings the user left out from the preset for the device (a resume keeps
+    the run's own)."""
+    chosen = recipe(args.preset, resolve_device(args.device))
+    for name in ("crop", "batch", "solver", "adjoint"):
+        if getattr(args, name) is None:
+            setattr(args, name, getattr(chosen, name))
+    if args.steps is None and not args.resume:
+        args.steps = chosen.steps
+    # A fine-tune keeps the objective its starting model was trained with (a model trained to
+    # restore darkened photos drifts in colour once that term is dropped); explicit --w-* win.
+    weights = {**LossWeights().as_dict(), **(_card_weights(args.init) if args.init else {})}
+    for name, value in weights.items():
+        if getattr(args, f"w_{name}") is None:
+            setattr(args, f"w_{name}", value)
+    return chosen
+
+
+def _card_weights(init: str) -> dict:
+    from ..model_library import model_card
+    weights = model_card(model_path_for(init)).get("loss_weights")
+    known = set(LossWeights().as_dict())
+    return {k: float(v) for k, v in weights.items() if k in known} if isinstance(weights, dict) else {}
 
 
 def run(args) -> int:
     if (args.val_low is None) != (args.val_high is None):
         raise ClodeError("--val-low and --val-high go together")
+    apply_preset(args)
     check_options(args)
     config = TrainConfig(
-        data=args.data, out=args.out, steps=args.steps, minutes=args.minutes, crop=args.crop, batch=args.batch, lr=args.lr, E=args.E,
+        data=args.data, out=args.out, steps=args.steps or 0, minutes=args.minutes, crop=args.crop, batch=args.batch, lr=args.lr, E=args.E,
         T=args.T, weights={f.name: getattr(args, f"w_{f.name}") for f in fields(LossWeights)}, solver=args.solver,
         adjoint=args.adjoint, seed=args.seed, checkpoint_every=args.checkpoint_every, init=args.init,
         device=args.device, augment=not args.no_augment, max_side=args.max_side, val_low=args.val_low,
         val_high=args.val_high, name=args.name, curve=args.curve, denoiser_only=args.denoiser_only,
-        calibrate_T=args.calibrate_T)
+        denoiser=args.denoiser, calibrate_T=args.calibrate_T, holdout=args.holdout)
+    if not args.resume and args.progress != "-":
+        est = check_fits(config, resolve_device(args.device))
+        print(f"crop {config.crop}, batch {config.batch}, {config.solver}{', adjoint' if config.adjoint else ''}, "
+              f"{config.steps} steps: {est.describe(config.steps)}", flush=True)
     sink = None
     if args.progress == "-":
         sink = sys.stdout
@@ -107,7 +164,7 @@ def run(args) -> int:
         if sink is not None:
             sink.write(json.dumps(event) + "\n")
             sink.flush()
-        elif event["event"] == "step" and (event["step"] % 10 == 0 or event["step"] == event["steps"]):
+        elif event["event"] == "step" and (event["step"] % 10 == 0 or event["step"] in (1, event["steps"])):
             print(f"step {event['step']}/{event['steps']}  loss {event['loss']:.4f}  eta {event['eta']:.0f}s", flush=True)
         elif event["event"] != "step":
             print(json.dumps(event), flush=True)
