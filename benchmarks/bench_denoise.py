@@ -69,7 +69,7 @@ def main() -> None:
         name = f"{precision:9s} {layout:13s} tile {tile:4d}"
         if args.only not in name:
             continue
-        denoiser = as_net(fast_denoiser(net.denoise, precision=precision, channels_last=layout == "channels_last"))
+        denoiser = as_net(fast_denoiser(net.output_denoiser, precision=precision, channels_last=layout == "channels_last"))
         x = block.contiguous(memory_format=torch.channels_last) if layout == "channels_last" else block
         denoise_tiled(denoiser, x[..., :64, :512], tile=tile)            # warm-up (first-call set-up)
         times = []

@@ -77,5 +77,5 @@ def fast_denoiser(module: nn.Module, *, precision: str = "float32", channels_las
 
 
 def as_net(denoiser: nn.Module):
-    """An object whose ``denoise`` is ``denoiser``: what ``clode.tiles.denoise_tiled`` takes."""
-    return types.SimpleNamespace(denoise=denoiser)
+    """An object whose ``output_denoiser`` is ``denoiser``: what ``clode.tiles.denoise_tiled`` takes."""
+    return types.SimpleNamespace(output_denoiser=denoiser)

@@ -52,9 +52,16 @@ class Enhancer:
         self.device = resolve_device(device)
         self.model = model.to(self.device).eval()
         self.solver = solver
-        #: the fast path's denoiser, set up once for every photo (``clode.denoise_speed``; the
-        #: exact path keeps the model's own, in float32)
-        self.denoiser = denoiser_for(self.model.denoise, self.device, precision)
+        self.precision = precision
+        self._denoiser = denoiser_for(self.model.output_denoiser, self.device, precision)
+
+    @property
+    def denoiser(self) -> torch.nn.Module:
+        """The fast path's output denoiser, set up once for every photo (``clode.denoise_speed``; the
+        exact path keeps the model's own, in float32); set up anew if the model's was replaced."""
+        if self._denoiser.module is not self.model.output_denoiser:
+            self._denoiser = denoiser_for(self.model.output_denoiser, self.device, self.precision)
+        return self._denoiser
 
     @property
     def default_T(self) -> float:

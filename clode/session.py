@@ -143,8 +143,8 @@ class Session:
         self.device = device
         self.t_max = t_max
         self.upsample = upsample
-        #: what runs the denoiser (``clode.denoise_speed``; default: the model's own, float32)
-        self.denoiser = denoiser if denoiser is not None else net.denoise
+        #: what runs the output denoiser (``clode.denoise_speed``; default: the model's own, float32)
+        self.denoiser = denoiser if denoiser is not None else net.output_denoiser
         if upsample == "guided":
             guide = luminance(proxy[0].permute(1, 2, 0))
             # Lambda ~ a * luminance + b per window; a and b ride the time grid like Lambda.

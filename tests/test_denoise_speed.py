@@ -39,16 +39,16 @@ def test_float32_is_the_reference_bit_for_bit(model, noisy):
     x = torch.from_numpy(noisy * 3).clamp(0, 1).permute(2, 0, 1)[None].contiguous()
     plain = denoise_tiled(model, x, tile=64)
     for channels_last in (False, True):
-        wrapped = denoise_tiled(as_net(fast_denoiser(model.denoise, channels_last=channels_last)), x, tile=64)
+        wrapped = denoise_tiled(as_net(fast_denoiser(model.output_denoiser, channels_last=channels_last)), x, tile=64)
         assert torch.allclose(wrapped, plain, atol=1e-6)
-    assert torch.equal(denoise_tiled(as_net(fast_denoiser(model.denoise)), x, tile=64), plain)
+    assert torch.equal(denoise_tiled(as_net(fast_denoiser(model.output_denoiser)), x, tile=64), plain)
 
 
 @pytest.mark.parametrize("channels_last", [False, True])
 def test_bfloat16_within_a_level_of_float32(model, noisy, channels_last):
     x = torch.from_numpy(noisy * 3).clamp(0, 1).permute(2, 0, 1)[None].contiguous()
     reference = denoise_tiled(model, x, tile=64)
-    fast = denoise_tiled(as_net(fast_denoiser(model.denoise, precision="bfloat16", channels_last=channels_last)),
+    fast = denoise_tiled(as_net(fast_denoiser(model.output_denoiser, precision="bfloat16", channels_last=channels_last)),
                          x, tile=64)
     assert fast.dtype == torch.float32 and fast.shape == reference.shape
     diff = (fast - reference).abs() * 255
@@ -57,24 +57,24 @@ def test_bfloat16_within_a_level_of_float32(model, noisy, channels_last):
 
 
 def test_the_wrapper_tells_what_the_denoiser_tells(model):
-    model.denoise.reach = 7               # e.g. how many pixels it sees on each side
+    model.output_denoiser.reach = 7               # e.g. how many pixels it sees on each side
     try:
         for precision in ("float32", "bfloat16"):
-            wrapped = fast_denoiser(model.denoise, precision=precision)
-            assert wrapped.reach == 7 and wrapped.module is model.denoise
+            wrapped = fast_denoiser(model.output_denoiser, precision=precision)
+            assert wrapped.reach == 7 and wrapped.module is model.output_denoiser
             assert not hasattr(wrapped, "no_such_thing")
     finally:
-        del model.denoise.reach
+        del model.output_denoiser.reach
 
 
 def test_auto_picks_bfloat16_only_where_native(model):
-    assert denoiser_for(model.denoise, torch.device("cuda")).dtype == torch.float32
-    cpu = denoiser_for(model.denoise, torch.device("cpu"))
+    assert denoiser_for(model.output_denoiser, torch.device("cuda")).dtype == torch.float32
+    cpu = denoiser_for(model.output_denoiser, torch.device("cpu"))
     assert cpu.dtype == (torch.bfloat16 if native_bfloat16() else torch.float32)
     assert cpu.layout == (torch.channels_last if native_bfloat16() else torch.contiguous_format)
-    assert denoiser_for(model.denoise, torch.device("cpu"), "float32").dtype == torch.float32
+    assert denoiser_for(model.output_denoiser, torch.device("cpu"), "float32").dtype == torch.float32
     with pytest.raises(ValueError, match="precision"):
-        denoiser_for(model.denoise, torch.device("cpu"), "float16")
+        denoiser_for(model.output_denoiser, torch.device("cpu"), "float16")
 
 
 def test_enhancer_renders_within_a_level_of_float32(model, noisy):
@@ -96,3 +96,11 @@ def test_threads_are_set_in_one_place():
     assert run_python(probe, CLODE_THREADS="1") == ["PASSIVE", "1"]
     assert run_python(probe, OMP_WAIT_POLICY="ACTIVE", OMP_NUM_THREADS="1") == ["ACTIVE", "1"]   # the user's own
     assert run_python(probe, CLODE_THREADS="lots", OMP_NUM_THREADS="1") == ["PASSIVE", "1"]     # not a count: default
+
+
+def test_enhancer_follows_a_replaced_denoiser(fixture_model_path):
+    enhancer = Enhancer(load_model(fixture_model_path), device="cpu", precision="float32")
+    first = enhancer.denoiser
+    assert first.module is enhancer.model.output_denoiser and enhancer.denoiser is first   # set up once
+    enhancer.model.replace_denoiser("dilated" if enhancer.model.denoiser_kind == "published" else "published")
+    assert enhancer.denoiser.module is enhancer.model.output_denoiser is not first.module
