@@ -30,7 +30,7 @@ os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 import numpy as np  # noqa: E402
 import torch  # noqa: E402
 from PIL import Image  # noqa: E402
-from machine import cpu_name  # noqa: E402  (benchmarks/machine.py)
+from machine import describe, load_average  # noqa: E402  (benchmarks/machine.py)
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
@@ -40,13 +40,6 @@ from clode.export import ExportOptions, save_image  # noqa: E402
 from clode.imageio import find_images, load_image  # noqa: E402
 
 PHOTOS = ROOT.parent / "shared" / "datasets" / "photos"
-
-
-def load_average() -> str:
-    try:
-        return " ".join(f"{x:.1f}" for x in os.getloadavg())
-    except OSError:
-        return "?"
 
 
 def make_folder(folder: Path, count: int, megapixels: float) -> list[Path]:
@@ -82,9 +75,7 @@ def main() -> None:
     torch.set_num_threads(args.threads)
 
     enhancer = Enhancer(load_model(args.model), device=args.device)
-    print(f"machine: {cpu_name()}, {os.cpu_count()} cores, torch {torch.__version__} with {args.threads} "
-          f"threads (OMP_WAIT_POLICY={os.environ.get('OMP_WAIT_POLICY')}), device {enhancer.device}, "
-          f"load average {load_average()}", flush=True)
+    print(f"machine: {describe(enhancer.device)}", flush=True)
     with tempfile.TemporaryDirectory(prefix="clode-bench-batch-") as tmp:
         tmp = Path(tmp)
         (tmp / "in").mkdir()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import platform
 from pathlib import Path
 
@@ -14,3 +15,18 @@ def cpu_name() -> str:
     except OSError:
         pass
     return platform.processor() or platform.machine()
+
+
+def load_average() -> str:
+    try:
+        return " ".join(f"{x:.1f}" for x in os.getloadavg())
+    except OSError:
+        return "?"
+
+
+def describe(device) -> str:
+    """The machine, torch's threads and wait policy, the device and the load, in one line."""
+    import torch
+    return (f"{cpu_name()}, {os.cpu_count()} CPUs, torch {torch.__version__} with {torch.get_num_threads()} "
+            f"threads (OMP_WAIT_POLICY={os.environ.get('OMP_WAIT_POLICY')}), device {device}, "
+            f"load average {load_average()}")

@@ -1,5 +1,9 @@
 """CLODE: low-light enhancement with a neural ODE in exposure time (no Qt here)."""
 
+from .threads import set_thread_count, set_wait_policy
+
+set_wait_policy()          # before anything below imports torch (clode.threads says why)
+
 from .devices import Device, devices, resolve_device  # noqa: E402
 from .enhancer import Enhancer  # noqa: E402
 from .errors import Cancelled, ClodeError, ImageReadError, ImageWriteError, ModelLoadError  # noqa: E402
@@ -9,6 +13,8 @@ from .progress import CancelToken  # noqa: E402
 from .session import Session  # noqa: E402
 from .version import __version__  # noqa: E402
 from .weights import ModelInfo, load_model, save_model  # noqa: E402
+
+set_thread_count()
 
 __all__ = [
     "CLODENet", "CancelToken", "Cancelled", "ClodeError", "Device", "EXACT", "Enhancer",

@@ -5,9 +5,11 @@ and a record of how it was made)."""
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Iterable, Optional, Union
+
+import numpy as np
 
 from .adjustments import Adjustments
 from .errors import ClodeError
@@ -39,6 +41,39 @@ def enhance_to_file(photo: Photo, target: Union[str, os.PathLike], adjustments: 
     (default: the enhancer's). ``exclusive`` and ``alternatives``: see ``clode.export.save_image``
     (the file is written under the first free name, ``Written.path``).
     """
+    rendered = render_for_file(photo, target, adjustments, enhancer=enhancer, session=session, auto=auto,
+                               mode=mode, options=options, progress=progress, cancel=cancel)
+    if progress is not None:
+        progress(RENDER_SHARE, "writing")
+    if model is None:
+        model = enhancer.model_name if enhancer is not None else "?"
+    return rendered.write(model, exclusive=exclusive, alternatives=alternatives)
+
+
+@dataclass
+class Rendered:
+    """A photo rendered for its file, not yet written: what a batch hands to its writer thread.
+    It keeps the source's metadata, not its pixels."""
+    pixels: np.ndarray
+    source: Photo
+    target: Path
+    adjustments: Adjustments        # as rendered: T is the one chosen when Auto was asked for
+    options: Optional[ExportOptions]
+
+    def write(self, model: str, *, exclusive: bool = False,
+              alternatives: Iterable[Union[str, os.PathLike]] = ()) -> Written:
+        path = save_image(self.target, self.pixels, source=self.source, options=self.options,
+                          provenance=self.adjustments.provenance(model), exclusive=exclusive,
+                          alternatives=alternatives)
+        return Written(path, self.adjustments)
+
+
+def render_for_file(photo: Photo, target: Union[str, os.PathLike], adjustments: Adjustments, *,
+                    enhancer=None, session=None, auto: bool = False, mode: str = "fast",
+                    options: Optional[ExportOptions] = None, progress: Optional[ProgressCallback] = None,
+                    cancel: Optional[CancelToken] = None) -> Rendered:
+    """The first half of ``enhance_to_file``: the pixels for ``target`` in its file's bit depth
+    (progress up to ``RENDER_SHARE``); raises ``Cancelled`` if cancelled, also right after."""
     if (enhancer is None) == (session is None):
         raise ClodeError("enhance_to_file needs an enhancer or a prepared session (one of them)")
     target = Path(target)
@@ -59,11 +94,6 @@ def enhance_to_file(photo: Photo, target: Union[str, os.PathLike], adjustments: 
         T = adjustments.T
         pixels = enhancer.enhance(photo.pixels, T, mode=mode, dtype=dtype, progress=step, cancel=cancel, **effects)
     check(cancel)
-    if progress is not None:
-        progress(RENDER_SHARE, "writing")
-    used = adjustments.replace(T=float(T))
-    if model is None:
-        model = enhancer.model_name if enhancer is not None else "?"
-    path = save_image(target, pixels, source=photo, options=options, provenance=used.provenance(model),
-                      exclusive=exclusive, alternatives=alternatives)
-    return Written(path, used)
+    # The source's pixels are not needed for the write: a batch keeps fewer photos in memory.
+    source = replace(photo, pixels=np.empty((0, 0, 3), np.float32))
+    return Rendered(pixels, source, target, adjustments.replace(T=float(T)), options)

@@ -15,6 +15,7 @@ import torch
 
 from .adjustments import DEFAULT_T, check_T
 from .colour_noise import reduce_colour_noise, sigma_for
+from .denoise_speed import AUTO, denoiser_for
 from .devices import resolve_device
 from .errors import ClodeError
 from .network import CLODENet
@@ -46,10 +47,21 @@ def to_numpy(t: torch.Tensor) -> np.ndarray:
 class Enhancer:
     """Runs a CLODE model on images, on one device."""
 
-    def __init__(self, model: CLODENet, device: Union[str, torch.device] = "auto", solver: Solver = EXACT):
+    def __init__(self, model: CLODENet, device: Union[str, torch.device] = "auto", solver: Solver = EXACT,
+                 precision: str = AUTO):
         self.device = resolve_device(device)
         self.model = model.to(self.device).eval()
         self.solver = solver
+        self.precision = precision
+        self._denoiser = denoiser_for(self.model.output_denoiser, self.device, precision)
+
+    @property
+    def denoiser(self) -> torch.nn.Module:
+        """The fast path's output denoiser, set up once for every photo (``clode.denoise_speed``; the
+        exact path keeps the model's own, in float32); set up anew if the model's was replaced."""
+        if self._denoiser.module is not self.model.output_denoiser:
+            self._denoiser = denoiser_for(self.model.output_denoiser, self.device, self.precision)
+        return self._denoiser
 
     @property
     def default_T(self) -> float:
@@ -78,7 +90,8 @@ class Enhancer:
         lo, hi = (check_T(t, self.t_max) for t in t_range) if t_range is not None else (-self.t_max, self.t_max)
         side = proxy_side or (QUICK_PROXY_SIDE if quick else PROXY_SIDE)
         return prepare(self.model, img, t_min=lo, t_max=hi, proxy_side=side, device=self.device,
-                       solver=QUICK_SOLVER if quick else PROXY_SOLVER, progress=progress, cancel=cancel)
+                       solver=QUICK_SOLVER if quick else PROXY_SOLVER, progress=progress, cancel=cancel,
+                       denoiser=self.denoiser)
 
     def auto_T(self, img: np.ndarray, *, progress: Optional[ProgressCallback] = None,
                cancel: Optional[CancelToken] = None) -> float:

@@ -28,6 +28,7 @@ from .progress import CancelToken, ProgressCallback, check, report
 
 FIXED_STEP_METHODS = {"euler", "midpoint", "rk4", "explicit_adams", "implicit_adams"}
 ADAPTIVE_METHODS = {"dopri5", "dopri8", "bosh3", "fehlberg2", "adaptive_heun"}
+ERROR_NORMS = ("published", "rms")
 
 
 @dataclass(frozen=True)
@@ -44,15 +45,24 @@ class Solver:
     atol: float = 1e-5
     step_size: Optional[float] = None
     max_num_steps: int = 1000
+    #: how an adaptive method measures the error of a step: "published", as the official code
+    #: does (``published_norm``), or "rms", torchdiffeq's RMS over the state (tighter: more steps)
+    error_norm: str = "published"
 
     @property
     def fixed_step(self) -> bool:
         return self.method in FIXED_STEP_METHODS
 
-    def options(self) -> dict:
+    def options(self, channels: int) -> dict:
+        """torchdiffeq's options for a state of ``channels``."""
         if self.fixed_step:
             return {"step_size": self.step_size or 0.25}
-        return {"max_num_steps": self.max_num_steps}
+        if self.error_norm not in ERROR_NORMS:
+            raise ClodeError(f"unknown error norm {self.error_norm!r} (use {' or '.join(ERROR_NORMS)})")
+        options = {"max_num_steps": self.max_num_steps}
+        if self.error_norm == "published":
+            options["norm"] = published_norm(channels)
+        return options
 
     def describe(self) -> str:
         if self.fixed_step:
@@ -78,8 +88,11 @@ class Solver:
         return solver
 
 
-#: The official inference settings: dopri5, rtol = atol = 1e-5, at most 1000 steps.
+#: The official inference settings: dopri5, rtol = atol = 1e-5, at most 1000 steps, the published
+#: error norm (so the same steps: NFE 38, not 44, on the fixture at T = 3).
 EXACT = Solver()
+#: Channels of the published inference state: the image and two loss integrals, 3 channels each.
+PUBLISHED_CHANNELS = 9
 
 
 class Dynamics(nn.Module):
@@ -131,6 +144,23 @@ def _loss_aware_norm(image_channels: int, loss_weight: float = 100.0):
     return norm
 
 
+def published_norm(channels: int):
+    """The error norm of the published inference for a state of ``channels`` (at most 9).
+
+    The published code integrates 9 channels, [I, the smoothness integral x 3, the noise integral
+    x 3], with torchdiffeq's RMS norm over all of them. The loss channels are smooth scalars whose
+    error is far below the tolerance, so the pooled RMS is the RMS of the channels here times
+    sqrt(channels / 9): the published step control accepts larger image errors than a plain RMS
+    over the image, and takes fewer steps (benchmarks/bench_nfe.py). This norm gives the same
+    steps without computing the losses.
+    """
+    scale = (min(channels, PUBLISHED_CHANNELS) / PUBLISHED_CHANNELS) ** 0.5
+
+    def norm(ratio: torch.Tensor) -> torch.Tensor:
+        return ratio.pow(2).mean().sqrt() * scale
+    return norm
+
+
 def integrate(net: CLODENet, image: torch.Tensor, times: Sequence[float], solver: Solver = EXACT, *,
               track_lambda: bool = False, loss_terms=None, adjoint: bool = False,
               progress: Optional[ProgressCallback] = None, cancel: Optional[CancelToken] = None,
@@ -164,7 +194,7 @@ def integrate(net: CLODENet, image: torch.Tensor, times: Sequence[float], solver
         grid = torch.tensor([0.0] + ends, dtype=image.dtype, device=image.device)
         solve = odeint_adjoint if adjoint else odeint
         kwargs = {"adjoint_params": tuple(net.parameters())} if adjoint else {}
-        options = solver.options()
+        options = solver.options(y0.shape[1])
         if loss_terms and not solver.fixed_step:
             options["norm"] = _loss_aware_norm(3 + (3 if track_lambda else 0))
         states = solve(dynamics, y0, grid, rtol=solver.rtol, atol=solver.atol, method=solver.method,

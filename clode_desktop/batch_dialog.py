@@ -384,7 +384,7 @@ class BatchDialog(QDialog):
             return
         self.progress_bar.setValue(int(round(p.fraction * 1000)))
         if p.current is not None:
-            self.current_label.setText(f"{min(p.finished + 1, p.total)} of {p.total}: {self._rel(p.current)}")
+            self.current_label.setText(f"{p.number} of {p.total}: {self._rel(p.current)}")
         counts = f"{p.done} done · {p.skipped} skipped · {p.failed} failed"
         eta = "" if p.eta is None else f" · about {batch.format_duration(p.eta)} left"
         self.time_label.setText(f"Elapsed {batch.format_duration(p.elapsed)}{eta} · {counts}")

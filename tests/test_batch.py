@@ -407,3 +407,141 @@ def test_refused_photos_are_reported_one_by_one(tmp_path, enhancer):
     assert (result.done, result.failed) == (1, 1)
     assert "refused: the output" in result.log_path.read_text()
     assert digest(inp) == before and (out / "x.png").exists()
+
+
+# ----------------------------------------------------------------------------------------------
+# the pipeline: decode ahead, write behind, one model
+
+class Stages:
+    """Records which thread ran each stage of which photo, and when. Each write first waits for
+    ``gate(photo)`` to return: a test holds a write back until the next photo's enhancement has
+    started, whatever the machine's speed."""
+
+    def __init__(self, monkeypatch, enhancer, gate):
+        import threading
+        import time
+        from clode import enhance_file
+        self.events: list[tuple[str, str, str, float, float]] = []   # stage, photo, thread, start, end
+        self.models: set[int] = set()
+        self.started = 0      # enhancements started
+
+        def timed(stage, fn, name_of):
+            def run(*args, **kw):
+                t0 = time.monotonic()
+                try:
+                    return fn(*args, **kw)
+                finally:
+                    self.events.append((stage, name_of(args), threading.current_thread().name, t0, time.monotonic()))
+            return run
+
+        def slow_save(path, *args, **kw):
+            gate(Path(path).stem.split("_")[0])
+            return save(path, *args, **kw)
+
+        def enhance(img, *args, **kw):
+            self.models.add(id(enhancer.model))
+            self.started += 1
+            return plain_enhance(img, *args, **kw)
+
+        save, plain_enhance = enhance_file.save_image, enhancer.enhance
+        monkeypatch.setattr(batch, "load_image", timed("decode", batch.load_image, lambda a: Path(a[0]).stem))
+        monkeypatch.setattr(enhance_file, "save_image", timed("write", slow_save, lambda a: Path(a[0]).stem.split("_")[0]))
+        monkeypatch.setattr(enhancer, "enhance", timed("enhance", enhance, lambda a: "?"))
+
+    def of(self, stage: str) -> list[tuple[str, str, str, float, float]]:
+        return [e for e in self.events if e[0] == stage]
+
+
+def test_pipeline_overlaps_stages_and_reports_in_order(tmp_path, enhancer, monkeypatch):
+    import threading
+    import time
+    inp, out = tmp_path / "in", tmp_path / "out"
+    inp.mkdir()
+    out.mkdir()
+    for i in range(5):
+        to8(photo(i)).save(inp / f"p{i}.png")
+    (inp / "p2.png").write_bytes(b"not a PNG")                      # fails at decode
+    (out / "p3_clode.jpg").write_bytes(b"an older export")          # skipped
+    stages = None
+
+    def gate(name: str) -> None:
+        deadline = time.monotonic() + 60
+        while name == "p0" and stages.started < 2 and time.monotonic() < deadline:
+            time.sleep(0.01)  # p0's write waits until p1's enhancement is under way
+
+    stages = Stages(monkeypatch, enhancer, gate)
+    seen = []
+    result = batch.run(batch.plan(inp, out, options(on_conflict="skip")), enhancer, progress=seen.append)
+
+    statuses = ["done", "done", "failed", "skipped", "done"]
+    assert [(it.source.name, it.status) for it in result.items] == [(f"p{i}.png", s) for i, s in enumerate(statuses)]
+    reports = [p for p in seen if p.item is not None]
+    assert [(p.finished, p.item.status) for p in reports] == list(enumerate(statuses, 1))
+    assert [p.fraction for p in seen] == sorted(p.fraction for p in seen) and seen[-1].fraction == 1.0
+    assert [p.number for p in seen if p.item is None] == sorted(p.number for p in seen if p.item is None)
+    main = threading.current_thread().name
+    assert all(e[2] == main for e in stages.of("enhance"))          # the model runs in the caller's thread
+    assert all(e[2] != main for e in stages.of("decode") + stages.of("write"))
+    writes = {e[1]: e for e in stages.of("write")}
+    enhances = stages.of("enhance")
+    assert len(enhances) == 3 and sorted(writes) == ["p0", "p1", "p4"]
+    assert enhances[1][3] < writes["p0"][4]                          # p1 is enhanced while p0 is written
+    assert len(stages.models) == 1                                   # one model for every photo
+    assert outputs(out) == ["p0_clode.jpg", "p1_clode.jpg", "p3_clode.jpg", "p4_clode.jpg"]
+    assert (out / "p3_clode.jpg").read_bytes() == b"an older export"
+
+
+def test_pipeline_cancel_mid_flight_finishes_the_writes_under_way(tmp_path, enhancer, monkeypatch):
+    inp, out = tmp_path / "in", tmp_path / "out"
+    inp.mkdir()
+    for i in range(5):
+        to8(photo(i)).save(inp / f"p{i}.png")
+    import threading
+    token = CancelToken()
+    cancelled = threading.Event()
+    # p1's write waits for the cancel: it is under way when the cancel comes
+    stages = Stages(monkeypatch, enhancer, lambda name: name != "p1" or cancelled.wait(60))
+    seen = []
+    in_flight = []
+
+    def progress(p: batch.Progress) -> None:
+        seen.append(p)
+        if p.current == inp / "p2.png" and p.fraction > 2 / 5 and not token.cancelled:
+            # p1's write is under way, p3 is decoded ahead
+            in_flight.append(p.finished)
+            token.cancel()
+            cancelled.set()
+
+    result = batch.run(batch.plan(inp, out, options()), enhancer, progress=progress, cancel=token)
+    assert in_flight == [1], "the cancel came while p1 was still being written"
+    assert result.cancelled and result.done == 2 and result.not_started == 3
+    assert [it.source.name for it in result.items] == ["p0.png", "p1.png"]
+    assert outputs(out) == ["p0_clode.jpg", "p1_clode.jpg"]          # no partial file, no temporary file
+    for name in outputs(out):
+        Image.open(out / name).load()
+    assert sorted(e[1] for e in stages.of("write")) == ["p0", "p1"]
+    assert [e[1] for e in stages.of("decode")][:4] == ["p0", "p1", "p2", "p3"]
+    assert seen[-1].finished == 2 and seen[-1].item.source.name == "p1.png"
+    log = result.log_path.read_text()
+    assert all(f"cancelled  p{i}.png" in log for i in (2, 3, 4))
+
+
+def test_cli_batch_loads_the_model_once(tmp_path, fixture_model_path, monkeypatch, capsys):
+    from clode.commands import common
+    inp = tmp_path / "in"
+    inp.mkdir()
+    for i in range(3):
+        to8(photo(i)).save(inp / f"p{i}.png")
+    loads, devices = [], []
+    plain_load, plain_render = common.load_model, batch.render_for_file
+    monkeypatch.setattr(common, "load_model", lambda *a, **kw: loads.append(a) or plain_load(*a, **kw))
+
+    def render(*args, enhancer, **kw):
+        devices.append((id(enhancer), id(enhancer.model), enhancer.device,
+                        next(enhancer.model.parameters()).data_ptr()))
+        return plain_render(*args, enhancer=enhancer, **kw)
+
+    monkeypatch.setattr(batch, "render_for_file", render)
+    assert main(["batch", str(inp), "-o", str(tmp_path / "out"), "--T", str(T_QUICK),
+                 "--model", str(fixture_model_path), "--device", "cpu"]) == 0
+    assert len(loads) == 1 and len(devices) == 3 and len(set(devices)) == 1

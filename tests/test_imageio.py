@@ -234,10 +234,10 @@ def gradient16():
 
 
 def test_16bit_png_reads_all_16_bits(tmp_path):
-    from clode.export import write_png16
+    from clode.export import write_png
     a = gradient16()
     with open(tmp_path / "g16.png", "wb") as f:
-        write_png16(f, a)
+        write_png(f, a)
     with Image.open(tmp_path / "g16.png") as im:   # a standard decoder reads our file (its high bytes)
         assert np.array_equal(np.asarray(im.convert("RGB")), (a >> 8).astype(np.uint8))
     photo = load_image(tmp_path / "g16.png")

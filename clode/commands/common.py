@@ -1,4 +1,4 @@
-"""Options shared by the commands that run a model: --model, --device, --solver; the adjustments'
+"""Options shared by the commands that run a model: --model, --device, --precision, --solver; the adjustments'
 options; and the signal handling of the commands that write files."""
 
 from __future__ import annotations
@@ -11,6 +11,7 @@ import threading
 from typing import Iterator
 
 from ..adjustments import DEFAULT_COLOUR_NOISE, DEFAULT_DENOISE, Adjustments, Limits
+from ..denoise_speed import AUTO, PRECISIONS
 from ..enhancer import Enhancer
 from ..errors import ClodeError
 from ..ode import EXACT, Solver
@@ -21,11 +22,16 @@ from ..weights import load_model
 MIN_SOLVER_STEP = 0.01
 
 
-def add_engine_options(parser: argparse.ArgumentParser) -> None:
+def add_engine_options(parser: argparse.ArgumentParser, precision: str = AUTO) -> None:
+    """--model, --device, --precision (default ``precision``) and --solver."""
     parser.add_argument("--model", metavar="FILE",
                         help="model file: ours (.safetensors) or an official CLODE .pth (default: the shipped model)")
     parser.add_argument("--device", default="auto", metavar="DEV",
                         help="auto (default: CUDA, then Apple MPS, then CPU), cpu, cuda, cuda:N or mps")
+    parser.add_argument("--precision", choices=(AUTO,) + PRECISIONS, default=precision,
+                        help=f"the denoiser's arithmetic: auto (bfloat16 on a CPU that computes it natively, "
+                             f"within 1 level of 255 of float32; float32 elsewhere), float32 (the reference) or "
+                             f"bfloat16 (default {precision})")
     parser.add_argument("--solver", metavar="SPEC",
                         help="ODE solver of the exact path: dopri5 (the default, tolerance 1e-5), "
                              "dopri5:TOL, or a fixed-step method and its step, e.g. rk4:0.5")
@@ -91,7 +97,7 @@ def make_enhancer(args: argparse.Namespace) -> Enhancer:
     if solver.fixed_step and solver.step_size is not None and solver.step_size < MIN_SOLVER_STEP:
         raise ClodeError(f"--solver {args.solver}: the step must be {MIN_SOLVER_STEP:g} or more")
     model = load_model(args.model)
-    return Enhancer(model, device=args.device, solver=solver)
+    return Enhancer(model, device=args.device, solver=solver, precision=getattr(args, "precision", AUTO))
 
 
 @contextlib.contextmanager

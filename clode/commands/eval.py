@@ -22,7 +22,7 @@ def register(subparsers) -> None:
                    help="also find each image's best T against the ground truth (the 'oracle T' score)")
     p.add_argument("--denoise", type=setting("denoise"), default=1.0, metavar="S", help="denoiser strength (default 1.0)")
     add_colour_noise_option(p, 0.0, "the model's own output, as the paper scores it")
-    add_engine_options(p)
+    add_engine_options(p, precision="float32")     # scores are measured on the reference path
     p.set_defaults(func=run)
 
 
