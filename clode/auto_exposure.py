@@ -1,6 +1,19 @@
 """Automatic exposure: an end time T per photo, without ground truth.
 
-A photo shot several stops too short has its brightest content far below white;
+A model with a fitted exposure predictor (``clode.exposure_model``: a ridge regression on
+features of the prepared session, fitted on synthetic night shots with lamps and lit windows)
+gets its estimate, held by three rules (``learned_T``):
+
+* mid-tones never clip: T is lowered until at most ``MIDTONE_CLIP`` of the pixels between the
+  input's ``MIDTONES`` percentiles of luminance render above the clip level;
+* a photo that is not dark (input mean luminance from ``NOT_DARK``) stays near T = 0: T is
+  lowered until the result's mean luminance is at most ``NOT_DARK_RISE`` above the input's;
+* a very dark photo (input mean luminance below ``VERY_DARK``) is never left more than the
+  predictor's own error (its cross-validated RMS error in T) below the model's default T.
+
+Models without a predictor (official checkpoints, old files) keep the white-point rule below.
+
+The white-point rule. A photo shot several stops too short has its brightest content far below white;
 a well-exposed scene almost always has some (a sky, a lamp, a white shirt). So
 the input's white point -- the 99.95th percentile of each pixel's largest linear
 channel -- says how far the exposure fell short, and pushing the exposure up
@@ -34,6 +47,7 @@ from typing import Callable
 import numpy as np
 import torch
 
+from .exposure_model import CLIP_LEVEL, Predictor, for_model, session_features
 from .pixels import fit_size, image_tensor, resize
 from .srgb import linear_to_srgb, srgb_to_linear
 
@@ -51,6 +65,14 @@ WHITE_LEVEL = 0.975
 #: alone; at or above the second (half a stop) they keep the default T; between, both blend.
 TRUSTED_WHITE, IGNORED_WHITE = 1 / 4, 2 ** -0.5
 ITERATIONS = 14
+
+#: The rules around the learned estimate (see the module doc). Mid-tones: pixels between these
+#: percentiles of the input's luminance.
+MIDTONES = (25, 75)
+MIDTONE_CLIP = 0.02
+NOT_DARK = 0.3
+NOT_DARK_RISE = 0.05
+VERY_DARK = 0.15
 
 _LUMA = np.array([0.2126, 0.7152, 0.0722], np.float32)
 
@@ -123,8 +145,37 @@ def measuring_view(image: np.ndarray) -> np.ndarray:
     return small[0].permute(1, 2, 0).clamp(0, 1).numpy()
 
 
+def learned_T(session, predictor: Predictor, default_T: float) -> float:
+    """The predictor's T for a prepared session, held by the rules of the module doc."""
+    t_min, t_max = session.t_range
+    size = session.proxy_size
+    T = min(max(predictor.predict(session_features(session)), t_min), t_max)
+    view = session.proxy[0].permute(1, 2, 0).cpu().numpy()
+    luma = view @ _LUMA
+    dark = float(luma.mean())
+
+    def render(t: float) -> np.ndarray:
+        return session.render(t, size=size, denoise=0.0)
+
+    if dark < VERY_DARK:
+        T = max(T, min(default_T, t_max) - predictor.error)
+    if dark >= NOT_DARK:
+        T = min(T, match(lambda t: mean_luminance(render(t)), mean_luminance(render(0.0)) * (1 + NOT_DARK_RISE),
+                         min(0.0, T), max(0.0, T)))
+    lo, hi = np.percentile(luma, MIDTONES)
+    mid = (luma >= lo) & (luma <= hi)
+    if mid.any():
+        T = min(T, match(lambda t: float((render(t)[mid].max(-1) > CLIP_LEVEL).mean()), MIDTONE_CLIP,
+                         min(0.0, T), max(0.0, T)))
+    return round(float(T), 2)
+
+
 def auto_T(session, default_T: float) -> float:
-    """Automatic T for a prepared ``clode.session.Session`` (renders at the proxy size)."""
+    """Automatic T for a prepared ``clode.session.Session`` (renders at the proxy size): the model's
+    exposure predictor with its rules where it has one, else the white-point rule."""
+    predictor = for_model(session.net)
+    if predictor is not None:
+        return learned_T(session, predictor, default_T)
     size = session.proxy_size
     return choose_T(lambda T: mean_luminance(session.render(T, size=size, denoise=1.0)),
                     measuring_view(session.image), default_T, session.t_range)
