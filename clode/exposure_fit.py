@@ -79,12 +79,12 @@ def night_shots(photo: np.ndarray, rng: np.random.Generator, count: int, barely:
 
 
 def collect(enhancer, photos: Sequence[Path], per_photo: int = PER_PHOTO, seed: int = 0,
-            log: Optional[Callable[[str], None]] = None, keep_session: bool = False) -> list[dict]:
+            log: Optional[Callable[[str], None]] = None, keep_session: bool = False, side: int = SIDE) -> list[dict]:
     records = []
     start = time.monotonic()
     for i, path in enumerate(photos):
         rng = np.random.default_rng(photo_seed(path, seed))
-        photo = read_photo(path)
+        photo = read_photo(path, side)
         for low, high, info in night_shots(photo, rng, per_photo, i % BARELY == 0):
             records.append({**pair_record(enhancer, low, high, keep_session), **info, "photo": path.name,
                             **({"low": low, "high": high} if keep_session else {})})
@@ -105,13 +105,13 @@ def fit_records(records: list[dict], ridge: float = RIDGE) -> tuple[Predictor, n
 
 
 def fit_for_model(enhancer, model_path: Path, photos: Sequence[Path], *, per_photo: int = PER_PHOTO,
-                  seed: int = 0, log: Optional[Callable[[str], None]] = None) -> Path:
+                  seed: int = 0, log: Optional[Callable[[str], None]] = None, side: int = SIDE) -> Path:
     """Fit the exposure predictor for the model file ``model_path`` (loaded in ``enhancer``) on
     night shots made from ``photos``, and write it beside the model. Returns its path."""
     if len(photos) < 5:
         raise ClodeError(f"fitting the exposure predictor needs at least 5 photos (got {len(photos)})")
-    records = collect(enhancer, photos, per_photo, seed, log)
-    return write_predictor(records, model_path, f"from {len(photos)} photos at {SIDE} px, seed {seed}")
+    records = collect(enhancer, photos, per_photo, seed, log, side=side)
+    return write_predictor(records, model_path, f"from {len(photos)} photos at {side} px, seed {seed}")
 
 
 def write_predictor(records: list[dict], model_path: Path, data: str) -> Path:
