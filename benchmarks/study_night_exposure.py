@@ -3,7 +3,8 @@
     .venv/bin/python benchmarks/study_night_exposure.py [--cache DIR] [--stage collect|fit|eval|all]
 
 * collect: synthetic night shots (``clode.night_pairs``) from ``photos/``: the fitting photos
-  (all but every fifth), 2 shots each (1-7 EV short; every third photo's first 0-1 EV); the held-out photos
+  (all but every fifth), 2 shots each with lights (1-7 EV short; every third photo's first 0-1 EV),
+  one without lights ("unlit", 1-7 EV), and each photo as it is (T = 0); the held-out photos
   (every fifth, never fitted on), 3 shots each 1-7 EV short, all with lights in the frame.
   Each is prepared on the fast path, described and scored along ``exposure_fit.GRID``.
 * fit: the ridge predictor on the fitting photos' shots (written beside the model with --write).
@@ -30,11 +31,11 @@ from clode import Enhancer, load_model  # noqa: E402
 from clode import exposure_fit as ef  # noqa: E402
 from clode.adjustments import Adjustments  # noqa: E402
 from clode.auto_exposure import choose_T, learned_T, mean_luminance, measuring_view  # noqa: E402
-from clode.exposure_model import Predictor, cross_validate  # noqa: E402
+from clode.exposure_model import Predictor, cross_validate, session_features  # noqa: E402
 from clode.metrics import psnr  # noqa: E402
 from clode.session import Session  # noqa: E402
 from clode.imageio import find_images, load_image  # noqa: E402
-from clode.night_pairs import night_pair  # noqa: E402
+from clode.night_pairs import NightProfile, night_pair  # noqa: E402
 
 SHARED = ROOT.parent / "shared" / "datasets"
 #: The photos of photos/ that are dim as photographed (shared/datasets/README.md).
@@ -67,6 +68,18 @@ def collect(enh, cache: Path, sets: list[str]) -> None:
     if "fit" in sets and not (cache / "fit.pkl").exists():
         recs = ef.collect(enh, fit_photos, log=lambda m: print(m, flush=True), keep_session=True)
         pickle.dump(recs, open(cache / "fit.pkl", "wb"))
+    for part in (0, 1):
+        name = f"unlit{part}"
+        if name not in sets or (cache / f"{name}.pkl").exists():
+            continue
+        recs = []
+        for path in fit_photos[part::2]:
+            rng = np.random.default_rng(ef.photo_seed(path, 2000))
+            low, high, info = night_pair(ef.read_photo(path), rng, NightProfile(lights=0.0))
+            recs.append({**ef.pair_record(enh, low, high, keep_session=True), **info, "photo": path.name,
+                         "low": low, "high": high})
+            print(f"{name}: {len(recs)} pairs", flush=True)
+        pickle.dump(recs, open(cache / f"{name}.pkl", "wb"))
     for name, make in (("held", lambda: held_out_pairs(held)), ("lowlight", lowlight_pairs),
                        ("normal", lambda: [(p.name, ef.read_photo(p), ef.read_photo(p), {}) for p in photos])):
         if name not in sets or (cache / f"{name}.pkl").exists():
@@ -86,16 +99,37 @@ def session_of(enh, rec: dict) -> Session:
                    torch.from_numpy(rec["lam"].astype(np.float32)), torch.device("cpu"), 6.0)
 
 
-def fit_stage(cache: Path) -> Predictor:
-    recs = pickle.load(open(cache / "fit.pkl", "rb"))
+def with_features(enh, recs: list[dict]) -> list[dict]:
+    """The records with their features recomputed from the cached sessions (after a change of features)."""
+    return [{**r, "features": session_features(session_of(enh, r))} for r in recs]
+
+
+def fit_records(enh, cache: Path) -> list[dict]:
+    """The fitting photos' night shots and the same photos as they are (target T = 0), as
+    ``exposure_fit.collect`` makes them; cached with the current features."""
+    path = cache / "fit-features.pkl"
+    if path.exists():
+        return pickle.load(open(path, "rb"))
+    fit_names = {r["photo"] for r in pickle.load(open(cache / "fit.pkl", "rb"))}
+    recs = pickle.load(open(cache / "fit.pkl", "rb")) + [
+        {**r, "best": 0.0} for r in pickle.load(open(cache / "normal.pkl", "rb")) if r["photo"] in fit_names]
+    recs += [r for part in (0, 1) for r in pickle.load(open(cache / f"unlit{part}.pkl", "rb"))]
+    recs = with_features(enh, recs)
+    pickle.dump(recs, open(path, "wb"))
+    return recs
+
+
+def fit_stage(enh, cache: Path) -> Predictor:
+    recs = fit_records(enh, cache)
     X, y = np.array([r["features"] for r in recs]), np.array([r["best"] for r in recs])
     groups = [r["photo"] for r in recs]
-    print(f"\n## fit: {len(recs)} night shots from {len(set(groups))} photos, {X.shape[1]} features; "
+    print(f"\n## fit: {len(recs)} night shots and originals from {len(set(groups))} photos, {X.shape[1]} features; "
           f"oracle T {y.min():.2f}-{y.max():.2f}")
     print("| ridge | CV RMS error of T | CV mean PSNR gain over T = 3 (dB, no denoiser) |\n|---|---|---|")
     for ridge in (0.3, 1.0, 3.0, 10.0, 30.0):
         oof = cross_validate(X, y, groups, ridge)
-        gain = np.mean([np.interp(p, ef.GRID, r["psnr"]) - np.interp(3.0, ef.GRID, r["psnr"]) for p, r in zip(oof, recs)])
+        gain = np.mean([np.interp(p, ef.GRID, r["psnr"]) - np.interp(3.0, ef.GRID, r["psnr"]) for p, r in zip(oof, recs)
+                        if np.isfinite(r["psnr"]).all()])
         print(f"| {ridge:g} | {np.sqrt(np.mean((oof - y) ** 2)):.3f} | {gain:+.2f} |")
     predictor, _ = ef.fit_records(recs)
     print(f"shipped: ridge {ef.RIDGE:g}, CV RMS error {predictor.error:.3f}")
@@ -117,7 +151,7 @@ def eval_stage(enh, cache: Path, predictor: Predictor) -> None:
         rows = []
         for r in recs:
             s = session_of(enh, r)
-            T_auto = learned_T(s, predictor, default_T)
+            T_auto = learned_T(s, predictor, default_T)     # recomputes the features from the session
             T_white = choose_T(lambda T: mean_luminance(s.render(T, size=s.proxy_size, denoise=1.0)),
                                measuring_view(s.image), default_T, s.t_range)
             near = np.arange(r["best"] - 0.5, r["best"] + 0.51, 0.125)
@@ -142,7 +176,9 @@ def eval_stage(enh, cache: Path, predictor: Predictor) -> None:
     for label, m in (("normal", ~dim), ("dim", dim)):
         print(f"{label}: auto T {np.min(np.array(Ts)[m]):.2f}..{np.max(np.array(Ts)[m]):.2f}, mean brightness change "
               f"median {np.median(changes[m]) * 100:+.1f} %, largest |change| {np.max(np.abs(changes[m])) * 100:.1f} %"
-              f" ({recs[int(np.flatnonzero(m)[np.argmax(np.abs(changes[m]))])]['photo']})")
+              f" ({recs[int(np.flatnonzero(m)[np.argmax(np.abs(changes[m]))])]['photo']}); "
+              f"{int((np.abs(changes[m]) >= 0.10).sum())} of {int(m.sum())} change by 10 % or more: "
+              + ", ".join(f"{recs[i]['photo']} {changes[i] * 100:+.0f} %" for i in np.flatnonzero(m & (np.abs(changes) >= 0.1))))
 
 
 def main() -> int:
@@ -159,15 +195,15 @@ def main() -> int:
     if args.stage in ("collect", "all"):
         collect(enh, args.cache, args.sets.split(","))
     if args.stage in ("fit", "all"):
-        predictor = fit_stage(args.cache)
+        predictor = fit_stage(enh, args.cache)
         if args.write:
-            recs = pickle.load(open(args.cache / "fit.pkl", "rb"))
+            recs = fit_records(enh, args.cache)
             photos = len({r["photo"] for r in recs})
             print("wrote", ef.write_predictor(recs, enh.model.info.path,
                                               f"from {photos} photos at {ef.SIDE} px (all but every fifth of "
                                               f"photos/; benchmarks/study_night_exposure.py)"))
     if args.stage in ("eval", "all"):
-        eval_stage(enh, args.cache, fit_stage(args.cache) if args.stage == "eval" else predictor)
+        eval_stage(enh, args.cache, fit_stage(enh, args.cache) if args.stage == "eval" else predictor)
     return 0
 
 

@@ -2,14 +2,19 @@
 
 A model with a fitted exposure predictor (``clode.exposure_model``: a ridge regression on
 features of the prepared session, fitted on synthetic night shots with lamps and lit windows)
-gets its estimate, held by three rules (``learned_T``):
+gets its estimate where the photo's white point is near white (a lamp, a window, a sky: the case
+the white-point rule below gets wrong), the white-point rule's T where the white point lies 2 or
+more stops below white (nothing in the frame is a light: there it is the better witness, within
+0.1 T of the best on lowlight-dev), and a blend between, as the rule's ``trust``. Then three
+rules hold it (``learned_T``):
 
 * mid-tones never clip: T is lowered until at most ``MIDTONE_CLIP`` of the pixels between the
   input's ``MIDTONES`` percentiles of luminance render above the clip level;
 * a photo that is not dark (input mean luminance from ``NOT_DARK``) stays near T = 0: T is
   lowered until the result's mean luminance is at most ``NOT_DARK_RISE`` above the input's;
-* a very dark photo (input mean luminance below ``VERY_DARK``) is never left more than the
-  predictor's own error (its cross-validated RMS error in T) below the model's default T.
+* a very dark photo (input median luminance below ``VERY_DARK``: the median, which the lights in
+  the frame do not move) is never left more than the predictor's own error (its cross-validated
+  RMS error in T) below the model's default T.
 
 Models without a predictor (official checkpoints, old files) keep the white-point rule below.
 
@@ -149,15 +154,23 @@ def learned_T(session, predictor: Predictor, default_T: float) -> float:
     """The predictor's T for a prepared session, held by the rules of the module doc."""
     t_min, t_max = session.t_range
     size = session.proxy_size
-    T = min(max(predictor.predict(session_features(session)), t_min), t_max)
+    features = session_features(session)
+    # The white point is the better witness when it lies well below white (no light in the frame):
+    # it decides there, and the predictor where a lamp or a window reaches white.
+    T_white, stops = features[-2], features[-1]
+    weight = trust(2.0 ** -stops)
+    T = weight * T_white + (1 - weight) * predictor.predict(features)
+    T = min(max(T, t_min), t_max)
     view = session.proxy[0].permute(1, 2, 0).cpu().numpy()
     luma = view @ _LUMA
     dark = float(luma.mean())
+    # A scene's own darkness: the median, which the lights in the frame do not move.
+    scene = float(np.median(luma))
 
     def render(t: float) -> np.ndarray:
         return session.render(t, size=size, denoise=0.0)
 
-    if dark < VERY_DARK:
+    if scene < VERY_DARK:
         T = max(T, min(default_T, t_max) - predictor.error)
     if dark >= NOT_DARK:
         T = min(T, match(lambda t: mean_luminance(render(t)), mean_luminance(render(0.0)) * (1 + NOT_DARK_RISE),

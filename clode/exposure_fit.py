@@ -3,7 +3,8 @@
     clode train --fit-exposure MODEL [--data ../shared/datasets/photos]
 
 For every photo of the folders (at ``SIDE`` px), ``PER_PHOTO`` synthetic night shots
-(``clode.night_pairs``: 1-7 EV short with lights in the frame, some only 0-1 EV short); each is
+(``clode.night_pairs``: 1-7 EV short, with lights in the frame but one, some only 0-1 EV short) and the
+photo as it is (its best T is 0: a well-exposed photo stays as it is); each is
 prepared on the fast path, described (``session_features``), and rendered along ``GRID`` without
 the denoiser to find the T that best matches the original (its PSNR peak, refined between grid
 points). The ridge regression from features to that T is written beside the model with a card.
@@ -29,9 +30,10 @@ from .night_pairs import NightProfile, night_pair
 SIDE = 256
 #: End times searched for the best match.
 GRID = np.round(np.arange(-1.0, 6.001, 0.25), 2)
-#: Night shots per photo, 1-7 EV short; every BARELY-th photo's first is only 0-1 EV short instead
-#: (so the predictor also sees photos that need little or no brightening).
-PER_PHOTO = 2
+#: Night shots per photo, 1-7 EV short, the last without lights in the frame; every BARELY-th
+#: photo's first is only 0-1 EV short instead (so the predictor also sees photos that need little
+#: or no brightening). Each photo also counts once as it is (T = 0).
+PER_PHOTO = 3
 BARELY = 3
 RIDGE = 3.0
 
@@ -72,10 +74,12 @@ def photo_seed(path: Path, seed: int) -> int:
 
 
 def night_shots(photo: np.ndarray, rng: np.random.Generator, count: int, barely: bool) -> list[tuple]:
-    """``count`` (low, high, info), 1-7 EV short; with ``barely`` the first 0-1 EV short, with or
-    without lights."""
-    shots = [night_pair(photo, rng, NightProfile(ev=(0.0, 1.0), lights=0.5))] if count and barely else []
-    return shots + [night_pair(photo, rng) for _ in range(count - len(shots))]
+    """``count`` (low, high, info), 1-7 EV short, the last without lights; with ``barely`` the first
+    0-1 EV short, with or without lights; then the photo as it is (well exposed: its best T is 0)."""
+    shots = [night_pair(photo, rng, NightProfile(ev=(0.0, 1.0), lights=0.5))] if count > 1 and barely else []
+    shots += [night_pair(photo, rng) for _ in range(count - 1 - len(shots))]
+    shots += [night_pair(photo, rng, NightProfile(lights=0.0))] if count else []
+    return shots + [(photo, photo, {"ev": 0.0, "lights": False})]
 
 
 def collect(enhancer, photos: Sequence[Path], per_photo: int = PER_PHOTO, seed: int = 0,
@@ -86,7 +90,10 @@ def collect(enhancer, photos: Sequence[Path], per_photo: int = PER_PHOTO, seed: 
         rng = np.random.default_rng(photo_seed(path, seed))
         photo = read_photo(path, side)
         for low, high, info in night_shots(photo, rng, per_photo, i % BARELY == 0):
-            records.append({**pair_record(enhancer, low, high, keep_session), **info, "photo": path.name,
+            record = pair_record(enhancer, low, high, keep_session)
+            if low is high:
+                record["best"] = 0.0      # as photographed (the curve's peak, refined, may stray from 0)
+            records.append({**record, **info, "photo": path.name,
                             **({"low": low, "high": high} if keep_session else {})})
         if log is not None:
             log(f"exposure pairs: {i + 1}/{len(photos)} photos, {time.monotonic() - start:.0f} s")
@@ -117,13 +124,15 @@ def fit_for_model(enhancer, model_path: Path, photos: Sequence[Path], *, per_pho
 def write_predictor(records: list[dict], model_path: Path, data: str) -> Path:
     """Fit on ``records`` (``collect``'s) and write the predictor with its card beside ``model_path``."""
     predictor, oof = fit_records(records)
-    gain = np.mean([np.interp(p, GRID, r["psnr"]) - np.interp(3.0, GRID, r["psnr"]) for p, r in zip(oof, records)])
+    originals = sum(not np.isfinite(r["psnr"]).all() for r in records)
+    gain = np.mean([np.interp(p, GRID, r["psnr"]) - np.interp(3.0, GRID, r["psnr"]) for p, r in zip(oof, records)
+                    if np.isfinite(r["psnr"]).all()])
     predictor.card = {
         "what": "ridge regression: features of the fast path's proxy session -> exposure T "
                 "(clode.exposure_model; refit with clode train --fit-exposure MODEL)",
         "model": Path(model_path).name,
-        "data": f"{len(records)} synthetic night shots (clode.night_pairs: 1-7 EV short, lamps and lit windows, "
-                f"some 0-1 EV) {data}",
+        "data": f"{len(records) - originals} synthetic night shots (clode.night_pairs: 1-7 EV short, lamps and "
+                f"lit windows in all but one per photo, some 0-1 EV) and {originals} photos as they are (T = 0), {data}",
         "target": "the T whose render (fast path, denoiser off) has the highest PSNR against the original",
         "cv_rms_error_T": round(predictor.error, 3),
         "cv_gain_over_T3_dB": round(float(gain), 2),
