@@ -512,9 +512,9 @@ def summary(result: Result) -> str:
         f"input:   {p.input_dir}" + (" (with sub-folders)" if o.recursive else ""),
         f"output:  {p.output_dir}",
         f"options: T={T}, denoise={o.adjustments.denoise:g}, colour noise={o.adjustments.colour_noise:g}, "
-        f"neutral colours={'on' if o.adjustments.neutral else 'off'}, protect highlights={o.adjustments.protect:g}, "
-        f"format={fmt}, quality={o.export.quality}, bits={o.export.bits}, "
-        f"name={o.name}, on_conflict={o.on_conflict}, metadata={'stripped' if o.export.strip_metadata else 'kept'}"
+        f"neutral colours={'on' if o.adjustments.neutral else 'off'}, format={fmt}, quality={o.export.quality}, bits={o.export.bits}, "
+        f"name={o.name}, on_conflict={o.on_conflict}, metadata={'stripped' if o.export.strip_metadata else 'kept'}, "
+        f"protect highlights={o.adjustments.protect:g}"
         + (f", shard={o.shard[0]}/{o.shard[1]}" if o.shard else ""),
         f"result:  {result.headline()}",
         "",

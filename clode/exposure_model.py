@@ -93,7 +93,8 @@ def white_point_features(session) -> list[float]:
 
 def session_features(session) -> np.ndarray:
     """The predictor's features of a prepared ``clode.session.Session`` (T outside its prepared
-    range is read at the range's end)."""
+    range is read at the range's end); the last two are ``white_point_features`` (which
+    ``clode.auto_exposure.learned_T`` also reads)."""
     lo, hi = session.t_range
     size = session.proxy_size
     feats = input_features(session.proxy, session.image) + render_features(
@@ -114,6 +115,9 @@ class Predictor:
     card: dict = field(default_factory=dict)
 
     def predict(self, features: np.ndarray) -> float:
+        if len(features) != len(self.coef):
+            raise ClodeError(f"the exposure predictor takes {len(self.coef)} features, not {len(features)}: "
+                             "refit it (clode train --fit-exposure MODEL)")
         z = (np.asarray(features, np.float64) - np.asarray(self.mean)) / np.asarray(self.scale)
         return float(self.intercept + z @ np.asarray(self.coef))
 
