@@ -31,7 +31,8 @@ from clode import Enhancer, load_model  # noqa: E402
 from clode import exposure_fit as ef  # noqa: E402
 from clode.adjustments import Adjustments  # noqa: E402
 from clode.auto_exposure import choose_T, learned_T, mean_luminance, measuring_view  # noqa: E402
-from clode.exposure_model import Predictor, cross_validate, session_features  # noqa: E402
+from clode.auto_exposure import session_features  # noqa: E402
+from clode.exposure_model import Predictor, cross_validate  # noqa: E402
 from clode.metrics import psnr  # noqa: E402
 from clode.session import Session  # noqa: E402
 from clode.imageio import find_images, load_image  # noqa: E402

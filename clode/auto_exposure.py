@@ -52,7 +52,7 @@ from typing import Callable
 import numpy as np
 import torch
 
-from .exposure_model import CLIP_LEVEL, Predictor, for_model, session_features
+from .exposure_model import CLIP_LEVEL, FEATURE_TS, Predictor, for_model, input_features, render_features
 from .pixels import fit_size, image_tensor, resize
 from .srgb import linear_to_srgb, srgb_to_linear
 
@@ -148,6 +148,29 @@ def measuring_view(image: np.ndarray) -> np.ndarray:
     """The input at MEASURE_SIDE on its long side (area-averaged), as H x W x 3 float32."""
     small = resize(image_tensor(image), fit_size(*image.shape[:2], MEASURE_SIDE))
     return small[0].permute(1, 2, 0).clamp(0, 1).numpy()
+
+
+def white_point_features(session) -> list[float]:
+    """The white-point rule's reading (``clode.auto_exposure``): the T that brings the input's
+    white point to white, and how far that point lies below white (stops, capped at 6)."""
+    view = measuring_view(session.image)
+    white = white_point(view)
+    lo, hi = session.t_range
+    size = session.proxy_size
+    T = match(lambda t: mean_luminance(session.render(t, size=size, denoise=0.0)), pushed_brightness(view, white),
+              max(lo, 0.0), min(hi, FEATURE_TS[-1]))
+    return [T, min(-math.log2(max(white, 1e-6)), 6.0)]
+
+
+def session_features(session) -> np.ndarray:
+    """The predictor's features of a prepared ``clode.session.Session`` (T outside its prepared
+    range is read at the range's end); the last two are ``white_point_features`` (which
+    ``learned_T`` also reads)."""
+    lo, hi = session.t_range
+    size = session.proxy_size
+    feats = input_features(session.proxy, session.image) + render_features(
+        lambda T: session.render(min(max(T, lo), hi), size=size, denoise=0.0)) + white_point_features(session)
+    return np.array(feats, np.float64)
 
 
 def learned_T(session, predictor: Predictor, default_T: float) -> float:

@@ -22,7 +22,8 @@ from typing import Callable, Optional, Sequence
 import numpy as np
 
 from .errors import ClodeError
-from .exposure_model import FEATURE_TS, Predictor, cross_validate, fit, predictor_path, session_features
+from .auto_exposure import session_features
+from .exposure_model import FEATURE_TS, Predictor, cross_validate, fit, predictor_path
 from .metrics import psnr
 from .night_pairs import NightProfile, night_pair
 

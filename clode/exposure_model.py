@@ -10,7 +10,8 @@ dark the scene is.
 
 The fitted numbers live in a small JSON file beside the model file (``<model>.exposure.json``,
 with its own card): the features are renders of that model, so a fine-tuned model needs its own
-fit (``clode train --fit-exposure MODEL``, ``fit_for_model``).
+fit (``clode train --fit-exposure MODEL``, ``fit_for_model``). The features of a whole session,
+which add the white-point rule's reading, are ``clode.auto_exposure.session_features``.
 """
 
 from __future__ import annotations
@@ -76,30 +77,6 @@ def render_features(render) -> list[float]:
         q = torch.quantile(y, torch.tensor([p / 100 for p in PERCENTILES]))
         out += [_log2(y.mean())] + [_log2(v) for v in q] + [float((img.amax(-1) > CLIP_LEVEL).float().mean())]
     return out
-
-
-def white_point_features(session) -> list[float]:
-    """The white-point rule's reading (``clode.auto_exposure``): the T that brings the input's
-    white point to white, and how far that point lies below white (stops, capped at 6)."""
-    from .auto_exposure import match, measuring_view, mean_luminance, pushed_brightness, white_point  # a cycle
-    view = measuring_view(session.image)
-    white = white_point(view)
-    lo, hi = session.t_range
-    size = session.proxy_size
-    T = match(lambda t: mean_luminance(session.render(t, size=size, denoise=0.0)), pushed_brightness(view, white),
-              max(lo, 0.0), min(hi, FEATURE_TS[-1]))
-    return [T, min(-math.log2(max(white, 1e-6)), 6.0)]
-
-
-def session_features(session) -> np.ndarray:
-    """The predictor's features of a prepared ``clode.session.Session`` (T outside its prepared
-    range is read at the range's end); the last two are ``white_point_features`` (which
-    ``clode.auto_exposure.learned_T`` also reads)."""
-    lo, hi = session.t_range
-    size = session.proxy_size
-    feats = input_features(session.proxy, session.image) + render_features(
-        lambda T: session.render(min(max(T, lo), hi), size=size, denoise=0.0)) + white_point_features(session)
-    return np.array(feats, np.float64)
 
 
 @dataclass
