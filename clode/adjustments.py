@@ -1,4 +1,5 @@
-"""The edit of one photo as a value: ``Adjustments`` (exposure T, denoise, colour noise, neutral colours).
+"""The edit of one photo as a value: ``Adjustments`` (exposure T, denoise, colour noise, neutral colours,
+highlight protection).
 
 One frozen value with its defaults and one validating constructor from a mapping
 (``Adjustments.from_mapping``), shared by the sidecar, the batch, the CLI, provenance and the
@@ -87,6 +88,9 @@ class Adjustments:
     colour_noise: float = _setting(DEFAULT_COLOUR_NOISE, Limits(0.0, MAX_STRENGTH, "colour noise"))
     #: take out the photo's colour cast (``clode.neutral``); off: the photo keeps its own colours
     neutral: bool = _setting(False, Switch("neutral colours"))
+    #: highlight protection (``clode.highlights``): 0 = off, 1 = lights and bright sky keep the
+    #: exposure they were photographed with while the shadows get the full T
+    protect: float = _setting(0.0, Limits(0.0, 1.0, "protect"))
 
     @classmethod
     def limits(cls, name: str):
@@ -139,7 +143,8 @@ class Adjustments:
 
     def effects(self) -> dict:
         """The finishing settings as ``Session.render`` / ``Enhancer.enhance`` take them."""
-        return {"denoise": self.denoise, "colour_noise": self.colour_noise, "neutral": self.neutral}
+        return {"denoise": self.denoise, "colour_noise": self.colour_noise, "neutral": self.neutral,
+                "protect": self.protect}
 
     def provenance(self, model: Optional[str] = None) -> dict:
         """What an exported file records about how it was made (one rule for CLI, batch and app)."""

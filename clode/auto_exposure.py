@@ -1,6 +1,24 @@
 """Automatic exposure: an end time T per photo, without ground truth.
 
-A photo shot several stops too short has its brightest content far below white;
+A model with a fitted exposure predictor (``clode.exposure_model``: a ridge regression on
+features of the prepared session, fitted on synthetic night shots with lamps and lit windows)
+gets its estimate where the photo's white point is near white (a lamp, a window, a sky: the case
+the white-point rule below gets wrong), the white-point rule's T where the white point lies 2 or
+more stops below white (nothing in the frame is a light: there it is the better witness, within
+0.1 T of the best on lowlight-dev), and a blend between, as the rule's ``trust``. Then three
+rules hold it (``learned_T``):
+
+* mid-tones never clip: T is lowered until at most ``MIDTONE_CLIP`` of the pixels between the
+  input's ``MIDTONES`` percentiles of luminance render above the clip level;
+* a photo that is not dark (input mean luminance from ``NOT_DARK``) stays near T = 0: T is
+  lowered until the result's mean luminance is at most ``NOT_DARK_RISE`` above the input's;
+* a very dark photo (input median luminance below ``VERY_DARK``: the median, which the lights in
+  the frame do not move) is never left more than the predictor's own error (its cross-validated
+  RMS error in T) below the model's default T.
+
+Models without a predictor (official checkpoints, old files) keep the white-point rule below.
+
+The white-point rule. A photo shot several stops too short has its brightest content far below white;
 a well-exposed scene almost always has some (a sky, a lamp, a white shirt). So
 the input's white point -- the 99.95th percentile of each pixel's largest linear
 channel -- says how far the exposure fell short, and pushing the exposure up
@@ -34,6 +52,7 @@ from typing import Callable
 import numpy as np
 import torch
 
+from .exposure_model import CLIP_LEVEL, FEATURE_TS, Predictor, for_model, input_features, render_features
 from .pixels import fit_size, image_tensor, resize
 from .srgb import linear_to_srgb, srgb_to_linear
 
@@ -51,6 +70,14 @@ WHITE_LEVEL = 0.975
 #: alone; at or above the second (half a stop) they keep the default T; between, both blend.
 TRUSTED_WHITE, IGNORED_WHITE = 1 / 4, 2 ** -0.5
 ITERATIONS = 14
+
+#: The rules around the learned estimate (see the module doc). Mid-tones: pixels between these
+#: percentiles of the input's luminance.
+MIDTONES = (25, 75)
+MIDTONE_CLIP = 0.02
+NOT_DARK = 0.3
+NOT_DARK_RISE = 0.05
+VERY_DARK = 0.15
 
 _LUMA = np.array([0.2126, 0.7152, 0.0722], np.float32)
 
@@ -123,8 +150,68 @@ def measuring_view(image: np.ndarray) -> np.ndarray:
     return small[0].permute(1, 2, 0).clamp(0, 1).numpy()
 
 
+def white_point_features(session) -> list[float]:
+    """The white-point rule's reading (``clode.auto_exposure``): the T that brings the input's
+    white point to white, and how far that point lies below white (stops, capped at 6)."""
+    view = measuring_view(session.image)
+    white = white_point(view)
+    lo, hi = session.t_range
+    size = session.proxy_size
+    T = match(lambda t: mean_luminance(session.render(t, size=size, denoise=0.0)), pushed_brightness(view, white),
+              max(lo, 0.0), min(hi, FEATURE_TS[-1]))
+    return [T, min(-math.log2(max(white, 1e-6)), 6.0)]
+
+
+def session_features(session) -> np.ndarray:
+    """The predictor's features of a prepared ``clode.session.Session`` (T outside its prepared
+    range is read at the range's end); the last two are ``white_point_features`` (which
+    ``learned_T`` also reads)."""
+    lo, hi = session.t_range
+    size = session.proxy_size
+    feats = input_features(session.proxy, session.image) + render_features(
+        lambda T: session.render(min(max(T, lo), hi), size=size, denoise=0.0)) + white_point_features(session)
+    return np.array(feats, np.float64)
+
+
+def learned_T(session, predictor: Predictor, default_T: float) -> float:
+    """The predictor's T for a prepared session, held by the rules of the module doc."""
+    t_min, t_max = session.t_range
+    size = session.proxy_size
+    features = session_features(session)
+    # The white point is the better witness when it lies well below white (no light in the frame):
+    # it decides there, and the predictor where a lamp or a window reaches white.
+    T_white, stops = features[-2], features[-1]
+    weight = trust(2.0 ** -stops)
+    T = weight * T_white + (1 - weight) * predictor.predict(features)
+    T = min(max(T, t_min), t_max)
+    view = session.proxy[0].permute(1, 2, 0).cpu().numpy()
+    luma = view @ _LUMA
+    dark = float(luma.mean())
+    # A scene's own darkness: the median, which the lights in the frame do not move.
+    scene = float(np.median(luma))
+
+    def render(t: float) -> np.ndarray:
+        return session.render(t, size=size, denoise=0.0)
+
+    if scene < VERY_DARK:
+        T = max(T, min(default_T, t_max) - predictor.error)
+    if dark >= NOT_DARK:
+        T = min(T, match(lambda t: mean_luminance(render(t)), mean_luminance(render(0.0)) * (1 + NOT_DARK_RISE),
+                         min(0.0, T), max(0.0, T)))
+    lo, hi = np.percentile(luma, MIDTONES)
+    mid = (luma >= lo) & (luma <= hi)
+    if mid.any():
+        T = min(T, match(lambda t: float((render(t)[mid].max(-1) > CLIP_LEVEL).mean()), MIDTONE_CLIP,
+                         min(0.0, T), max(0.0, T)))
+    return round(float(T), 2)
+
+
 def auto_T(session, default_T: float) -> float:
-    """Automatic T for a prepared ``clode.session.Session`` (renders at the proxy size)."""
+    """Automatic T for a prepared ``clode.session.Session`` (renders at the proxy size): the model's
+    exposure predictor with its rules where it has one, else the white-point rule."""
+    predictor = for_model(session.net)
+    if predictor is not None:
+        return learned_T(session, predictor, default_T)
     size = session.proxy_size
     return choose_T(lambda T: mean_luminance(session.render(T, size=size, denoise=1.0)),
                     measuring_view(session.image), default_T, session.t_range)

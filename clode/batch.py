@@ -616,7 +616,8 @@ def summary(result: Result) -> str:
         f"output:  {p.output_dir}",
         f"options: T={T}, denoise={o.adjustments.denoise:g}, colour noise={o.adjustments.colour_noise:g}, "
         f"neutral colours={'on' if o.adjustments.neutral else 'off'}, format={fmt}, quality={o.export.quality}, bits={o.export.bits}, "
-        f"name={o.name}, on_conflict={o.on_conflict}, metadata={'stripped' if o.export.strip_metadata else 'kept'}"
+        f"name={o.name}, on_conflict={o.on_conflict}, metadata={'stripped' if o.export.strip_metadata else 'kept'}, "
+        f"protect highlights={o.adjustments.protect:g}"
         + (f", shard={o.shard[0]}/{o.shard[1]}" if o.shard else ""),
         f"result:  {result.headline()}",
         "",

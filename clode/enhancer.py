@@ -18,14 +18,16 @@ from .colour_noise import reduce_colour_noise, sigma_for
 from .denoise_speed import AUTO, denoiser_for
 from .devices import resolve_device
 from .errors import ClodeError
+from .highlights import at_times, end_times
 from .network import CLODENet
-from .ode import EXACT, Solver, integrate, integrate_lambda, mirrors_darkening
-from .pixels import quantize
+from .ode import EXACT, Solver, integrate, integrate_lambda, logistic, mirrors_darkening
+from .pixels import quantize, resize
 from .progress import CancelToken, ProgressCallback
 from .neutral import photo_gains
 from .noise_level import measured_strength
 from .small import pad_small
-from .session import PROXY_SIDE, PROXY_SOLVER, QUICK_PROXY_SIDE, QUICK_SOLVER, Session, prepare
+from .session import (PROXY_SIDE, PROXY_SOLVER, QUICK_PROXY_SIDE, QUICK_SOLVER, Session, prepare, proxy_size,
+                      time_grid)
 
 MODES = ("fast", "exact")
 #: The exact path solves the whole image in one piece (the network's GroupNorm
@@ -100,18 +102,19 @@ class Enhancer:
         return self.prepare(img, progress=progress, cancel=cancel).auto_T()
 
     def enhance_auto(self, img: np.ndarray, *, mode: str = "fast", denoise: float = 1.0, colour_noise: float = 0.0,
-                     neutral: bool = False, dtype=np.float32, progress: Optional[ProgressCallback] = None,
+                     neutral: bool = False, protect: float = 0.0, dtype=np.float32,
+                     progress: Optional[ProgressCallback] = None,
                      cancel: Optional[CancelToken] = None) -> tuple[np.ndarray, float]:
         """The result at the automatic T, and that T. In fast mode one solve serves both."""
         if mode != "fast":
             T = self.auto_T(img, cancel=cancel)
             return self.enhance(img, T, mode=mode, denoise=denoise, colour_noise=colour_noise, neutral=neutral,
-                                dtype=dtype, progress=progress, cancel=cancel), T
+                                protect=protect, dtype=dtype, progress=progress, cancel=cancel), T
         session = self.prepare(img, progress=None if progress is None else lambda f, m: progress(0.5 * f, m),
                                cancel=cancel)
         T = float(session.auto_T())
-        return session.render(T, denoise=denoise, colour_noise=colour_noise, neutral=neutral, dtype=dtype,
-                              cancel=cancel), T
+        return session.render(T, denoise=denoise, colour_noise=colour_noise, neutral=neutral, protect=protect,
+                              dtype=dtype, cancel=cancel), T
 
     @torch.no_grad()
     def trajectory(self, img: np.ndarray, Ts: Sequence[float], *, denoise: float = 1.0, colour_noise: float = 0.0,
@@ -124,27 +127,51 @@ class Enhancer:
             states = integrate_lambda(self.model, pad_small(x), Ts, self.solver, progress=progress, cancel=cancel)
         else:
             states = integrate(self.model, pad_small(x), Ts, self.solver, progress=progress, cancel=cancel)
-        gains = None
+        return [self._finish(x, state[:, :3, :x.shape[2], :x.shape[3]], denoise, colour_noise, neutral)
+                for state in states]
+
+    def _finish(self, x: torch.Tensor, image: torch.Tensor, denoise: float, colour_noise: float, neutral: bool,
+                measured: Optional[torch.Tensor] = None) -> np.ndarray:
+        """The fast path's finishing of an exact result ``image`` of the input ``x``: noise treatment
+        scaled by the noise measured in ``measured`` (default: ``image``), optional neutral colours."""
+        measured = image if measured is None else measured
+        strength = 1.0
+        if (denoise or colour_noise) and self.model.adaptive_denoise:
+            strength = measured_strength(lambda r: measured[:, :, r[1]:r[1] + r[3], r[0]:r[0] + r[2]],
+                                         *image.shape[2:])
+        out = reduce_colour_noise(self.model.finish(image, denoise * strength)[0].permute(1, 2, 0),
+                                  sigma_for(colour_noise * strength))
         if neutral:
-            gains = torch.from_numpy(photo_gains(x)).to(self.device)
-        outs = []
-        for state in states:
-            image = state[:, :3, :x.shape[2], :x.shape[3]]
-            strength = 1.0
-            if (denoise or colour_noise) and self.model.adaptive_denoise:
-                strength = measured_strength(lambda r: image[:, :, r[1]:r[1] + r[3], r[0]:r[0] + r[2]],
-                                             *image.shape[2:])
-            out = reduce_colour_noise(self.model.finish(image, denoise * strength)[0].permute(1, 2, 0),
-                                      sigma_for(colour_noise * strength))
-            if gains is not None:
-                out = out.mul(gains).clamp_(0, 1)
-            outs.append(to_numpy(out.permute(2, 0, 1)[None]))
-        return outs
+            out = out.mul(torch.from_numpy(photo_gains(x)).to(self.device)).clamp_(0, 1)
+        return to_numpy(out.permute(2, 0, 1)[None])
+
+    @torch.no_grad()
+    def _protected_exact(self, img: np.ndarray, T: float, protect: float, denoise: float, colour_noise: float,
+                         neutral: bool, progress, cancel) -> np.ndarray:
+        """The exact path with highlight protection: the whole image solved on the fast path's time
+        grid, each pixel's Lambda read at its own end time (the proxy's map, upsampled bilinearly
+        as the fast path upsamples Lambda), then the closed form."""
+        x = to_tensor(img, self.device)
+        h, w = x.shape[2:]
+        t_map = end_times(resize(x, proxy_size(h, w)), T, protect)
+        t_full = torch.nn.functional.interpolate(t_map[None, None], size=(h, w), mode="bilinear",
+                                                 align_corners=False)[0, 0]
+        times = time_grid(0.0, T)
+        solve = [t for t in times if t != 0]
+        states = integrate_lambda(self.model, pad_small(x), solve, self.solver, progress=progress, cancel=cancel)
+        lam = torch.stack([torch.zeros_like(states[0][0, 3:6, :h, :w])]
+                          + [s[0, 3:6, :h, :w] for s in states]).permute(0, 2, 3, 1)
+        lam_x = at_times(torch.tensor(times, dtype=torch.float64), lam, t_full).permute(2, 0, 1)[None]
+        image = logistic(x, lam_x, self.model.curve_mode)
+        # The noise treatment's strength is measured on the unprotected result, as the fast path does.
+        plain = logistic(x, states[-1][:, 3:6, :h, :w], self.model.curve_mode)
+        return self._finish(x, image, denoise, colour_noise, neutral, measured=plain)
 
     def enhance(self, img: np.ndarray, T: Optional[float] = None, *, mode: str = "fast", denoise: float = 1.0,
-                colour_noise: float = 0.0, neutral: bool = False, dtype=np.float32, progress: Optional[ProgressCallback] = None,
-                cancel: Optional[CancelToken] = None) -> np.ndarray:
-        """The result at end time ``T`` (the model's default when None), as float32 in [0, 1] or uint8."""
+                colour_noise: float = 0.0, neutral: bool = False, protect: float = 0.0, dtype=np.float32,
+                progress: Optional[ProgressCallback] = None, cancel: Optional[CancelToken] = None) -> np.ndarray:
+        """The result at end time ``T`` (the model's default when None), as float32 in [0, 1] or uint8;
+        ``protect`` (0-1) gives highlights a shorter end time (``clode.highlights``)."""
         T = self.default_T if T is None else check_T(T, self.t_max)
         if mode == "exact":
             pixels = img.shape[0] * img.shape[1]
@@ -152,12 +179,15 @@ class Enhancer:
                 raise ClodeError(f"exact mode solves the whole image at once and is limited to "
                                  f"{EXACT_MAX_PIXELS / 1e6:g} MP (this one has {pixels / 1e6:.1f} MP); "
                                  f"use the fast mode")
-            out = self.trajectory(img, [T], denoise=denoise, colour_noise=colour_noise, neutral=neutral,
-                                  progress=progress, cancel=cancel)[0]
+            if protect > 0 and T > 0:
+                out = self._protected_exact(img, T, protect, denoise, colour_noise, neutral, progress, cancel)
+            else:
+                out = self.trajectory(img, [T], denoise=denoise, colour_noise=colour_noise, neutral=neutral,
+                                      progress=progress, cancel=cancel)[0]
             return out if dtype == np.float32 else quantize(np.clip(out, 0, 1), 8)
         if mode != "fast":
             raise ClodeError(f"unknown mode {mode!r} (expected one of: {', '.join(MODES)})")
         # Only [0, T] is needed for one result: half the solve of a full prepare.
         session = self.prepare(img, progress=progress, cancel=cancel, t_range=(min(T, 0.0), max(T, 0.0)))
-        return session.render(T, denoise=denoise, colour_noise=colour_noise, neutral=neutral, dtype=dtype,
-                              cancel=cancel)
+        return session.render(T, denoise=denoise, colour_noise=colour_noise, neutral=neutral, protect=protect,
+                              dtype=dtype, cancel=cancel)

@@ -41,6 +41,7 @@ from .denoise_speed import as_net
 from .adjustments import DEFAULT_T
 from .errors import ClodeError
 from .guided_filter import coefficients, luminance
+from .highlights import at_times, end_times
 from .network import CLODENet
 from .neutral import photo_gains
 from .noise_level import measured_strength
@@ -309,8 +310,9 @@ class Session:
 
     @torch.no_grad()
     def render(self, T: float, size: Optional[Size] = None, region: Optional[Region] = None,
-               denoise: float = 1.0, *, colour_noise: float = 0.0, neutral: bool = False, dtype=np.float32,
-               cancel: Optional[CancelToken] = None, progress: Optional[ProgressCallback] = None) -> np.ndarray:
+               denoise: float = 1.0, *, colour_noise: float = 0.0, neutral: bool = False, protect: float = 0.0,
+               dtype=np.float32, cancel: Optional[CancelToken] = None,
+               progress: Optional[ProgressCallback] = None) -> np.ndarray:
         """The result at end time ``T`` as an H x W x 3 array (float32 in [0, 1], or uint8).
 
         ``region`` = (x, y, w, h) of the input in input pixels (None = all of
@@ -321,17 +323,18 @@ class Session:
         blur at full resolution, scaled with the output size). For a model with
         ``adaptive_denoise`` both are scaled by ``noise_strength(T)``: a clean
         result is left alone, a noisy one gets the full treatment. ``neutral`` removes the photo's colour cast (``clode.neutral``).
+        ``protect`` (0-1) gives highlights a shorter end time (``clode.highlights``).
         ``dtype=np.uint8`` converts strip by strip (for
         display, no float copy of the whole output).
         """
         if (denoise or colour_noise) and self.net.adaptive_denoise:
             strength = self.noise_strength(T)
             denoise, colour_noise = denoise * strength, colour_noise * strength
-        return self._render(T, size, region, denoise, colour_noise, neutral, dtype, cancel, progress, True)
+        return self._render(T, size, region, denoise, colour_noise, neutral, dtype, cancel, progress, True, protect)
 
     def _render(self, T: float, size: Optional[Size], region: Optional[Region], denoise: float,
                 colour_noise: float, neutral: bool, dtype, cancel: Optional[CancelToken],
-                progress: Optional[ProgressCallback], remember_view: bool) -> np.ndarray:
+                progress: Optional[ProgressCallback], remember_view: bool, protect: float = 0.0) -> np.ndarray:
         H, W = self.size
         region = (0, 0, W, H) if region is None else tuple(int(v) for v in region)
         x, y, w, h = region
@@ -343,9 +346,10 @@ class Session:
         cols = view["cols"]
         gains = torch.from_numpy(self.neutral_gains()).to(self.device) if neutral else None
         fields = []
+        t_map = end_times(self.proxy, float(T), protect) if protect > 0 and T > 0 else None
         with _one_thread():
             for field in self.fields:
-                f = self._at(field, float(T))
+                f = self._at(field, float(T)) if t_map is None else at_times(self.times, field, t_map)
                 fx = torch.lerp(f[:, cols.i0], f[:, cols.i1], cols.w[None, :, None])   # [ph, out_w, 3]
                 fields.append((fx, torch.cat([fx[1:] - fx[:-1], fx.new_zeros(1, out_w, 3)])))
         out = np.empty((out_h, out_w, 3), dtype)

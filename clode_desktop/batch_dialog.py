@@ -146,6 +146,10 @@ class BatchDialog(QDialog):
         enhance.addRow("Exposure:", exposure_row)
         enhance.addRow("Denoise:", self.denoise)
         enhance.addRow("Colour noise:", self.colour_noise)
+        self.protect = strength_box(0.0, "Protect highlights: lamps, lit windows and bright sky get a shorter "
+                                         "exposure, 0 = off, 1 = they stay as photographed")
+        self.protect.setMaximum(Adjustments.limits("protect").hi)
+        enhance.addRow("Protect highlights:", self.protect)
         self.neutral = QCheckBox("Neutral colours (take out colour casts)")
         self.neutral.setToolTip("White-balance every photo; off, each keeps its own colours. "
                                 "Photos with saved settings use theirs in 'as saved' mode")
@@ -286,7 +290,7 @@ class BatchDialog(QDialog):
         return batch.BatchOptions(
             recursive=self.recursive.isChecked(), T=self.T.value() if mode == "fixed" else mode,
             adjustments=Adjustments(denoise=self.denoise.value(), colour_noise=self.colour_noise.value(),
-                                    neutral=self.neutral.isChecked()),
+                                    neutral=self.neutral.isChecked(), protect=self.protect.value()),
             name=self.name_edit.text(),
             export=ExportOptions(format=self.format_box.currentData(), quality=self.quality.value(),
                                  bits=self.bits.currentData(), strip_metadata=self.strip.isChecked()),

@@ -150,7 +150,8 @@ class MainWindow(QMainWindow):
         self.exposure.valueChanged.connect(self._exposure_changed)
         self.exposure.released.connect(self._final_timer.start)
         # a drag (press to release) is one step of the history
-        for slider in (self.exposure.dial, self.panel.denoise.slider, self.panel.colour_noise.slider):
+        for slider in (self.exposure.dial, self.panel.denoise.slider, self.panel.colour_noise.slider,
+                       self.panel.protect.slider):
             slider.sliderPressed.connect(lambda: self.editing.history.begin())
             slider.sliderReleased.connect(lambda: self.editing.history.seal())
         self.filmstrip.photoChosen.connect(self.open_file)
@@ -158,6 +159,7 @@ class MainWindow(QMainWindow):
         self.panel.denoiseChanged.connect(self._denoise_changed)
         self.panel.colourNoiseChanged.connect(self._colour_noise_changed)
         self.panel.neutralChanged.connect(self._neutral_changed)
+        self.panel.protectChanged.connect(self._protect_changed)
         self.tasks.failed.connect(lambda label, message: self.error(message))
         self.tasks.started.connect(self.status.job_started)
         self.tasks.progress.connect(self.status.job_progress)
@@ -190,10 +192,12 @@ class MainWindow(QMainWindow):
         self.panel.set_denoise(adjustments.denoise)
         self.panel.set_colour_noise(adjustments.colour_noise)
         self.panel.set_neutral(adjustments.neutral)
+        self.panel.set_protect(adjustments.protect)
         self.editing.adjustments = adjustments.replace(T=self.exposure.value(),
                                                        denoise=self.panel.denoise_value(),
                                                        colour_noise=self.panel.colour_noise_value(),
-                                                       neutral=self.panel.neutral_value())
+                                                       neutral=self.panel.neutral_value(),
+                                                       protect=self.panel.protect_value())
 
     # ------------------------------------------------------------------------------------------
     # messages
@@ -488,6 +492,10 @@ class MainWindow(QMainWindow):
         self._edited(neutral=on)
         self._final_timer.start()
 
+    def _protect_changed(self, value: float) -> None:
+        self._edited(protect=value)
+        self._final_timer.start()
+
     def _edited(self, **changes) -> None:
         if self.editing.edit(**changes):
             self._sidecar_timer.start()
@@ -593,6 +601,7 @@ class MainWindow(QMainWindow):
         self.panel.denoise.setEnabled(on)
         self.panel.colour_noise.setEnabled(on)
         self.panel.neutral.setEnabled(on)
+        self.panel.protect.setEnabled(on)
         self.actions.set_editing_enabled(on)
 
     def eventFilter(self, obj: QObject, event: QEvent) -> bool:  # noqa: N802

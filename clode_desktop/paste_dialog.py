@@ -8,7 +8,8 @@ from PySide6.QtWidgets import QCheckBox, QDialog, QDialogButtonBox, QLabel, QVBo
 
 from clode.adjustments import Adjustments
 
-LABELS = {"T": "Exposure (T)", "denoise": "Denoiser", "colour_noise": "Colour noise", "neutral": "Neutral colours"}
+LABELS = {"T": "Exposure (T)", "denoise": "Denoiser", "colour_noise": "Colour noise", "neutral": "Neutral colours",
+          "protect": "Protect highlights"}
 
 
 def describe(name: str, value) -> str:

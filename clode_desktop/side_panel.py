@@ -1,4 +1,5 @@
-"""The panel right of the image: histogram, exposure dial, noise reduction, photo details."""
+"""The panel right of the image: histogram, exposure dial and highlight protection, noise reduction,
+photo details."""
 
 from __future__ import annotations
 
@@ -60,6 +61,7 @@ class SidePanel(QWidget):
     denoiseChanged = Signal(float)
     colourNoiseChanged = Signal(float)
     neutralChanged = Signal(bool)
+    protectChanged = Signal(float)
 
     def __init__(self, parent: Optional[QWidget] = None) -> None:
         super().__init__(parent)
@@ -75,6 +77,11 @@ class SidePanel(QWidget):
         self.colour_noise = StrengthSlider("colourNoiseSlider", DEFAULT_COLOUR_NOISE,
                                            "Colour-noise reduction: softens colour speckle, keeps detail "
                                            "(blurs chroma only; 100 % = 2 photo pixels)")
+        self.protect = StrengthSlider("protectSlider", 0.0,
+                                      "Protect highlights: lamps, lit windows and bright sky get a shorter "
+                                      "exposure than the shadows (100 % = they stay as photographed)")
+        highlights = QFormLayout()
+        highlights.addRow("Highlights", self.protect)
         noise = QFormLayout()
         noise.addRow("Denoiser", self.denoise)
         noise.addRow("Colour", self.colour_noise)
@@ -95,6 +102,7 @@ class SidePanel(QWidget):
         layout.addSpacing(6)
         layout.addWidget(section("Exposure"))
         layout.addWidget(self.exposure)
+        layout.addLayout(highlights)
         layout.addWidget(self.neutral)
         layout.addSpacing(6)
         layout.addWidget(section("Noise reduction"))
@@ -109,6 +117,7 @@ class SidePanel(QWidget):
         self.denoise.changed.connect(self.denoiseChanged)
         self.colour_noise.changed.connect(self.colourNoiseChanged)
         self.neutral.toggled.connect(self.neutralChanged)
+        self.protect.changed.connect(self.protectChanged)
 
     def denoise_value(self) -> float:
         return self.denoise.value()
@@ -121,6 +130,12 @@ class SidePanel(QWidget):
 
     def set_colour_noise(self, value: float, emit: bool = False) -> None:
         self.colour_noise.set_value(value, emit)
+
+    def protect_value(self) -> float:
+        return self.protect.value()
+
+    def set_protect(self, value: float, emit: bool = False) -> None:
+        self.protect.set_value(value, emit)
 
     def neutral_value(self) -> bool:
         return self.neutral.isChecked()

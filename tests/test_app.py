@@ -505,12 +505,12 @@ def test_preferences_dialog_lists_devices_and_models(qtbot, tmp_path, fixture_mo
     assert again.start_at_auto()
 
 
-def test_new_photos_start_at_auto_unless_turned_off(tmp_path):
+def test_new_photos_start_at_the_default_T_unless_auto_is_turned_on(tmp_path):
     settings = Settings(tmp_path / "fresh.ini")
-    assert settings.start_at_auto()
-    settings.set_start_at_auto(False)
+    assert not settings.start_at_auto()        # issue 15: Auto is not yet never worse than the default T
+    settings.set_start_at_auto(True)
     settings.sync()
-    assert not Settings(tmp_path / "fresh.ini").start_at_auto()
+    assert Settings(tmp_path / "fresh.ini").start_at_auto()
 
 
 def test_export_dialog_options(qtbot, jpeg):

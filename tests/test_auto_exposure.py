@@ -1,5 +1,7 @@
-"""Automatic exposure: the white point decides T for an underexposed photo; the model's default
-T, guarded against white, decides it for an ordinary or merely dim one."""
+"""Automatic exposure: the shipped model's learned predictor with its rules (night shots with lamps,
+well-exposed photos, the same T in the CLI, the batch and the editor); for models without one, the
+white point decides T for an underexposed photo and the model's default T, guarded against white,
+for an ordinary or merely dim one."""
 
 import subprocess
 import sys
@@ -11,11 +13,17 @@ import torch
 from conftest import DATASETS
 
 from clode import Enhancer, load_model
+from clode import auto_exposure
 from clode.auto_exposure import (BRIGHTEST, IGNORED_WHITE, TRUSTED_WHITE, choose_T,
                                  measuring_view, mean_luminance, pushed_brightness, trust, white_point)
+from clode.errors import ClodeError
+from clode.exposure_fit import read_photo
+from clode.exposure_model import Predictor, fit, for_model, predictor_path
 from clode.imageio import load_image
 from clode.metrics import psnr
+from clode.night_pairs import night_pair
 from clode.srgb import linear_to_srgb, srgb_to_linear
+from clode.weights import DEFAULT_MODEL
 
 
 def darken(img: np.ndarray, ev: float) -> np.ndarray:
@@ -117,9 +125,74 @@ def test_auto_T_rises_with_the_exposure_a_photo_lacks(default_enhancer):
     photo = load_image(DATASETS / "lowlight-dev" / "high" / "03.png").pixels[::8, ::8]
     Ts = [default_enhancer.prepare(darken(photo, ev)).auto_T() for ev in (3.0, 4.0, 5.0)]
     assert Ts[0] < Ts[1] < Ts[2], Ts
+    # the white-point rule (models without a predictor) brings the white point to WHITE_LEVEL
     session = default_enhancer.prepare(darken(photo, 4.0))
-    target = pushed_brightness(measuring_view(session.image), white_point(measuring_view(session.image)))
-    assert mean_luminance(session.render(Ts[1], size=session.proxy_size)) == pytest.approx(target, abs=0.01)
+    view = measuring_view(session.image)
+    brightness = lambda T: mean_luminance(session.render(T, size=session.proxy_size))   # noqa: E731
+    T_white = choose_T(brightness, view, 3.0, session.t_range)
+    assert brightness(T_white) == pytest.approx(pushed_brightness(view, white_point(view)), abs=0.01)
+
+
+def test_the_shipped_model_has_its_exposure_predictor():
+    predictor = for_model(load_model())
+    assert predictor is not None and predictor_path(DEFAULT_MODEL).is_file()
+    assert len(predictor.coef) < 100 and 0 < predictor.error < 1.5
+    assert predictor.card["model"] == DEFAULT_MODEL.name and "night" in predictor.card["data"]
+
+
+def test_a_lamp_in_a_dark_scene_no_longer_holds_auto_back(default_enhancer):
+    """The white-point rule's failure: a lit lamp in a 4 EV dark scene; the predictor's T scores
+    better than the default T against the original."""
+    photo = read_photo(DATASETS / "photos" / "kphotoalbum-skagen.jpg", 160)
+    low, high, info = night_pair(photo, np.random.default_rng(3), ev=4.5)
+    assert info["lights"] and low.max() > 0.9
+    s = default_enhancer.prepare(low)
+    T = s.auto_T()
+    assert psnr(s.render(T), high) > psnr(s.render(3.0), high)
+
+
+def test_a_well_exposed_photo_keeps_its_brightness(default_enhancer):
+    for name in ("mate_nature-Dune.jpg", "kphotoalbum-snow.jpg"):
+        s = default_enhancer.prepare(read_photo(DATASETS / "photos" / name, 160))
+        before = mean_luminance(s.image)
+        assert abs(mean_luminance(s.render(s.auto_T())) / before - 1) < 0.10, name
+
+
+def test_a_very_dark_photo_is_not_left_darker_than_the_predictors_error_allows(default_enhancer, monkeypatch):
+    photo = load_image(DATASETS / "lowlight-dev" / "high" / "02.png").pixels[::8, ::8]
+    s = default_enhancer.prepare(darken(photo, 6.0))
+    predictor = for_model(default_enhancer.model)
+    monkeypatch.setattr(predictor, "predict", lambda features: -2.0)     # a wild estimate
+    assert auto_exposure.learned_T(s, predictor, 3.0) >= 3.0 - predictor.error - 1e-6
+
+
+def test_midtones_never_clip(default_enhancer, monkeypatch):
+    photo = load_image(DATASETS / "lowlight-dev" / "high" / "02.png").pixels[::8, ::8]
+    s = default_enhancer.prepare(darken(photo, 1.0))
+    predictor = for_model(default_enhancer.model)
+    monkeypatch.setattr(predictor, "predict", lambda features: 6.0)
+    T = auto_exposure.learned_T(s, predictor, 3.0)
+    luma = s.proxy[0].permute(1, 2, 0).numpy() @ np.array([0.2126, 0.7152, 0.0722], np.float32)
+    lo, hi = np.percentile(luma, auto_exposure.MIDTONES)
+    mid = (luma >= lo) & (luma <= hi)
+    out = s.render(T, size=s.proxy_size, denoise=0.0)
+    assert T < 6.0 and (out[mid].max(-1) > 0.98).mean() <= auto_exposure.MIDTONE_CLIP
+
+
+def test_predictor_file_round_trips_and_a_damaged_one_is_refused(tmp_path):
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(40, 5))
+    y = X @ np.array([0.5, -1.0, 0.0, 0.2, 0.0]) + 3.0
+    p = fit(X, y, ridge=1e-3)
+    assert p.predict(X[0]) == pytest.approx(y[0], abs=0.01)
+    p.error = 0.3
+    p.save(tmp_path / "m.exposure.json")
+    q = Predictor.load(tmp_path / "m.exposure.json")
+    assert q.predict(X[1]) == pytest.approx(p.predict(X[1]))
+    (tmp_path / "bad.exposure.json").write_text('{"format": "clode-exposure-ridge-1", "mean": [1], "scale": [0], '
+                                                '"coef": [1], "intercept": 3, "error": 0.3}')
+    with pytest.raises(ClodeError, match="not a usable exposure predictor"):
+        Predictor.load(tmp_path / "bad.exposure.json")
 
 
 def test_auto_T_beats_T3_by_a_decibel_on_lowlight_dev(default_enhancer):
@@ -146,3 +219,58 @@ def test_cli_enhance_with_auto_T(tmp_path, fixture_model_path):
     bad = subprocess.run([sys.executable, "-m", "clode", "enhance", str(tmp_path / "dark.png"), "-o",
                           str(tmp_path / "out2"), "--T", "bright"], capture_output=True, text=True)
     assert bad.returncode == 2 and "expected a number or auto" in bad.stderr
+
+
+def test_train_refits_the_exposure_predictor_for_a_model(tmp_path, fixture_model_path):
+    from clode.exposure_fit import fit_for_model
+    photos = sorted((DATASETS / "photos").glob("*.jpg"))[:6]
+    model = tmp_path / "mine.pth"
+    model.write_bytes(fixture_model_path.read_bytes())
+    net = load_model(model)
+    out = fit_for_model(Enhancer(net, device="cpu"), model, photos, per_photo=1, side=24)
+    assert out == tmp_path / "mine.exposure.json"
+    fitted = for_model(load_model(model))
+    assert fitted is not None and fitted.card["model"] == "mine.pth" and np.isfinite(fitted.error)
+    assert np.isfinite(Enhancer(load_model(model), device="cpu").auto_T(photo_like(24)))
+    bad = subprocess.run([sys.executable, "-m", "clode", "train", "--data", str(tmp_path), "--fit-exposure",
+                          str(tmp_path / "missing.safetensors")], capture_output=True, text=True)
+    assert bad.returncode != 0 and "missing.safetensors" in bad.stderr and "Traceback" not in bad.stderr
+
+
+def photo_like(side: int) -> np.ndarray:
+    return darken(read_photo(DATASETS / "photos" / "mate_nature-Dune.jpg", side), 3.0)
+
+
+def test_cli_batch_and_editor_choose_the_same_auto_T(tmp_path, qtbot):
+    """The shipped model: one photo, three ways in, one automatic T."""
+    pytest.importorskip("PySide6")
+    import re
+    from PIL import Image
+    from clode.session import PROXY_SIDE
+    from clode_desktop.main_window import MainWindow
+    from clode_desktop.settings import Settings
+    folder = tmp_path / "in"
+    folder.mkdir()
+    photo = folder / "night.png"
+    Image.fromarray((photo_like(200) * 255).round().astype(np.uint8)).save(photo)
+    cli = subprocess.run([sys.executable, "-m", "clode", "enhance", str(photo), "-o", str(tmp_path / "cli"),
+                          "--T", "auto", "--device", "cpu"], capture_output=True, text=True)
+    assert cli.returncode == 0, cli.stderr
+    T_cli = float(re.search(r"T=([-0-9.]+)", cli.stdout).group(1))
+    batch = subprocess.run([sys.executable, "-m", "clode", "batch", str(folder), "-o", str(tmp_path / "batch"),
+                            "--T", "auto", "--device", "cpu"], capture_output=True, text=True)
+    assert batch.returncode == 0, batch.stderr
+    T_batch = float(re.search(r"T=([-0-9.]+)", next((tmp_path / "batch").glob("*.log")).read_text()).group(1))
+    settings = Settings(tmp_path / "settings.ini")
+    settings.set_start_at_auto(True)
+    w = MainWindow(DEFAULT_MODEL, device="cpu", settings=settings, threaded=True, proxy_side=PROXY_SIDE)
+    qtbot.addWidget(w)
+    w.show()
+    qtbot.waitUntil(lambda: w.model_state is not None, timeout=120_000)
+    w.open_file(photo)
+    qtbot.waitUntil(lambda: not w._auto_on_open and w.last_render is not None and not w.last_render.draft
+                    and abs(w.last_render.T - w.exposure.value()) < 1e-6, timeout=240_000)
+    T_editor = w.exposure.value()
+    w.close()
+    assert T_cli == pytest.approx(T_batch, abs=0.01) and T_editor == pytest.approx(T_cli, abs=0.01)
+    assert abs(T_cli - 3.0) > 0.05        # the photo is one whose auto T is its own

@@ -73,7 +73,7 @@ def test_adjustments_validate_and_fill_defaults():
     assert Adjustments.from_mapping({"denoise": -2, "T": True}, Adjustments(T=1.0), problems.append) == Adjustments(T=1.0)
     assert len(problems) == 2
     assert Adjustments(T=1.23456).provenance("m") == {"T": 1.235, "denoise": 1.0, "colour_noise": 0.5,
-                                                       "neutral": False, "model": "m"}
+                                                       "neutral": False, "protect": 0.0, "model": "m"}
     with pytest.raises(Exception):
         Adjustments().T = 2.0                      # frozen
 
@@ -144,7 +144,8 @@ def test_sidecar_is_due_once_after_an_edit(photo):
     e, _ = opened(photo)
     assert e.sidecar_due("m") is None
     assert e.edit(T=1.0)
-    assert e.sidecar_due("m") == {"T": 1.0, "denoise": 1.0, "colour_noise": 0.5, "neutral": False, "model": "m"}
+    assert e.sidecar_due("m") == {"T": 1.0, "denoise": 1.0, "colour_noise": 0.5, "neutral": False, "protect": 0.0,
+                                  "model": "m"}
     assert e.sidecar_due("m") is None
     fresh = Editing()
     assert not fresh.edit(T=1.0) and fresh.sidecar_due() is None   # nothing open: nothing to save

@@ -32,10 +32,10 @@ def photo(tmp_path):
 def test_cli_batch_and_editor_write_the_same_pixels(qtbot, tmp_path, photo, fixture_model_path, monkeypatch,
                                                     neutral):
     monkeypatch.setenv("CLODE_DATA_DIR", str(tmp_path / "userdata"))
-    T, denoise, colour = "2.5", "0.8", "0.7"
+    T, denoise, colour, protect = "2.5", "0.8", "0.7", "0.6"
     extra = ["--neutral"] if neutral else []
     common = ["--model", str(fixture_model_path), "--device", "cpu", "--T", T, "--denoise", denoise,
-              "--colour-noise", colour, *extra]
+              "--colour-noise", colour, "--protect", protect, *extra]
     assert cli(["enhance", str(photo), "-o", str(tmp_path / "cli"), *common]) == 0
     assert cli(["batch", str(photo.parent), "-o", str(tmp_path / "batch"), "--format", "png",
                 "--name", "{stem}", *common]) == 0
@@ -52,7 +52,8 @@ def test_cli_batch_and_editor_write_the_same_pixels(qtbot, tmp_path, photo, fixt
     w.panel.set_denoise(float(denoise), emit=True)
     w.panel.set_colour_noise(float(colour), emit=True)
     w.panel.set_neutral(neutral, emit=True)
-    assert w.adjustments.effects() == {"denoise": 0.8, "colour_noise": 0.7, "neutral": neutral}
+    w.panel.set_protect(float(protect), emit=True)
+    assert w.adjustments.effects() == {"denoise": 0.8, "colour_noise": 0.7, "neutral": neutral, "protect": 0.6}
     with qtbot.waitSignal(w.exported, timeout=WAIT):
         w.export(tmp_path / "app" / "night.png", ExportOptions(format="png"))
     w.close()

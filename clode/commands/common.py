@@ -68,7 +68,8 @@ def setting(name: str):
 
 
 def add_adjustment_options(parser: argparse.ArgumentParser) -> None:
-    """--denoise, --colour-noise and --neutral: the ``Adjustments`` besides T, with the editor's defaults."""
+    """--denoise, --colour-noise, --neutral and --protect: the ``Adjustments`` besides T, with the editor's
+    defaults."""
     parser.add_argument("--denoise", type=setting("denoise"), default=DEFAULT_DENOISE, metavar="S",
                         help=f"denoiser strength, 0 = off (default {DEFAULT_DENOISE:g}, at most "
                              f"{Adjustments.limits('denoise').hi:g}); scaled by the noise "
@@ -76,6 +77,10 @@ def add_adjustment_options(parser: argparse.ArgumentParser) -> None:
     add_colour_noise_option(parser, DEFAULT_COLOUR_NOISE, "as in the editor")
     parser.add_argument("--neutral", action="store_true",
                         help="take out the photo's colour cast (white balance); by default the photo keeps its colours")
+    parser.add_argument("--protect", type=setting("protect"), default=0.0, metavar="P",
+                        help="protect highlights, 0-1 (default 0 = off; the editor's Protect highlights "
+                             "at 100 %% is 1): lamps, lit windows and bright sky get a shorter exposure "
+                             "than the shadows, so they keep their detail")
 
 
 def add_colour_noise_option(parser: argparse.ArgumentParser, default: float, why: str) -> None:

@@ -102,11 +102,16 @@ def register(sub) -> None:
                    help="how the exposure curve treats R, G and B: rgb_ratio (default) keeps each pixel's hue "
                         "and saturation; shared gives one curve per channel-triple; per_channel is the published model")
     p.add_argument("--denoiser-only", action="store_true",
-                   help="refit only the denoiser, supervised on simulated sensor noise (no ODE solve: fast); "
-                        "use with --init")
+                   help="refit only the output denoiser, the curves stay as they are: supervised on simulated "
+                        "sensor noise (no ODE solve: fast) and, with --w-restore, against the photo before darkening "
+                        "(a solve without gradients); use with --init")
     p.add_argument("--denoiser", choices=tuple(DENOISERS),
                    help="replace --init's denoiser by a fresh one of this kind: dilated sees 17 x 17 pixels "
                         "(JPEG blotches and blocks), published 5 x 5 (default: keep --init's; a new model: published)")
+    p.add_argument("--fit-exposure", dest="fit_exposure", metavar="MODEL",
+                   help="no training: refit MODEL's automatic-exposure predictor on synthetic night shots made "
+                        "from --data, written beside it as <MODEL>.exposure.json (about 3 s per shot on one "
+                        "core, 2 shots per photo)")
     for f in fields(LossWeights):
         p.add_argument(f"--w-{f.name}", type=float, help=f"weight of the {f.name} loss (default: the --init "
                                                            f"model's, else {f.default:g})")
@@ -138,7 +143,24 @@ def _card_weights(init: str) -> dict:
     return {k: float(v) for k, v in weights.items() if k in known} if isinstance(weights, dict) else {}
 
 
+def fit_exposure(args) -> int:
+    """``--fit-exposure MODEL``: the exposure predictor for a model file (``clode.exposure_fit``)."""
+    from ..enhancer import Enhancer
+    from ..exposure_fit import fit_for_model
+    from ..imageio import find_images
+    from ..weights import load_model
+
+    model = load_model(args.fit_exposure)
+    photos = sorted(p for folder in args.data for p in find_images(folder))
+    out = fit_for_model(Enhancer(model, device=args.device), model.info.path, photos, seed=args.seed,
+                        log=lambda m: print(m, flush=True))
+    print(f"exposure predictor written to {out}")
+    return 0
+
+
 def run(args) -> int:
+    if args.fit_exposure:
+        return fit_exposure(args)
     if (args.val_low is None) != (args.val_high is None):
         raise ClodeError("--val-low and --val-high go together")
     apply_preset(args)

@@ -1,0 +1,212 @@
+"""Automatic exposure on night shots (issue 15): the learned predictor against T = default and the oracle.
+
+    .venv/bin/python benchmarks/study_night_exposure.py [--cache DIR] [--stage collect|fit|eval|all]
+
+* collect: synthetic night shots (``clode.night_pairs``) from ``photos/``: the fitting photos
+  (all but every fifth), 2 shots each with lights (1-7 EV short; every third photo's first 0-1 EV),
+  one without lights ("unlit", 1-7 EV), and each photo as it is (T = 0); the held-out photos
+  (every fifth, never fitted on), 3 shots each 1-7 EV short, all with lights in the frame.
+  Each is prepared on the fast path, described and scored along ``exposure_fit.GRID``.
+* fit: the ridge predictor on the fitting photos' shots (written beside the model with --write).
+* eval: the acceptance table: mean PSNR (product finish: denoiser 1, colour noise 0.5, fast path)
+  at the model's default T, at auto T, at the oracle T; the worst photo's auto - default; and on
+  the 56 photos as they are, the change of mean brightness at auto T.
+"""
+
+from __future__ import annotations
+
+import argparse
+import pickle
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from clode import Enhancer, load_model  # noqa: E402
+from clode import exposure_fit as ef  # noqa: E402
+from clode.adjustments import Adjustments  # noqa: E402
+from clode.auto_exposure import choose_T, learned_T, mean_luminance, measuring_view  # noqa: E402
+from clode.auto_exposure import session_features  # noqa: E402
+from clode.exposure_model import Predictor, cross_validate  # noqa: E402
+from clode.metrics import psnr  # noqa: E402
+from clode.session import Session  # noqa: E402
+from clode.imageio import find_images, load_image  # noqa: E402
+from clode.night_pairs import NightProfile, night_pair  # noqa: E402
+
+SHARED = ROOT.parent / "shared" / "datasets"
+#: The photos of photos/ that are dim as photographed (shared/datasets/README.md).
+DIM = {"kphotoalbum-bar55.jpg", "kphotoalbum-bar55_2.jpg", "kphotoalbum-pool_2.jpg", "kphotoalbum-sunset.jpg",
+       "plasma-DarkestHour.jpg", "plasma-summer_1am.jpg", "palapeli-cincinnati-bridge.jpg"}
+
+
+def split(photos: list[Path]) -> tuple[list[Path], list[Path]]:
+    return [p for i, p in enumerate(photos) if i % 5 != 2], [p for i, p in enumerate(photos) if i % 5 == 2]
+
+
+def held_out_pairs(photos: list[Path], per: int = 3, seed: int = 1000) -> list[tuple]:
+    out = []
+    for path in photos:
+        rng = np.random.default_rng(ef.photo_seed(path, seed))
+        photo = ef.read_photo(path)
+        out += [(path.name, *night_pair(photo, rng)) for _ in range(per)]
+    return out
+
+
+def lowlight_pairs() -> list[tuple]:
+    d = SHARED / "lowlight-dev"
+    return [(p.name, load_image(p).pixels, load_image(d / "high" / p.name).pixels, {})
+            for p in sorted((d / "low").glob("*.png"))]
+
+
+def collect(enh, cache: Path, sets: list[str]) -> None:
+    photos = sorted(find_images(SHARED / "photos"))
+    fit_photos, held = split(photos)
+    if "fit" in sets and not (cache / "fit.pkl").exists():
+        recs = ef.collect(enh, fit_photos, log=lambda m: print(m, flush=True), keep_session=True)
+        pickle.dump(recs, open(cache / "fit.pkl", "wb"))
+    for part in (0, 1):
+        name = f"unlit{part}"
+        if name not in sets or (cache / f"{name}.pkl").exists():
+            continue
+        recs = []
+        for path in fit_photos[part::2]:
+            rng = np.random.default_rng(ef.photo_seed(path, 2000))
+            low, high, info = night_pair(ef.read_photo(path), rng, NightProfile(lights=0.0))
+            recs.append({**ef.pair_record(enh, low, high, keep_session=True), **info, "photo": path.name,
+                         "low": low, "high": high})
+            print(f"{name}: {len(recs)} pairs", flush=True)
+        pickle.dump(recs, open(cache / f"{name}.pkl", "wb"))
+    for name, make in (("held", lambda: held_out_pairs(held)), ("lowlight", lowlight_pairs),
+                       ("normal", lambda: [(p.name, ef.read_photo(p), ef.read_photo(p), {}) for p in photos])):
+        if name not in sets or (cache / f"{name}.pkl").exists():
+            continue
+        recs = []
+        t = time.monotonic()
+        for photo, low, high, info in make():
+            recs.append({**ef.pair_record(enh, low, high, keep_session=True), **info, "photo": photo,
+                         "low": low, "high": high})
+            print(f"{name}: {len(recs)} pairs, {time.monotonic() - t:.0f} s", flush=True)
+        pickle.dump(recs, open(cache / f"{name}.pkl", "wb"))
+
+
+def session_of(enh, rec: dict) -> Session:
+    """The cached session of a pair (Lambda kept in float16: within 0.005 of the solve)."""
+    return Session(enh.model, rec["low"], torch.from_numpy(rec["proxy"]), rec["times"],
+                   torch.from_numpy(rec["lam"].astype(np.float32)), torch.device("cpu"), 6.0)
+
+
+def with_features(enh, recs: list[dict]) -> list[dict]:
+    """The records with their features recomputed from the cached sessions (after a change of features)."""
+    return [{**r, "features": session_features(session_of(enh, r))} for r in recs]
+
+
+def fit_records(enh, cache: Path) -> list[dict]:
+    """The fitting photos' night shots and the same photos as they are (target T = 0), as
+    ``exposure_fit.collect`` makes them; cached with the current features."""
+    path = cache / "fit-features.pkl"
+    if path.exists():
+        return pickle.load(open(path, "rb"))
+    fit_names = {r["photo"] for r in pickle.load(open(cache / "fit.pkl", "rb"))}
+    recs = pickle.load(open(cache / "fit.pkl", "rb")) + [
+        {**r, "best": 0.0} for r in pickle.load(open(cache / "normal.pkl", "rb")) if r["photo"] in fit_names]
+    recs += [r for part in (0, 1) for r in pickle.load(open(cache / f"unlit{part}.pkl", "rb"))]
+    recs = with_features(enh, recs)
+    pickle.dump(recs, open(path, "wb"))
+    return recs
+
+
+def fit_stage(enh, cache: Path) -> Predictor:
+    recs = fit_records(enh, cache)
+    X, y = np.array([r["features"] for r in recs]), np.array([r["best"] for r in recs])
+    groups = [r["photo"] for r in recs]
+    print(f"\n## fit: {len(recs)} night shots and originals from {len(set(groups))} photos, {X.shape[1]} features; "
+          f"oracle T {y.min():.2f}-{y.max():.2f}")
+    print("| ridge | CV RMS error of T | CV mean PSNR gain over T = 3 (dB, no denoiser) |\n|---|---|---|")
+    for ridge in (0.3, 1.0, 3.0, 10.0, 30.0):
+        oof = cross_validate(X, y, groups, ridge)
+        gain = np.mean([np.interp(p, ef.GRID, r["psnr"]) - np.interp(3.0, ef.GRID, r["psnr"]) for p, r in zip(oof, recs)
+                        if np.isfinite(r["psnr"]).all()])
+        print(f"| {ridge:g} | {np.sqrt(np.mean((oof - y) ** 2)):.3f} | {gain:+.2f} |")
+    predictor, _ = ef.fit_records(recs)
+    print(f"shipped: ridge {ef.RIDGE:g}, CV RMS error {predictor.error:.3f}")
+    return predictor
+
+
+def finish(session: Session, T: float) -> np.ndarray:
+    return session.render(float(T), **Adjustments().effects())
+
+
+def eval_stage(enh, cache: Path, predictor: Predictor) -> None:
+    default_T = enh.default_T
+    print(f"\n## acceptance (fast path, product finish: denoiser {Adjustments().denoise:g}, colour noise "
+          f"{Adjustments().colour_noise:g}); default T = {default_T:g}")
+    print("| set | pairs | default T | auto (learned) | auto - default, worst photo | white-point rule | oracle T |")
+    print("|---|---|---|---|---|---|---|")
+    for name in ("held", "lowlight"):
+        recs = pickle.load(open(cache / f"{name}.pkl", "rb"))
+        rows = []
+        for r in recs:
+            s = session_of(enh, r)
+            T_auto = learned_T(s, predictor, default_T)     # recomputes the features from the session
+            T_white = choose_T(lambda T: mean_luminance(s.render(T, size=s.proxy_size, denoise=1.0)),
+                               measuring_view(s.image), default_T, s.t_range)
+            near = np.arange(r["best"] - 0.5, r["best"] + 0.51, 0.125)
+            near = near[(near >= s.t_range[0]) & (near <= s.t_range[1])]
+            oracle = max(psnr(finish(s, T), r["high"]) for T in near)
+            rows.append((psnr(finish(s, default_T), r["high"]), psnr(finish(s, T_auto), r["high"]),
+                         psnr(finish(s, T_white), r["high"]), oracle, T_auto, r["best"]))
+        a = np.array(rows)
+        print(f"| {name} | {len(a)} | {a[:, 0].mean():.2f} | {a[:, 1].mean():.2f} ({a[:, 1].mean() - a[:, 0].mean():+.2f}) "
+              f"| {np.min(a[:, 1] - a[:, 0]):+.2f} | {a[:, 2].mean():.2f} | {a[:, 3].mean():.2f} |", flush=True)
+        print("  auto T " + " ".join(f"{t:.2f}" for t in a[:, 4]) + "\n  best T " + " ".join(f"{t:.2f}" for t in a[:, 5]))
+    recs = pickle.load(open(cache / "normal.pkl", "rb"))
+    changes, Ts = [], []
+    for r in recs:
+        s = session_of(enh, r)
+        T = learned_T(s, predictor, default_T)
+        changes.append(mean_luminance(finish(s, T)) / mean_luminance(r["low"]) - 1)
+        Ts.append(T)
+    changes = np.array(changes)
+    dim = np.array([r["photo"] in DIM for r in recs])
+    print(f"\n## well-exposed photos (photos/ as they are, {len(recs)}; {dim.sum()} of them already dim)")
+    for label, m in (("normal", ~dim), ("dim", dim)):
+        print(f"{label}: auto T {np.min(np.array(Ts)[m]):.2f}..{np.max(np.array(Ts)[m]):.2f}, mean brightness change "
+              f"median {np.median(changes[m]) * 100:+.1f} %, largest |change| {np.max(np.abs(changes[m])) * 100:.1f} %"
+              f" ({recs[int(np.flatnonzero(m)[np.argmax(np.abs(changes[m]))])]['photo']}); "
+              f"{int((np.abs(changes[m]) >= 0.10).sum())} of {int(m.sum())} change by 10 % or more: "
+              + ", ".join(f"{recs[i]['photo']} {changes[i] * 100:+.0f} %" for i in np.flatnonzero(m & (np.abs(changes) >= 0.1))))
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--cache", type=Path, default=Path("/tmp/clode-night-exposure"))
+    ap.add_argument("--stage", default="all", choices=("collect", "fit", "eval", "all"))
+    ap.add_argument("--threads", type=int, default=1)
+    ap.add_argument("--sets", default="fit,held,lowlight,normal", help="what the collect stage makes")
+    ap.add_argument("--write", action="store_true", help="write the fitted predictor beside the shipped model")
+    args = ap.parse_args()
+    torch.set_num_threads(args.threads)
+    args.cache.mkdir(parents=True, exist_ok=True)
+    enh = Enhancer(load_model(), device="cpu")
+    if args.stage in ("collect", "all"):
+        collect(enh, args.cache, args.sets.split(","))
+    if args.stage in ("fit", "all"):
+        predictor = fit_stage(enh, args.cache)
+        if args.write:
+            recs = fit_records(enh, args.cache)
+            photos = len({r["photo"] for r in recs})
+            print("wrote", ef.write_predictor(recs, enh.model.info.path,
+                                              f"from {photos} photos at {ef.SIDE} px (all but every fifth of "
+                                              f"photos/; benchmarks/study_night_exposure.py)"))
+    if args.stage in ("eval", "all"):
+        eval_stage(enh, args.cache, fit_stage(enh, args.cache) if args.stage == "eval" else predictor)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

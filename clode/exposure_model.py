@@ -1,0 +1,163 @@
+"""The learned exposure estimate: features of a prepared session -> the T a photographer would choose.
+
+A ridge regression (a few dozen numbers) on features every prepared session gives almost for
+free: the input's brightness distribution in linear light (percentiles, white point, the share
+of it that is light sources), its noise, and the brightness distribution of the proxy render at
+several T (no denoiser: a few element-wise passes over 128 px each). It is fitted on synthetic
+night shots (``clode.night_pairs``) to the T that scores best against the well-exposed original,
+so it learns what the white-point rule could not: a lamp in the frame says nothing about how
+dark the scene is.
+
+The fitted numbers live in a small JSON file beside the model file (``<model>.exposure.json``,
+with its own card): the features are renders of that model, so a fine-tuned model needs its own
+fit (``clode train --fit-exposure MODEL``, ``fit_for_model``). The features of a whole session,
+which add the white-point rule's reading, are ``clode.auto_exposure.session_features``.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Optional, Sequence
+
+import numpy as np
+import torch
+
+from .atomic import write_text
+from .errors import ClodeError
+from .noise_level import estimate_noise, sample_regions
+from .srgb import srgb_to_linear
+
+#: The end times whose proxy renders are described.
+FEATURE_TS = (0.0, 1.5, 3.0, 4.5, 6.0)
+#: Percentiles of luminance measured at each of them.
+PERCENTILES = (10, 50, 90, 99)
+#: A render's pixel counts as clipped above this (largest channel, sRGB).
+CLIP_LEVEL = 0.98
+#: Linear level above which an input pixel is counted as a light source.
+LIGHT_LEVEL = 0.5
+SUFFIX = ".exposure.json"
+FORMAT = "clode-exposure-ridge-1"
+
+_LUMA = torch.tensor([0.2126, 0.7152, 0.0722])
+
+
+def _luma(x: torch.Tensor) -> torch.Tensor:
+    """Rec. 709 luminance of [..., 3] values."""
+    return x @ _LUMA.to(x)
+
+
+def _log2(x) -> float:
+    return math.log2(max(float(x), 1e-4))
+
+
+def input_features(proxy: torch.Tensor, image: np.ndarray) -> list[float]:
+    """What the input itself says: linear brightness percentiles, white point, share of light
+    sources, and the noise (on full-resolution crops, as ``clode.noise_level`` measures results)."""
+    lin = srgb_to_linear(proxy[0].permute(1, 2, 0).float().cpu())
+    y = _luma(lin).flatten()
+    peak = lin.amax(-1).flatten()
+    q = torch.quantile(y, torch.tensor([p / 100 for p in PERCENTILES]))
+    crops = [torch.from_numpy(np.ascontiguousarray(image[r[1]:r[1] + r[3], r[0]:r[0] + r[2]], np.float32))
+             .permute(2, 0, 1)[None] for r in sample_regions(*image.shape[:2])]
+    noise = estimate_noise(torch.cat(crops))
+    return ([_log2(y.mean())] + [_log2(v) for v in q] + [_log2(torch.quantile(peak, 0.999))]
+            + [float((peak > LIGHT_LEVEL).float().mean()), float((peak > CLIP_LEVEL).float().mean()),
+               _log2(noise * 255 + 0.25)])
+
+
+def render_features(render) -> list[float]:
+    """What the proxy renders at FEATURE_TS say: ``render(T)`` -> H x W x 3 sRGB array."""
+    out: list[float] = []
+    for T in FEATURE_TS:
+        img = torch.from_numpy(np.asarray(render(T), np.float32))
+        y = _luma(img).flatten()
+        q = torch.quantile(y, torch.tensor([p / 100 for p in PERCENTILES]))
+        out += [_log2(y.mean())] + [_log2(v) for v in q] + [float((img.amax(-1) > CLIP_LEVEL).float().mean())]
+    return out
+
+
+@dataclass
+class Predictor:
+    """Standardised features -> T: ``T = intercept + coef . (f - mean) / scale``."""
+    mean: list
+    scale: list
+    coef: list
+    intercept: float
+    #: RMS error of the predicted T on pairs it was not fitted on (cross-validated): how far
+    #: the robustness rules may trust it.
+    error: float
+    card: dict = field(default_factory=dict)
+
+    def predict(self, features: np.ndarray) -> float:
+        if len(features) != len(self.coef):
+            raise ClodeError(f"the exposure predictor takes {len(self.coef)} features, not {len(features)}: "
+                             "refit it (clode train --fit-exposure MODEL)")
+        z = (np.asarray(features, np.float64) - np.asarray(self.mean)) / np.asarray(self.scale)
+        return float(self.intercept + z @ np.asarray(self.coef))
+
+    def save(self, path: Path) -> None:
+        data = {"format": FORMAT, **asdict(self)}
+        write_text(Path(path), json.dumps(data, indent=1) + "\n")
+
+    @classmethod
+    def load(cls, path: Path) -> "Predictor":
+        try:
+            data = json.loads(Path(path).read_text())
+            if data.get("format") != FORMAT:
+                raise ValueError(f"format {data.get('format')!r}, expected {FORMAT}")
+            p = cls(**{k: data[k] for k in ("mean", "scale", "coef", "intercept", "error")}, card=data.get("card", {}))
+            arrays = [np.asarray(v, np.float64) for v in (p.mean, p.scale, p.coef)]
+            if len({a.shape for a in arrays}) != 1 or arrays[0].ndim != 1 or not all(np.isfinite(a).all() for a in arrays) \
+                    or not np.all(arrays[1] > 0) or not math.isfinite(p.intercept) or not 0 <= p.error < 20:
+                raise ValueError("damaged numbers")
+        except (OSError, ValueError, KeyError, TypeError) as e:
+            raise ClodeError(f"{path}: not a usable exposure predictor ({e})") from None
+        return p
+
+
+def fit(X: np.ndarray, y: np.ndarray, ridge: float = 1.0, weights: Optional[np.ndarray] = None) -> Predictor:
+    """Ridge regression of ``y`` on the rows of ``X`` (standardised), optionally weighted."""
+    X, y = np.asarray(X, np.float64), np.asarray(y, np.float64)
+    w = np.ones(len(y)) if weights is None else np.asarray(weights, np.float64)
+    mean = (w[:, None] * X).sum(0) / w.sum()
+    scale = np.sqrt((w[:, None] * (X - mean) ** 2).sum(0) / w.sum()) + 1e-6
+    Z = (X - mean) / scale
+    intercept = float((w * y).sum() / w.sum())
+    A = Z.T @ (w[:, None] * Z) + ridge * np.eye(Z.shape[1])
+    coef = np.linalg.solve(A, Z.T @ (w * (y - intercept)))
+    return Predictor(mean.tolist(), scale.tolist(), coef.tolist(), intercept, 0.0)
+
+
+def cross_validate(X: np.ndarray, y: np.ndarray, groups: Sequence, ridge: float = 1.0, folds: int = 5) -> np.ndarray:
+    """Out-of-fold predictions, folds by ``groups`` (a photo's pairs stay together)."""
+    names = sorted(set(groups))
+    pred = np.zeros(len(y))
+    groups = np.asarray(groups)
+    for k in range(folds):
+        held = np.isin(groups, names[k::folds])
+        pred[held] = [fit(X[~held], y[~held], ridge).predict(f) for f in X[held]]
+    return pred
+
+
+def predictor_path(model_path: Path) -> Path:
+    """Where a model file's exposure predictor lives: beside it, ``<stem>.exposure.json``."""
+    model_path = Path(model_path)
+    return model_path.with_name(model_path.stem + SUFFIX)
+
+
+def for_model(net) -> Optional[Predictor]:
+    """The exposure predictor fitted for ``net`` (a loaded model), or None when it has none."""
+    info = getattr(net, "info", None)
+    path = getattr(info, "path", None)
+    if path is None:
+        return None
+    cached = getattr(net, "_exposure_predictor", False)
+    if cached is not False:
+        return cached
+    file = predictor_path(path)
+    predictor = Predictor.load(file) if file.is_file() else None
+    net._exposure_predictor = predictor
+    return predictor
