@@ -58,8 +58,12 @@ ADJOINT_UNITS = 2.0
 #: Issue 19's measured 22.3 GB peak for crop 128, batch 8, dopri5:1e-3 gives 24 by the model above;
 #: the finer tolerances are scaled from it (more steps per solve).
 ADAPTIVE_EVALUATIONS = {1e-3: 24.0, 1e-4: 36.0, 1e-5: 54.0}
-#: CPU seconds per pixel of the batch per evaluation, forward and backward, on one thread
-SECONDS_PER_UNIT = 1.25e-4
+#: CPU seconds per pixel of the batch per evaluation, forward and backward, on one thread. Measured
+#: on the quiet 2-core machine (benchmarks/bench_finetune.py: crop 64, batch 2, rk4:1.0, 2 threads,
+#: 1.2-1.6 s a step, median 1.35); the first fit, 1.25e-4, was made while the machine was loaded
+#: about 5-fold and planned the 10-minute Quick run as 90 steps that took 2 minutes. On a busy
+#: computer steps take longer: the running ETA follows the measured steps.
+SECONDS_PER_UNIT = 2.6e-5
 #: evaluations per fixed step
 STAGES = {"euler": 1, "midpoint": 2, "rk4": 4, "explicit_adams": 1, "implicit_adams": 2}
 
