@@ -27,7 +27,7 @@ from clode import load_model  # noqa: E402
 from clode.imageio import load_image  # noqa: E402
 from clode.metrics import psnr  # noqa: E402
 from clode.ode import logistic  # noqa: E402
-from clode.train import _global_lambda  # noqa: E402
+from clode.train import global_lambda  # noqa: E402
 from clode.training_data import ExposureAugment, jpeg_round_trip, simulate_exposure  # noqa: E402
 
 HIGH = ROOT.parent / "shared" / "datasets" / "lowlight-dev" / "high"
@@ -50,7 +50,7 @@ def cases():
 
 @torch.no_grad()
 def score(net, noisy, clean):
-    lam = _global_lambda(clean, clean.new_full((1, 1, 1, 1), 0.45))
+    lam = global_lambda(clean, clean.new_full((1, 1, 1, 1), 0.45))
     target = logistic(clean, lam, net.curve_mode)
     bright = logistic(noisy, lam, net.curve_mode)
     as_np = lambda t: t[0].permute(1, 2, 0).clamp(0, 1).numpy()     # noqa: E731

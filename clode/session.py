@@ -292,11 +292,13 @@ class Session:
         """How much noise treatment the result at ``T`` needs, 0-1 (``clode.noise_level``): measured
         on full-resolution crops of the render without it, so every view of the photo and its
         export get the same strength."""
-        key = round(float(T), 1)     # the noise changes slowly with T: one measurement per 0.1
+        # The noise changes slowly with T: one measurement per 0.1, made at the rounded T so the
+        # strength (hence an export's pixels) does not depend on where the dial passed first.
+        key = round(float(T), 1)
         strength = self._strengths.get(key)
         if strength is None:
             strength = measured_strength(
-                lambda region: image_tensor(self._render(T, None, region, 0.0, 0.0, False, np.float32, None, None, False)),
+                lambda region: image_tensor(self._render(key, None, region, 0.0, 0.0, False, np.float32, None, None, False)),
                 *self.size)
             self._strengths[key] = strength
         return strength

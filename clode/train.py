@@ -119,7 +119,7 @@ class _StepLoss(nn.Module):
         # (it also cleans the curve network's input) to a little past the trained end time.
         along = torch.rand(batch.shape[0], 1, 1, 1, generator=gen).to(batch) * 1.3
         if self.config.denoiser_only:
-            lam = _global_lambda(clean, 0.35 + 0.25 * torch.rand(batch.shape[0], 1, 1, 1, generator=gen).to(batch))
+            lam = global_lambda(clean, 0.35 + 0.25 * torch.rand(batch.shape[0], 1, 1, 1, generator=gen).to(batch))
             zero = batch.new_zeros(())
             terms = {name: zero for name in weights.as_dict()}
             terms["denoise"] = denoising(net.output_denoiser, logistic(batch, lam * along, net.curve_mode),
@@ -155,7 +155,7 @@ def _restore_error(net: CLODENet, image: torch.Tensor, data: Batch) -> torch.Ten
     return (((net.finish(image) - data.original) ** 2) * dark).mean() / dark.mean().clamp_min(1e-6)
 
 
-def _global_lambda(clean: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+def global_lambda(clean: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
     """Per sample, the uniform Lambda that brings the clean image's mean to ``target`` (bisection)."""
     lo = clean.new_full(target.shape, -12.0)
     hi = clean.new_full(target.shape, 4.0)
