@@ -1,8 +1,10 @@
 """CLODE: low-light enhancement with a neural ODE in exposure time (no Qt here)."""
 
+from .heap import keep_large_buffers
 from .threads import set_thread_count, set_wait_policy
 
 set_wait_policy()          # before anything below imports torch (clode.threads says why)
+keep_large_buffers()     # before the first large buffer (clode.heap says why)
 
 from .devices import Device, devices, resolve_device  # noqa: E402
 from .enhancer import Enhancer  # noqa: E402

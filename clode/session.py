@@ -66,6 +66,9 @@ QUICK_SOLVER = Solver("dopri5", rtol=1e-2, atol=1e-2, error_norm="rms")
 #: pixels (with the denoiser); without it, strips are cache-sized chunks.
 STRIP_PIXELS = 2_500_000
 CHUNK_PIXELS = 1_048_576
+#: Renders of at least this many output pixels (exports, not views on a screen) run their
+#: element-wise passes on all threads (``_one_thread``).
+ALL_THREADS_PIXELS = 8_000_000
 
 #: How Lambda goes from the proxy to the output: "bilinear", or "guided" (fast
 #: guided filter with the input's luminance as guide, edge-aware).
@@ -89,16 +92,19 @@ def time_grid(t_min: float, t_max: float, step: float = T_STEP) -> list[float]:
 
 
 @contextmanager
-def _one_thread():
-    """Run the closed form's memory-bound element-wise passes on one thread.
+def _one_thread(pixels: int = 0):
+    """Run the closed form's memory-bound element-wise passes on one thread, unless the render
+    has at least ``ALL_THREADS_PIXELS`` pixels.
 
     Measured on the 2-core machine while others used it: a 2 MP dial render
     took 23 ms on one thread and 150-1400 ms on two (each of its ~20 ops
     waits for both threads to be scheduled); on an idle machine one thread
-    still meets the dial's budget. The denoiser's convolutions keep all threads.
+    still meets the dial's budget. An export's strips are large enough to pay for the second
+    thread: the colour-noise pass of a 2.7 MP strip took 185 ms on one thread and 65 ms on two
+    (quiet machine). The denoiser's convolutions keep all threads.
     """
     threads = torch.get_num_threads()
-    if threads == 1:
+    if threads == 1 or pixels >= ALL_THREADS_PIXELS:
         yield
         return
     torch.set_num_threads(1)
@@ -349,7 +355,8 @@ class Session:
         gains = torch.from_numpy(self.neutral_gains()).to(self.device) if neutral else None
         fields = []
         t_map = end_times(self.proxy, float(T), protect) if protect > 0 and T > 0 else None
-        with _one_thread():
+        pixels = out_h * out_w
+        with _one_thread(pixels):
             for field in self.fields:
                 f = self._at(field, float(T)) if t_map is None else at_times(self.times, field, t_map)
                 fx = torch.lerp(f[:, cols.i0], f[:, cols.i1], cols.w[None, :, None])   # [ph, out_w, 3]
@@ -366,7 +373,7 @@ class Session:
             r1 = min(r0 + strip, out_h)
             a, b = max(r0 - halo, 0), min(r1 + halo, out_h)
             res = buf[:b - a]
-            with _one_thread():
+            with _one_thread(pixels):
                 self._closed_form(view, fields, size, region, a, b, res)
             if denoise:
                 # In the denoiser's layout: float32 convolutions ran 2-3x faster on contiguous
@@ -375,7 +382,7 @@ class Session:
                 layout = getattr(self.denoiser, "layout", torch.contiguous_format)
                 block = res.permute(2, 0, 1)[None].contiguous(memory_format=layout)
                 res = denoise_tiled(as_net(self.denoiser), block, denoise, cancel=cancel)[0].permute(1, 2, 0)
-            with _one_thread():
+            with _one_thread(pixels):
                 if not denoise:
                     res = res.clamp_(0, 1)
                 res = reduce_colour_noise(res, sigma)

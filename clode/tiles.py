@@ -24,6 +24,8 @@ DENOISE_TILE = 1024
 #: On the CPU, smaller tiles: intermediates under glibc's 32 MB mmap threshold are
 #: reused from the heap instead of being mapped and page-faulted afresh per tile.
 #: 12 MP, one thread: 1024 -> 7.1 s user + 9.1 s system; 256 -> 7.5 s user + 0.1 s system.
+#: A denoiser may ask for its own (``cpu_tile``: the bfloat16 one, whose intermediates are half
+#: the size, takes 512; clode.denoise_speed).
 DENOISE_TILE_CPU = 256
 MIN_TILE = 64
 
@@ -66,7 +68,8 @@ def denoise_tiled(net: CLODENet, image: torch.Tensor, strength: float = 1.0, *, 
     if overlap is None:
         overlap = net.output_denoiser.halo
     if tile is None:
-        tile = DENOISE_TILE_CPU if image.device.type == "cpu" else DENOISE_TILE
+        tile = (getattr(net.output_denoiser, "cpu_tile", None) or DENOISE_TILE_CPU) if image.device.type == "cpu" \
+            else DENOISE_TILE
     if out is None:
         out = torch.empty_like(image)
     if not strength:
