@@ -4,7 +4,7 @@
 
 * collect: synthetic night shots (``clode.night_pairs``) from ``photos/``: the fitting photos
   (all but every fifth), 2 shots each with lights (1-7 EV short; every third photo's first 0-1 EV),
-  one without lights ("unlit", 1-7 EV), and each photo as it is (T = 0); the held-out photos
+  one without lights ("unlit", 1-7 EV), 4 more with lights ("extra"), and each photo as it is (T = 0); the held-out photos
   (every fifth, never fitted on), 3 shots each 1-7 EV short, all with lights in the frame.
   Each is prepared on the fast path, described and scored along ``exposure_fit.GRID``.
 * fit: the ridge predictor on the fitting photos' shots (written beside the model with --write).
@@ -44,6 +44,11 @@ DIM = {"kphotoalbum-bar55.jpg", "kphotoalbum-bar55_2.jpg", "kphotoalbum-pool_2.j
        "plasma-DarkestHour.jpg", "plasma-summer_1am.jpg", "palapeli-cincinnati-bridge.jpg"}
 
 
+#: More night shots with lights per fitting photo ("extra"): with them the cross-validated RMS error
+#: of T on the first set's shots fell from 0.66 to 0.63 and their mean gain rose +1.99 -> +2.24 dB.
+EXTRA_PER_PHOTO, EXTRA_SEED = 4, 77
+
+
 def split(photos: list[Path]) -> tuple[list[Path], list[Path]]:
     return [p for i, p in enumerate(photos) if i % 5 != 2], [p for i, p in enumerate(photos) if i % 5 == 2]
 
@@ -69,6 +74,16 @@ def collect(enh, cache: Path, sets: list[str]) -> None:
     if "fit" in sets and not (cache / "fit.pkl").exists():
         recs = ef.collect(enh, fit_photos, log=lambda m: print(m, flush=True), keep_session=True)
         pickle.dump(recs, open(cache / "fit.pkl", "wb"))
+    if "extra" in sets and not (cache / "fit-extra.pkl").exists():
+        recs = []
+        for path in fit_photos:
+            rng = np.random.default_rng(ef.photo_seed(path, EXTRA_SEED))
+            photo = ef.read_photo(path)
+            for low, high, info in (night_pair(photo, rng) for _ in range(EXTRA_PER_PHOTO)):
+                recs.append({**ef.pair_record(enh, low, high, keep_session=True), **info, "photo": path.name,
+                             "low": low, "high": high})
+            print(f"extra: {len(recs)} pairs", flush=True)
+        pickle.dump(recs, open(cache / "fit-extra.pkl", "wb"))
     for part in (0, 1):
         name = f"unlit{part}"
         if name not in sets or (cache / f"{name}.pkl").exists():
@@ -115,6 +130,7 @@ def fit_records(enh, cache: Path) -> list[dict]:
     recs = pickle.load(open(cache / "fit.pkl", "rb")) + [
         {**r, "best": 0.0} for r in pickle.load(open(cache / "normal.pkl", "rb")) if r["photo"] in fit_names]
     recs += [r for part in (0, 1) for r in pickle.load(open(cache / f"unlit{part}.pkl", "rb"))]
+    recs += pickle.load(open(cache / "fit-extra.pkl", "rb"))
     recs = with_features(enh, recs)
     pickle.dump(recs, open(path, "wb"))
     return recs
@@ -149,7 +165,7 @@ def eval_stage(enh, cache: Path, predictor: Predictor) -> None:
     print("|---|---|---|---|---|---|---|")
     for name in ("held", "lowlight"):
         recs = pickle.load(open(cache / f"{name}.pkl", "rb"))
-        rows = []
+        rows, names = [], []
         for r in recs:
             s = session_of(enh, r)
             T_auto = learned_T(s, predictor, default_T)     # recomputes the features from the session
@@ -160,10 +176,14 @@ def eval_stage(enh, cache: Path, predictor: Predictor) -> None:
             oracle = max(psnr(finish(s, T), r["high"]) for T in near)
             rows.append((psnr(finish(s, default_T), r["high"]), psnr(finish(s, T_auto), r["high"]),
                          psnr(finish(s, T_white), r["high"]), oracle, T_auto, r["best"]))
+            names.append(f"{r['photo']}" + (f" ({r['ev']:.1f} EV short)" if "ev" in r else ""))
         a = np.array(rows)
+        lost = np.flatnonzero(a[:, 1] - a[:, 0] < -1.0)
         print(f"| {name} | {len(a)} | {a[:, 0].mean():.2f} | {a[:, 1].mean():.2f} ({a[:, 1].mean() - a[:, 0].mean():+.2f}) "
               f"| {np.min(a[:, 1] - a[:, 0]):+.2f} | {a[:, 2].mean():.2f} | {a[:, 3].mean():.2f} |", flush=True)
         print("  auto T " + " ".join(f"{t:.2f}" for t in a[:, 4]) + "\n  best T " + " ".join(f"{t:.2f}" for t in a[:, 5]))
+        print(f"  {len(lost)} of {len(a)} more than 1 dB below the default T: " + "; ".join(
+            f"{names[i]} auto T {a[i, 4]:.2f}, best {a[i, 5]:.2f}, {a[i, 1] - a[i, 0]:+.2f} dB" for i in lost))
     recs = pickle.load(open(cache / "normal.pkl", "rb"))
     changes, Ts = [], []
     for r in recs:
@@ -187,7 +207,7 @@ def main() -> int:
     ap.add_argument("--cache", type=Path, default=Path("/tmp/clode-night-exposure"))
     ap.add_argument("--stage", default="all", choices=("collect", "fit", "eval", "all"))
     ap.add_argument("--threads", type=int, default=1)
-    ap.add_argument("--sets", default="fit,held,lowlight,normal", help="what the collect stage makes")
+    ap.add_argument("--sets", default="fit,extra,held,lowlight,normal", help="what the collect stage makes")
     ap.add_argument("--write", action="store_true", help="write the fitted predictor beside the shipped model")
     args = ap.parse_args()
     torch.set_num_threads(args.threads)

@@ -111,7 +111,7 @@ def register(sub) -> None:
     p.add_argument("--fit-exposure", dest="fit_exposure", metavar="MODEL",
                    help="no training: refit MODEL's automatic-exposure predictor on synthetic night shots made "
                         "from --data, written beside it as <MODEL>.exposure.json (about 3 s per shot on one "
-                        "core, 2 shots per photo)")
+                        "core; 7 night shots per photo and the photo as it is)")
     for f in fields(LossWeights):
         p.add_argument(f"--w-{f.name}", type=float, help=f"weight of the {f.name} loss (default: the --init "
                                                            f"model's, else {f.default:g})")
