@@ -152,12 +152,16 @@ class Session:
         self.upsample = upsample
         #: what runs the output denoiser (``clode.denoise_speed``; default: the model's own, float32)
         self.denoiser = denoiser if denoiser is not None else net.output_denoiser
+        #: The RGB-ratio curve has one exposure field for R, G and B (its three channels are equal):
+        #: the closed form then upsamples and exponentiates one channel, not three.
+        self._one_field = net.curve_mode == "rgb_ratio"
+        field = lam[..., :1] if self._one_field else lam
         if upsample == "guided":
             guide = luminance(proxy[0].permute(1, 2, 0))
             # Lambda ~ a * luminance + b per window; a and b ride the time grid like Lambda.
-            self.fields = list(coefficients(guide, lam, GUIDED_RADIUS, GUIDED_EPS))
+            self.fields = list(coefficients(guide, field, GUIDED_RADIUS, GUIDED_EPS))
         else:
-            self.fields = [lam]
+            self.fields = [field]
         self._views: OrderedDict = OrderedDict()
         self._strengths: dict = {}
         self._gains: Optional[np.ndarray] = None
@@ -233,8 +237,10 @@ class Session:
             # element-wise passes. Per channel it is kept as logit(I0) (the closed form is then
             # a subtraction and a sigmoid); the RGB-ratio form needs I0 itself.
             i0 = self._input_rows(size, region, 0, size[0])
-            if self.net.curve_mode == "rgb_ratio":
+            if self._one_field:
                 view["i0"] = i0
+                view["base"] = i0.amax(-1, keepdim=True)
+                view["1-base"] = 1 - view["base"]
             else:
                 view["logit"] = torch.logit(i0)
             if self.upsample == "guided":
@@ -266,10 +272,12 @@ class Session:
         # On a GPU the whole strip is one chunk: launches cost more than memory passes there.
         step = b - a if out.is_cuda else max(8, CHUNK_PIXELS // max(size[1], 1))
         tmp = None
+        one = torch.empty(step, size[1], 1, device=out.device) if self._one_field else None
         for c0 in range(a, b, step):
             c1 = min(c0 + step, b)
             i0, w = rows.i0[c0:c1], rows.w[c0:c1, None, None]
-            o = out[c0 - a:c1 - a]
+            # Lambda goes to the output rows, or for one field to a one-channel buffer
+            o = out[c0 - a:c1 - a] if one is None else one[:c1 - c0]
             fx, diff = fields[0]
             torch.index_select(fx, 0, i0, out=o)
             o.addcmul_(w, diff.index_select(0, i0))
@@ -289,9 +297,13 @@ class Session:
             else:
                 # I0 / (B + (1 - B) e^Lambda) in place, B = I0 per channel or the brightest
                 # channel of I0 for the RGB-ratio curve (clode.ode.logistic).
-                base = i0_img.amax(-1, keepdim=True) if self.net.curve_mode == "rgb_ratio" else i0_img
-                o.exp_().mul_(1 - base).add_(base)
-                torch.div(i0_img, o, out=o)
+                if "base" in view:
+                    base, rest = view["base"][c0:c1], view["1-base"][c0:c1]
+                else:
+                    base = i0_img.amax(-1, keepdim=True) if self._one_field else i0_img
+                    rest = 1 - base
+                o.exp_().mul_(rest).add_(base)
+                torch.div(i0_img, o, out=out[c0 - a:c1 - a])
 
     @torch.no_grad()
     def noise_strength(self, T: float) -> float:
@@ -360,7 +372,7 @@ class Session:
             for field in self.fields:
                 f = self._at(field, float(T)) if t_map is None else at_times(self.times, field, t_map)
                 fx = torch.lerp(f[:, cols.i0], f[:, cols.i1], cols.w[None, :, None])   # [ph, out_w, 3]
-                fields.append((fx, torch.cat([fx[1:] - fx[:-1], fx.new_zeros(1, out_w, 3)])))
+                fields.append((fx, torch.cat([fx[1:] - fx[:-1], fx.new_zeros(1, out_w, fx.shape[-1])])))
         out = np.empty((out_h, out_w, 3), dtype)
         out_t = torch.from_numpy(out)
         sigma = sigma_for(colour_noise, out_w / w)
