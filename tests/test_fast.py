@@ -1,5 +1,7 @@
 """The fast engine (clode.session, clode.tiles): proxy solve + closed-form render."""
 
+import copy
+
 import numpy as np
 import pytest
 import torch
@@ -57,6 +59,19 @@ class CurveCounter:
 
     def __exit__(self, *exc):
         del self.net.curve
+
+
+def test_the_rgb_ratio_curve_renders_its_one_field_as_the_exact_solve(fixture_model):
+    net = copy.deepcopy(fixture_model)
+    net.curve_mode = "rgb_ratio"           # the default model's: one exposure field for R, G and B
+    s = session_mod.prepare(net, dark_image(42, 56), t_min=-1.0, t_max=2.0, proxy_side=32, solver=TIGHT)
+    for T in (2.0, -1.0):
+        augmented = integrate(net, s.proxy, [T], TIGHT, track_lambda=True)[0][:, :3]
+        exact = net.finish(augmented, 0.0)[0].permute(1, 2, 0).numpy()
+        assert np.abs(s.render(T, size=s.proxy_size, denoise=0.0) - exact).max() <= 1e-5   # the view's kept input
+    full = s.render(1.5, denoise=0.0)
+    assert np.array_equal(s.render(1.5, region=(8, 6, 20, 10), denoise=0.0), full[6:16, 8:28])   # read per strip
+    assert np.abs(full[..., 0] - full[..., 1]).max() > 0.01       # colour kept: one field, three channels
 
 
 @pytest.mark.parametrize("T", [2.0, -1.0, 0.5])
