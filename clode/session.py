@@ -371,7 +371,7 @@ class Session:
         with _one_thread(pixels):
             for field in self.fields:
                 f = self._at(field, float(T)) if t_map is None else at_times(self.times, field, t_map)
-                fx = torch.lerp(f[:, cols.i0], f[:, cols.i1], cols.w[None, :, None])   # [ph, out_w, 3]
+                fx = torch.lerp(f[:, cols.i0], f[:, cols.i1], cols.w[None, :, None])   # [ph, out_w, C]
                 fields.append((fx, torch.cat([fx[1:] - fx[:-1], fx.new_zeros(1, out_w, fx.shape[-1])])))
         out = np.empty((out_h, out_w, 3), dtype)
         out_t = torch.from_numpy(out)
