@@ -3,8 +3,8 @@
 glibc serves a request from fresh ``mmap`` pages when it is larger than its mmap threshold
 (adaptive, at most 32 MB) and gives freed memory at the heap's top back to the kernel above its
 trim threshold. A render allocates and frees buffers of 10-300 MB per strip and per layer, so
-each was mapped, page-faulted in 4 KB pages and unmapped again: the page faults cost a third of
-the denoiser's time. Measured on the 2-core machine, a 444 x 528 tile of the dilated denoiser
+each was mapped, page-faulted in 4 KB pages and unmapped again: the page faults cost a third of a
+denoiser tile's time. Measured on the 2-core machine, a 444 x 528 tile of the dilated denoiser
 took 48.7 ms with glibc's defaults and 32.3 ms with buffers kept (its layers alone: 31 ms).
 PyTorch's CPU tuning guide gives the same advice (jemalloc or tcmalloc, which keep memory).
 
