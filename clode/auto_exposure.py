@@ -75,7 +75,11 @@ ITERATIONS = 14
 #: percentiles of the input's luminance.
 MIDTONES = (25, 75)
 MIDTONE_CLIP = 0.02
-NOT_DARK = 0.3
+#: Chosen by replaying the rules out of fold on the fitting photos' 315 night shots and 45 photos as
+#: they are: from 0.3 to 0.35 the mean gain over T = 3 rose from +1.11 to +1.36 dB and the shots
+#: losing over 1 dB fell from 73 to 65, with the same 5 photos changing by 10 % or more (0.4: +1.56 dB,
+#: 60 shots, 6 photos). Shots 1-2 EV short of a bright scene still have a mean of 0.3 or more.
+NOT_DARK = 0.35
 NOT_DARK_RISE = 0.05
 VERY_DARK = 0.15
 #: How many of the predictor's RMS errors a very dark photo may stay below the default T: two, a
