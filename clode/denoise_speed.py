@@ -31,10 +31,6 @@ class _Denoiser(nn.Module):
         self.module = module
         self.dtype = dtype
         self.layout = torch.channels_last if channels_last else torch.contiguous_format
-        # bfloat16 halves the intermediates, so twice the tile side stays under glibc's 32 MB mmap
-        # ceiling (clode.tiles.DENOISE_TILE_CPU): a 2.7 MP strip of the dilated denoiser took
-        # 0.40 s in 512 px tiles against 0.54 s in 256 px ones, the same pixels (quiet 2-core machine).
-        self.cpu_tile = 512 if dtype == torch.bfloat16 else None
 
     def __getattr__(self, name: str):
         # What the wrapped denoiser tells about itself (e.g. how far it sees) stays readable.

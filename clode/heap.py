@@ -10,35 +10,81 @@ PyTorch's CPU tuning guide gives the same advice (jemalloc or tcmalloc, which ke
 
 ``keep_large_buffers`` raises both thresholds with ``mallopt`` (on glibc; elsewhere it does
 nothing): buffers up to ``MMAP_THRESHOLD`` come from the heap and are reused, and up to
-``TRIM_THRESHOLD`` of free memory stays with the process. The environment's
-``MALLOC_MMAP_THRESHOLD_`` / ``MALLOC_TRIM_THRESHOLD_`` win when set.
+``TRIM_THRESHOLD`` of free memory stays with the process. It also keeps every thread on the main
+heap (``ARENA_MAX``): a thread's own heaps are 64 MB at most, so an export in the app's worker thread
+still mapped each large buffer afresh: a 24 MP export took 7.12 s in a thread against 6.26 s on the
+main thread (medians of 6, one process), and 5.79 s against 6.00 s with one heap. The environment's
+``MALLOC_MMAP_THRESHOLD_`` / ``MALLOC_TRIM_THRESHOLD_`` / ``MALLOC_ARENA_MAX`` win when set.
+
+A long-lived process gives the kept memory back when its work is done (``give_back_free_memory``;
+the app's task manager does it whenever its queue empties): after a 24 MP export and its photo were
+dropped the process held 0.98 GB, and 0.25 GB (where it started) once given back, in 25 ms.
 """
 
 from __future__ import annotations
 
 import ctypes
 import ctypes.util
+import functools
 import os
 import sys
 
 MMAP_THRESHOLD = 512 * 2 ** 20
 TRIM_THRESHOLD = 1024 * 2 ** 20
+ARENA_MAX = 1
+#: ``give_back_free_memory`` leaves less free memory than this where it is (a preview's buffers,
+#: which the next preview reuses).
+GIVE_BACK_ABOVE = 256 * 2 ** 20
 #: glibc's mallopt parameters (malloc.h).
-_M_TRIM_THRESHOLD, _M_MMAP_THRESHOLD = -1, -3
+_M_TRIM_THRESHOLD, _M_MMAP_THRESHOLD, _M_ARENA_MAX = -1, -3, -8
+
+
+class _MallInfo2(ctypes.Structure):
+    _fields_ = [(name, ctypes.c_size_t) for name in
+                ("arena", "ordblks", "smblks", "hblks", "hblkhd", "usmblks", "fsmblks", "uordblks", "fordblks",
+                 "keepcost")]
+
+
+@functools.lru_cache(maxsize=None)
+def _libc():
+    if not sys.platform.startswith("linux"):
+        return None
+    try:
+        return ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6")
+    except OSError:
+        return None
 
 
 def keep_large_buffers() -> bool:
-    """Raise glibc's mmap and trim thresholds (see the module doc); whether it did."""
-    if not sys.platform.startswith("linux"):
-        return False
-    try:
-        libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6")
-        mallopt = libc.mallopt
-    except (OSError, AttributeError):
-        return False      # not glibc (musl has no mallopt)
+    """Raise glibc's mmap and trim thresholds and keep threads on one heap (see the module doc);
+    whether it did."""
+    mallopt = getattr(_libc(), "mallopt", None)
+    if mallopt is None:
+        return False      # not Linux, or not glibc (musl has no mallopt)
     done = True
     for env, param, value in (("MALLOC_MMAP_THRESHOLD_", _M_MMAP_THRESHOLD, MMAP_THRESHOLD),
-                              ("MALLOC_TRIM_THRESHOLD_", _M_TRIM_THRESHOLD, TRIM_THRESHOLD)):
+                              ("MALLOC_TRIM_THRESHOLD_", _M_TRIM_THRESHOLD, TRIM_THRESHOLD),
+                              ("MALLOC_ARENA_MAX", _M_ARENA_MAX, ARENA_MAX)):
         if env not in os.environ:
             done = bool(mallopt(ctypes.c_int(param), ctypes.c_int(value))) and done
     return done
+
+
+def free_heap_bytes() -> int | None:
+    """Bytes of free memory the heap holds (glibc's ``mallinfo2``), or None where it cannot say."""
+    info = getattr(_libc(), "mallinfo2", None)
+    if info is None:
+        return None
+    info.restype = _MallInfo2
+    return int(info().fordblks)
+
+
+def give_back_free_memory(above: int = GIVE_BACK_ABOVE) -> bool:
+    """Return the heap's free memory to the kernel (glibc's ``malloc_trim``) when it holds more than
+    ``above`` bytes of it; whether it did."""
+    trim = getattr(_libc(), "malloc_trim", None)
+    free = free_heap_bytes()
+    if trim is None or (free is not None and free <= above):
+        return False
+    trim(ctypes.c_size_t(0))
+    return True

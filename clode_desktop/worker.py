@@ -23,6 +23,7 @@ from typing import Any, Callable, Optional
 from PySide6.QtCore import QCoreApplication, QObject, QThread, Qt, QTimer, Signal
 
 from clode.errors import Cancelled, ClodeError
+from clode.heap import give_back_free_memory
 from clode.progress import CancelToken
 
 log = logging.getLogger(__name__)
@@ -139,6 +140,10 @@ class _WorkerThread(QThread):
             finally:
                 with m._cond:
                     m._running = None
+                    idle = not m._queue
+            if idle:
+                # what the heap kept for the job's renders (clode.heap) goes back to the system
+                give_back_free_memory()
 
 
 class TaskManager(QObject):

@@ -144,3 +144,23 @@ def test_garbage_is_collected_on_the_ui_thread_not_in_the_worker(qtbot, tasks):
         gc.collect = original
     del keep
     assert threads and all(t is threading.main_thread() for t in threads)   # ... and the UI thread collects
+
+
+def test_what_the_heap_kept_for_a_job_goes_back_when_the_queue_empties(qtbot, tasks):
+    # import clode keeps render buffers on the heap (clode.heap); a long-lived app must not hold
+    # an export's memory once its work is done
+    np = pytest.importorskip("numpy")
+    from clode.heap import GIVE_BACK_ABOVE, free_heap_bytes
+    if free_heap_bytes() is None:
+        pytest.skip("glibc's heap")
+    done = []
+
+    def export_like(job):
+        buffers = [np.ones(30 * 2 ** 20 // 8) for _ in range(12)]     # strip-sized, 360 MB in all
+        del buffers
+        return free_heap_bytes()
+
+    tasks.submit(export_like, on_done=done.append)
+    qtbot.waitUntil(lambda: bool(done), timeout=10000)
+    assert done[0] >= 300 * 2 ** 20                                   # kept while the job ran
+    qtbot.waitUntil(lambda: free_heap_bytes() < GIVE_BACK_ABOVE, timeout=5000)
