@@ -24,7 +24,6 @@ dropped the process held 0.98 GB, and 0.25 GB (where it started) once given back
 from __future__ import annotations
 
 import ctypes
-import ctypes.util
 import functools
 import os
 import sys
@@ -47,12 +46,14 @@ class _MallInfo2(ctypes.Structure):
 
 @functools.lru_cache(maxsize=None)
 def _libc():
+    """The C library's functions as this process has them loaded (no library search at start-up),
+    with ``mallinfo2``'s result type declared; None off Linux."""
     if not sys.platform.startswith("linux"):
         return None
-    try:
-        return ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6")
-    except OSError:
-        return None
+    libc = ctypes.CDLL(None)
+    if hasattr(libc, "mallinfo2"):
+        libc.mallinfo2.restype = _MallInfo2
+    return libc
 
 
 def keep_large_buffers() -> bool:
@@ -73,10 +74,7 @@ def keep_large_buffers() -> bool:
 def free_heap_bytes() -> int | None:
     """Bytes of free memory the heap holds (glibc's ``mallinfo2``), or None where it cannot say."""
     info = getattr(_libc(), "mallinfo2", None)
-    if info is None:
-        return None
-    info.restype = _MallInfo2
-    return int(info().fordblks)
+    return None if info is None else int(info().fordblks)
 
 
 def give_back_free_memory(above: int = GIVE_BACK_ABOVE) -> bool:
