@@ -1,7 +1,7 @@
 """Figures of the fast engine (clode.session): dial, first preview, export, fidelity, halos.
 
     .venv/bin/python benchmarks/bench_fast.py [--device cpu] [--threads 2] [--runs 5]
-        [--sections prepare,dial,preview,export,fidelity,halo] [--mp 24] [--model PATH]
+        [--sections prepare,dial,preview,export,auto,fidelity,halo] [--mp 24] [--model PATH]
 
 * prepare: proxy solve time and function evaluations for proxy sizes / tolerances;
 * dial: re-render of a 2 MP view of a 24 MP image from the cache (median), no denoiser,
@@ -10,6 +10,8 @@
 * preview: a new 24 MP JPEG -> load_preview + quick prepare + first view (median);
 * export: full-resolution render of the 24 MP image, denoiser on and off, and the
   peak RSS of a fresh process doing load + prepare + render + save;
+* auto: the automatic T of the 24 MP session (its proxy and measuring view), with the shipped
+  predictor's two estimates and with its T estimate alone (the first predictor format), interleaved;
 * fidelity: lowlight-dev (600 x 400), fast vs exact full-resolution solve (PSNR between
   them) and both against ground truth, at T = default; seconds per megapixel of each
   and their ratio;
@@ -27,6 +29,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -39,6 +42,8 @@ sys.path.insert(0, str(ROOT))
 
 from clode import EXACT, Enhancer, load_model  # noqa: E402
 from clode import session as S  # noqa: E402
+from clode.auto_exposure import learned_T  # noqa: E402
+from clode.exposure_model import for_model  # noqa: E402
 from clode.imageio import load_image, load_preview  # noqa: E402
 from clode.metrics import psnr  # noqa: E402
 from clode.ode import integrate  # noqa: E402
@@ -47,7 +52,7 @@ SHARED = ROOT.parent / "shared"
 DEV = SHARED / "datasets" / "lowlight-dev"
 PHOTO = SHARED / "datasets" / "photos"
 VIEW = (1155, 1732)         # a 2 MP window onto a 3:2 photo
-SECTIONS = ("prepare", "dial", "preview", "export", "fidelity", "halo")
+SECTIONS = ("prepare", "dial", "preview", "export", "auto", "fidelity", "halo")
 
 
 def sync(device) -> None:
@@ -123,6 +128,21 @@ def section_prepare(enh, args, big):
         t, _ = timed(lambda: S.prepare(enh.model, img, t_min=lo, t_max=hi, proxy_side=side, solver=solver,
                                        device=enh.device), enh.device, max(1, args.runs // 3), warmup=0)
         print(f"{side:>10} {solver.describe():>16} {f'[{lo:g}, {hi:g}]':>12} {nfe:>5} {t:>8.2f} {cpu()}", flush=True)
+
+
+def section_auto(enh, args, session):
+    predictor = for_model(enh.model)
+    ways = {"both estimates (shipped)": predictor, "T estimate alone": replace(predictor, shortfall=None)}
+    times: dict = {label: [] for label in ways}
+    for _ in range(args.runs * 2):
+        for label, p in ways.items():
+            start = time.perf_counter()
+            learned_T(session, p, enh.default_T)
+            times[label].append(time.perf_counter() - start)
+    print(f"\n## auto: automatic T of the {session.size[1]} x {session.size[0]} session, median of {args.runs * 2}")
+    for label, ts in times.items():
+        print(f"{label:<26} {1000 * np.median(ts):8.1f} ms  (T = {learned_T(session, ways[label], enh.default_T):.2f})",
+              flush=True)
 
 
 def section_dial(enh, args, session):
@@ -335,19 +355,21 @@ def main() -> None:
           f"proxy {S.PROXY_SIDE}, {S.PROXY_SOLVER.describe()}, T step {S.T_STEP}, upsample {S.UPSAMPLE}")
     sections = args.sections.split(",")
     with tempfile.TemporaryDirectory() as tmp:
-        big = big_jpeg(Path(tmp), args.mp) if {"prepare", "dial", "preview", "export"} & set(sections) else None
+        big = big_jpeg(Path(tmp), args.mp) if {"prepare", "dial", "preview", "export", "auto"} & set(sections) else None
         if "prepare" in sections:
             section_prepare(enh, args, big)
         if "preview" in sections:
             section_preview(enh, args, big)
         session = None
-        if {"dial", "export"} & set(sections):
+        if {"dial", "export", "auto"} & set(sections):
             photo = load_image(big)
             session = enh.prepare(load_preview(big, max_side=2048).pixels).with_image(photo.pixels)
         if "dial" in sections:
             section_dial(enh, args, session)
         if "export" in sections:
             section_export(enh, args, big, session)
+        if "auto" in sections:
+            section_auto(enh, args, session)
         del session
     if "fidelity" in sections:
         section_fidelity(enh, args)

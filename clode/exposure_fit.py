@@ -7,7 +7,10 @@ For every photo of the folders (at ``SIDE`` px), ``PER_PHOTO`` synthetic night s
 photo as it is (its best T is 0: a well-exposed photo stays as it is); each is
 prepared on the fast path, described (``session_features``), and rendered along ``GRID`` without
 the denoiser to find the T that best matches the original (its PSNR peak, refined between grid
-points). The ridge regression from features to that T is written beside the model with a card.
+points). Two ridge regressions are fitted: from the session's features to that T, and from the
+input's tones (``shortfall_features``) to the stops the shot fell short; Auto averages the first's T
+with the T at which the second's pushed brightness is reached (``clode.auto_exposure.estimate_T``).
+They are written beside the model with a card.
 About 3 s per pair on one core: 20-25 min for the 56 photos of ``photos/`` on a quiet 2-core machine.
 """
 
@@ -22,8 +25,9 @@ from typing import Callable, Optional, Sequence
 import numpy as np
 
 from .errors import ClodeError
-from .auto_exposure import session_features
-from .exposure_model import FEATURE_TS, Predictor, cross_validate, fit, predictor_path
+from .auto_exposure import finished_brightness, measuring_view, session_features
+from .exposure_model import (FEATURE_TS, Predictor, cross_validate, fit, predictor_path, pushed_mean,
+                             shortfall_features)
 from .metrics import psnr
 from .night_pairs import NightProfile, night_pair
 
@@ -39,6 +43,9 @@ GRID = np.round(np.arange(-1.0, 6.001, 0.25), 2)
 PER_PHOTO = 7
 BARELY = 3
 RIDGE = 3.0
+#: Shortfalls (stops) at which a pair's pushed brightness is tabulated, to replay the shortfall
+#: estimate out of fold without the pair's pixels.
+PUSH_STOPS = np.round(np.arange(-2.0, 10.001, 0.125), 3)
 
 
 def read_photo(path: Path, side: int = SIDE) -> np.ndarray:
@@ -61,15 +68,33 @@ def best_T(curve: np.ndarray, grid: np.ndarray = GRID) -> float:
 
 
 def pair_record(enhancer, low: np.ndarray, high: np.ndarray, keep_session: bool = False) -> dict:
-    """Features of ``low``'s session and its PSNR against ``high`` along GRID (denoiser off);
-    with ``keep_session``, also the session's proxy and Lambda (to replay rules on it)."""
+    """Features of ``low``'s session and its PSNR against ``high`` along GRID (denoiser off); the
+    shortfall features, the input's pushed brightness along PUSH_STOPS and the finished render's
+    brightness along GRID (to turn a shortfall into a T); with ``keep_session``, also the session's
+    proxy and Lambda (to replay rules on it)."""
     session = enhancer.prepare(low, t_range=(float(GRID[0]), float(max(GRID[-1], FEATURE_TS[-1]))))
     curve = np.array([psnr(session.render(float(T), denoise=0.0), high) for T in GRID])
     record = {"features": session_features(session), "psnr": curve, "best": best_T(curve)}
+    record.update(shortfall_record(session))
     if keep_session:
         record.update(proxy=session.proxy.numpy(), times=session.times.tolist(),
                       lam=session.lam.numpy().astype(np.float16))
     return record
+
+
+def shortfall_record(session) -> dict:
+    """What replaying the shortfall estimate needs of a pair (see ``pair_record``)."""
+    view = measuring_view(session.image)
+    brightness = finished_brightness(session)
+    return {"shortfall_features": np.array(shortfall_features(view)), "pushed": pushed_mean(view, PUSH_STOPS),
+            "brightness": np.array([brightness(float(T)) for T in GRID])}
+
+
+def T_for_shortfall(record: dict, stops: float) -> float:
+    """The T at which the pair's finished render has the brightness of its input pushed by ``stops``."""
+    target = np.interp(stops, PUSH_STOPS, record["pushed"])
+    rising = np.maximum.accumulate(record["brightness"]) + 1e-9 * np.arange(len(GRID))
+    return float(np.interp(np.log(max(target, 1e-6)), np.log(np.maximum(rising, 1e-6)), GRID))
 
 
 def photo_seed(path: Path, seed: int) -> int:
@@ -104,13 +129,18 @@ def collect(enhancer, photos: Sequence[Path], per_photo: int = PER_PHOTO, seed: 
 
 
 def fit_records(records: list[dict], ridge: float = RIDGE) -> tuple[Predictor, np.ndarray]:
-    """The predictor fitted on all records, its error measured out of fold; and the out-of-fold predictions."""
+    """The predictor fitted on all records, its error measured out of fold; and the out-of-fold
+    estimates of T (``clode.auto_exposure.estimate_T``'s mean of the two)."""
     X = np.array([r["features"] for r in records])
     y = np.array([r["best"] for r in records])
+    S = np.array([r["shortfall_features"] for r in records])
+    stops = np.array([r.get("ev", 0.0) for r in records])
     groups = [r["photo"] for r in records]
-    oof = cross_validate(X, y, groups, ridge)
-    predictor = fit(X, y, ridge)
-    predictor.error = float(np.sqrt(np.mean((oof - y) ** 2)))
+    oof_T = cross_validate(X, y, groups, ridge)
+    oof_stops = cross_validate(S, stops, groups, ridge)
+    oof = 0.5 * (oof_T + np.array([T_for_shortfall(r, s) for r, s in zip(records, oof_stops)]))
+    predictor = Predictor(fit(X, y, ridge), fit(S, stops, ridge), float(np.sqrt(np.mean((oof - y) ** 2))))
+    predictor.card["cv_rms_error_stops"] = round(float(np.sqrt(np.mean((oof_stops - stops) ** 2))), 3)
     return predictor, oof
 
 
@@ -130,18 +160,20 @@ def write_predictor(records: list[dict], model_path: Path, data: str) -> Path:
     originals = sum(not np.isfinite(r["psnr"]).all() for r in records)
     gain = np.mean([np.interp(p, GRID, r["psnr"]) - np.interp(3.0, GRID, r["psnr"]) for p, r in zip(oof, records)
                     if np.isfinite(r["psnr"]).all()])
-    predictor.card = {
-        "what": "ridge regression: features of the fast path's proxy session -> exposure T "
-                "(clode.exposure_model; refit with clode train --fit-exposure MODEL)",
+    predictor.card.update({
+        "what": "two ridge regressions, averaged: features of the fast path's proxy session -> exposure T, and "
+                "features of the input's tones -> the stops it fell short, matched to the finished render's "
+                "brightness (clode.exposure_model; refit with clode train --fit-exposure MODEL)",
         "model": Path(model_path).name,
         "data": f"{len(records) - originals} synthetic night shots (clode.night_pairs: 1-7 EV short, lamps and "
                 f"lit windows in most, some 0-1 EV) and {originals} photos as they are (T = 0), {data}",
-        "target": "the T whose render (fast path, denoiser off) has the highest PSNR against the original",
+        "target": "T: the T whose render (fast path, denoiser off) has the highest PSNR against the original; "
+                  "shortfall: the stops the night shot was made short (0 for a photo as it is)",
         "cv_rms_error_T": round(predictor.error, 3),
         "cv_gain_over_T3_dB": round(float(gain), 2),
         "ridge": RIDGE,
         "fitted": datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
-    }
+    })
     out = predictor_path(model_path)
     predictor.save(out)
     return out

@@ -3,8 +3,10 @@ well-exposed photos, the same T in the CLI, the batch and the editor); for model
 white point decides T for an underexposed photo and the model's default T, guarded against white,
 for an ordinary or merely dim one."""
 
+import json
 import subprocess
 import sys
+from dataclasses import asdict
 
 import numpy as np
 import pytest
@@ -18,7 +20,8 @@ from clode.auto_exposure import (BRIGHTEST, IGNORED_WHITE, TRUSTED_WHITE, choose
                                  measuring_view, mean_luminance, pushed_brightness, trust, white_point)
 from clode.errors import ClodeError
 from clode.exposure_fit import read_photo
-from clode.exposure_model import Predictor, fit, for_model, predictor_path
+from clode.exposure_model import (FORMAT_1, Predictor, fit, for_model, predictor_path, pushed_mean,
+                                  shortfall_features)
 from clode.imageio import load_image
 from clode.metrics import psnr
 from clode.night_pairs import night_pair
@@ -136,7 +139,7 @@ def test_auto_T_rises_with_the_exposure_a_photo_lacks(default_enhancer):
 def test_the_shipped_model_has_its_exposure_predictor():
     predictor = for_model(load_model())
     assert predictor is not None and predictor_path(DEFAULT_MODEL).is_file()
-    assert len(predictor.coef) < 100 and 0 < predictor.error < 1.5
+    assert len(predictor.T.coef) + len(predictor.shortfall.coef) < 100 and 0 < predictor.error < 1.5
     assert predictor.card["model"] == DEFAULT_MODEL.name and "night" in predictor.card["data"]
 
 
@@ -162,7 +165,7 @@ def test_a_very_dark_photo_is_not_left_darker_than_the_predictors_error_allows(d
     photo = load_image(DATASETS / "lowlight-dev" / "high" / "02.png").pixels[::8, ::8]
     s = default_enhancer.prepare(darken(photo, 6.0))
     predictor = for_model(default_enhancer.model)
-    monkeypatch.setattr(predictor, "predict", lambda features: -2.0)     # a wild estimate
+    monkeypatch.setattr(auto_exposure, "estimate_T", lambda *args: -2.0)     # a wild estimate
     assert auto_exposure.learned_T(s, predictor, 3.0) >= 3.0 - auto_exposure.FLOOR_ERRORS * predictor.error - 1e-6
 
 
@@ -170,7 +173,7 @@ def test_midtones_never_clip(default_enhancer, monkeypatch):
     photo = load_image(DATASETS / "lowlight-dev" / "high" / "02.png").pixels[::8, ::8]
     s = default_enhancer.prepare(darken(photo, 1.0))
     predictor = for_model(default_enhancer.model)
-    monkeypatch.setattr(predictor, "predict", lambda features: 6.0)
+    monkeypatch.setattr(auto_exposure, "estimate_T", lambda *args: 6.0)
     T = auto_exposure.learned_T(s, predictor, 3.0)
     luma = s.proxy[0].permute(1, 2, 0).numpy() @ np.array([0.2126, 0.7152, 0.0722], np.float32)
     lo, hi = np.percentile(luma, auto_exposure.MIDTONES)
@@ -181,18 +184,51 @@ def test_midtones_never_clip(default_enhancer, monkeypatch):
 
 def test_predictor_file_round_trips_and_a_damaged_one_is_refused(tmp_path):
     rng = np.random.default_rng(0)
-    X = rng.normal(size=(40, 5))
+    X, S = rng.normal(size=(40, 5)), rng.normal(size=(40, 3))
     y = X @ np.array([0.5, -1.0, 0.0, 0.2, 0.0]) + 3.0
-    p = fit(X, y, ridge=1e-3)
-    assert p.predict(X[0]) == pytest.approx(y[0], abs=0.01)
-    p.error = 0.3
+    p = Predictor(fit(X, y, ridge=1e-3), fit(S, S @ np.array([1.0, 0.0, -0.5]) + 4.0, ridge=1e-3), 0.3)
+    assert p.T.predict(X[0]) == pytest.approx(y[0], abs=0.01)
     p.save(tmp_path / "m.exposure.json")
     q = Predictor.load(tmp_path / "m.exposure.json")
-    assert q.predict(X[1]) == pytest.approx(p.predict(X[1]))
-    (tmp_path / "bad.exposure.json").write_text('{"format": "clode-exposure-ridge-1", "mean": [1], "scale": [0], '
-                                                '"coef": [1], "intercept": 3, "error": 0.3}')
+    assert q.T.predict(X[1]) == pytest.approx(p.T.predict(X[1])) and q.error == 0.3
+    assert q.shortfall.predict(S[1]) == pytest.approx(p.shortfall.predict(S[1]))
+    (tmp_path / "bad.exposure.json").write_text('{"format": "clode-exposure-ridge-2", "T": {"mean": [1], "scale": [0], '
+                                                '"coef": [1], "intercept": 3}, "shortfall": null, "error": 0.3}')
     with pytest.raises(ClodeError, match="not a usable exposure predictor"):
         Predictor.load(tmp_path / "bad.exposure.json")
+
+
+def test_a_predictor_of_the_first_format_still_decides_alone(tmp_path, default_enhancer, monkeypatch):
+    """Files fitted before the shortfall estimate (T alone) still load and drive Auto."""
+    shipped = for_model(default_enhancer.model)
+    (tmp_path / "old.exposure.json").write_text(json.dumps({"format": FORMAT_1, **asdict(shipped.T), "error": 0.7}))
+    old = Predictor.load(tmp_path / "old.exposure.json")
+    assert old.shortfall is None and old.T == shipped.T
+    s = default_enhancer.prepare(darken(read_photo(DATASETS / "photos" / "mate_nature-Dune.jpg", 96), 4.0))
+    features = auto_exposure.session_features(s)
+    assert auto_exposure.estimate_T(s, old, features) == pytest.approx(old.T.predict(features))
+
+
+def test_the_estimate_is_the_mean_of_T_and_the_T_of_the_pushed_brightness(default_enhancer):
+    s = default_enhancer.prepare(darken(read_photo(DATASETS / "photos" / "mate_nature-Dune.jpg", 96), 4.0))
+    predictor = for_model(default_enhancer.model)
+    features = auto_exposure.session_features(s)
+    T = auto_exposure.estimate_T(s, predictor, features)
+    T_shortfall = 2 * T - predictor.T.predict(features)
+    view = measuring_view(s.image)
+    target = pushed_mean(view, predictor.shortfall.predict(shortfall_features(view)))
+    assert auto_exposure.finished_brightness(s)(T_shortfall) == pytest.approx(target, abs=0.01)
+    assert 2.0 < T_shortfall < 5.0
+
+
+def test_pushing_a_darkened_photo_back_gives_the_original_brightness():
+    photo = read_photo(DATASETS / "photos" / "mate_nature-Dune.jpg", 64)
+    dark = darken(photo, 3.0)
+    stops = np.array([0.0, 1.0, 3.0, 5.0])
+    pushed = pushed_mean(dark, stops)
+    assert np.all(np.diff(pushed) > 0) and pushed[0] == pytest.approx(mean_luminance(dark), abs=1e-4)
+    assert pushed[2] == pytest.approx(mean_luminance(photo), abs=0.005)
+    assert pushed_mean(dark, 3.0) == pytest.approx(pushed[2])
 
 
 def test_auto_T_beats_T3_by_a_decibel_on_lowlight_dev(default_enhancer):
