@@ -1,6 +1,6 @@
 """Automatic exposure on night shots (issue 15): the learned predictor against T = default and the oracle.
 
-    .venv/bin/python benchmarks/study_night_exposure.py [--cache DIR] [--stage collect|fit|eval|precision|all]
+    .venv/bin/python benchmarks/study_night_exposure.py [--cache DIR] [--stage collect|fit|eval|rules|precision|all]
 
 * collect: synthetic night shots (``clode.night_pairs``) from ``photos/``: the fitting photos
   (all but every fifth), 2 shots each with lights (1-7 EV short; every third photo's first 0-1 EV),
@@ -15,6 +15,7 @@
 * eval: the acceptance table: mean PSNR (product finish: denoiser 1, colour noise 0.5, fast path)
   at the model's default T, at auto T, at the oracle T; the worst photo's auto - default; and on
   the 56 photos as they are, the change of mean brightness at auto T.
+* rules: the rules' thresholds (floor, not dark) replayed out of fold on the fitting photos.
 * precision: how well the shortfall would have to be known for the worst-case bar (the true
   shortfall, off by up to half a stop), and how far apart the photos' own white points lie.
 """
@@ -37,8 +38,8 @@ sys.path.insert(0, str(ROOT))
 from clode import Enhancer, load_model  # noqa: E402
 from clode import exposure_fit as ef  # noqa: E402
 from clode.adjustments import Adjustments  # noqa: E402
-from clode.auto_exposure import choose_T, finished_brightness, learned_T, match, mean_luminance  # noqa: E402
-from clode.auto_exposure import measuring_view  # noqa: E402
+from clode.auto_exposure import choose_T, estimate_T, finished_brightness, held_by_rules, learned_T  # noqa: E402
+from clode.auto_exposure import match, mean_luminance, measuring_view, trust  # noqa: E402
 from clode.auto_exposure import session_features  # noqa: E402
 from clode.exposure_model import Predictor, cross_validate, pushed_mean  # noqa: E402
 from clode.metrics import psnr  # noqa: E402
@@ -251,10 +252,53 @@ def precision_stage(enh, cache: Path) -> None:
           f"{np.mean(tops):+.2f} stops from white, SD {np.std(tops):.2f} stops over {len(tops)} photos")
 
 
+def rules_stage(enh, cache: Path) -> None:
+    """The rules' thresholds replayed out of fold on the fitting photos: each shot's estimate (white
+    point blend included) from the predictor fitted without its photo, then the rules with each
+    setting; finished PSNR against T = default for the night shots, brightness change for the
+    photos as they are."""
+    recs = fit_records(enh, cache)
+    names = sorted({r["photo"] for r in recs})
+    error = ef.fit_records(recs)[0].error
+    raw, sessions = np.zeros(len(recs)), []
+    for k in range(5):
+        held = {n for n in names[k::5]}
+        fold = ef.fit_records([r for r in recs if r["photo"] not in held])[0]
+        for i, r in enumerate(recs):
+            if r["photo"] in held:
+                s = session_of(enh, r)
+                f = session_features(s)
+                w = trust(2.0 ** -f[-1])
+                raw[i] = w * f[-2] + (1 - w) * estimate_T(s, fold, f)
+    sessions = [session_of(enh, r) for r in recs]
+    night = np.array([r.get("ev", 0.0) > 0 for r in recs])
+    cache_psnr: dict = {}
+
+    def finished_psnr(i: int, T: float) -> float:
+        key = (i, round(T, 2))
+        if key not in cache_psnr:
+            cache_psnr[key] = psnr(finish(sessions[i], T), recs[i]["high"])
+        return cache_psnr[key]
+
+    print(f"\n## the rules replayed out of fold on the fitting photos ({int(night.sum())} night shots, "
+          f"{int((~night).sum())} photos as they are; finished PSNR; error of T {error:.3f})")
+    print("| floor (errors below the default) | not dark from | mean gain over T = default | worst | shots losing > 1 dB "
+          "| photos as they are changing >= 10 % |\n|---|---|---|---|---|---|")
+    for floor in (None, 1.0, 1.5, 2.0, 2.5):
+        for not_dark in (None, 0.3, 0.35, 0.4):
+            T = [held_by_rules(s, t, enh.default_T, error, floor_errors=floor, not_dark=not_dark)
+                 for s, t in zip(sessions, raw)]
+            gains = np.array([finished_psnr(i, T[i]) - finished_psnr(i, enh.default_T) for i in np.flatnonzero(night)])
+            changed = sum(abs(mean_luminance(finish(sessions[i], T[i])) / mean_luminance(recs[i]["low"]) - 1) >= 0.10
+                          for i in np.flatnonzero(~night))
+            print(f"| {floor} | {not_dark} | {gains.mean():+.2f} | {gains.min():+.2f} | {int((gains < -1).sum())} | "
+                  f"{changed} |", flush=True)
+
+
 def main() -> int:
     ap = argparse.ArgumentParser()
     ap.add_argument("--cache", type=Path, default=Path("/tmp/clode-night-exposure"))
-    ap.add_argument("--stage", default="all", choices=("collect", "fit", "eval", "precision", "all"))
+    ap.add_argument("--stage", default="all", choices=("collect", "fit", "eval", "precision", "rules", "all"))
     ap.add_argument("--threads", type=int, default=1)
     ap.add_argument("--sets", default="fit,extra,held,lowlight,normal", help="what the collect stage makes")
     ap.add_argument("--write", action="store_true", help="write the fitted predictor beside the shipped model")
@@ -276,6 +320,8 @@ def main() -> int:
         eval_stage(enh, args.cache, fit_stage(enh, args.cache) if args.stage == "eval" else predictor)
     if args.stage in ("precision", "all"):
         precision_stage(enh, args.cache)
+    if args.stage in ("rules", "all"):
+        rules_stage(enh, args.cache)
     return 0
 
 

@@ -210,8 +210,6 @@ def estimate_T(session, predictor: Predictor, features: np.ndarray, view: Option
 
 def learned_T(session, predictor: Predictor, default_T: float) -> float:
     """The predictor's T for a prepared session, held by the rules of the module doc."""
-    t_min, t_max = session.t_range
-    size = session.proxy_size
     view = measuring_view(session.image)
     features = session_features(session, view)
     # The white point is the better witness when it lies well below white (no light in the frame):
@@ -219,19 +217,25 @@ def learned_T(session, predictor: Predictor, default_T: float) -> float:
     T_white, stops = features[-2], features[-1]
     weight = trust(2.0 ** -stops)
     T = weight * T_white + (1 - weight) * estimate_T(session, predictor, features, view)
+    return held_by_rules(session, T, default_T, predictor.error)
+
+
+def held_by_rules(session, T: float, default_T: float, error: float, *, floor_errors: Optional[float] = FLOOR_ERRORS,
+                  not_dark: Optional[float] = NOT_DARK) -> float:
+    """``T`` held by the three rules of the module doc (``error``: the estimate's RMS error in T;
+    ``floor_errors`` or ``not_dark`` None switches that rule off, for studies)."""
+    t_min, t_max = session.t_range
     T = min(max(T, t_min), t_max)
-    view = session.proxy[0].permute(1, 2, 0).cpu().numpy()
-    luma = view @ _LUMA
-    dark = float(luma.mean())
+    luma = session.proxy[0].permute(1, 2, 0).cpu().numpy() @ _LUMA
     # A scene's own darkness: the median, which the lights in the frame do not move.
     scene = float(np.median(luma))
 
     def render(t: float) -> np.ndarray:
-        return session.render(t, size=size, denoise=0.0)
+        return session.render(t, size=session.proxy_size, denoise=0.0)
 
-    if scene < VERY_DARK:
-        T = max(T, min(default_T, t_max) - FLOOR_ERRORS * predictor.error)
-    if dark >= NOT_DARK:
+    if floor_errors is not None and scene < VERY_DARK:
+        T = max(T, min(default_T, t_max) - floor_errors * error)
+    if not_dark is not None and float(luma.mean()) >= not_dark:
         T = min(T, match(lambda t: mean_luminance(render(t)), mean_luminance(render(0.0)) * (1 + NOT_DARK_RISE),
                          min(0.0, T), max(0.0, T)))
     lo, hi = np.percentile(luma, MIDTONES)
