@@ -3,11 +3,11 @@
 A model with a fitted exposure predictor (``clode.exposure_model``: two ridge regressions fitted
 on synthetic night shots with lamps and lit windows, one reading T from features of the prepared
 session, one reading how many stops the shot fell short, whose pushed brightness the finished
-render is matched to; ``estimate_T`` averages the two) gets its estimate where the photo's white point is near white (a lamp, a window, a sky: the case
-the white-point rule below gets wrong), the white-point rule's T where the white point lies 2 or
-more stops below white (nothing in the frame is a light: there it is the better witness, within
-0.1 T of the best on lowlight-dev), and a blend between, as the rule's ``trust``. Then three
-rules hold it (``learned_T``):
+render is matched to; ``estimate_T`` averages the two) gets its estimate where the photo's white
+point is near white (a lamp, a window, a sky: the case the white-point rule below gets wrong), the
+white-point rule's T where the white point lies 2 or more stops below white (nothing in the frame
+is a light: there it is the better witness, within 0.1 T of the best on lowlight-dev), and a blend
+between, as the rule's ``trust``. Then three rules hold it (``held_by_rules``):
 
 * mid-tones never clip: T is lowered until at most ``MIDTONE_CLIP`` of the pixels between the
   input's ``MIDTONES`` percentiles of luminance render above the clip level;

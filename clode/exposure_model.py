@@ -29,7 +29,7 @@ import json
 import math
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Optional, Sequence
+from typing import Optional, Sequence, Union
 
 import numpy as np
 import torch
@@ -103,7 +103,7 @@ def shortfall_features(view: np.ndarray) -> list[float]:
             + [_log2(y.mean()), float((peak > 0.5).mean()), float((peak > 0.9).mean())])
 
 
-def pushed_mean(view: np.ndarray, stops) -> np.ndarray:
+def pushed_mean(view: np.ndarray, stops) -> Union[float, np.ndarray]:
     """Mean luminance (Rec. 709 of sRGB values) of ``view`` exposed ``stops`` longer, in linear light
     and clipped as a sensor clips: the brightness of the well-exposed original when ``stops`` is
     how far the shot fell short. Takes one value or an array of them."""
