@@ -260,17 +260,16 @@ def rules_stage(enh, cache: Path) -> None:
     recs = fit_records(enh, cache)
     names = sorted({r["photo"] for r in recs})
     error = ef.fit_records(recs)[0].error
-    raw, sessions = np.zeros(len(recs)), []
+    sessions = [session_of(enh, r) for r in recs]
+    raw = np.zeros(len(recs))
     for k in range(5):
-        held = {n for n in names[k::5]}
+        held = set(names[k::5])
         fold = ef.fit_records([r for r in recs if r["photo"] not in held])[0]
         for i, r in enumerate(recs):
             if r["photo"] in held:
-                s = session_of(enh, r)
-                f = session_features(s)
+                f = session_features(sessions[i])
                 w = trust(2.0 ** -f[-1])
-                raw[i] = w * f[-2] + (1 - w) * estimate_T(s, fold, f)
-    sessions = [session_of(enh, r) for r in recs]
+                raw[i] = w * f[-2] + (1 - w) * estimate_T(sessions[i], fold, f)
     night = np.array([r.get("ev", 0.0) > 0 for r in recs])
     cache_psnr: dict = {}
 

@@ -198,7 +198,7 @@ def test_predictor_file_round_trips_and_a_damaged_one_is_refused(tmp_path):
         Predictor.load(tmp_path / "bad.exposure.json")
 
 
-def test_a_predictor_of_the_first_format_still_decides_alone(tmp_path, default_enhancer, monkeypatch):
+def test_a_predictor_of_the_first_format_still_decides_alone(tmp_path, default_enhancer):
     """Files fitted before the shortfall estimate (T alone) still load and drive Auto."""
     shipped = for_model(default_enhancer.model)
     (tmp_path / "old.exposure.json").write_text(json.dumps({"format": FORMAT_1, **asdict(shipped.T), "error": 0.7}))
@@ -207,6 +207,15 @@ def test_a_predictor_of_the_first_format_still_decides_alone(tmp_path, default_e
     s = default_enhancer.prepare(darken(read_photo(DATASETS / "photos" / "mate_nature-Dune.jpg", 96), 4.0))
     features = auto_exposure.session_features(s)
     assert auto_exposure.estimate_T(s, old, features) == pytest.approx(old.T.predict(features))
+    assert np.isfinite(auto_exposure.learned_T(s, old, 3.0))
+
+
+def test_the_shortfall_of_a_photo_darkened_without_lights_is_read_within_half_a_stop():
+    predictor = for_model(load_model())
+    for name in ("mate_nature-Dune.jpg", "kphotoalbum-snow.jpg", "lomiri-Wine_by_Jakkub_Mede.jpg"):
+        for ev in (2.0, 4.0, 6.0):
+            view = measuring_view(darken(read_photo(DATASETS / "photos" / name, 96), ev))
+            assert predictor.shortfall.predict(shortfall_features(view)) == pytest.approx(ev, abs=0.5), (name, ev)
 
 
 def test_the_estimate_is_the_mean_of_T_and_the_T_of_the_pushed_brightness(default_enhancer):
