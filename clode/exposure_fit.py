@@ -160,6 +160,7 @@ def write_predictor(records: list[dict], model_path: Path, data: str) -> Path:
     originals = sum(not np.isfinite(r["psnr"]).all() for r in records)
     gain = np.mean([np.interp(p, GRID, r["psnr"]) - np.interp(3.0, GRID, r["psnr"]) for p, r in zip(oof, records)
                     if np.isfinite(r["psnr"]).all()])
+    stops_error = predictor.card.pop("cv_rms_error_stops")
     predictor.card.update({
         "what": "two ridge regressions, averaged: features of the fast path's proxy session -> exposure T, and "
                 "features of the input's tones -> the stops it fell short, matched to the finished render's "
@@ -170,6 +171,7 @@ def write_predictor(records: list[dict], model_path: Path, data: str) -> Path:
         "target": "T: the T whose render (fast path, denoiser off) has the highest PSNR against the original; "
                   "shortfall: the stops the night shot was made short (0 for a photo as it is)",
         "cv_rms_error_T": round(predictor.error, 3),
+        "cv_rms_error_stops": stops_error,
         "cv_gain_over_T3_dB": round(float(gain), 2),
         "ridge": RIDGE,
         "fitted": datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
