@@ -1,6 +1,6 @@
 """The look of the product's defaults, in numbers: colour fidelity, noise, and lowlight-dev scores.
 
-    .venv/bin/python benchmarks/look.py [--model FILE] [--curve shared|per_channel] [--T 3]
+    .venv/bin/python benchmarks/look.py [--model FILE] [--curve shared|per_channel] [--T 3|auto]
                                         [--denoise 1] [--colour-noise 0.5]
 
 * hue shift (``clode.metrics.hue_shift``, CIELAB, chroma-weighted) from input to output on the seven
@@ -46,11 +46,16 @@ def render_kwargs(args) -> dict:
     return kw
 
 
+def enhanced(enh: Enhancer, img: np.ndarray, T, kwargs: dict) -> np.ndarray:
+    """``img`` at ``T`` (None: the model's default; "auto": the automatic T, as ``--T auto`` picks it)."""
+    return enh.enhance_auto(img, **kwargs)[0] if T == "auto" else enh.enhance(img, T, **kwargs)
+
+
 def measure(enh: Enhancer, T, kwargs: dict, quiet: bool = False) -> dict:
     hues, noises = [], []
     for name in DIM:
         img = load_image(SHARED / "photos" / name).pixels
-        out = enh.enhance(img, T, **kwargs)
+        out = enhanced(enh, img, T, kwargs)
         hues.append(hue_shift(img, out))
         noises.append(flat_noise(out, flat_patches(img)))
         if not quiet:
@@ -60,7 +65,7 @@ def measure(enh: Enhancer, T, kwargs: dict, quiet: bool = False) -> dict:
     for low_path in sorted((SHARED / "lowlight-dev" / "low").glob("*.png")):
         low = load_image(low_path).pixels
         high = load_image(SHARED / "lowlight-dev" / "high" / low_path.name).pixels
-        out = enh.enhance(low, T, **kwargs)
+        out = enhanced(enh, low, T, kwargs)
         ps.append(psnr(out, high))
         ss.append(ssim(out, high))
     return {"hue": float(np.mean(hues)), "hue_max": float(np.max(hues)), "noise": float(np.mean(noises)),
@@ -71,7 +76,8 @@ def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--model", help="model file (default: the shipped one)")
     ap.add_argument("--curve", choices=CURVE_MODES, help="override the model's curve mode")
-    ap.add_argument("--T", type=float, help="end time (default: the model's)")
+    ap.add_argument("--T", type=lambda v: v if v == "auto" else float(v),
+                    help="end time, or auto (default: the model's)")
     ap.add_argument("--denoise", type=float)
     ap.add_argument("--colour-noise", type=float)
     ap.add_argument("--threads", type=int, default=2)
@@ -82,7 +88,7 @@ def main() -> int:
         net.curve_mode = args.curve
     enh = Enhancer(net, device="cpu")
     t0 = time.perf_counter()
-    print(f"model {net.info.name} ({net.info.path}), curve {net.curve_mode}, T {args.T or net.info.default_T:g}, "
+    print(f"model {net.info.name} ({net.info.path}), curve {net.curve_mode}, T {args.T or net.info.default_T}, "
           f"settings {render_kwargs(args)}")
     r = measure(enh, args.T, render_kwargs(args))
     print(f"hue shift mean {r['hue']:.2f} deg (max {r['hue_max']:.2f}); flat-patch noise {r['noise']:.2f} levels; "
