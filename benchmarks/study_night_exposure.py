@@ -134,7 +134,8 @@ def with_features(enh, recs: list[dict]) -> list[dict]:
     out = []
     for r in recs:
         session = session_of(enh, r)
-        out.append({**r, "features": session_features(session), **ef.shortfall_record(session)})
+        view = measuring_view(session.image)
+        out.append({**r, "features": session_features(session, view), **ef.shortfall_record(session, view)})
     return out
 
 

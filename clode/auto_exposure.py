@@ -57,7 +57,7 @@ from .adjustments import Adjustments
 from .exposure_model import (CLIP_LEVEL, FEATURE_TS, Predictor, for_model, input_features, pushed_mean,
                              render_features, shortfall_features)
 from .pixels import fit_size, image_tensor, resize
-from .srgb import linear_to_srgb, srgb_to_linear
+from .srgb import srgb_to_linear
 
 #: The result's mean luminance (Rec. 709 of sRGB-encoded values) is kept at or below
 #: this when Auto keeps the default T.
@@ -107,8 +107,7 @@ def white_point(view: np.ndarray, percentile: float = WHITE_PERCENTILE) -> float
 
 def pushed_brightness(view: np.ndarray, white: float, level: float = WHITE_LEVEL) -> float:
     """Mean luminance of ``view`` after an exposure push that takes ``white`` to ``level``."""
-    linear = srgb_to_linear(torch.from_numpy(np.asarray(view, np.float32)))
-    return mean_luminance(linear_to_srgb(linear * (level / max(white, 1e-4))).numpy())
+    return float(pushed_mean(view, math.log2(level / max(white, 1e-4))))
 
 
 def trust(white: float) -> float:

@@ -74,17 +74,18 @@ def pair_record(enhancer, low: np.ndarray, high: np.ndarray, keep_session: bool 
     proxy and Lambda (to replay rules on it)."""
     session = enhancer.prepare(low, t_range=(float(GRID[0]), float(max(GRID[-1], FEATURE_TS[-1]))))
     curve = np.array([psnr(session.render(float(T), denoise=0.0), high) for T in GRID])
-    record = {"features": session_features(session), "psnr": curve, "best": best_T(curve)}
-    record.update(shortfall_record(session))
+    view = measuring_view(session.image)
+    record = {"features": session_features(session, view), "psnr": curve, "best": best_T(curve)}
+    record.update(shortfall_record(session, view))
     if keep_session:
         record.update(proxy=session.proxy.numpy(), times=session.times.tolist(),
                       lam=session.lam.numpy().astype(np.float16))
     return record
 
 
-def shortfall_record(session) -> dict:
-    """What replaying the shortfall estimate needs of a pair (see ``pair_record``)."""
-    view = measuring_view(session.image)
+def shortfall_record(session, view: np.ndarray) -> dict:
+    """What replaying the shortfall estimate needs of a pair (see ``pair_record``); ``view``: the
+    session's ``measuring_view``."""
     brightness = finished_brightness(session)
     return {"shortfall_features": np.array(shortfall_features(view)), "pushed": pushed_mean(view, PUSH_STOPS),
             "brightness": np.array([brightness(float(T)) for T in GRID])}
@@ -160,8 +161,7 @@ def write_predictor(records: list[dict], model_path: Path, data: str) -> Path:
     originals = sum(not np.isfinite(r["psnr"]).all() for r in records)
     gain = np.mean([np.interp(p, GRID, r["psnr"]) - np.interp(3.0, GRID, r["psnr"]) for p, r in zip(oof, records)
                     if np.isfinite(r["psnr"]).all()])
-    stops_error = predictor.card.pop("cv_rms_error_stops")
-    predictor.card.update({
+    predictor.card = {
         "what": "two ridge regressions, averaged: features of the fast path's proxy session -> exposure T, and "
                 "features of the input's tones -> the stops it fell short, matched to the finished render's "
                 "brightness (clode.exposure_model; refit with clode train --fit-exposure MODEL)",
@@ -171,11 +171,11 @@ def write_predictor(records: list[dict], model_path: Path, data: str) -> Path:
         "target": "T: the T whose render (fast path, denoiser off) has the highest PSNR against the original; "
                   "shortfall: the stops the night shot was made short (0 for a photo as it is)",
         "cv_rms_error_T": round(predictor.error, 3),
-        "cv_rms_error_stops": stops_error,
+        "cv_rms_error_stops": predictor.card["cv_rms_error_stops"],
         "cv_gain_over_T3_dB": round(float(gain), 2),
         "ridge": RIDGE,
         "fitted": datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
-    })
+    }
     out = predictor_path(model_path)
     predictor.save(out)
     return out
