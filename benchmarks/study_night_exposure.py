@@ -6,7 +6,8 @@
   (all but every fifth), 2 shots each with lights (1-7 EV short; every third photo's first 0-1 EV),
   one without lights ("unlit", 1-7 EV), 4 more with lights ("extra"), and each photo as it is (T = 0);
   the held-out photos (every fifth, never fitted on), 3 shots each 1-7 EV short, all with lights in
-  the frame. Each is prepared on the fast path, described and scored along ``exposure_fit.GRID``.
+  the frame; ``--sets held2``: 6 more of each held-out photo (another seed). Each is prepared on the
+  fast path, described and scored along ``exposure_fit.GRID``.
   ``--sets extra2`` makes 4 more with lights per fitting photo, not fitted on by default (adding
   them changed the out-of-fold error of T from 0.678 to 0.670 and the shots losing over 1 dB from
   45 to 42 of 315, the mean gain from +1.60 to +1.56 dB: too little to lengthen every refit).
@@ -15,7 +16,8 @@
 * eval: the acceptance table: mean PSNR (product finish: denoiser 1, colour noise 0.5, fast path)
   at the model's default T, at auto T, at the oracle T; the worst photo's auto - default; and on
   the 56 photos as they are, the change of mean brightness at auto T.
-* rules: the rules' thresholds (floor, not dark) replayed out of fold on the fitting photos.
+* rules: the settings around the estimate (how far the white point is trusted, the zone around the
+  default T, the not-dark rule and its exception, the floor) replayed out of fold on the fitting photos.
 * precision: how well the shortfall would have to be known for the worst-case bar (the true
   shortfall, off by up to half a stop), and how far apart the photos' own white points lie.
 """
@@ -39,7 +41,8 @@ from clode import Enhancer, load_model  # noqa: E402
 from clode import exposure_fit as ef  # noqa: E402
 from clode.adjustments import Adjustments  # noqa: E402
 from clode.auto_exposure import choose_T, estimate_T, finished_brightness, held_by_rules, learned_T  # noqa: E402
-from clode.auto_exposure import match, mean_luminance, measuring_view, trust  # noqa: E402
+from clode.auto_exposure import (DEFAULT_ZONE, FLOOR_ERRORS, LEARNED_TRUST, NOT_DARK, NOT_DARK_SHORT,  # noqa: E402
+                                 estimated_shortfall, match, mean_luminance, measuring_view, trust)
 from clode.auto_exposure import session_features  # noqa: E402
 from clode.exposure_model import Predictor, cross_validate, pushed_mean  # noqa: E402
 from clode.metrics import psnr  # noqa: E402
@@ -59,6 +62,11 @@ DIM = {"kphotoalbum-bar55.jpg", "kphotoalbum-bar55_2.jpg", "kphotoalbum-pool_2.j
 EXTRA_PER_PHOTO = 4
 #: The extra sets and their seeds ("extra2": four more again, to see whether still more shots help).
 EXTRA_SEEDS = {"extra": 77, "extra2": 78}
+
+
+#: A second held-out set ("held2", ``--sets held2``): more shots of the same held-out photos, made
+#: after the first set had been scored, to see whether its worst case holds on more shots.
+HELD2_PER = 6
 
 
 def split(photos: list[Path]) -> tuple[list[Path], list[Path]]:
@@ -110,7 +118,8 @@ def collect(enh, cache: Path, sets: list[str]) -> None:
                          "low": low, "high": high})
             print(f"{name}: {len(recs)} pairs", flush=True)
         pickle.dump(recs, open(cache / f"{name}.pkl", "wb"))
-    for name, make in (("held", lambda: held_out_pairs(held)), ("lowlight", lowlight_pairs),
+    for name, make in (("held", lambda: held_out_pairs(held)), ("held2", lambda: held_out_pairs(held, HELD2_PER, 1001)),
+                       ("lowlight", lowlight_pairs),
                        ("normal", lambda: [(p.name, ef.read_photo(p), ef.read_photo(p), {}) for p in photos])):
         if name not in sets or (cache / f"{name}.pkl").exists():
             continue
@@ -189,7 +198,9 @@ def eval_stage(enh, cache: Path, predictor: Predictor) -> None:
           f"{Adjustments().colour_noise:g}); default T = {default_T:g}")
     print("| set | pairs | default T | auto (learned) | auto - default, worst photo | white-point rule | oracle T |")
     print("|---|---|---|---|---|---|---|")
-    for name in ("held", "lowlight"):
+    for name in ("held", "held2", "lowlight"):
+        if not (cache / f"{name}.pkl").exists():
+            continue
         recs = pickle.load(open(cache / f"{name}.pkl", "rb"))
         rows, names = [], []
         for r in recs:
@@ -254,23 +265,25 @@ def precision_stage(enh, cache: Path) -> None:
 
 
 def rules_stage(enh, cache: Path) -> None:
-    """The rules' thresholds replayed out of fold on the fitting photos: each shot's estimate (white
-    point blend included) from the predictor fitted without its photo, then the rules with each
-    setting; finished PSNR against T = default for the night shots, brightness change for the
-    photos as they are."""
+    """The rules' thresholds replayed out of fold on the fitting photos: each shot's estimate and
+    shortfall from the predictor fitted without its photo, then the white point's blend and the rules
+    with each setting (one changed at a time from the shipped ones, and the floor and not-dark
+    thresholds as a grid); finished PSNR against T = default for the night shots, brightness change
+    for the photos as they are."""
     recs = fit_records(enh, cache)
     names = sorted({r["photo"] for r in recs})
     error = ef.fit_records(recs)[0].error
     sessions = [session_of(enh, r) for r in recs]
-    raw = np.zeros(len(recs))
+    est, short, white = np.zeros(len(recs)), np.zeros(len(recs)), np.zeros((len(recs), 2))
     for k in range(5):
         held = set(names[k::5])
         fold = ef.fit_records([r for r in recs if r["photo"] not in held])[0]
         for i, r in enumerate(recs):
             if r["photo"] in held:
-                f = session_features(sessions[i])
-                w = trust(2.0 ** -f[-1])
-                raw[i] = w * f[-2] + (1 - w) * estimate_T(sessions[i], fold, f)
+                view = measuring_view(sessions[i].image)
+                f = session_features(sessions[i], view)
+                short[i] = estimated_shortfall(fold, view)
+                est[i], white[i] = estimate_T(sessions[i], fold, f, view, short[i]), f[-2:]
     night = np.array([r.get("ev", 0.0) > 0 for r in recs])
     cache_psnr: dict = {}
 
@@ -282,17 +295,30 @@ def rules_stage(enh, cache: Path) -> None:
 
     print(f"\n## the rules replayed out of fold on the fitting photos ({int(night.sum())} night shots, "
           f"{int((~night).sum())} photos as they are; finished PSNR; error of T {error:.3f})")
-    print("| floor (errors below the default) | not dark from | mean gain over T = default | worst | shots losing > 1 dB "
-          "| photos as they are changing >= 10 % |\n|---|---|---|---|---|---|")
-    for floor in (None, 1.0, 1.5, 2.0, 2.5):
-        for not_dark in (None, 0.3, 0.35, 0.4):
-            T = [held_by_rules(s, t, enh.default_T, error, floor_errors=floor, not_dark=not_dark)
-                 for s, t in zip(sessions, raw)]
-            gains = np.array([finished_psnr(i, T[i]) - finished_psnr(i, enh.default_T) for i in np.flatnonzero(night)])
-            changed = sum(abs(mean_luminance(finish(sessions[i], T[i])) / mean_luminance(recs[i]["low"]) - 1) >= 0.10
-                          for i in np.flatnonzero(~night))
-            print(f"| {floor} | {not_dark} | {gains.mean():+.2f} | {gains.min():+.2f} | {int((gains < -1).sum())} | "
-                  f"{changed} |", flush=True)
+    print("| white point trusted (stops below white: from, fully at) | floor (errors below the default) | not dark from "
+          "| not dark unless short by (stops) | zone around the default | mean gain over T = default | worst "
+          "| shots losing > 1 dB | photos as they are changing >= 10 % |\n" + "|---" * 9 + "|")
+    shipped = dict(trusted=LEARNED_TRUST, floor=FLOOR_ERRORS, not_dark=NOT_DARK, short=NOT_DARK_SHORT, zone=DEFAULT_ZONE)
+    settings = [shipped]
+    settings += [{**shipped, "trusted": (2.0 ** -hi, 2.0 ** -lo)} for lo, hi in ((0.5, 2), (1, 3), (3, 5))]
+    settings += [{**shipped, "short": s} for s in (None, 0.75, 1.25)]
+    settings += [{**shipped, "zone": z} for z in (None, 0.2, 0.3, 0.4)]
+    settings += [{**shipped, "floor": f, "not_dark": n} for f in (None, 1.0, 2.0, 2.5) for n in (None, 0.3, 0.35, 0.4)
+                 if (f, n) != (FLOOR_ERRORS, NOT_DARK)]
+    for c in settings:
+        T = []
+        for i, s in enumerate(sessions):
+            w = trust(2.0 ** -white[i, 1], *c["trusted"])
+            T.append(held_by_rules(s, w * white[i, 0] + (1 - w) * est[i], enh.default_T, error, shortfall=short[i],
+                                   floor_errors=c["floor"], not_dark=c["not_dark"], not_dark_short=c["short"],
+                                   zone=c["zone"]))
+        gains = np.array([finished_psnr(i, T[i]) - finished_psnr(i, enh.default_T) for i in np.flatnonzero(night)])
+        changed = sum(abs(mean_luminance(finish(sessions[i], T[i])) / mean_luminance(recs[i]["low"]) - 1) >= 0.10
+                      for i in np.flatnonzero(~night))
+        trusted = "-".join(f"{-np.log2(x):g}" for x in c["trusted"][::-1])
+        print(f"| {trusted}{' (shipped)' if c is shipped else ''} | {c['floor']} | {c['not_dark']} | {c['short']} | "
+              f"{c['zone']} | {gains.mean():+.2f} | {gains.min():+.2f} | {int((gains < -1).sum())} | {changed} |",
+              flush=True)
 
 
 def main() -> int:

@@ -147,11 +147,11 @@ def test_a_lamp_in_a_dark_scene_no_longer_holds_auto_back(default_enhancer):
     """The white-point rule's failure: a lit lamp in a 4 EV dark scene; the predictor's T scores
     better than the default T against the original."""
     photo = read_photo(DATASETS / "photos" / "kphotoalbum-skagen.jpg", 160)
-    low, high, info = night_pair(photo, np.random.default_rng(3), ev=4.5)
+    low, high, info = night_pair(photo, np.random.default_rng(3), ev=5.5)
     assert info["lights"] and low.max() > 0.9
     s = default_enhancer.prepare(low)
     T = s.auto_T()
-    assert psnr(s.render(T), high) > psnr(s.render(3.0), high)
+    assert psnr(s.render(T), high) > psnr(s.render(3.0), high) + 1.0
 
 
 def test_a_well_exposed_photo_keeps_its_brightness(default_enhancer):
@@ -169,17 +169,45 @@ def test_a_very_dark_photo_is_not_left_darker_than_the_predictors_error_allows(d
     assert auto_exposure.learned_T(s, predictor, 3.0) >= 3.0 - auto_exposure.FLOOR_ERRORS * predictor.error - 1e-6
 
 
-def test_midtones_never_clip(default_enhancer, monkeypatch):
-    photo = load_image(DATASETS / "lowlight-dev" / "high" / "02.png").pixels[::8, ::8]
-    s = default_enhancer.prepare(darken(photo, 1.0))
+def test_a_bright_scene_two_stops_short_is_brightened_not_kept(default_enhancer):
+    """The not-dark rule keeps well-exposed photos as they are, but not a bright scene shot two stops
+    short: its shortfall estimate exempts it, and Auto brings it closer to the original."""
+    photo = read_photo(DATASETS / "photos" / "mate_nature-Wood.jpg", 160)
+    s = default_enhancer.prepare(darken(photo, 2.0))
+    assert mean_luminance(s.image) >= auto_exposure.NOT_DARK
+    shortfall = auto_exposure.estimated_shortfall(for_model(default_enhancer.model), measuring_view(s.image))
+    assert shortfall >= auto_exposure.NOT_DARK_SHORT
+    T = s.auto_T()
+    assert mean_luminance(s.render(T)) > 1.3 * mean_luminance(s.image)
+    assert psnr(s.render(T), photo) > psnr(s.render(0.0), photo) + 3.0
+
+
+def test_an_estimate_near_the_default_keeps_the_default(default_enhancer, monkeypatch):
+    """Within DEFAULT_ZONE of the default T the default is kept; further away the estimate is."""
+    photo = read_photo(DATASETS / "photos" / "kphotoalbum-skagen.jpg", 160)
+    s = default_enhancer.prepare(night_pair(photo, np.random.default_rng(3), ev=4.5)[0])
     predictor = for_model(default_enhancer.model)
-    monkeypatch.setattr(auto_exposure, "estimate_T", lambda *args: 6.0)
-    T = auto_exposure.learned_T(s, predictor, 3.0)
+    near = 3.0 - 0.8 * auto_exposure.DEFAULT_ZONE
+    far = 3.0 - 2.0 * auto_exposure.DEFAULT_ZONE
+    for estimate, expected in ((near, 3.0), (far, far), (3.0 + 0.8 * auto_exposure.DEFAULT_ZONE, 3.0)):
+        monkeypatch.setattr(auto_exposure, "estimate_T", lambda *args: estimate)
+        assert auto_exposure.learned_T(s, predictor, 3.0) == pytest.approx(expected, abs=0.01), estimate
+
+
+def test_midtones_never_clip(default_enhancer):
+    """A bright photo's mid-tones would clip at T = 6; the rule (alone: the others switched off)
+    lowers T until at most MIDTONE_CLIP of them do."""
+    s = default_enhancer.prepare(read_photo(DATASETS / "photos" / "mate_nature-Wood.jpg", 96))
     luma = s.proxy[0].permute(1, 2, 0).numpy() @ np.array([0.2126, 0.7152, 0.0722], np.float32)
     lo, hi = np.percentile(luma, auto_exposure.MIDTONES)
     mid = (luma >= lo) & (luma <= hi)
-    out = s.render(T, size=s.proxy_size, denoise=0.0)
-    assert T < 6.0 and (out[mid].max(-1) > 0.98).mean() <= auto_exposure.MIDTONE_CLIP
+
+    def clipped(T: float) -> float:
+        return float((s.render(T, size=s.proxy_size, denoise=0.0)[mid].max(-1) > 0.98).mean())
+
+    T = auto_exposure.held_by_rules(s, 6.0, 3.0, 0.7, floor_errors=None, not_dark=None, zone=None)
+    assert clipped(6.0) > 10 * auto_exposure.MIDTONE_CLIP
+    assert T < 6.0 and clipped(T) <= auto_exposure.MIDTONE_CLIP
 
 
 def test_predictor_file_round_trips_and_a_damaged_one_is_refused(tmp_path):
@@ -283,7 +311,7 @@ def test_train_refits_the_exposure_predictor_for_a_model(tmp_path, fixture_model
 
 
 def photo_like(side: int) -> np.ndarray:
-    return darken(read_photo(DATASETS / "photos" / "mate_nature-Dune.jpg", side), 3.0)
+    return darken(read_photo(DATASETS / "photos" / "mate_nature-Dune.jpg", side), 4.0)
 
 
 def test_cli_batch_and_editor_choose_the_same_auto_T(tmp_path, qtbot):
