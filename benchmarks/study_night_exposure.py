@@ -42,7 +42,7 @@ from clode import exposure_fit as ef  # noqa: E402
 from clode.adjustments import Adjustments  # noqa: E402
 from clode.auto_exposure import choose_T, estimate_T, finished_brightness, held_by_rules, learned_T  # noqa: E402
 from clode.auto_exposure import (DEFAULT_ZONE, FLOOR_ERRORS, LEARNED_TRUST, NOT_DARK, NOT_DARK_SHORT,  # noqa: E402
-                                 estimated_shortfall, match, mean_luminance, measuring_view, trust)
+                                 beside_white_point, estimated_shortfall, match, mean_luminance, measuring_view)
 from clode.auto_exposure import session_features  # noqa: E402
 from clode.exposure_model import Predictor, cross_validate, pushed_mean  # noqa: E402
 from clode.metrics import psnr  # noqa: E402
@@ -274,16 +274,16 @@ def rules_stage(enh, cache: Path) -> None:
     names = sorted({r["photo"] for r in recs})
     error = ef.fit_records(recs)[0].error
     sessions = [session_of(enh, r) for r in recs]
-    est, short, white = np.zeros(len(recs)), np.zeros(len(recs)), np.zeros((len(recs), 2))
+    est, short, features = np.zeros(len(recs)), np.zeros(len(recs)), [None] * len(recs)
     for k in range(5):
         held = set(names[k::5])
         fold = ef.fit_records([r for r in recs if r["photo"] not in held])[0]
         for i, r in enumerate(recs):
             if r["photo"] in held:
                 view = measuring_view(sessions[i].image)
-                f = session_features(sessions[i], view)
+                features[i] = session_features(sessions[i], view)
                 short[i] = estimated_shortfall(fold, view)
-                est[i], white[i] = estimate_T(sessions[i], fold, f, view, short[i]), f[-2:]
+                est[i] = estimate_T(sessions[i], fold, features[i], view, short[i])
     night = np.array([r.get("ev", 0.0) > 0 for r in recs])
     cache_psnr: dict = {}
 
@@ -306,12 +306,9 @@ def rules_stage(enh, cache: Path) -> None:
     settings += [{**shipped, "floor": f, "not_dark": n} for f in (None, 1.0, 2.0, 2.5) for n in (None, 0.3, 0.35, 0.4)
                  if (f, n) != (FLOOR_ERRORS, NOT_DARK)]
     for c in settings:
-        T = []
-        for i, s in enumerate(sessions):
-            w = trust(2.0 ** -white[i, 1], *c["trusted"])
-            T.append(held_by_rules(s, w * white[i, 0] + (1 - w) * est[i], enh.default_T, error, shortfall=short[i],
-                                   floor_errors=c["floor"], not_dark=c["not_dark"], not_dark_short=c["short"],
-                                   zone=c["zone"]))
+        T = [held_by_rules(s, beside_white_point(features[i], est[i], c["trusted"]), enh.default_T, error,
+                           shortfall=short[i], floor_errors=c["floor"], not_dark=c["not_dark"],
+                           not_dark_short=c["short"], zone=c["zone"]) for i, s in enumerate(sessions)]
         gains = np.array([finished_psnr(i, T[i]) - finished_psnr(i, enh.default_T) for i in np.flatnonzero(night)])
         changed = sum(abs(mean_luminance(finish(sessions[i], T[i])) / mean_luminance(recs[i]["low"]) - 1) >= 0.10
                       for i in np.flatnonzero(~night))
