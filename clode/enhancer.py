@@ -27,7 +27,7 @@ from .neutral import photo_gains
 from .noise_level import measured_strength
 from .small import pad_small
 from .session import (PROXY_SIDE, PROXY_SOLVER, QUICK_PROXY_SIDE, QUICK_SOLVER, Session, prepare, proxy_size,
-                      time_grid)
+                      time_grid, covering_range)
 
 MODES = ("fast", "exact")
 #: The exact path solves the whole image in one piece (the network's GroupNorm
@@ -187,7 +187,7 @@ class Enhancer:
             return out if dtype == np.float32 else quantize(np.clip(out, 0, 1), 8)
         if mode != "fast":
             raise ClodeError(f"unknown mode {mode!r} (expected one of: {', '.join(MODES)})")
-        # Only [0, T] is needed for one result: half the solve of a full prepare.
-        session = self.prepare(img, progress=progress, cancel=cancel, t_range=(min(T, 0.0), max(T, 0.0)))
+        # Only [0, T] (to the next grid step) is needed for one result: half the solve of a full prepare.
+        session = self.prepare(img, progress=progress, cancel=cancel, t_range=covering_range(T, self.t_max))
         return session.render(T, denoise=denoise, colour_noise=colour_noise, neutral=neutral, protect=protect,
                               dtype=dtype, cancel=cancel)

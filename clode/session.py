@@ -86,11 +86,41 @@ def proxy_size(height: int, width: int, side: int = PROXY_SIDE) -> Size:
     return fit_size(height, width, side)
 
 
+#: Grid points closer than this (in steps) to an end or to 0 are left out: the solver's float32
+#: times could not tell them apart (T = 3.0000001 beside 3.0 failed with "t must be strictly
+#: increasing"), and Lambda is linear between the points anyway.
+_GRID_GAP = 1e-3
+
+
 def time_grid(t_min: float, t_max: float, step: float = T_STEP) -> list[float]:
-    """End times from ``t_min`` to ``t_max`` (both included, and 0) spaced at most ``step``."""
+    """End times from ``t_min`` to ``t_max`` (both included, and 0) spaced at most ``step``; an end
+    within ``_GRID_GAP`` steps of 0 is 0 (``Session`` renders that far outside its range)."""
+    gap = _GRID_GAP * step
+    ends = {0.0 if abs(t) <= gap else float(t) for t in (t_min, t_max)} | {0.0}
     lo, hi = math.ceil(t_min / step), math.floor(t_max / step)
-    inner = {k * step for k in range(lo, hi + 1) if t_min < k * step < t_max}
-    return sorted(inner | {float(t_min), 0.0, float(t_max)})
+    inner = {k * step for k in range(lo, hi + 1)
+             if t_min < k * step < t_max and all(abs(k * step - e) > gap for e in ends)}
+    return sorted(inner | ends)
+
+
+def strength_time(T: float) -> float:
+    """The end time whose render the noise strength for ``T`` is measured on: one measurement per
+    0.1 of T (the noise changes slowly with T), so an export's pixels do not depend on where the
+    dial passed first."""
+    return round(float(T), 1)
+
+
+def covering_range(T: float, t_max: float, step: float = T_STEP) -> tuple[float, float]:
+    """The span a session must be prepared over to render ``T`` as a session over [-t_max, t_max]
+    renders it: from 0 to T and to ``strength_time(T)``, widened to whole grid steps (within
+    ``t_max``). On the same grid points the solver takes the same steps, so Lambda, and so the
+    pixels, are those of the editor's full session (T = 1.58 is interpolated between 1.5 and 1.75
+    in both), and the noise is measured at a time inside the span (T = 1.58 was measured at 1.6,
+    outside a session prepared to 1.58)."""
+    ts = (0.0, float(T), strength_time(T))
+    lo = math.floor(min(ts) / step + 1e-9) * step
+    hi = math.ceil(max(ts) / step - 1e-9) * step
+    return max(lo, -t_max), min(hi, t_max)
 
 
 @contextmanager
@@ -206,7 +236,8 @@ class Session:
 
     def _at(self, field: torch.Tensor, T: float) -> torch.Tensor:
         lo, hi = self.t_range
-        if not lo - 1e-6 <= T <= hi + 1e-6:
+        slack = _GRID_GAP * T_STEP
+        if not lo - slack <= T <= hi + slack:
             raise ClodeError(f"T = {T:g} is outside the prepared range [{lo:g}, {hi:g}]")
         if len(self.times) == 1:     # a session prepared for T = 0 only
             return field[0]
@@ -312,9 +343,9 @@ class Session:
         """How much noise treatment the result at ``T`` needs, 0-1 (``clode.noise_level``): measured
         on full-resolution crops of the render without it, so every view of the photo and its
         export get the same strength."""
-        # The noise changes slowly with T: one measurement per 0.1, made at the rounded T so the
-        # strength (hence an export's pixels) does not depend on where the dial passed first.
-        key = round(float(T), 1)
+        # Kept inside the prepared span for a session not made by ``covering_range``.
+        lo, hi = self.t_range
+        key = min(max(strength_time(T), lo), hi)
         strength = self._strengths.get(key)
         if strength is None:
             strength = measured_strength(
