@@ -45,6 +45,7 @@ class Canvas(QWidget):
         self._original: Optional[QImage] = None
         self._result: Optional[QImage] = None
         self._full: Optional[tuple[int, int]] = None     # (H, W) of the photo
+        self._photo: object = None                       # which photo is shown (its path)
         self._mode = RESULT
         self._divider = 0.5
         self._zoom = 1.0
@@ -59,14 +60,17 @@ class Canvas(QWidget):
         self._center_start = QPointF()
 
     # -- content ----------------------------------------------------------------------------
-    def set_original(self, img8: np.ndarray, full_size: tuple[int, int], same_photo: bool = False) -> None:
-        """Show an original (H x W x 3 uint8); ``full_size`` = the photo's (H, W).
+    def set_original(self, img8: np.ndarray, full_size: tuple[int, int], photo: object = None) -> None:
+        """Show an original (H x W x 3 uint8); ``full_size`` = the photo's (H, W); ``photo``
+        names it (its path).
 
-        ``same_photo``: a sharper version of what is shown (the full decode after a
-        preview), so the result and the zoom stay."""
-        new_photo = not same_photo or self._full != tuple(full_size)
+        The same photo again (the full decode after a preview) keeps the result and the zoom.
+        Another photo drops the result: until its own first render arrives, "after" shows its
+        original, never the previous photo's result beside it."""
+        new_photo = photo is None or photo != self._photo or self._full != tuple(full_size)
         self._original = qimage_from_array(img8)
         self._full = (int(full_size[0]), int(full_size[1]))
+        self._photo = photo
         if new_photo:
             self._result = None
             self._detail = None
@@ -79,7 +83,7 @@ class Canvas(QWidget):
 
     def clear(self, message: str = "") -> None:
         self._original = self._result = self._detail = None
-        self._full = None
+        self._full = self._photo = None
         if message:
             self._message = message
         self.update()
