@@ -8,6 +8,7 @@ pixel on one physical screen pixel, also on HiDPI screens.
 
 from __future__ import annotations
 
+import math
 from typing import Optional
 
 import numpy as np
@@ -196,7 +197,9 @@ class Canvas(QWidget):
     def viewports(self) -> list[QRectF]:
         r = QRectF(self.rect())
         if self._mode == SIDE:
-            half = (r.width() - SIDE_GAP) / 2
+            # Whole pixels: the two halves are the same photo rect shifted by a whole number of
+            # pixels, so the original and the result line up pixel for pixel.
+            half = math.floor((r.width() - SIDE_GAP) / 2)
             return [QRectF(r.left(), r.top(), half, r.height()),
                     QRectF(r.left() + half + SIDE_GAP, r.top(), half, r.height())]
         return [r]
@@ -280,8 +283,10 @@ class Canvas(QWidget):
         s = self._scale()
         top_left = vp.center() - self._center * s
         # On whole device pixels, so that at 100 % each photo pixel is exactly one screen pixel.
+        # (floor(v + 0.5), not round(): Python's round() sends halves to the even number, which
+        # could put the two halves of side-by-side one pixel apart.)
         dpr = self._dpr()
-        x, y = round(top_left.x() * dpr) / dpr, round(top_left.y() * dpr) / dpr
+        x, y = math.floor(top_left.x() * dpr + 0.5) / dpr, math.floor(top_left.y() * dpr + 0.5) / dpr
         return QRectF(x, y, w * s, h * s)
 
     def divider_x(self) -> float:

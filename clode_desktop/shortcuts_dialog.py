@@ -52,7 +52,7 @@ def shortcut_rows(window: QMainWindow) -> list[tuple[str, str, str]]:
                 add(action, where)
 
     walk(window.menuBar().actions(), "")
-    for action in window.actions():
+    for action in QWidget.actions(window):      # (the editor window's ``actions`` attribute hides the method)
         add(action, "Window")
     return rows
 
