@@ -3,8 +3,6 @@ their keyboard shortcuts, never the methods behind them. A slot that raises insi
 to stderr: these tests fail on any exception that reaches ``sys.excepthook`` and on any traceback
 on stderr, and check each action's effect where it can be seen."""
 
-import sys
-
 import numpy as np
 import pytest
 from PIL import Image
@@ -13,12 +11,12 @@ pytest.importorskip("PySide6")
 pytest.importorskip("pytestqt")
 
 from PySide6.QtCore import Qt  # noqa: E402
-from PySide6.QtWidgets import QApplication, QDialog, QFileDialog, QMessageBox  # noqa: E402
+from PySide6.QtWidgets import QDialog, QFileDialog, QMessageBox  # noqa: E402
 
 from clode import sidecar  # noqa: E402
 from clode_desktop.batch_dialog import BatchDialog  # noqa: E402
 from clode_desktop.shortcuts_dialog import ShortcutsDialog  # noqa: E402
-from test_app import (WAIT, dark_rgb, final_render, make_window, one_torch_thread, open_and_render,  # noqa: E402,F401
+from test_app import (WAIT, dark_rgb, final_render, make_window, one_torch_thread, open_and_render,  # noqa: E402,F401 (fixtures: the tests' F811)
                       type_T, user_data)
 
 CTRL_SHIFT = Qt.KeyboardModifier.ControlModifier | Qt.KeyboardModifier.ShiftModifier
@@ -86,7 +84,7 @@ def saved_T(path):
     return None if settings is None else settings.get("T")
 
 
-def test_paste_and_sync_work_from_the_menu_and_from_their_shortcuts(qtbot, make_window, folder, capfd,
+def test_paste_and_sync_work_from_the_menu_and_from_their_shortcuts(qtbot, make_window, folder, capfd,  # noqa: F811
                                                                     no_blocking_dialogs):
     """Defect: Paste and Sync did nothing; 'checked' (False) reached paste_settings(names) → TypeError."""
     w = make_window()
@@ -131,7 +129,7 @@ def menu_actions(w, titles):
     return found
 
 
-def test_every_action_of_the_file_edit_view_and_help_menus(qtbot, make_window, folder, tmp_path, capfd,
+def test_every_action_of_the_file_edit_view_and_help_menus(qtbot, make_window, folder, tmp_path, capfd,  # noqa: F811
                                                            no_blocking_dialogs):
     w = make_window()
     guard = Guard(qtbot, capfd)
