@@ -220,3 +220,41 @@ def test_every_action_of_the_file_edit_view_and_help_menus(qtbot, make_window, f
             qtbot.waitUntil(lambda: w.opened is not None and w.editing.can_edit, timeout=WAIT)
     missing = set(effects) - set(fired)
     assert not missing, f"menu actions gone or renamed: {sorted(missing)}"
+
+
+def test_the_shortcut_list_is_a_searchable_dialog_of_the_windows_own_actions(qtbot, make_window, artifacts):  # noqa: F811
+    from PySide6.QtGui import QAction, QKeySequence
+    from PySide6.QtWidgets import QApplication, QMessageBox as Box
+    from clode_desktop import theme
+    theme.apply(QApplication.instance())
+    w = make_window()
+    w.activateWindow()
+    qtbot.waitUntil(w.isActiveWindow)
+    qtbot.keyClick(w, Qt.Key.Key_F1)                  # Help › Keyboard Shortcuts…
+    qtbot.waitUntil(lambda: any(d.isVisible() for d in w.findChildren(ShortcutsDialog)))
+    dialog = next(d for d in w.findChildren(ShortcutsDialog) if d.isVisible())
+    assert not [b for b in w.findChildren(Box) if b.isVisible()]
+    rows = dialog.visible_rows()
+    # Every action of the window with a shortcut is there, with its keys as the action has them.
+    with_keys = {a for a in w.findChildren(QAction) if a.shortcuts() and a.text()}
+    assert len([r for r in rows if r[2] != "Photo" and r[2] not in ("Exposure dial", "Filmstrip")]) == len(with_keys)
+    paste = w.actions.paste_action
+    assert (paste.text().rstrip("…"), paste.shortcut().toString(QKeySequence.SequenceFormat.NativeText), "Edit") in rows
+    assert ("Next Photo", "Right", "View") in rows and ("Redo", "Ctrl+Shift+Z, Ctrl+Y", "Edit") in rows
+    dialog.grab().save(str(artifacts / "shortcuts_dialog.png"))
+
+    qtbot.keyClicks(dialog.filter_edit, "ctrl+shift+v")
+    assert dialog.visible_rows() == [("Paste Settings", "Ctrl+Shift+V", "Edit")]
+    dialog.filter_edit.clear()
+    qtbot.keyClicks(dialog.filter_edit, "zoom")
+    assert {r[0] for r in dialog.visible_rows()} == {"Zoom in", "Zoom out", "Zoom at the pointer"}
+    qtbot.keyClicks(dialog.filter_edit, " nothing-like-this")
+    assert dialog.visible_rows() == [] and dialog.empty_label.isVisible()
+    dialog.grab().save(str(artifacts / "shortcuts_dialog_empty.png"))
+    # A shortcut changed on the action shows in the list the next time it opens.
+    dialog.close()
+    w.actions.reset_action.setShortcut(QKeySequence("Ctrl+Alt+R"))
+    w.actions.shortcuts_action.trigger()
+    again = next(d for d in w.findChildren(ShortcutsDialog) if d.isVisible())
+    assert ("Reset to Default", "Ctrl+Alt+R", "Edit") in again.visible_rows()
+    again.close()
