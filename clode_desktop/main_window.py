@@ -118,7 +118,7 @@ class MainWindow(QMainWindow):
         self.setCentralWidget(central)
         # The edit history as a list to click back to, left of the photo as in darktable.
         self.history_list = HistoryList()
-        self.history_dock = QDockWidget("History", self)
+        self.history_dock = QDockWidget("HISTORY", self)       # as the side panel's section titles
         self.history_dock.setObjectName("historyDock")
         self.history_dock.setWidget(self.history_list)
         self.history_dock.setFeatures(QDockWidget.DockWidgetFeature.DockWidgetClosable
