@@ -33,7 +33,7 @@ def action_name(action: QAction) -> str:
 
 def shortcut_rows(window: QMainWindow) -> list[tuple[str, str, str]]:
     """(action, shortcuts, menu) of every action of ``window`` that has a shortcut, in menu order,
-    then the window's own actions outside the menus (previous/next photo)."""
+    then the actions outside the menus (the window's and its widgets')."""
     rows: list[tuple[str, str, str]] = []
     seen: set[int] = set()
 
@@ -53,6 +53,8 @@ def shortcut_rows(window: QMainWindow) -> list[tuple[str, str, str]]:
 
     walk(window.menuBar().actions(), "")
     for action in QWidget.actions(window):      # (the editor window's ``actions`` attribute hides the method)
+        add(action, "Window")
+    for action in window.findChildren(QAction):   # those of its widgets (the filmstrip's keys…)
         add(action, "Window")
     return rows
 
