@@ -125,6 +125,7 @@ class MainWindow(QMainWindow):
                                       | QDockWidget.DockWidgetFeature.DockWidgetMovable)
         self.history_dock.setMinimumWidth(180)
         self.addDockWidget(Qt.DockWidgetArea.LeftDockWidgetArea, self.history_dock)
+        self.history_dock.setVisible(self.settings.history_shown())
         self.history_list.entryChosen.connect(self.go_to_history)
         self.exposure = self.panel.exposure
         self.histogram = self.panel.histogram
@@ -651,6 +652,7 @@ class MainWindow(QMainWindow):
             app.removeEventFilter(self)
         self.settings.set_geometry(self.saveGeometry())
         self.settings.set_histogram_mode(self.histogram.mode())
+        self.settings.set_history_shown(not self.history_dock.isHidden())
         self.settings.sync()
         self.folder.shutdown()
         self.tasks.shutdown()
