@@ -8,7 +8,7 @@ from typing import Optional, Sequence
 
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtGui import QBrush, QPalette
-from PySide6.QtWidgets import QListWidget, QListWidgetItem, QWidget
+from PySide6.QtWidgets import QDockWidget, QListWidget, QListWidgetItem, QWidget
 
 from clode.adjustments import Adjustments
 
@@ -54,3 +54,16 @@ class HistoryList(QListWidget):
         super().keyPressEvent(event)
         if event.key() in (Qt.Key.Key_Return, Qt.Key.Key_Enter) and self.currentRow() >= 0:
             self.entryChosen.emit(self.currentRow())
+
+
+class HistoryDock(QDockWidget):
+    """The list in a dock left of the photo, as in darktable; View › History shows and hides it."""
+
+    def __init__(self, parent: Optional[QWidget] = None) -> None:
+        super().__init__("HISTORY", parent)        # titled as the side panel's sections
+        self.setObjectName("historyDock")
+        self.list = HistoryList()
+        self.setWidget(self.list)
+        self.setFeatures(QDockWidget.DockWidgetFeature.DockWidgetClosable
+                         | QDockWidget.DockWidgetFeature.DockWidgetMovable)
+        self.setMinimumWidth(180)

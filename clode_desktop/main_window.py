@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import Optional, Union
 
 from PySide6.QtCore import QEvent, QObject, Qt, QTimer, Signal
-from PySide6.QtWidgets import (QApplication, QDockWidget, QFileDialog, QHBoxLayout, QMainWindow, QMessageBox,
+from PySide6.QtWidgets import (QApplication, QFileDialog, QHBoxLayout, QMainWindow, QMessageBox,
                                QVBoxLayout, QWidget)
 
 from clode import sidecar
@@ -22,7 +22,7 @@ from .engine import Engine, ModelState, Opened, Rendered
 from .filmstrip import Filmstrip
 from .folder_editing import FolderEditing
 from .folder_session import FolderSession
-from .history_panel import HistoryList
+from .history_panel import HistoryDock
 from .model_choice import ModelChoice
 from .photo_export import PhotoExporter
 from .settings import Settings
@@ -116,14 +116,9 @@ class MainWindow(QMainWindow):
         row.addLayout(left, 1)
         row.addWidget(self.panel)
         self.setCentralWidget(central)
-        # The edit history as a list to click back to, left of the photo as in darktable.
-        self.history_list = HistoryList()
-        self.history_dock = QDockWidget("HISTORY", self)       # as the side panel's section titles
-        self.history_dock.setObjectName("historyDock")
-        self.history_dock.setWidget(self.history_list)
-        self.history_dock.setFeatures(QDockWidget.DockWidgetFeature.DockWidgetClosable
-                                      | QDockWidget.DockWidgetFeature.DockWidgetMovable)
-        self.history_dock.setMinimumWidth(180)
+        # The edit history as a list to click back to.
+        self.history_dock = HistoryDock(self)
+        self.history_list = self.history_dock.list
         self.addDockWidget(Qt.DockWidgetArea.LeftDockWidgetArea, self.history_dock)
         self.history_dock.setVisible(self.settings.history_shown())
         self.history_list.entryChosen.connect(self.go_to_history)
