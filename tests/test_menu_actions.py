@@ -15,6 +15,7 @@ from PySide6.QtWidgets import QDialog, QFileDialog, QMessageBox  # noqa: E402
 
 from clode import sidecar  # noqa: E402
 from clode_desktop.batch_dialog import BatchDialog  # noqa: E402
+from clode_desktop.preferences import PreferencesDialog  # noqa: E402
 from clode_desktop.shortcuts_dialog import ShortcutsDialog  # noqa: E402
 from test_app import (WAIT, dark_rgb, final_render, make_window, one_torch_thread, open_and_render,  # noqa: E402,F401 (fixtures: the tests' F811)
                       type_T, user_data)
@@ -130,7 +131,7 @@ def menu_actions(w, titles):
 
 
 def test_every_action_of_the_file_edit_view_and_help_menus(qtbot, make_window, folder, tmp_path, capfd,  # noqa: F811
-                                                           no_blocking_dialogs):
+                                                           no_blocking_dialogs, monkeypatch):
     w = make_window()
     guard = Guard(qtbot, capfd)
     open_burst(qtbot, w, folder)
@@ -165,7 +166,7 @@ def test_every_action_of_the_file_edit_view_and_help_menus(qtbot, make_window, f
         "Edit › Copy Settings": lambda: "Settings copied" in w.status.message_label.text() or pytest.fail("no note"),
         "Edit › Paste Settings…": lambda: saved_T(folder / "p1.jpg") == 3.0 or pytest.fail("not pasted"),
         "Edit › Sync Settings to Selection…": lambda: saved_T(folder / "p2.jpg") == 3.0 or pytest.fail("not synced"),
-        "Edit › Preferences…": "",
+        "Edit › Preferences…": lambda: w.settings.start_at_auto() or pytest.fail("the choice was not kept"),
         "Edit › Train a model on my photos…": lambda: qtbot.waitUntil(lambda: w.training_panel.isVisible()),
         "View › Fit": lambda: w.canvas.is_fit() or pytest.fail("not fitted"),
         "View › 100 %": lambda: w.canvas.zoom() == pytest.approx(1.0) or pytest.fail("not 100 %"),
@@ -189,7 +190,14 @@ def test_every_action_of_the_file_edit_view_and_help_menus(qtbot, make_window, f
             sidecar.sidecar_path(folder / name).unlink(missing_ok=True)
         select_in_strip(w, "p1.jpg", "p2.jpg")
     # What is set up just before an action (opening a photo or a folder clears the strip's selection).
-    before = {"Edit › Paste Settings…": clear_sidecars, "Edit › Sync Settings to Selection…": clear_sidecars}
+    def tick_auto_in_preferences():
+        # the user ticks "Start each new photo at Auto" and presses OK
+        def answer(dialog):
+            dialog.auto_check.setChecked(True)
+            return QDialog.DialogCode.Accepted
+        monkeypatch.setattr(PreferencesDialog, "exec", answer)
+    before = {"Edit › Paste Settings…": clear_sidecars, "Edit › Sync Settings to Selection…": clear_sidecars,
+              "Edit › Preferences…": tick_auto_in_preferences}
     exported = []
     w.exported.connect(exported.append)
 
