@@ -305,6 +305,7 @@ class Canvas(QWidget):
             p.drawText(self.rect(), Qt.AlignmentFlag.AlignCenter, self._message)
             p.end()
             return
+        # no result yet (a photo just opened): the original on both sides, labelled as such
         show_result = self._result is not None and not self._peek
         before = (self._original, self._detail[1] if self._detail else None)
         after = (self._result, self._detail[2] if self._detail else None) if show_result else before
@@ -320,13 +321,13 @@ class Canvas(QWidget):
             self._draw(p, after, vp, QRectF(x, vp.top(), vp.right() - x, vp.height()))
             self._draw_divider(p, self._shown(vp), x)
             self._label(p, self._shown(vp), "Before", left=True)
-            self._label(p, self._shown(vp), "Before" if self._peek else "After", left=False)
+            self._label(p, self._shown(vp), "After" if show_result else "Before", left=False)
         else:
             self._draw(p, before, vps[0], vps[0])
             self._draw(p, after, vps[1], vps[1])
             p.fillRect(QRectF(vps[0].right(), 0, SIDE_GAP, self.height()), QColor(20, 20, 20))
             self._label(p, self._shown(vps[0]), "Before", left=True)
-            self._label(p, self._shown(vps[1]), "Before" if self._peek else "After", left=True)
+            self._label(p, self._shown(vps[1]), "After" if show_result else "Before", left=True)
         if self._overlay:
             self._pill(p, QPointF(self.width() / 2, self.height() - 28), self._overlay, centered=True)
         p.end()
