@@ -126,6 +126,21 @@ def rename_model(path: Path, new_name: str) -> Path:
     return target
 
 
+def model_from_run(run_dir: Path) -> Path:
+    """The newest checkpoint of a stopped run as a model of its own, ``<run>-step<N>`` (the next
+    free name), so it can be used, compared and kept while the run's checkpoints are resumed,
+    rotated or discarded. Returns the new model's path."""
+    from .train import find_checkpoint
+    from .weights import load_model, save_model
+    checkpoint = find_checkpoint(run_dir)
+    step = int(json.loads((checkpoint / "state.json").read_text())["step"])
+    net = load_model(checkpoint / "model.safetensors")
+    name = free_name(check_name(f"{Path(run_dir).stem[:48]}-step{step}"))
+    info = net.info
+    return save_model(net, model_path_for(name), name=name, default_T=info.default_T, t_max=info.t_max,
+                      card=info.card)
+
+
 def delete_model(path: Path) -> None:
     """Delete a model file, or a stopped run's checkpoints folder."""
     if path.suffix == ".checkpoints":

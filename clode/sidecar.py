@@ -5,6 +5,11 @@ with it. When that folder cannot be written (a card, a shared drive), it goes
 to the user data dir instead, under a name derived from the photo's absolute
 path. Reading takes whichever of the two was written last. The photo itself is
 never touched.
+
+Besides the settings, a sidecar may hold the photo's edit history (``history``: the app's undo
+steps, so they survive moving between photos and restarting). It is optional: sidecars without it
+(older ones, the command line's) load as before, and a save that gives no history keeps the one
+already there.
 """
 
 from __future__ import annotations
@@ -57,6 +62,8 @@ class Saved:
     path: Path
     settings: dict                              # usable values by name (the adjustments and e.g. "model")
     problems: list[str] = field(default_factory=list)
+    #: the edit history as saved (a JSON object the app reads and checks), or None
+    history: Optional[dict] = None
 
     def adjustments(self, base: Optional[Adjustments] = None) -> Adjustments:
         """``base`` (default: the defaults) with the saved adjustments."""
@@ -91,7 +98,8 @@ def _read(path: Path) -> Optional[Saved]:
     good = Adjustments.valid_keys(settings)
     clean = {key: (getattr(adjustments, key) if key in good else value) for key, value in settings.items()
              if key in good or key not in Adjustments.names()}
-    return Saved(path, clean, problems)
+    history = data.get("history") if "settings" in data else None
+    return Saved(path, clean, problems, history if isinstance(history, dict) else None)
 
 
 def _read_small(path: Path) -> Optional[str]:
@@ -140,19 +148,26 @@ def load_settings(photo_path: PathLike) -> Optional[dict]:
     return None if saved is None else saved.settings
 
 
-def save_settings(photo_path: PathLike, settings: dict) -> Path:
-    """Write the photo's settings atomically; returns the sidecar's path.
+def save_settings(photo_path: PathLike, settings: dict, history: Optional[dict] = None) -> Path:
+    """Write the photo's settings (and edit ``history``, else the one saved before is kept)
+    atomically; returns the sidecar's path.
 
     Beside the photo when that works, else in the user data dir.
     """
     photo = Path(photo_path)
-    text = json.dumps({
+    if history is None:
+        saved = load(photo)
+        history = saved.history if saved is not None else None
+    content = {
         "format": "clode-sidecar",
         "version": FORMAT_VERSION,
         "software": f"clode {__version__}",
         "photo": photo.name,
         "settings": settings,
-    }, indent=2, sort_keys=True) + "\n"
+    }
+    if history is not None:
+        content["history"] = history
+    text = json.dumps(content, indent=2, sort_keys=True) + "\n"
     try:
         return write_text(sidecar_path(photo), text)
     except OSError:

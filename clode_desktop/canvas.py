@@ -8,6 +8,7 @@ pixel on one physical screen pixel, also on HiDPI screens.
 
 from __future__ import annotations
 
+import math
 from typing import Optional
 
 import numpy as np
@@ -45,6 +46,7 @@ class Canvas(QWidget):
         self._original: Optional[QImage] = None
         self._result: Optional[QImage] = None
         self._full: Optional[tuple[int, int]] = None     # (H, W) of the photo
+        self._photo: object = None                       # which photo is shown (its path)
         self._mode = RESULT
         self._divider = 0.5
         self._zoom = 1.0
@@ -59,14 +61,17 @@ class Canvas(QWidget):
         self._center_start = QPointF()
 
     # -- content ----------------------------------------------------------------------------
-    def set_original(self, img8: np.ndarray, full_size: tuple[int, int], same_photo: bool = False) -> None:
-        """Show an original (H x W x 3 uint8); ``full_size`` = the photo's (H, W).
+    def set_original(self, img8: np.ndarray, full_size: tuple[int, int], photo: object = None) -> None:
+        """Show an original (H x W x 3 uint8); ``full_size`` = the photo's (H, W); ``photo``
+        names it (its path).
 
-        ``same_photo``: a sharper version of what is shown (the full decode after a
-        preview), so the result and the zoom stay."""
-        new_photo = not same_photo or self._full != tuple(full_size)
+        The same photo again (the full decode after a preview) keeps the result and the zoom.
+        Another photo drops the result: until its own first render arrives, "after" shows its
+        original, never the previous photo's result beside it."""
+        new_photo = photo is None or photo != self._photo or self._full != tuple(full_size)
         self._original = qimage_from_array(img8)
         self._full = (int(full_size[0]), int(full_size[1]))
+        self._photo = photo
         if new_photo:
             self._result = None
             self._detail = None
@@ -79,7 +84,7 @@ class Canvas(QWidget):
 
     def clear(self, message: str = "") -> None:
         self._original = self._result = self._detail = None
-        self._full = None
+        self._full = self._photo = None
         if message:
             self._message = message
         self.update()
@@ -192,7 +197,9 @@ class Canvas(QWidget):
     def viewports(self) -> list[QRectF]:
         r = QRectF(self.rect())
         if self._mode == SIDE:
-            half = (r.width() - SIDE_GAP) / 2
+            # Whole pixels: the two halves are the same photo rect shifted by a whole number of
+            # pixels, so the original and the result line up pixel for pixel.
+            half = math.floor((r.width() - SIDE_GAP) / 2)
             return [QRectF(r.left(), r.top(), half, r.height()),
                     QRectF(r.left() + half + SIDE_GAP, r.top(), half, r.height())]
         return [r]
@@ -276,8 +283,10 @@ class Canvas(QWidget):
         s = self._scale()
         top_left = vp.center() - self._center * s
         # On whole device pixels, so that at 100 % each photo pixel is exactly one screen pixel.
+        # (floor(v + 0.5), not round(): Python's round() sends halves to the even number, which
+        # could put the two halves of side-by-side one pixel apart.)
         dpr = self._dpr()
-        x, y = round(top_left.x() * dpr) / dpr, round(top_left.y() * dpr) / dpr
+        x, y = math.floor(top_left.x() * dpr + 0.5) / dpr, math.floor(top_left.y() * dpr + 0.5) / dpr
         return QRectF(x, y, w * s, h * s)
 
     def divider_x(self) -> float:
@@ -296,6 +305,7 @@ class Canvas(QWidget):
             p.drawText(self.rect(), Qt.AlignmentFlag.AlignCenter, self._message)
             p.end()
             return
+        # no result yet (a photo just opened): the original on both sides, labelled as such
         show_result = self._result is not None and not self._peek
         before = (self._original, self._detail[1] if self._detail else None)
         after = (self._result, self._detail[2] if self._detail else None) if show_result else before
@@ -311,13 +321,13 @@ class Canvas(QWidget):
             self._draw(p, after, vp, QRectF(x, vp.top(), vp.right() - x, vp.height()))
             self._draw_divider(p, self._shown(vp), x)
             self._label(p, self._shown(vp), "Before", left=True)
-            self._label(p, self._shown(vp), "Before" if self._peek else "After", left=False)
+            self._label(p, self._shown(vp), "After" if show_result else "Before", left=False)
         else:
             self._draw(p, before, vps[0], vps[0])
             self._draw(p, after, vps[1], vps[1])
             p.fillRect(QRectF(vps[0].right(), 0, SIDE_GAP, self.height()), QColor(20, 20, 20))
             self._label(p, self._shown(vps[0]), "Before", left=True)
-            self._label(p, self._shown(vps[1]), "Before" if self._peek else "After", left=True)
+            self._label(p, self._shown(vps[1]), "After" if show_result else "Before", left=True)
         if self._overlay:
             self._pill(p, QPointF(self.width() / 2, self.height() - 28), self._overlay, centered=True)
         p.end()

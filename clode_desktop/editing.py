@@ -22,6 +22,9 @@ from .history import History
 #: A full render slower than this (seconds) makes dial moves render drafts first.
 DRAFT_WHEN_SLOWER_THAN = 0.12
 
+#: The history's name for Edit › Reset to Default.
+RESET_LABEL = "Reset to default"
+
 # What ``render_request`` answers.
 RENDER, PREPARE, WAIT = "render", "prepare", "wait"
 
@@ -100,8 +103,18 @@ class Editing:
         base = Adjustments(T=self.default_T)
         self.adjustments = self.saved.adjustments(base) if self.saved is not None else base
         self.own_T = self.saved is not None and "T" in self.saved.settings
-        self.history.restart(self.adjustments)
+        if self.saved is not None and self.saved.history is not None:
+            self.history.load(self.saved.history, self.adjustments)     # its undo steps, from its sidecar
+        else:
+            self.history.restart(self.adjustments)
         return self.adjustments
+
+    def take_shown(self, adjustments: Adjustments) -> None:
+        """The widgets show ``adjustments`` (the dial rounds T): that is the edit, and where the
+        history stands (else a history saved with the unrounded value would not match the saved
+        settings when the photo is opened again)."""
+        self.adjustments = adjustments
+        self.history.rebase(adjustments)
 
     def decoded(self, opened: Any) -> bool:
         """The full decode arrived; False when it is stale (another photo was opened since)."""
@@ -144,12 +157,15 @@ class Editing:
         """The user changed settings. Returns whether the sidecar is now due (a photo is open).
 
         The user's own T cancels a pending Auto on open; the noise reduction does not."""
+        return self._edit(changes, None)
+
+    def _edit(self, changes: dict, label: Optional[str]) -> bool:
         before = self.adjustments
         self.adjustments = before.replace(**changes)
         if "T" in changes:
             self.auto_on_open = False
             self.own_T = True
-        self.history.record(self.adjustments)
+        self.history.record(self.adjustments, label)
         return self._changed(before)
 
     def _changed(self, before: Adjustments) -> bool:
@@ -168,6 +184,10 @@ class Editing:
     def redo(self) -> Optional[Adjustments]:
         return self._step(self.history.redo())
 
+    def go_to(self, index: int) -> Optional[Adjustments]:
+        """Back (or forward) to entry ``index`` of the history list."""
+        return self._step(self.history.go_to(index))
+
     def _step(self, adjustments: Optional[Adjustments]) -> Optional[Adjustments]:
         if adjustments is None:
             return None
@@ -177,17 +197,18 @@ class Editing:
         self._changed(before)
         return adjustments
 
-    def apply(self, adjustments: Adjustments) -> bool:
-        """Set the whole edit as one step of its own (Reset, a paste). Returns whether the sidecar is due."""
+    def apply(self, adjustments: Adjustments, label: Optional[str] = None) -> bool:
+        """Set the whole edit as one step of its own (Reset, a paste), named ``label`` in the history
+        (else by what changed). Returns whether the sidecar is due."""
         self.history.seal()
         changes = {k: getattr(adjustments, k) for k in Adjustments.names()}
-        due = self.edit(**changes)
+        due = self._edit(changes, label)
         self.history.seal()
         return due
 
     def reset_to_default(self) -> bool:
         """The model's default T and the default finishing, as one step."""
-        return self.apply(Adjustments(T=self.default_T))
+        return self.apply(Adjustments(T=self.default_T), RESET_LABEL)
 
     @property
     def wants_drafts(self) -> bool:

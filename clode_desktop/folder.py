@@ -3,7 +3,8 @@
 ``thumbnail`` runs on a background thread (the folder session's task lane): it decodes a small
 preview once and keeps it in the user cache dir, keyed by the photo's path, size and modification
 time, so a folder opened again fills its strip at once. ``paste_settings`` writes chosen settings into
-other photos' sidecars (copy/paste across a burst), keeping whatever else they hold.
+other photos' sidecars (copy/paste across a burst), keeping whatever else they hold, as a step of
+each photo's edit history.
 """
 
 from __future__ import annotations
@@ -22,6 +23,8 @@ from clode.atomic import atomic_path
 from clode.errors import ClodeError
 from clode.imageio import find_images, load_preview
 from clode.pixels import fit_size, resize, to_uint8
+
+from .history import History, paste_label
 
 #: Long side of a thumbnail in pixels (the strip shows them smaller; HiDPI screens get them sharp).
 THUMB_SIDE = 160
@@ -85,17 +88,27 @@ def thumbnail(photo: Path, side: int = THUMB_SIDE) -> np.ndarray:
     return img8
 
 
-def paste_settings(photos: Iterable[Path], source: Adjustments, names: Iterable[str]) -> list[str]:
-    """Write the settings ``names`` of ``source`` into each photo's sidecar (other saved values stay).
-    Returns one line per photo that could not be written."""
+def paste_settings(photos: Iterable[Path], source: Adjustments, names: Iterable[str],
+                   base: Adjustments = Adjustments()) -> list[str]:
+    """Write the settings ``names`` of ``source`` into each photo's sidecar (other saved values stay),
+    as a step of the photo's edit history, so that opening it and pressing Ctrl+Z undoes the paste.
+    ``base``: the edit of a photo that has none saved (the model's default T). Returns one line per
+    photo that could not be written."""
+    names = list(names)
     values = {n: getattr(source, n) for n in names}
+    label = paste_label(names)
     problems = []
     for photo in photos:
         saved = sidecar.load(photo)
         settings = dict(saved.settings) if saved is not None else {}
+        before = saved.adjustments(base) if saved is not None else base
+        history = History(before)
+        if saved is not None and saved.history is not None:
+            history.load(saved.history, before)
         settings.update(values)
+        history.record(Adjustments.from_mapping(settings, base), label)
         try:
-            sidecar.save_settings(photo, settings)
+            sidecar.save_settings(photo, settings, history.to_dict())
         except ClodeError as e:
             problems.append(str(e))
     return problems

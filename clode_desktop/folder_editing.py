@@ -15,6 +15,7 @@ from clode.errors import ClodeError
 from .editing import Editing
 from .filmstrip import Filmstrip
 from .folder_session import FolderSession
+from .history import paste_label
 from .settings import Settings
 
 
@@ -26,7 +27,7 @@ class FolderEditing(QObject):
 
     def __init__(self, window: QWidget, folder: FolderSession, filmstrip: Filmstrip, editing: Editing,
                  settings: Settings, *, set_navigable: Callable[[bool], None], open_file: Callable[[Path], None],
-                 apply_edit: Callable[[Adjustments], None], save_sidecar: Callable[[], None],
+                 apply_edit: Callable[..., None], save_sidecar: Callable[[], None],
                  notify: Callable[[str], None], error: Callable[[str], None]) -> None:
         super().__init__(window)
         self.window, self.folder, self.filmstrip, self.editing, self.settings = (window, folder, filmstrip,
@@ -101,10 +102,11 @@ class FolderEditing(QObject):
             if title.startswith("Paste"):
                 self._clipboard = (source, names)
         others = [p for p in targets if not self.editing.is_current(p)]
-        for problem in self.folder.paste(others, source, names):
+        for problem in self.folder.paste(others, source, names, Adjustments(T=self.editing.default_T)):
             self._error(problem)
         if len(others) < len(targets):
-            self._apply_edit(self.editing.adjustments.replace(**{n: getattr(source, n) for n in names}))
+            self._apply_edit(self.editing.adjustments.replace(**{n: getattr(source, n) for n in names}),
+                             label=paste_label(names))
         self._notify(f"{title}: {', '.join(names)} on {len(targets)} photo{'s' if len(targets) != 1 else ''}")
         return targets
 

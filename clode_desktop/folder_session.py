@@ -91,9 +91,10 @@ class FolderSession(QObject):
         return photo
 
     # -- settings across photos --------------------------------------------------------------------
-    def paste(self, photos: list[Path], source, names: list[str]) -> list[str]:
-        """Write ``names`` of ``source`` into the sidecars of ``photos``; mark them. Problems, one line each."""
-        problems = folder.paste_settings(photos, source, names)
+    def paste(self, photos: list[Path], source, names: list[str], base) -> list[str]:
+        """Write ``names`` of ``source`` into the sidecars of ``photos`` (``base``: the edit of a photo
+        without one); mark them. Problems, one line each."""
+        problems = folder.paste_settings(photos, source, names, base)
         for p in photos:
             self.strip.set_marked(p, folder.has_settings(p))
         return problems

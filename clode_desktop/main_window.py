@@ -17,11 +17,12 @@ from clode.imageio import SUPPORTED_EXTENSIONS, is_supported
 
 from .canvas import MODES, SPLIT, Canvas
 from .detail_renders import DetailRenders
-from .editing import PREPARE, RENDER, Editing
+from .editing import PREPARE, RENDER, RESET_LABEL, Editing
 from .engine import Engine, ModelState, Opened, Rendered
 from .filmstrip import Filmstrip
 from .folder_editing import FolderEditing
 from .folder_session import FolderSession
+from .history_panel import HistoryDock
 from .model_choice import ModelChoice
 from .photo_export import PhotoExporter
 from .settings import Settings
@@ -115,6 +116,12 @@ class MainWindow(QMainWindow):
         row.addLayout(left, 1)
         row.addWidget(self.panel)
         self.setCentralWidget(central)
+        # The edit history as a list to click back to.
+        self.history_dock = HistoryDock(self)
+        self.history_list = self.history_dock.list
+        self.addDockWidget(Qt.DockWidgetArea.LeftDockWidgetArea, self.history_dock)
+        self.history_dock.setVisible(self.settings.history_shown())
+        self.history_list.entryChosen.connect(self.go_to_history)
         self.exposure = self.panel.exposure
         self.histogram = self.panel.histogram
         self.histogram.set_mode(self.settings.histogram_mode() if self.settings.histogram_mode() in ("rgb", "luminance") else "rgb")
@@ -193,11 +200,17 @@ class MainWindow(QMainWindow):
         self.panel.set_colour_noise(adjustments.colour_noise)
         self.panel.set_neutral(adjustments.neutral)
         self.panel.set_protect(adjustments.protect)
-        self.editing.adjustments = adjustments.replace(T=self.exposure.value(),
-                                                       denoise=self.panel.denoise_value(),
-                                                       colour_noise=self.panel.colour_noise_value(),
-                                                       neutral=self.panel.neutral_value(),
-                                                       protect=self.panel.protect_value())
+        self.editing.take_shown(adjustments.replace(T=self.exposure.value(),
+                                                    denoise=self.panel.denoise_value(),
+                                                    colour_noise=self.panel.colour_noise_value(),
+                                                    neutral=self.panel.neutral_value(),
+                                                    protect=self.panel.protect_value()))
+        self._show_history()
+
+    def _show_history(self) -> None:
+        """The history list follows the open photo's history (a step, an undo, another photo)."""
+        history = self.editing.history
+        self.history_list.show_entries(history.entries(), history.index)
 
     # ------------------------------------------------------------------------------------------
     # messages
@@ -285,6 +298,7 @@ class MainWindow(QMainWindow):
         self._final_timer.stop()
         self.last_render = None
         opening = self.editing.open(path, sidecar.load(path), self.settings.start_at_auto())
+        self._show_history()
         if opening.warning:
             # A damaged value in the photo's sidecar: that setting starts at its default.
             log.warning("%s", opening.warning)
@@ -316,7 +330,7 @@ class MainWindow(QMainWindow):
         if preview.path != self.photo_path:
             return
         self.editing.forget_previous()          # the engine now holds the new photo
-        self.canvas.set_original(preview.view, preview.full_size)
+        self.canvas.set_original(preview.view, preview.full_size, photo=preview.path)
         self.status.size_status.setText(f"{preview.full_size[1]} × {preview.full_size[0]}")
         if self.model_state is not None:
             self._show_adjustments(self.editing.apply_saved())
@@ -336,8 +350,7 @@ class MainWindow(QMainWindow):
     def _opened(self, opened: Opened) -> None:
         if not self.editing.decoded(opened):
             return
-        shown = self.canvas.has_image()
-        self.canvas.set_original(opened.view, opened.full_size, same_photo=shown)
+        self.canvas.set_original(opened.view, opened.full_size, photo=opened.path)
         self.canvas.set_overlay("" if self.model_state else "No model loaded: showing the original")
         self.status.size_status.setText(f"{opened.full_size[1]} × {opened.full_size[0]}")
         self.panel.set_photo_info({"File": opened.path.name, **opened.info})
@@ -499,6 +512,7 @@ class MainWindow(QMainWindow):
     def _edited(self, **changes) -> None:
         if self.editing.edit(**changes):
             self._sidecar_timer.start()
+        self._show_history()
 
     def auto_exposure(self, remember: bool = True) -> None:
         """Set T to the photo's automatic exposure. ``remember=False`` (a new photo starting at Auto)
@@ -530,11 +544,12 @@ class MainWindow(QMainWindow):
     # ------------------------------------------------------------------------------------------
     # history and settings across photos
 
-    def _apply_edit(self, adjustments: Optional[Adjustments], step: bool = True) -> None:
-        """Show ``adjustments`` (an undo, a redo: ``step`` False; Reset, a paste: a step of its own) and render."""
+    def _apply_edit(self, adjustments: Optional[Adjustments], step: bool = True, label: Optional[str] = None) -> None:
+        """Show ``adjustments`` (an undo, a redo: ``step`` False; Reset, a paste: a step of its own,
+        named ``label`` in the history) and render."""
         if adjustments is None or not self.editing.can_edit:
             return
-        due = self.editing.apply(adjustments) if step else self.editing.opened is not None
+        due = self.editing.apply(adjustments, label) if step else self.editing.opened is not None
         self._show_adjustments(self.editing.adjustments)
         if due:
             self._sidecar_timer.start()
@@ -548,8 +563,15 @@ class MainWindow(QMainWindow):
         if self.editing.can_edit:
             self._apply_edit(self.editing.redo(), step=False)
 
+    def go_to_history(self, index: int) -> None:
+        """Back (or forward) to entry ``index`` of the history list."""
+        if self.editing.can_edit:
+            self._apply_edit(self.editing.go_to(index), step=False)
+        else:
+            self._show_history()                # nothing to edit yet: the list keeps showing where we stand
+
     def reset_edit(self) -> None:
-        self._apply_edit(Adjustments(T=self.editing.default_T))
+        self._apply_edit(Adjustments(T=self.editing.default_T), label=RESET_LABEL)
 
     def copy_settings(self) -> None:
         self.folder_editing.copy_settings()
@@ -572,7 +594,7 @@ class MainWindow(QMainWindow):
         if settings is None:
             return
         try:
-            sidecar.save_settings(self.photo_path, settings)
+            sidecar.save_settings(self.photo_path, settings, self.editing.history.to_dict())
         except ClodeError as e:
             self.notify(str(e))
         else:
@@ -625,6 +647,7 @@ class MainWindow(QMainWindow):
             app.removeEventFilter(self)
         self.settings.set_geometry(self.saveGeometry())
         self.settings.set_histogram_mode(self.histogram.mode())
+        self.settings.set_history_shown(not self.history_dock.isHidden())
         self.settings.sync()
         self.folder.shutdown()
         self.tasks.shutdown()

@@ -17,8 +17,8 @@ from PySide6.QtWidgets import (QGroupBox, QHBoxLayout, QInputDialog, QListWidget
 
 from clode.adjustments import Adjustments
 from clode.errors import ClodeError
-from clode.model_library import (card_summary, delete_model, model_card, rename_model, render_small, small_image,
-                                 trained_models, unfinished_runs)
+from clode.model_library import (card_summary, delete_model, model_card, model_from_run, rename_model, render_small,
+                                 small_image, trained_models, unfinished_runs)
 from clode.paths import model_path_for, user_models_dir
 
 from .training_widgets import CompareDialog, hint
@@ -125,7 +125,8 @@ class ModelShelf(QGroupBox):
         is_model = path is not None and path.suffix == ".safetensors"
         is_run = path is not None and path.suffix == ".checkpoints"
         has_photo = self.editor is not None and self.editor.photo_view() is not None
-        self.use_button.setEnabled(is_model and self.editor is not None)
+        # a stopped run's last checkpoint is a usable model too (Use makes it one of its own)
+        self.use_button.setEnabled((is_model or is_run) and self.editor is not None)
         self.compare_button.setEnabled(is_model and self.editor is not None)
         self.compare_button.setToolTip("" if has_photo else "Open a photo in the editor to compare on it")
         self.rename_button.setEnabled(is_model)
@@ -133,7 +134,8 @@ class ModelShelf(QGroupBox):
         if is_model:
             self.card_label.setText(card_summary(model_card(path)))
         elif is_run:
-            self.card_label.setText("A stopped run: select it and choose Resume to continue training.")
+            self.card_label.setText("A stopped run: Resume continues training; “Use in the editor” keeps "
+                                    "its last checkpoint as a model of its own and uses it.")
             self.runSelected.emit(path.stem)
         else:
             self.card_label.setText("Trained models appear here." if not self.model_list.count() else "")
@@ -141,8 +143,18 @@ class ModelShelf(QGroupBox):
 
     def use_selected(self) -> None:
         path = self.selected_path()
-        if path is None or self.editor is None or path.suffix != ".safetensors":
+        if path is None or self.editor is None or path.suffix not in (".safetensors", ".checkpoints"):
             return
+        if path.suffix == ".checkpoints":
+            if self.busy(path):
+                self.message.emit("That run is training now: stop it first.")
+                return
+            try:
+                path = model_from_run(path)
+            except (ClodeError, OSError) as e:
+                self.message.emit(f"Could not use the run's checkpoint: {e}")
+                return
+            self.modelsChanged.emit()
         self.editor.use_model(path)
         self.refresh(select=path)
 

@@ -8,14 +8,7 @@ from PySide6.QtWidgets import QCheckBox, QDialog, QDialogButtonBox, QLabel, QVBo
 
 from clode.adjustments import Adjustments
 
-LABELS = {"T": "Exposure (T)", "denoise": "Denoiser", "colour_noise": "Colour noise", "neutral": "Neutral colours",
-          "protect": "Protect highlights"}
-
-
-def describe(name: str, value) -> str:
-    if isinstance(value, bool):
-        return "on" if value else "off"
-    return f"{value:.2f}" if name == "T" else f"{value * 100:.0f} %"
+from .history import LABELS, describe
 
 
 class PasteDialog(QDialog):

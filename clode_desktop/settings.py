@@ -115,6 +115,13 @@ class Settings:
     def set_compare_mode(self, mode: str) -> None:
         self.q.setValue("view/compare", mode)
 
+    def history_shown(self) -> bool:
+        """Whether the History list is shown (View › History)."""
+        return self._get("view/history", True, bool)
+
+    def set_history_shown(self, on: bool) -> None:
+        self.q.setValue("view/history", bool(on))
+
     def histogram_mode(self) -> str:
         return self._get("view/histogram", "rgb", str)
 

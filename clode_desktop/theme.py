@@ -21,6 +21,10 @@ QToolButton:hover { background: #3c3c3c; }
 QStatusBar { background: #2d2d2d; color: #b8b8b8; }
 QStatusBar QLabel { color: #b8b8b8; padding: 0 6px; }
 QPushButton { padding: 4px 12px; }
+QDockWidget#historyDock::title { background: #2d2d2d; padding: 6px 10px; }
+QDockWidget#historyDock { color: #9a9a9a; font-weight: bold; }
+QListWidget#historyList { background: #2d2d2d; border: none; font-weight: normal; }
+QListWidget#historyList::item { padding: 3px 8px; }
 """
 
 

@@ -14,12 +14,18 @@ from PySide6.QtWidgets import QLabel, QMainWindow, QMenu, QMessageBox, QSizePoli
 from . import theme
 from .canvas import MODE_NAMES, MODES
 from .settings import Settings
+from .shortcuts_dialog import show_shortcuts
 
 COMPARE_TIPS = {"result": "Only the result", "split": "Original left, result right; drag the divider",
                 "side": "Original and result side by side"}
 
 
-def make_action(parent, text: str, slot, shortcut=None, tip: str = "") -> QAction:
+def make_action(parent, text: str, slot: Callable[[], object], shortcut=None, tip: str = "") -> QAction:
+    """An action that calls ``slot()`` with no arguments.
+
+    ``triggered`` carries ``checked``; PySide passes it to any slot with a parameter to spare, so a
+    slot with optional parameters (``paste_settings(names=None)``) would get ``False`` as its first
+    argument. Connecting through a lambda without parameters keeps ``checked`` out of every slot."""
     action = QAction(text, parent)
     if shortcut is not None:
         if isinstance(shortcut, (list, tuple)):
@@ -29,7 +35,7 @@ def make_action(parent, text: str, slot, shortcut=None, tip: str = "") -> QActio
     if tip:
         action.setToolTip(tip + (f" ({action.shortcut().toString(QKeySequence.SequenceFormat.NativeText)})"
                                  if shortcut else ""))
-    action.triggered.connect(slot)
+    action.triggered.connect(lambda: slot())
     return action
 
 
@@ -128,8 +134,16 @@ class WindowActions:
         view_menu.addSeparator()
         for a in self.nav_actions:
             view_menu.addAction(a)
+        view_menu.addSeparator()
+        self.history_action = w.history_dock.toggleViewAction()
+        self.history_action.setText("History")
+        self.history_action.setShortcut(QKeySequence("Ctrl+H"))
+        self.history_action.setToolTip("Show or hide the list of this photo's edits (click one to go back to it)")
+        view_menu.addAction(self.history_action)
         help_menu = bar.addMenu("&Help")
-        help_menu.addAction(make_action(w, "Keyboard shortcuts", lambda: show_shortcuts(w)))
+        self.shortcuts_action = make_action(w, "Keyboard Shortcuts…", lambda: show_shortcuts(w),
+                                            QKeySequence.StandardKey.HelpContents, "Every shortcut, searchable")
+        help_menu.addAction(self.shortcuts_action)
         help_menu.addAction(make_action(w, "About CLODE Desktop", lambda: show_about(w)))
         self.recent.update()
 
@@ -211,22 +225,6 @@ class RecentMenu:
     def clear(self) -> None:
         self.settings.clear_recent_files()
         self.update()
-
-
-def show_shortcuts(parent: QWidget) -> None:
-    QMessageBox.information(parent, "Keyboard shortcuts", "\n".join([
-        "Ctrl+O  open a photo          Ctrl+Shift+O  open a folder",
-        "← / →  previous / next photo  Home / End  first / last photo",
-        "Ctrl+Z  undo                  Ctrl+Shift+Z  redo          Ctrl+R  reset",
-        "Ctrl+Shift+C / V  copy / paste settings   Ctrl+Shift+S  sync to the selection",
-        "Ctrl+E  export",
-        "Ctrl+0  fit                   Ctrl+1  100 %",
-        "Ctrl++ / Ctrl+-  zoom          wheel  zoom at the pointer",
-        "drag  pan (or move the split divider)",
-        "Y  next compare mode          hold \\  show the original",
-        "dial: Up/Down fine steps (←/→ too without a folder), Page Up/Down coarse,",
-        "      drag to turn, double-click resets T",
-    ]))
 
 
 def show_about(parent: QWidget) -> None:

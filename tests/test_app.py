@@ -679,3 +679,73 @@ def test_damaged_sidecar_opens_at_defaults_with_a_warning(qtbot, make_window, jp
     assert "colour noise" in w.message_label.text() and jpeg.name in w.message_label.text()   # visible
     with qtbot.waitSignal(**final_render(w, 1.5)):
         type_T(qtbot, w, "1.5")                          # editing works
+
+
+def _right_of_divider(shot, c):
+    """A band through the middle of the photo, right of the split divider (away from labels and edges)."""
+    rect = c.photo_rect(c.viewports()[0])
+    y = int(rect.center().y())
+    return shot[y - 4:y + 4, int(c.divider_x()) + 20:int(rect.right()) - 8]
+
+
+def test_switching_photos_never_shows_the_previous_result_beside_the_new_original(qtbot, make_window, tmp_path):
+    """Defect: just after switching, the split view showed the new photo's before beside the previous
+    photo's after (two photos of the same size kept the old result)."""
+    folder = tmp_path / "two"
+    folder.mkdir()
+    base = dark_rgb()
+    Image.fromarray((base * 255).round().astype(np.uint8)).save(folder / "a.png")
+    Image.fromarray((base[::-1, ::-1] * 0.3 * 255).round().astype(np.uint8)).save(folder / "b.png")   # other, darker
+    w = make_window()
+    c = w.canvas
+    open_and_render(qtbot, w, folder / "a.png")
+    with qtbot.waitSignal(**final_render(w, 5.5)):
+        type_T(qtbot, w, "5.5")                  # a bright result
+    w.mode_actions[SPLIT].trigger()
+    seen = {}
+
+    def at_switch(opened):
+        # the moment the new photo is shown, before its first render can arrive
+        seen["result"] = c.result_image()
+        seen["shot"] = as_array(c.grab().toImage())
+        c.set_peek(True)                         # the original on both sides
+        seen["originals"] = as_array(c.grab().toImage())
+        c.set_peek(False)
+    w.photoOpened.connect(at_switch)
+    with qtbot.waitSignal(**final_render(w)):
+        w.open_file(folder / "b.png")
+    w.photoOpened.disconnect(at_switch)
+    assert seen["result"] is None
+    after_side, original_there = _right_of_divider(seen["shot"], c), _right_of_divider(seen["originals"], c)
+    assert after_side.size > 0 and np.abs(after_side.astype(int) - original_there.astype(int)).max() <= 2   # B's original, not A's result
+    assert c.result_image() is not None          # then B's own result arrives
+
+
+def test_side_by_side_keeps_zoom_and_pan_in_sync(qtbot, make_window, jpeg, artifacts):
+    """Zoomed with the wheel and panned by dragging in the right half, both halves show the same
+    part of the photo, pixel for pixel (compared with the original shown on both sides)."""
+    from PySide6.QtGui import QWheelEvent
+    w = make_window()
+    w.resize(903, 600)                           # an odd width: the halves must still line up
+    open_and_render(qtbot, w, jpeg)
+    c = w.canvas
+    w.mode_actions[SIDE].trigger()
+    left, right = c.viewports()
+    at = QPointF(right.center().x() + 17, right.center().y() - 9)
+    for _ in range(3):
+        wheel = QWheelEvent(at, c.mapToGlobal(at), QPoint(0, 0), QPoint(0, 120), Qt.MouseButton.NoButton,
+                            Qt.KeyboardModifier.NoModifier, Qt.ScrollPhase.NoScrollPhase, False)
+        QApplication.sendEvent(c, wheel)
+    assert not c.is_fit() and c.zoom() > 1.5
+    _drag(c, at.toPoint(), at.toPoint() + QPoint(-23, 11))
+    left, right = c.viewports()
+    shift = right.left() - left.left()
+    assert c.photo_rect(left).translated(shift, 0) == c.photo_rect(right)
+    c.set_peek(True)
+    shot = as_array(c.grab().toImage())
+    c.set_peek(False)
+    h, half = shot.shape[0], int(left.width())
+    a = shot[40:h - 40, 4:half - 4]
+    b = shot[40:h - 40, int(right.left()) + 4:int(right.left()) + half - 4]
+    assert a.shape == b.shape and np.array_equal(a, b)
+    c.grab().save(str(artifacts / "side_by_side_zoomed.png"))

@@ -221,3 +221,18 @@ def test_a_failed_open_gives_back_the_open_photo(photo, tmp_path):
     fresh = Editing()
     fresh.open(broken, None, False)
     assert fresh.open_failed(broken) and fresh.path is None and fresh.opened is None
+
+
+def test_the_history_goes_to_the_sidecar_and_comes_back_with_the_photo(photo, tmp_path, monkeypatch):
+    monkeypatch.setenv("CLODE_DATA_DIR", str(tmp_path / "userdata"))
+    e, _ = opened(photo)
+    e.edit(T=1.5)
+    e.history.seal()
+    e.apply(Adjustments(T=2.5), "Reset to default")
+    sidecar.save_settings(photo, e.sidecar_due("m"), e.history.to_dict())    # as the window saves it
+    other, _ = opened(tmp_path / "other.jpg")                                  # another photo, another editor
+    again, _ = opened(photo, sidecar.load(photo))
+    assert [label for label, _ in again.history.entries()] == ["Original", "Exposure (T) 1.50", "Reset to default"]
+    assert again.undo() == Adjustments(T=1.5) and again.dirty
+    assert again.go_to(0) == Adjustments(T=2.5) and again.go_to(2) == Adjustments(T=2.5)
+    assert not other.history.can_undo()

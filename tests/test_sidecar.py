@@ -83,3 +83,24 @@ def test_nowhere_to_write_is_one_clear_error(photo, tmp_path, monkeypatch):
     sidecar.sidecar_path(photo).mkdir()
     with pytest.raises(ClodeError, match="cannot save its settings"):
         sidecar.save_settings(photo, {"T": 1.0})
+
+
+def test_edit_history_is_optional_kept_and_older_sidecars_still_load(photo, data_dir):
+    """The app keeps each photo's undo steps in its sidecar: an older sidecar (no history) loads as
+    before; a save that gives no history (the command line, a paste) keeps the one there."""
+    # a sidecar as the previous version wrote it
+    sidecar.sidecar_path(photo).write_text(json.dumps({"format": "clode-sidecar", "version": 1, "photo": photo.name,
+                                                       "settings": {"T": 2.0}}))
+    saved = sidecar.load(photo)
+    assert saved.settings == {"T": 2.0} and saved.history is None
+    history = {"steps": [{"label": "Original", "settings": {"T": 3.0}}, {"label": "x", "settings": {"T": 2.0}}],
+               "at": 1}
+    sidecar.save_settings(photo, {"T": 2.0}, history)
+    assert sidecar.load(photo).history == history
+    sidecar.save_settings(photo, {"T": 2.5})
+    assert sidecar.load(photo).history == history and sidecar.load_settings(photo) == {"T": 2.5}
+    # a history that is not an object is ignored, the settings still load
+    data = json.loads(sidecar.sidecar_path(photo).read_text())
+    data["history"] = [1, 2]
+    sidecar.sidecar_path(photo).write_text(json.dumps(data))
+    assert sidecar.load(photo).history is None and sidecar.load_settings(photo) == {"T": 2.5}

@@ -19,6 +19,7 @@ from clode.paths import user_models_dir  # noqa: E402
 from clode.train import remove_partial_files  # noqa: E402
 from clode.training_data import scan_folders  # noqa: E402
 from clode.weights import DEFAULT_MODEL, load_model, save_model  # noqa: E402
+from PySide6.QtCore import Qt  # noqa: E402
 from PySide6.QtWidgets import QApplication, QLabel  # noqa: E402
 
 from clode_desktop import preferences, theme  # noqa: E402
@@ -217,6 +218,18 @@ def test_stop_keeps_the_checkpoint_and_resume_finishes(qtbot, window, photo_dir)
     assert f"checkpoint at step {kept} is kept" in panel.message()
     assert any("stopped at step" in n and "resumable" in n for n in panel.model_names())
     assert panel.resume_button.isEnabled() and panel.start_button.isEnabled()
+
+    # The stopped run's checkpoint is usable in the editor (it was not: Use stayed disabled): it
+    # becomes a model of its own, the editor renders with it, and the run stays resumable.
+    panel.select_model(run_dir)
+    assert panel.selected_path() == run_dir and panel.shelf.use_button.isEnabled()
+    with qtbot.waitSignal(window.rendered, timeout=WAIT):
+        qtbot.mouseClick(panel.shelf.use_button, Qt.MouseButton.LeftButton)
+    kept_model = user_models_dir() / f"stopped-step{kept}.safetensors"
+    assert window.model_state.path == kept_model and window.settings.model_path() == str(kept_model)
+    assert load_model(kept_model).info.card["checkpoint_step"] == kept
+    assert f"stopped-step{kept}   (in use)" in panel.model_names()
+    assert (run_dir / "latest.json").exists() and panel.resume_button.isEnabled()
 
     with qtbot.waitSignal(panel.finished, timeout=TRAIN_WAIT) as done:
         assert panel.resume("stopped")
