@@ -1,25 +1,61 @@
-"""CLODE: low-light enhancement with a neural ODE in exposure time (no Qt here)."""
+"""CLODE: low-light enhancement with a neural ODE in exposure time (no Qt here).
+
+The public API below is re-exported lazily (PEP 562): ``import clode`` or ``import clode.adjustments``
+loads no torch, so the Qt-free rules, the settings and the CLI's argument parsing start quickly; the
+first use of ``clode.Enhancer`` (or of any module that needs torch) loads it.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import Any
 
 from .heap import keep_large_buffers
 from .threads import set_thread_count, set_wait_policy
 
-set_wait_policy()          # before anything below imports torch (clode.threads says why)
+set_wait_policy()          # before anything imports torch (clode.threads says why)
 keep_large_buffers()     # before the first large buffer (clode.heap says why)
+set_thread_count()       # imports torch only when CLODE_THREADS asks for a count
 
-from .devices import Device, devices, resolve_device  # noqa: E402
-from .enhancer import Enhancer  # noqa: E402
-from .errors import Cancelled, ClodeError, ImageReadError, ImageWriteError, ModelLoadError  # noqa: E402
-from .network import CLODENet  # noqa: E402
-from .ode import EXACT, Solver  # noqa: E402
-from .progress import CancelToken  # noqa: E402
-from .session import Session  # noqa: E402
-from .version import __version__  # noqa: E402
-from .weights import ModelInfo, load_model, save_model  # noqa: E402
+# name -> the submodule that defines it
+_EXPORTS = {
+    "CLODENet": "network",
+    "CancelToken": "progress",
+    "Cancelled": "errors",
+    "ClodeError": "errors",
+    "Device": "devices",
+    "EXACT": "ode",
+    "Enhancer": "enhancer",
+    "ImageReadError": "errors",
+    "ImageWriteError": "errors",
+    "ModelInfo": "weights",
+    "ModelLoadError": "errors",
+    "Session": "session",
+    "Solver": "ode",
+    "__version__": "version",
+    "devices": "devices",
+    "load_model": "weights",
+    "resolve_device": "devices",
+    "save_model": "weights",
+}
 
-set_thread_count()
+__all__ = sorted(_EXPORTS)
 
-__all__ = [
-    "CLODENet", "CancelToken", "Cancelled", "ClodeError", "Device", "EXACT", "Enhancer",
-    "ImageReadError", "ImageWriteError", "ModelInfo", "ModelLoadError", "Session", "Solver", "__version__",
-    "devices", "load_model", "resolve_device", "save_model",
-]
+
+def __getattr__(name: str) -> Any:
+    if name in _EXPORTS:
+        value = getattr(importlib.import_module(f".{_EXPORTS[name]}", __name__), name)
+    else:
+        # ``clode.session`` and the like after a bare ``import clode``, as when this file imported eagerly
+        try:
+            value = importlib.import_module(f".{name}", __name__)
+        except ModuleNotFoundError as e:
+            if e.name != f"{__name__}.{name}":
+                raise
+            raise AttributeError(f"module {__name__!r} has no attribute {name!r}") from None
+    globals()[name] = value      # looked up once
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(__all__))

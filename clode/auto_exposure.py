@@ -32,7 +32,7 @@ until that point reaches ``WHITE_LEVEL`` predicts how bright the photo should be
 Auto picks the T whose result has that mean luminance (brightness rises
 monotonically with T, so a bisection on cheap proxy renders finds it).
 
-``benchmarks/study_auto_exposure.py`` measured it (the percentile and the level
+``benchmarks/quality/study_auto_exposure.py`` measured it (the percentile and the level
 were chosen on pairs made from ``photos/``, then scored on lowlight-dev, which
 they never saw): it gains +1.20 dB PSNR over T = 3 on lowlight-dev and +1.08 dB
 on the pairs; estimates of T from the input's or the result's mean brightness
@@ -82,7 +82,7 @@ ITERATIONS = 14
 #: The rules around the learned estimate (see the module doc). Their settings, and LEARNED_TRUST,
 #: were chosen by replaying them out of fold on the fitting photos (5 folds by photo: each shot's
 #: estimate from the predictor fitted without its photo) with the product's finish, one setting
-#: changed at a time (benchmarks/study_night_exposure.py --stage rules). As shipped, the 315 night
+#: changed at a time (benchmarks/quality/study_night_exposure.py --stage rules). As shipped, the 315 night
 #: shots gain +2.26 dB over T = 3 on average, 39 of them lose over 1 dB, and 5 of the 45 photos as
 #: they are change their brightness by 10 % or more. The alternatives are quoted beside each setting.
 #: Mid-tones: pixels between these percentiles of the input's luminance.
@@ -223,7 +223,7 @@ def estimate_T(session, predictor: Predictor, features: np.ndarray, view: Option
     estimated shortfall. Their errors are partly independent: on the fitting photos' night shots (5
     folds by photo, scored without the denoiser) the mean lost fewer shots by over 1 dB against T = 3
     than either (45 of 315, against 56 and 52) and gained more (+1.60 against +1.50 dB for both;
-    benchmarks/study_night_exposure.py). ``view`` and ``shortfall`` (``estimated_shortfall``): where the
+    benchmarks/quality/study_night_exposure.py). ``view`` and ``shortfall`` (``estimated_shortfall``): where the
     caller has them already."""
     T = predictor.T.predict(features)
     if predictor.shortfall is None:

@@ -325,7 +325,7 @@ def in_tree(path: Path, folder: Path) -> bool:
 
 #: Photos decoded ahead of the one being enhanced, and rendered photos waiting for (or in) their
 #: write behind it: with the one being enhanced, at most 1 + DECODE_AHEAD + WRITE_BEHIND photos
-#: are in memory (about 0.4 GB each at 24 MP; peak RSS of a 24 MP batch: see README) while the
+#: are in memory (about 0.4 GB each at 24 MP; peak RSS of a 24 MP batch: see docs/benchmarks.md) while the
 #: enhancer never waits for the disk.
 DECODE_AHEAD = 1
 WRITE_BEHIND = 1

@@ -3,7 +3,7 @@
 ``fast_denoiser(module, precision=..., channels_last=...)`` wraps the model's denoiser (whatever
 its layers: nothing here knows them) so that its convolutions run in bfloat16 or in the
 channels-last layout, and its output comes back as float32. float32 in the contiguous layout is
-the reference path; ``benchmarks/bench_denoise.py`` measures each choice on this machine and
+the reference path; ``benchmarks/speed/bench_denoise.py`` measures each choice on this machine and
 its difference from the reference in 8-bit levels.
 """
 
@@ -19,7 +19,7 @@ PRECISIONS = ("float32", "bfloat16")
 #: (AVX512-BF16 or AMX), in the channels-last layout; float32, the reference, everywhere else.
 #: On the 2-core AVX512-BF16 machine, loaded, a 24 MP photo's denoiser took 1.8 s instead of
 #: 5.4 s, and 1.15 s instead of 6.3 s, in two runs; its output differs from float32's by 0.11
-#: 8-bit levels on average, 0.9 at most (benchmarks/bench_denoise.py).
+#: 8-bit levels on average, 0.9 at most (benchmarks/speed/bench_denoise.py).
 AUTO = "auto"
 
 

@@ -42,17 +42,17 @@ LOSSY = ("jpeg", "webp")
 DEEP = ("png", "tiff")
 #: zlib level of every PNG written. Level 6 (zlib's default) took 3-14 s for a noisy 24 MP photo on
 #: one core; a lower level costs a few per cent of size for several times the speed
-#: (benchmarks/bench_png_level.py; the figures are in the commit that chose it).
+#: (benchmarks/speed/bench_png_level.py; the figures are in the commit that chose it).
 PNG_LEVEL = 1
 #: Row filter and zlib strategy (imagecodecs' codes): the "sub" filter with run-length matching,
 #: as OpenCV writes fast PNGs. On a grainy 24 MP photo, 16-bit: 3.2-3.6x faster than per-row
 #: filter choice with zlib's default matching, and 2-3 % smaller; 8-bit: 2-3x faster than
 #: Pillow at level 1, 19 % smaller when grainy, 9 % larger when smooth
-#: (benchmarks/bench_png16.py; the figures are in the commit that chose it).
+#: (benchmarks/speed/bench_png16.py; the figures are in the commit that chose it).
 PNG_FILTER = 16      # imagecodecs.PNG.FILTER.SUB
 PNG_STRATEGY = 3     # imagecodecs.PNG.STRATEGY.RLE (zlib's Z_RLE)
 #: zlib level of deflate-compressed TIFFs (tifffile's default is 6): on a grainy 16-bit 24 MP photo
-#: level 1 took 3.0 s against 5.0 s, and was 2 % smaller (benchmarks/bench_png16.py).
+#: level 1 took 3.0 s against 5.0 s, and was 2 % smaller (benchmarks/speed/bench_png16.py).
 TIFF_DEFLATE_LEVEL = 1
 #: JPEG quality when a JPEG is written because the source was one (``clode enhance``'s default).
 HIGH_QUALITY = 95

@@ -39,7 +39,7 @@ GRID = np.round(np.arange(-1.0, 6.001, 0.25), 2)
 #: photo's first is only 0-1 EV short instead (so the predictor also sees photos that need little
 #: or no brightening). Each photo also counts once as it is (T = 0). Seven, not three: with twice the
 #: shots the cross-validated error of T fell from 0.66 to 0.64 and the held-out gain over T = 3 rose
-#: from +0.93 to +1.38 dB (benchmarks/study_night_exposure.py, whose "extra" shots these are).
+#: from +0.93 to +1.38 dB (benchmarks/quality/study_night_exposure.py, whose "extra" shots these are).
 PER_PHOTO = 7
 BARELY = 3
 RIDGE = 3.0

@@ -184,7 +184,7 @@ def published_norm(channels: int):
     x 3], with torchdiffeq's RMS norm over all of them. The loss channels are smooth scalars whose
     error is far below the tolerance, so the pooled RMS is the RMS of the channels here times
     sqrt(channels / 9): the published step control accepts larger image errors than a plain RMS
-    over the image, and takes fewer steps (benchmarks/bench_nfe.py). This norm gives the same
+    over the image, and takes fewer steps (benchmarks/speed/bench_nfe.py). This norm gives the same
     steps without computing the losses.
     """
     scale = (min(channels, PUBLISHED_CHANNELS) / PUBLISHED_CHANNELS) ** 0.5

@@ -3,7 +3,7 @@
 - **Waiting**: OpenMP's threads wait for each other at every layer. Spinning (OpenMP's
   ``ACTIVE`` policy) is what a dedicated machine likes, but on a shared one a thread spins while
   its partner is descheduled: measured on the 2-core machine with others at work, the denoiser
-  took 3.0x longer with ``ACTIVE`` than with ``PASSIVE`` (``benchmarks/bench_denoise.py``), and
+  took 3.0x longer with ``ACTIVE`` than with ``PASSIVE`` (``benchmarks/speed/bench_denoise.py``), and
   two spinning threads burn about five times the CPU of one. So ``PASSIVE``, unless
   ``OMP_WAIT_POLICY`` is set. It must be set before torch loads OpenMP: ``import clode`` does it
   first thing (the CLI, the app and the benchmarks all import clode before torch).

@@ -9,7 +9,7 @@ pass, steps). ``recipe(preset, device)`` picks them from the device and its free
   dopri5), scaled down until it fits the GPU's free memory.
 
 ``estimate(config, device)`` predicts a step's peak memory and time *before* anything starts,
-from a model fitted to measured runs (``benchmarks/fit_train_memory.py``: peak RSS and step
+from a model fitted to measured runs (``benchmarks/tools/fit_train_memory.py``: peak RSS and step
 time of two-step runs of the shipped model on CPU, one fresh process per setting):
 
     peak  = BASE + BYTES_PER_UNIT * batch * crop^2 * units
@@ -47,7 +47,7 @@ PRESETS = ("quick", "thorough")
 #: What the presets are called where a person reads them.
 PRESET_LABELS = {"quick": "Quick on this computer", "thorough": "Thorough", "custom": "Custom"}
 
-# -- the fitted model (benchmarks/fit_train_memory.py; AMD EPYC, 2 threads, shipped model) --------
+# -- the fitted model (benchmarks/tools/fit_train_memory.py; AMD EPYC, 2 threads, shipped model) --------
 #: a trainer process with torch, the model and six 1 MP photos loaded (measured: 396-400 MB)
 BASE_BYTES = 450 * 2**20
 #: activation bytes kept per pixel of the batch per network evaluation (direct back-propagation)
@@ -59,7 +59,7 @@ ADJOINT_UNITS = 2.0
 #: the finer tolerances are scaled from it (more steps per solve).
 ADAPTIVE_EVALUATIONS = {1e-3: 24.0, 1e-4: 36.0, 1e-5: 54.0}
 #: CPU seconds per pixel of the batch per evaluation, forward and backward, on one thread. Measured
-#: on the quiet 2-core machine (benchmarks/bench_finetune.py: crop 64, batch 2, rk4:1.0, 2 threads,
+#: on the quiet 2-core machine (benchmarks/speed/bench_finetune.py: crop 64, batch 2, rk4:1.0, 2 threads,
 #: 1.2-1.6 s a step, median 1.35); the first fit, 1.25e-4, was made while the machine was loaded
 #: about 5-fold and planned the 10-minute Quick run as 90 steps that took 2 minutes. On a busy
 #: computer steps take longer: the running ETA follows the measured steps.

@@ -5,7 +5,7 @@ Some photos of the user's folder are kept out of training (``hold_out``); at the
 the run started from and the trained one are both scored on them (``held_out_report``): the
 training losses on fixed crops, and the colour and noise figures of ``clode.metrics`` on the
 whole photos (hue shift from input to output, noise in the output's smooth blocks), as
-``benchmarks/look.py`` measures them.
+``benchmarks/quality/look.py`` measures them.
 """
 
 from __future__ import annotations

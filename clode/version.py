@@ -1,4 +1,4 @@
-"""The package version, in a module of its own so any module can import it without importing
-the whole package (``clode/__init__.py`` imports most of the core)."""
+"""The package version, in a module of its own so any module can import it without a cycle through
+``clode/__init__.py``."""
 
 __version__ = "0.1.0"

@@ -18,7 +18,7 @@ APPLICATION = "CLODE Desktop"
 
 #: New photos open at the model's default T, not at Auto: issue 15 asked for Auto only when it is never
 #: more than 1 dB below the default T on any photo, and on held-out night shots with lamps the
-#: learned Auto still is on a few (README, *Automatic exposure*). Preferences turns it on.
+#: learned Auto still is on a few (docs/model-card.md, *Automatic exposure*). Preferences turns it on.
 START_AT_AUTO = False
 
 

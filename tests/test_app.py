@@ -10,104 +10,20 @@ pytest.importorskip("PySide6")
 pytest.importorskip("pytestqt")
 
 from PySide6.QtCore import QEvent, QPoint, QPointF, Qt  # noqa: E402
-from PySide6.QtGui import QImage, QMouseEvent  # noqa: E402
+from PySide6.QtGui import QMouseEvent  # noqa: E402
 from PySide6.QtTest import QTest  # noqa: E402
-from PySide6.QtWidgets import QApplication, QMessageBox  # noqa: E402
+from PySide6.QtWidgets import QApplication  # noqa: E402
 
 from clode import sidecar  # noqa: E402
 from clode.imageio import load_image  # noqa: E402
 from clode_desktop.canvas import RESULT, SIDE, SPLIT  # noqa: E402
-from clode_desktop.main_window import MainWindow  # noqa: E402
 from clode_desktop.settings import Settings  # noqa: E402
-from conftest import DATASETS  # noqa: E402
+from conftest import (PROXY, WAIT, as_array, dark_rgb, error_boxes, final_render,  # noqa: E402
+                      open_and_render, type_T)
 from dng import make_dng  # noqa: E402
 
-WAIT = 60_000        # generous: the machine is shared; these normally take a second or two
-PROXY = 16           # a small proxy keeps the network solve quick (the tests compare brightness only)
-
-
-def as_array(img: QImage) -> np.ndarray:
-    img = img.convertToFormat(QImage.Format.Format_RGB888)
-    w, h, bpl = img.width(), img.height(), img.bytesPerLine()
-    return np.frombuffer(img.constBits(), np.uint8, count=bpl * h).reshape(h, bpl)[:, :3 * w].reshape(h, w, 3).copy()
-
-
-def dark_rgb(h=64, w=96) -> np.ndarray:
-    src = Image.open(DATASETS / "lowlight-dev" / "low" / "03.png").convert("RGB").resize((w, h), Image.BOX)
-    return np.asarray(src, np.float32) / 255.0
-
-
-@pytest.fixture(autouse=True)
-def user_data(tmp_path, monkeypatch):
-    monkeypatch.setenv("CLODE_DATA_DIR", str(tmp_path / "userdata"))
-
-
-@pytest.fixture(autouse=True)
-def one_torch_thread():
-    # These images are tiny: on a busy shared machine two OpenMP threads spin-wait on each other
-    # and a 0.2 s solve takes 20 s.
-    import torch
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
-
-
-@pytest.fixture
-def jpeg(tmp_path):
-    path = tmp_path / "photos" / "night.jpg"
-    path.parent.mkdir(exist_ok=True)
-    Image.fromarray((dark_rgb() * 255).round().astype(np.uint8)).save(path, quality=95)
-    return path
-
-
-@pytest.fixture
-def make_window(qtbot, tmp_path, fixture_model_path):
-    windows = []
-
-    def make(model=fixture_model_path, threaded=True, wait_model=True, start_at_auto=False, **kw):
-        # Most tests start photos at the model's default T, so that what they render is known.
-        settings = Settings(tmp_path / "settings.ini")
-        settings.set_start_at_auto(start_at_auto)
-        w = MainWindow(model, device="cpu", settings=settings, threaded=threaded,
-                       proxy_side=kw.pop("proxy_side", PROXY), quick_proxy=kw.pop("quick_proxy", None), **kw)
-        qtbot.addWidget(w)
-        w.resize(900, 600)
-        w.show()
-        if wait_model and threaded:
-            qtbot.waitUntil(lambda: w.model_state is not None or not w._model_loading, timeout=WAIT)
-        windows.append(w)
-        return w
-
-    yield make
-    for w in windows:
-        w.close()
-        assert w.tasks._thread is None, "the worker thread was left running"
-
-
-def final_render(window, T=None):
-    """waitSignal arguments for the next full-quality render (of T, if given)."""
-    def check(r):
-        return not r.draft and (T is None or abs(r.T - T) < 1e-6)
-    return dict(signal=window.rendered, timeout=WAIT, check_params_cb=check)
-
-
-def open_and_render(qtbot, window, path):
-    with qtbot.waitSignal(**final_render(window)) as blocker:
-        window.open_file(path)
-    return blocker.args[0]
-
-
-def type_T(qtbot, window, text):
-    field = window.exposure.field
-    field.lineEdit().selectAll()
-    qtbot.keyClicks(field.lineEdit(), text)
-    qtbot.keyClick(field.lineEdit(), Qt.Key.Key_Return)
-
-
-def error_boxes():
-    return [w for w in QApplication.topLevelWidgets()
-            if isinstance(w, QMessageBox) and w.objectName() == "errorDialog" and w.isVisible()]
+# the editor's fixtures (tests/conftest.py): a user data folder of the test's own, one torch thread
+pytestmark = pytest.mark.usefixtures("user_data", "one_torch_thread")
 
 
 # ---------------------------------------------------------------------------------------------

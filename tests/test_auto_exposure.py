@@ -271,6 +271,7 @@ def test_pushing_a_darkened_photo_back_gives_the_original_brightness():
     assert pushed_mean(dark, 3.0) == pytest.approx(pushed[2])
 
 
+@pytest.mark.slow       # the whole of lowlight-dev at full size through the shipped model
 def test_auto_T_beats_T3_by_a_decibel_on_lowlight_dev(default_enhancer):
     """The issue's bar, on the fast path the editor uses (the study in benchmarks/ has the details)."""
     enh = default_enhancer
@@ -317,6 +318,7 @@ def photo_like(side: int) -> np.ndarray:
     return darken(read_photo(DATASETS / "photos" / "mate_nature-Dune.jpg", side), 4.0)
 
 
+@pytest.mark.slow       # the shipped model three times over: the CLI, the batch and the editor
 def test_cli_batch_and_editor_choose_the_same_auto_T(tmp_path, qtbot):
     """The shipped model: one photo, three ways in, one automatic T."""
     pytest.importorskip("PySide6")

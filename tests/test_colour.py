@@ -111,7 +111,7 @@ def test_shipped_model_keeps_hues(fixture_model):
     img = coloured_image(noise=0.01)
     out = Enhancer(net, device="cpu").enhance(img, denoise=1.0, colour_noise=0.5)
     # Saturated dim patches with noise: the sRGB toe and the denoiser move hue a few degrees here
-    # (real dim photos: 1.2 on average, benchmarks/look.py); the bar is 6.
+    # (real dim photos: 1.2 on average, benchmarks/quality/look.py); the bar is 6.
     shift = hue_shift(img, out)
     per_channel = copy.deepcopy(net)
     per_channel.curve_mode = "per_channel"

@@ -16,7 +16,9 @@ from clode_desktop.app import SAMPLE_PHOTO  # noqa: E402
 from clode_desktop.canvas import MODES  # noqa: E402
 from clode_desktop.main_window import MainWindow  # noqa: E402
 from clode_desktop.settings import Settings  # noqa: E402
-from test_app import as_array, final_render, one_torch_thread, user_data  # noqa: E402,F401
+from conftest import as_array, final_render  # noqa: E402
+
+pytestmark = pytest.mark.usefixtures("user_data", "one_torch_thread")     # tests/conftest.py
 
 
 def test_screenshots_of_each_compare_mode(qtbot, tmp_path, artifacts, fixture_model_path):

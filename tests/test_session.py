@@ -18,9 +18,9 @@ from PySide6.QtTest import QTest  # noqa: E402
 from clode import sidecar  # noqa: E402
 from clode_desktop import app, platform_check  # noqa: E402
 from clode_desktop.batch_dialog import open_batch_dialog  # noqa: E402
-from conftest import ROOT  # noqa: E402
-from test_app import (WAIT, dark_rgb, error_boxes, final_render, jpeg, make_window,  # noqa: E402,F401
-                      one_torch_thread, open_and_render, type_T, user_data)
+from conftest import ROOT, WAIT, dark_rgb, error_boxes, final_render, open_and_render, type_T  # noqa: E402
+
+pytestmark = pytest.mark.usefixtures("user_data", "one_torch_thread")     # tests/conftest.py
 
 
 @pytest.fixture(autouse=True)

@@ -1,6 +1,6 @@
 """Automatic exposure on night shots (issue 15): the learned predictor against T = default and the oracle.
 
-    .venv/bin/python benchmarks/study_night_exposure.py [--cache DIR] [--stage collect|fit|eval|rules|precision|all]
+    .venv/bin/python benchmarks/quality/study_night_exposure.py [--cache DIR] [--stage collect|fit|eval|rules|precision|all]
 
 * collect: synthetic night shots (``clode.night_pairs``) from ``photos/``: the fitting photos
   (all but every fifth), 2 shots each with lights (1-7 EV short; every third photo's first 0-1 EV),
@@ -12,7 +12,9 @@
   them changed the out-of-fold error of T from 0.678 to 0.670 and the shots losing over 1 dB from
   45 to 42 of 315, the mean gain from +1.60 to +1.56 dB: too little to lengthen every refit).
 * fit: the two ridge regressions (T, shortfall) on the fitting photos' shots, each alone and their
-  mean scored out of fold (written beside the model with --write).
+  mean scored out of fold. With ``--write`` the predictor is refitted on the fitting photos by the
+  one route to a model's predictor, ``clode.exposure_fit.fit_for_model`` (what ``clode train
+  --fit-exposure MODEL --data DIR`` runs), and written beside the shipped model.
 * eval: the acceptance table: mean PSNR (product finish: denoiser 1, colour noise 0.5, fast path)
   at the model's default T, at auto T, at the oracle T; the worst photo's auto - default; and on
   the 56 photos as they are, the change of mean brightness at auto T.
@@ -20,6 +22,8 @@
   default T, the not-dark rule and its exception, the floor) replayed out of fold on the fitting photos.
 * precision: how well the shortfall would have to be known for the worst-case bar (the true
   shortfall, off by up to half a stop), and how far apart the photos' own white points lie.
+
+The last line is every stage's tables as JSON, with the machine.
 """
 
 from __future__ import annotations
@@ -31,11 +35,29 @@ import sys
 import time
 from pathlib import Path
 
-import numpy as np
-import torch
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))   # benchmarks/: machine.py
+from machine import DATASETS, Report  # noqa: E402
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
+STAGES = ("collect", "fit", "eval", "precision", "rules", "all")
+
+
+def parse_args() -> argparse.Namespace:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--cache", type=Path, default=Path("/tmp/clode-night-exposure"))
+    ap.add_argument("--stage", default="all", choices=STAGES)
+    ap.add_argument("--threads", type=int, default=1)
+    ap.add_argument("--sets", default="fit,extra,held,lowlight,normal", help="what the collect stage makes")
+    ap.add_argument("--write", action="store_true",
+                    help="refit the shipped model's predictor on the fitting photos (clode.exposure_fit.fit_for_model, "
+                         "as clode train --fit-exposure does) and write it beside the model")
+    return ap.parse_args()
+
+
+if __name__ == "__main__":
+    ARGS = parse_args()        # --help answers before torch loads
+
+import numpy as np  # noqa: E402
+import torch  # noqa: E402
 
 from clode import Enhancer, load_model  # noqa: E402
 from clode import exposure_fit as ef  # noqa: E402
@@ -51,7 +73,7 @@ from clode.imageio import find_images, load_image  # noqa: E402
 from clode.night_pairs import NightProfile, night_pair  # noqa: E402
 from clode.srgb import srgb_to_linear  # noqa: E402
 
-SHARED = ROOT.parent / "shared" / "datasets"
+SHARED = DATASETS
 #: The photos of photos/ that are dim as photographed (shared/datasets/README.md).
 DIM = {"kphotoalbum-bar55.jpg", "kphotoalbum-bar55_2.jpg", "kphotoalbum-pool_2.jpg", "kphotoalbum-sunset.jpg",
        "plasma-DarkestHour.jpg", "plasma-summer_1am.jpg", "palapeli-cincinnati-bridge.jpg"}
@@ -67,6 +89,13 @@ EXTRA_SEEDS = {"extra": 77, "extra2": 78}
 #: A second held-out set ("held2", ``--sets held2``): more shots of the same held-out photos, made
 #: after the first set had been scored, to see whether its worst case holds on more shots.
 HELD2_PER = 6
+
+REPORT = None      # main's Report; the stages add their table rows to it
+
+
+def record(table: str, **row) -> None:
+    if REPORT is not None:
+        REPORT.add(table, row)
 
 
 def split(photos: list[Path]) -> tuple[list[Path], list[Path]]:
@@ -183,6 +212,8 @@ def fit_stage(enh, cache: Path) -> Predictor:
                          for t, r, n in zip(T, recs, night) if n])
         print(f"| {label} | {np.sqrt(np.mean((T - y)[night] ** 2)):.3f} | {gain.mean():+.2f} dB | "
               f"{int((gain < -1).sum())} of {len(gain)} |")
+        record("fit", estimate=label, rms_error_T=round(float(np.sqrt(np.mean((T - y)[night] ** 2))), 4),
+               mean_gain_db=round(float(gain.mean()), 3), losing_over_1db=int((gain < -1).sum()), shots=len(gain))
     print(f"shipped: ridge {ef.RIDGE:g}, CV RMS error of T {predictor.error:.3f} (all pairs), of the shortfall "
           f"{predictor.card['cv_rms_error_stops']:.3f} stops")
     return predictor
@@ -219,6 +250,10 @@ def eval_stage(enh, cache: Path, predictor: Predictor) -> None:
         print(f"| {name} | {len(a)} | {a[:, 0].mean():.2f} | {a[:, 1].mean():.2f} ({a[:, 1].mean() - a[:, 0].mean():+.2f}) "
               f"| {np.min(a[:, 1] - a[:, 0]):+.2f} | {a[:, 2].mean():.2f} | {a[:, 3].mean():.2f} |", flush=True)
         print("  auto T " + " ".join(f"{t:.2f}" for t in a[:, 4]) + "\n  best T " + " ".join(f"{t:.2f}" for t in a[:, 5]))
+        record("eval", set=name, pairs=len(a), default_T=round(float(a[:, 0].mean()), 3),
+               auto=round(float(a[:, 1].mean()), 3), worst_auto_minus_default=round(float(np.min(a[:, 1] - a[:, 0])), 3),
+               white_point_rule=round(float(a[:, 2].mean()), 3), oracle=round(float(a[:, 3].mean()), 3),
+               losing_over_1db=[names[i] for i in lost])
         print(f"  {len(lost)} of {len(a)} more than 1 dB below the default T: " + "; ".join(
             f"{names[i]} auto T {a[i, 4]:.2f}, best {a[i, 5]:.2f}, {a[i, 1] - a[i, 0]:+.2f} dB" for i in lost))
     recs = pickle.load(open(cache / "normal.pkl", "rb"))
@@ -237,6 +272,9 @@ def eval_stage(enh, cache: Path, predictor: Predictor) -> None:
               f" ({recs[int(np.flatnonzero(m)[np.argmax(np.abs(changes[m]))])]['photo']}); "
               f"{int((np.abs(changes[m]) >= 0.10).sum())} of {int(m.sum())} change by 10 % or more: "
               + ", ".join(f"{recs[i]['photo']} {changes[i] * 100:+.0f} %" for i in np.flatnonzero(m & (np.abs(changes) >= 0.1))))
+        record("well_exposed", photos=label, count=int(m.sum()),
+               median_change_percent=round(float(np.median(changes[m]) * 100), 2),
+               changing_10_percent=[recs[i]["photo"] for i in np.flatnonzero(m & (np.abs(changes) >= 0.1))])
 
 
 def precision_stage(enh, cache: Path) -> None:
@@ -258,6 +296,10 @@ def precision_stage(enh, cache: Path) -> None:
                 gains[i, j] = psnr(finish(s, T), r["high"]) - base
         print(f"| {name} | " + " | ".join(f"{g.mean():+.2f}, {g.min():+.2f}, {int((g < -1).sum())}" for g in gains.T)
               + " |", flush=True)
+        record("precision", set=name, by_offset_stops={f"{d:+g}": {"mean": round(float(g.mean()), 3),
+                                                                   "worst": round(float(g.min()), 3),
+                                                                   "losing_over_1db": int((g < -1).sum())}
+                                                      for d, g in zip(offsets, gains.T)})
     tops = [np.log2(np.percentile(srgb_to_linear(torch.from_numpy(ef.read_photo(p))).amax(-1).numpy(), 99.9))
             for p in sorted(find_images(SHARED / "photos"))]
     print(f"photos/ as they are: the 99.9th percentile of each pixel's largest linear channel lies "
@@ -316,16 +358,14 @@ def rules_stage(enh, cache: Path) -> None:
         print(f"| {trusted}{' (shipped)' if c is shipped else ''} | {c['floor']} | {c['not_dark']} | {c['short']} | "
               f"{c['zone']} | {gains.mean():+.2f} | {gains.min():+.2f} | {int((gains < -1).sum())} | {changed} |",
               flush=True)
+        record("rules", trusted=trusted, shipped=c is shipped, floor=c["floor"], not_dark=c["not_dark"],
+               short=c["short"], zone=c["zone"], mean_gain_db=round(float(gains.mean()), 3),
+               worst_db=round(float(gains.min()), 3), losing_over_1db=int((gains < -1).sum()), photos_changing=int(changed))
 
 
-def main() -> int:
-    ap = argparse.ArgumentParser()
-    ap.add_argument("--cache", type=Path, default=Path("/tmp/clode-night-exposure"))
-    ap.add_argument("--stage", default="all", choices=("collect", "fit", "eval", "precision", "rules", "all"))
-    ap.add_argument("--threads", type=int, default=1)
-    ap.add_argument("--sets", default="fit,extra,held,lowlight,normal", help="what the collect stage makes")
-    ap.add_argument("--write", action="store_true", help="write the fitted predictor beside the shipped model")
-    args = ap.parse_args()
+def main(args: argparse.Namespace) -> int:
+    global REPORT
+    REPORT = Report(__file__, args)
     torch.set_num_threads(args.threads)
     args.cache.mkdir(parents=True, exist_ok=True)
     enh = Enhancer(load_model(), device="cpu")
@@ -334,19 +374,19 @@ def main() -> int:
     if args.stage in ("fit", "all"):
         predictor = fit_stage(enh, args.cache)
         if args.write:
-            recs = fit_records(enh, args.cache)
-            photos = len({r["photo"] for r in recs})
-            print("wrote", ef.write_predictor(recs, enh.model.info.path,
-                                              f"from {photos} photos at {ef.SIDE} px (all but every fifth of "
-                                              f"photos/; benchmarks/study_night_exposure.py)"))
+            # the one route to a model's predictor, shared with clode train --fit-exposure; the held-out
+            # photos (every fifth) stay out of it
+            fit_photos, _ = split(sorted(find_images(SHARED / "photos")))
+            print("wrote", ef.fit_for_model(enh, enh.model.info.path, fit_photos, log=lambda m: print(m, flush=True)))
     if args.stage in ("eval", "all"):
         eval_stage(enh, args.cache, fit_stage(enh, args.cache) if args.stage == "eval" else predictor)
     if args.stage in ("precision", "all"):
         precision_stage(enh, args.cache)
     if args.stage in ("rules", "all"):
         rules_stage(enh, args.cache)
+    REPORT.emit("cpu")
     return 0
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(main(ARGS))

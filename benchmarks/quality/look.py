@@ -1,6 +1,6 @@
 """The look of the product's defaults, in numbers: colour fidelity, noise, and lowlight-dev scores.
 
-    .venv/bin/python benchmarks/look.py [--model FILE] [--curve shared|per_channel] [--T 3|auto]
+    .venv/bin/python benchmarks/quality/look.py [--model FILE] [--curve shared|per_channel] [--T 3|auto]
                                         [--denoise 1] [--colour-noise 0.5]
 
 * hue shift (``clode.metrics.hue_shift``, CIELAB, chroma-weighted) from input to output on the seven
@@ -10,6 +10,7 @@
 * PSNR / SSIM on ``lowlight-dev`` (LOL protocol) at the same settings, fast path.
 
 Everything runs through ``Enhancer.enhance`` (fast mode), the path the CLI, batch and editor share.
+The last line is the figures as JSON, with the machine.
 """
 
 from __future__ import annotations
@@ -19,19 +20,38 @@ import sys
 import time
 from pathlib import Path
 
-import numpy as np
-import torch
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))   # benchmarks/: machine.py
+from machine import DATASETS, Report  # noqa: E402
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
+CURVE_MODES = ("per_channel", "shared", "rgb_ratio")     # clode.network.CURVE_MODES (checked in main)
+
+
+def parse_args() -> argparse.Namespace:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--model", help="model file (default: the shipped one)")
+    ap.add_argument("--curve", choices=CURVE_MODES, help="override the model's curve mode")
+    ap.add_argument("--T", type=lambda v: v if v == "auto" else float(v),
+                    help="end time, or auto (default: the model's)")
+    ap.add_argument("--denoise", type=float)
+    ap.add_argument("--colour-noise", type=float)
+    ap.add_argument("--threads", type=int, default=2)
+    return ap.parse_args()
+
+
+if __name__ == "__main__":
+    ARGS = parse_args()        # --help answers before torch loads
+
+import numpy as np  # noqa: E402
+import torch  # noqa: E402
 
 from clode import Enhancer, load_model  # noqa: E402
 from clode.adjustments import Adjustments  # noqa: E402
 from clode.imageio import load_image  # noqa: E402
-from clode.network import CURVE_MODES  # noqa: E402
+from clode.network import CURVE_MODES as MODEL_CURVE_MODES  # noqa: E402
 from clode.metrics import flat_noise, flat_patches, hue_shift, psnr, ssim  # noqa: E402
 
-SHARED = ROOT.parent / "shared" / "datasets"
+assert set(CURVE_MODES) == set(MODEL_CURVE_MODES), MODEL_CURVE_MODES
+SHARED = DATASETS
 DIM = ["kphotoalbum-bar55.jpg", "kphotoalbum-bar55_2.jpg", "kphotoalbum-pool_2.jpg", "kphotoalbum-sunset.jpg",
        "palapeli-cincinnati-bridge.jpg", "plasma-DarkestHour.jpg", "plasma-summer_1am.jpg"]
 
@@ -72,16 +92,8 @@ def measure(enh: Enhancer, T, kwargs: dict, quiet: bool = False) -> dict:
             "psnr": float(np.mean(ps)), "ssim": float(np.mean(ss)), "hues": hues}
 
 
-def main() -> int:
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--model", help="model file (default: the shipped one)")
-    ap.add_argument("--curve", choices=CURVE_MODES, help="override the model's curve mode")
-    ap.add_argument("--T", type=lambda v: v if v == "auto" else float(v),
-                    help="end time, or auto (default: the model's)")
-    ap.add_argument("--denoise", type=float)
-    ap.add_argument("--colour-noise", type=float)
-    ap.add_argument("--threads", type=int, default=2)
-    args = ap.parse_args()
+def main(args: argparse.Namespace) -> int:
+    report = Report(__file__, args)
     torch.set_num_threads(args.threads)
     net = load_model(args.model)
     if args.curve:
@@ -93,8 +105,12 @@ def main() -> int:
     r = measure(enh, args.T, render_kwargs(args))
     print(f"hue shift mean {r['hue']:.2f} deg (max {r['hue_max']:.2f}); flat-patch noise {r['noise']:.2f} levels; "
           f"lowlight-dev {r['psnr']:.2f} dB / {r['ssim']:.3f}   ({time.perf_counter() - t0:.0f} s)")
+    report["model"] = net.info.name
+    report["settings"] = render_kwargs(args)
+    report["look"] = {**r, "photos": DIM}
+    report.emit("cpu")
     return 0
 
 
 if __name__ == "__main__":
-    raise SystemExit(main())
+    raise SystemExit(main(ARGS))

@@ -1,6 +1,6 @@
 """Highlight protection (clode.highlights): lamps clip less, shadows keep their brightness, no halo.
 
-    .venv/bin/python benchmarks/bench_protect.py [--halo-size 256x384]
+    .venv/bin/python benchmarks/quality/bench_protect.py [--halo-size 256x384]
 
 * lamps: night shots with lamps and lit windows (clode.night_pairs, from held-out photos/) and a
   real dim photo with lights, at the automatic T (fast path, product finish): clipped pixels
@@ -12,6 +12,8 @@
   default T, denoiser off: the change that protection makes on the dark side, by distance from
   the edge (a halo would darken the dark side near the edge), and |fast - exact| by distance with
   protection on and off (the fast engine's own halo).
+
+The last line is the figures as JSON, with the machine.
 """
 
 from __future__ import annotations
@@ -20,20 +22,34 @@ import argparse
 import sys
 from pathlib import Path
 
-import numpy as np
-import torch
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))   # benchmarks/: machine.py
+from machine import BENCHMARKS, DATASETS, Report  # noqa: E402
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
 
-from bench_fast import edge_image  # noqa: E402
+def parse_args() -> argparse.Namespace:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--halo-size", default="256x384", help="HxW of the halo test image")
+    ap.add_argument("--threads", type=int, default=1)
+    ap.add_argument("--sections", default="lamps,halo")
+    return ap.parse_args()
+
+
+if __name__ == "__main__":
+    ARGS = parse_args()        # --help answers before torch loads
+
+import numpy as np  # noqa: E402
+import torch  # noqa: E402
+
+sys.path.insert(0, str(BENCHMARKS / "speed"))
+from bench_fast import edge_image  # noqa: E402  (benchmarks/speed/bench_fast.py)
 from clode import Enhancer, load_model  # noqa: E402
 from clode.adjustments import Adjustments  # noqa: E402
 from clode.exposure_fit import photo_seed, read_photo  # noqa: E402
 from clode.metrics import psnr  # noqa: E402
 from clode.night_pairs import night_pair  # noqa: E402
 
-SHARED = ROOT.parent / "shared" / "datasets"
+SHARED = DATASETS
+REPORT = None      # main's Report; the sections add their rows to it
 PROTECT = (0.0, 0.5, 1.0)
 LAMP = 0.6
 BANDS = [(0, 2), (2, 6), (6, 16), (16, 48), (48, 1e9)]
@@ -57,6 +73,9 @@ def lamp_rows(enh: Enhancer, name: str, low: np.ndarray, high) -> None:
         score = f"{psnr(out, high):6.2f}" if high is not None else "     -"
         print(f"| {name} | {T:.2f} | {p * 100:.0f} % | {int(lamp.sum())} | {clipped} | {shade / base:.3f} | {score} |",
               flush=True)
+        REPORT.add("lamps", {"photo": name, "auto_T": round(float(T), 3), "protect": p, "lamp_px": int(lamp.sum()),
+                             "clipped": clipped, "shadows_vs_off": round(shade / base, 4),
+                             "psnr_vs_original": None if high is None else round(float(psnr(out, high)), 3)})
 
 
 def halo(enh: Enhancer, h: int, w: int) -> None:
@@ -73,6 +92,8 @@ def halo(enh: Enhancer, h: int, w: int) -> None:
         diff = (s.render(T, denoise=0, protect=p) - plain).mean(-1) * 255
         print(f"| protect {p * 100:.0f} %: dark side, mean change (protected - off) | " + " | ".join(
             f"{diff[dark & (dist >= a) & (dist < b)].mean():+.2f}" for a, b in BANDS) + " |")
+        REPORT.add("halo", {"protect": p, "side": "dark", "mean_change_by_band": {
+            f"{a:g}-{b:g}": round(float(diff[dark & (dist >= a) & (dist < b)].mean()), 3) for a, b in BANDS}})
         print(f"| protect {p * 100:.0f} %: bright side, mean change | " + " | ".join(
             f"{diff[~dark & (dist >= a) & (dist < b)].mean():+.2f}" for a, b in BANDS) + " |", flush=True)
     for p in (0.0, 1.0) if h * w <= EXACT_MAX_PIXELS else ():
@@ -81,19 +102,19 @@ def halo(enh: Enhancer, h: int, w: int) -> None:
         print(f"| protect {p * 100:.0f} %: abs(fast - exact), mean / 99th pct | " + " | ".join(
             f"{err[(dist >= a) & (dist < b)].mean():.2f} / {np.percentile(err[(dist >= a) & (dist < b)], 99):.1f}"
             for a, b in BANDS) + " |", flush=True)
+        REPORT.add("halo", {"protect": p, "fast_vs_exact_mean_by_band": {
+            f"{a:g}-{b:g}": round(float(err[(dist >= a) & (dist < b)].mean()), 3) for a, b in BANDS}})
 
 
-def main() -> int:
-    ap = argparse.ArgumentParser()
-    ap.add_argument("--halo-size", default="256x384", help="HxW of the halo test image")
-    ap.add_argument("--threads", type=int, default=1)
-    ap.add_argument("--sections", default="lamps,halo")
-    args = ap.parse_args()
+def main(args: argparse.Namespace) -> int:
+    global REPORT
+    REPORT = Report(__file__, args)
     torch.set_num_threads(args.threads)
     enh = Enhancer(load_model(), device="cpu")
     if "halo" in args.sections:
         halo(enh, *(int(v) for v in args.halo_size.split("x")))
     if "lamps" not in args.sections:
+        REPORT.emit("cpu")
         return 0
     print("\n## lamps: auto T, fast path, product finish\n")
     print("| photo | auto T | protect | lamp px | clipped in lamp region | shadows vs off | PSNR vs original |")
@@ -105,8 +126,9 @@ def main() -> int:
             lamp_rows(enh, f"{name} night shot, 4 EV", low, high)
     lamp_rows(enh, "palapeli-cincinnati-bridge.jpg (real)",
               read_photo(SHARED / "photos" / "palapeli-cincinnati-bridge.jpg", 640), None)
+    REPORT.emit("cpu")
     return 0
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(main(ARGS))

@@ -1,19 +1,18 @@
 """Decode times of a 24 MP JPEG and a 24 MP DNG: the full decode (export path) and the fast preview.
 
-    .venv/bin/python benchmarks/bench_decode.py [--runs 5] [--preview-side 2048]
+    .venv/bin/python benchmarks/speed/bench_decode.py [--runs 5] [--preview-side 2048]
 
 The inputs are made in a temporary folder from a real photo (shared/datasets/photos), upscaled to
 6000 x 4000 with some grain added: a quality-92 JPEG, and a 16-bit RGGB DNG (uncompressed, made with
 tests/dng.py).
 Times are medians of ``--runs`` runs after one warm-up, wall-clock and CPU (the CPU time is the
 steadier one on a busy machine); they include reading the file, decoding, orientation and the
-conversion to float32.
+conversion to float32. Ends with one JSON line: the machine, the arguments and each decode's times.
 """
 
 from __future__ import annotations
 
 import argparse
-import os
 import platform
 import statistics
 import sys
@@ -24,34 +23,33 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
-sys.path.insert(0, str(ROOT / "tests"))
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))   # benchmarks/: machine.py
+from machine import DATASETS, ROOT, Report, describe  # noqa: E402
 
-from clode.imageio import load_image, load_preview  # noqa: E402
-from dng import make_dng  # noqa: E402
-
-PHOTO = ROOT.parent / "shared" / "datasets" / "photos" / "kphotoalbum-grand_canyon_1.jpg"
+PHOTO = DATASETS / "photos" / "kphotoalbum-grand_canyon_1.jpg"
 SIZE = (6000, 4000)   # 24 MP
 
 
-def machine() -> str:
-    cpu = platform.processor() or platform.machine()
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
-    try:
-        load = "load average %.1f" % os.getloadavg()[0]
-    except (OSError, AttributeError):
-        load = ""
+def parse_args() -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--runs", type=int, default=5)
+    parser.add_argument("--preview-side", type=int, default=2048)
+    parser.add_argument("--photo", type=Path, default=PHOTO)
+    return parser.parse_args()
+
+
+if __name__ == "__main__":
+    ARGS = parse_args()        # --help answers before clode (and torch) load
+
+sys.path.insert(0, str(ROOT / "tests"))
+from clode.imageio import load_image, load_preview  # noqa: E402
+from dng import make_dng  # noqa: E402  (tests/dng.py)
+
+
+def libraries() -> str:
     import PIL
     import rawpy
-    return (f"{cpu}, {os.cpu_count()} logical CPUs ({load}); {platform.system()} {platform.release()}; "
-            f"Python {platform.python_version()}, Pillow {PIL.__version__}, rawpy {rawpy.__version__} "
+    return (f"{platform.system()} {platform.release()}; Pillow {PIL.__version__}, rawpy {rawpy.__version__} "
             f"(LibRaw {rawpy.libraw_version[0]}.{rawpy.libraw_version[1]}.{rawpy.libraw_version[2]})")
 
 
@@ -67,14 +65,10 @@ def timed(fn, runs: int) -> tuple[float, float, object]:
     return statistics.median(wall), statistics.median(cpu), result
 
 
-def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--runs", type=int, default=5)
-    parser.add_argument("--preview-side", type=int, default=2048)
-    parser.add_argument("--photo", type=Path, default=PHOTO)
-    args = parser.parse_args()
-
-    print(f"machine: {machine()}")
+def main(args: argparse.Namespace) -> int:
+    report = Report(__file__, args)
+    report["libraries"] = libraries()
+    print(f"machine: {describe()}; {report.results['libraries']}")
     with tempfile.TemporaryDirectory() as tmp:
         tmp = Path(tmp)
         with Image.open(args.photo) as im:
@@ -97,8 +91,11 @@ def main() -> int:
                 wall, cpu, photo = timed(fn, args.runs)
                 h, w = photo.pixels.shape[:2]
                 print(f"{name:6} {label:28} {wall:8.3f} {cpu:8.3f} {f'{w} x {h}':>14}", flush=True)
+                report.add("decodes", {"file": name, "path": label, "wall_s": round(wall, 3), "cpu_s": round(cpu, 3),
+                                       "output": [w, h]})
+    report.emit()
     return 0
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(main(ARGS))

@@ -1,7 +1,7 @@
 """Export at the speed of the hardware (issue 16): a 24 MP JPEG through ``clode enhance`` and a folder
 of them through ``clode batch``, as a user runs them.
 
-    .venv/bin/python benchmarks/bench_export.py [--photos 12] [--repeats 3] [--mp 24]
+    .venv/bin/python benchmarks/speed/bench_export.py [--photos 12] [--repeats 3] [--mp 24]
         [--device cpu] [--precision auto] [--only command,inprocess,stages,batch]
 
 The photos are real ones from the shared dataset, darkened (a low-light shot), upscaled to
@@ -23,7 +23,7 @@ Printed, each the median of ``--repeats`` runs:
   GPU was (nvidia-smi's utilization sampled every 200 ms, averaged over the run).
 
 The machine and its load average are printed with the numbers: on a shared machine quote the
-load, and compare only figures measured in one run.
+load, and compare only figures measured in one run. The last line is all of it as JSON.
 """
 
 from __future__ import annotations
@@ -40,18 +40,33 @@ import tempfile
 import time
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))   # benchmarks/: machine.py
+from machine import ROOT, Report, describe, load_average  # noqa: E402
+
+PARTS = ("command", "inprocess", "stages", "batch")
+
+
+def parse_args() -> argparse.Namespace:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--photos", type=int, default=12, help="photos in the batch (default 12)")
+    ap.add_argument("--repeats", type=int, default=3, help="runs of each measurement (default 3)")
+    ap.add_argument("--mp", type=float, default=24.0, help="megapixels per photo (default 24)")
+    ap.add_argument("--device", default="cpu")
+    ap.add_argument("--precision", default="auto", choices=("auto", "float32", "bfloat16"))
+    ap.add_argument("--model", default=None)
+    ap.add_argument("--only", default=",".join(PARTS), help=f"comma-separated parts: {', '.join(PARTS)}")
+    return ap.parse_args()
+
+
+if __name__ == "__main__":
+    ARGS = parse_args()        # --help answers before torch loads
 
 import numpy as np  # noqa: E402
 from PIL import Image  # noqa: E402
 
 import clode  # noqa: E402,F401  (sets the thread policy before torch loads: clode/threads.py)
 import torch  # noqa: E402
-from bench_batch import make_folder  # noqa: E402  (benchmarks/bench_batch.py)
-from machine import describe, load_average  # noqa: E402  (benchmarks/machine.py)
-
-PARTS = ("command", "inprocess", "stages", "batch")
+from bench_batch import make_folder  # noqa: E402  (benchmarks/speed/bench_batch.py)
 
 
 def run_child(argv: list[str]) -> tuple[float, float, float]:
@@ -115,16 +130,8 @@ def stages(photo_path: Path, out: Path, args) -> dict[str, float]:
     return times
 
 
-def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("--photos", type=int, default=12, help="photos in the batch (default 12)")
-    ap.add_argument("--repeats", type=int, default=3, help="runs of each measurement (default 3)")
-    ap.add_argument("--mp", type=float, default=24.0, help="megapixels per photo (default 24)")
-    ap.add_argument("--device", default="cpu")
-    ap.add_argument("--precision", default="auto", choices=("auto", "float32", "bfloat16"))
-    ap.add_argument("--model", default=None)
-    ap.add_argument("--only", default=",".join(PARTS), help=f"comma-separated parts: {', '.join(PARTS)}")
-    args = ap.parse_args()
+def main(args: argparse.Namespace) -> None:
+    report = Report(__file__, args)
     parts = [p.strip() for p in args.only.split(",") if p.strip()]
     python = [sys.executable, "-m", "clode"]
     print(f"# {describe(args.device)}, precision {args.precision}", flush=True)
@@ -146,6 +153,7 @@ def main() -> None:
             print(median_line("  its CPU time", [r[2] for r in runs], "s"))
             print(median_line("  its peak RSS", [r[1] for r in runs], "GB"), f"(load average {load_average()})",
                   flush=True)
+            report["command"] = figures(runs)
 
         if "inprocess" in parts:
             from clode.cli import main as cli_main
@@ -160,6 +168,7 @@ def main() -> None:
                     seconds.append(time.perf_counter() - t)
             print(median_line("clode enhance, in-process (after a warm-up)", seconds, "s"),
                   f"(load average {load_average()})", flush=True)
+            report["inprocess_s"] = {"median": round(statistics.median(seconds), 3), "runs": seconds}
 
         if "stages" in parts:
             (tmp / "stages").mkdir()
@@ -168,6 +177,7 @@ def main() -> None:
             print(f"stages of one photo (median of {args.repeats}, s):")
             for name in runs[0]:
                 print(f"  {name:28s} {statistics.median(r[name] for r in runs):7.2f}")
+            report["stages_s"] = {name: round(statistics.median(r[name] for r in runs), 3) for name in runs[0]}
             print(f"  (load average {load_average()})", flush=True)
 
         if "batch" in parts:
@@ -183,9 +193,20 @@ def main() -> None:
             print(median_line("  its CPU time per photo", [r[2] / len(photos) for r in runs], "s"))
             print(median_line("  its peak RSS", [r[1] for r in runs], "GB"), f"(load average {load_average()})",
                   flush=True)
+            report["batch"] = {**figures(runs), "photos": len(photos),
+                               "photos_per_min": round(statistics.median(len(photos) / r[0] * 60 for r in runs), 2)}
             if busy:
                 print(median_line("  GPU busy (nvidia-smi utilization, mean over the run)", busy, "%", "{:.0f}"),
                       flush=True)
+                report["batch"]["gpu_busy_percent"] = round(statistics.median(busy), 1)
+    report.emit(args.device)
+
+
+def figures(runs: list[tuple[float, float, float]]) -> dict:
+    """Medians of run_child's (wall, peak RSS, CPU) runs, and the runs."""
+    return {"wall_s": round(statistics.median(r[0] for r in runs), 3),
+            "peak_rss_gb": round(statistics.median(r[1] for r in runs), 3),
+            "cpu_s": round(statistics.median(r[2] for r in runs), 3), "runs": runs}
 
 
 @contextlib.contextmanager
@@ -208,4 +229,4 @@ def gpu_sampler(device: str):
 
 
 if __name__ == "__main__":
-    main()
+    main(ARGS)

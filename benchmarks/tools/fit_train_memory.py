@@ -9,7 +9,9 @@ steps, and the second step's time. The recipe module's memory model is
 with units = the network evaluations kept for the backward pass (fixed-step: evaluations per
 solve; adjoint: a constant few), so a line fitted to these points gives ``bytes_per_unit``.
 
-    OMP_NUM_THREADS=2 .venv/bin/python benchmarks/fit_train_memory.py --data DIR
+    OMP_NUM_THREADS=2 .venv/bin/python benchmarks/tools/fit_train_memory.py --data DIR
+
+One JSON line per setting, and at the end all of them in one JSON line with the machine.
 """
 
 from __future__ import annotations
@@ -22,8 +24,8 @@ import tempfile
 import time
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-from machine import cpu_name  # noqa: E402
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))   # benchmarks/: machine.py
+from machine import Report, cpu_name  # noqa: E402
 
 
 def vm_hwm() -> int:
@@ -56,30 +58,35 @@ def child(args) -> None:
 
 
 def main() -> None:
-    ap = argparse.ArgumentParser()
-    ap.add_argument("--data", required=True)
-    ap.add_argument("--child", action="store_true")
-    ap.add_argument("--crop", type=int)
-    ap.add_argument("--batch", type=int)
-    ap.add_argument("--solver")
-    ap.add_argument("--adjoint", action="store_true")
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--data", required=True, help="a folder of training photos")
+    ap.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
+    ap.add_argument("--crop", type=int, help=argparse.SUPPRESS)
+    ap.add_argument("--batch", type=int, help=argparse.SUPPRESS)
+    ap.add_argument("--solver", help=argparse.SUPPRESS)
+    ap.add_argument("--adjoint", action="store_true", help=argparse.SUPPRESS)
     ap.add_argument("--steps", type=int, default=2)
     ap.add_argument("--settings", default="rk4:0.5,0,32,1;rk4:0.5,0,64,1;rk4:0.5,0,64,2;rk4:0.5,1,64,2;"
-                                             "rk4:0.5,1,96,2;rk4:1.0,0,64,2")
+                                             "rk4:0.5,1,96,2;rk4:1.0,0,64,2",
+                    help="solver,adjoint (0/1),crop,batch; separated by ;")
     args = ap.parse_args()
     if args.child:
         child(args)
         return
     print(f"# {cpu_name()}, load {Path('/proc/loadavg').read_text().split()[:3]}")
+    report = Report(__file__, args)
     for item in args.settings.split(";"):
         solver, adjoint, crop, batch = item.split(",")
         cmd = [sys.executable, __file__, "--child", "--data", args.data, "--crop", crop, "--batch", batch,
                "--solver", solver, "--steps", str(args.steps)] + (["--adjoint"] if adjoint == "1" else [])
         out = subprocess.run(cmd, capture_output=True, text=True, check=True).stdout.strip().splitlines()[-1]
         r = json.loads(out)
-        print(json.dumps({"solver": solver, "adjoint": adjoint == "1", "crop": int(crop), "batch": int(batch),
-                          "base_mb": round(r["base"] / 2**20), "peak_mb": round(r["peak"] / 2**20),
-                          "first_step_s": round(r["first_step_s"], 2), "step_s": round(r["step_s"], 2)}), flush=True)
+        row = {"solver": solver, "adjoint": adjoint == "1", "crop": int(crop), "batch": int(batch),
+               "base_mb": round(r["base"] / 2**20), "peak_mb": round(r["peak"] / 2**20),
+               "first_step_s": round(r["first_step_s"], 2), "step_s": round(r["step_s"], 2)}
+        print(json.dumps(row), flush=True)
+        report.add("settings", row)
+    report.emit("cpu")
 
 
 if __name__ == "__main__":

@@ -1,12 +1,13 @@
 """Seconds per megapixel of the exact path: ``Enhancer.enhance`` with dopri5, tol 1e-5, on the CPU.
 
-    .venv/bin/python benchmarks/bench_exact.py [--runs 3] [--threads 2] [--T 3.0] [--device cpu]
+    .venv/bin/python benchmarks/speed/bench_exact.py [--runs 3] [--threads 2] [--T 3.0] [--device cpu]
 
 Inputs are real dark photos: ``lowlight-dev/low/00.png`` (600 x 400) and its
 central 256 x 256 crop. The number of function evaluations (NFE, one curve
 network pass each) is what the time scales with; it depends on the image
 and the model, so it is printed next to the time. Models: the official
-fixture weights (random, seeded) and the shipped default model if present.
+fixture weights (random, seeded) and the shipped default model if present. The last line is the
+table as JSON, with the machine.
 """
 
 from __future__ import annotations
@@ -18,20 +19,32 @@ import tempfile
 import time
 from pathlib import Path
 
-import numpy as np
-import torch
-from PIL import Image
-from machine import cpu_name  # noqa: E402  (benchmarks/machine.py)
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))   # benchmarks/: machine.py
+from machine import SHARED, Report, cpu_name  # noqa: E402
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
+
+def parse_args() -> argparse.Namespace:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--runs", type=int, default=3)
+    ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--T", type=float, default=3.0)
+    ap.add_argument("--shared", type=Path, default=SHARED, help="the shared data folder (default ../shared)")
+    ap.add_argument("--device", default="cpu", help="cpu (the reference figure), or e.g. cuda for comparison")
+    return ap.parse_args()
+
+
+if __name__ == "__main__":
+    ARGS = parse_args()        # --help answers before torch loads
+
+import numpy as np  # noqa: E402
+import torch  # noqa: E402
+from PIL import Image  # noqa: E402
 
 from clode import EXACT, Enhancer, load_model, resolve_device  # noqa: E402
 from clode.enhancer import to_tensor  # noqa: E402
 from clode.ode import integrate  # noqa: E402
 from clode.weights import DEFAULT_MODEL  # noqa: E402
 
-SHARED = ROOT.parent / "shared"
 PHOTO = Path("datasets") / "lowlight-dev" / "low" / "00.png"
 FIXTURE = Path("reference") / "clode_official_fixture.npz"
 
@@ -69,14 +82,8 @@ def timed(enh: Enhancer, img: np.ndarray, T: float) -> float:
     return time.perf_counter() - start
 
 
-def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--runs", type=int, default=3)
-    ap.add_argument("--threads", type=int, default=2)
-    ap.add_argument("--T", type=float, default=3.0)
-    ap.add_argument("--shared", type=Path, default=SHARED, help="the shared data folder (default ../shared)")
-    ap.add_argument("--device", default="cpu", help="cpu (the reference figure), or e.g. cuda for comparison")
-    args = ap.parse_args()
+def main(args: argparse.Namespace) -> None:
+    report = Report(__file__, args)
     torch.set_num_threads(args.threads)
 
     device = resolve_device(args.device)
@@ -97,7 +104,11 @@ def main() -> None:
                 t = statistics.median(timed(enh, img, args.T) for _ in range(args.runs))
                 print(f"{name:<18} {size:>8} {mp:>6.3f} {nfe:>5d} {t:>8.2f} {t / mp:>8.1f} "
                       f"{1000 * t / mp / nfe:>10.1f}", flush=True)
+                report.add("rows", {"model": name, "size": size, "mp": round(mp, 3), "nfe": nfe,
+                                    "s_per_run": round(t, 3), "s_per_mp": round(t / mp, 2)})
+    report["solver"] = EXACT.describe()
+    report.emit(device)
 
 
 if __name__ == "__main__":
-    main()
+    main(ARGS)

@@ -1,6 +1,6 @@
 """The denoiser alone, on photos it never saw: dark camera files brightened, against the clean truth.
 
-    .venv/bin/python benchmarks/denoiser_eval.py MODEL [MODEL ...]
+    .venv/bin/python benchmarks/quality/denoiser_eval.py MODEL [MODEL ...]
 
 Each well-exposed photo of ``lowlight-dev/high`` (not in any training set) is darkened by 3 and 5
 stops with sensor noise (``clode.training_data.simulate_exposure``: shot and read noise, colour
@@ -8,7 +8,7 @@ noise through a camera matrix, demosaicking blotches), kept as it is ("raw") or 
 JPEG of quality 75 or 90, then brightened back to the photo's mean by one global exposure of the
 model's own curve. The printed figure is the PSNR (dB) of the brightened image after the model's
 denoiser (strength 1) against the brightened clean image, and the same without a denoiser: what the
-denoiser buys where the noise is plainest.
+denoiser buys where the noise is plainest. The last line is the table as JSON, with the machine.
 """
 
 from __future__ import annotations
@@ -17,11 +17,21 @@ import argparse
 import sys
 from pathlib import Path
 
-import numpy as np
-import torch
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))   # benchmarks/: machine.py
+from machine import DATASETS, Report  # noqa: E402
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
+
+def parse_args() -> argparse.Namespace:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("models", nargs="+", help="model files to compare (.safetensors or official .pth)")
+    return ap.parse_args()
+
+
+if __name__ == "__main__":
+    ARGS = parse_args()        # --help answers before torch loads
+
+import numpy as np  # noqa: E402
+import torch  # noqa: E402
 
 from clode import load_model  # noqa: E402
 from clode.imageio import load_image  # noqa: E402
@@ -30,7 +40,7 @@ from clode.ode import logistic  # noqa: E402
 from clode.train import global_lambda  # noqa: E402
 from clode.training_data import ExposureAugment, jpeg_round_trip, simulate_exposure  # noqa: E402
 
-HIGH = ROOT.parent / "shared" / "datasets" / "lowlight-dev" / "high"
+HIGH = DATASETS / "lowlight-dev" / "high"
 EVS = (3.0, 5.0)
 KINDS = ("raw", "jpeg90", "jpeg75")
 
@@ -57,10 +67,9 @@ def score(net, noisy, clean):
     return psnr(as_np(net.finish(bright)), as_np(target)), psnr(as_np(bright), as_np(target))
 
 
-def main() -> int:
-    ap = argparse.ArgumentParser()
-    ap.add_argument("models", nargs="+")
-    args = ap.parse_args()
+def main(args: argparse.Namespace) -> int:
+    report = Report(__file__, args)
+    columns = [Path(m).stem for m in args.models] + ["no denoiser"]
     torch.set_num_threads(2)
     nets = [load_model(m) for m in args.models]
     rows = {}
@@ -71,10 +80,13 @@ def main() -> int:
     for group in [k for k in KINDS] + [f"{ev:g}EV" for ev in EVS]:
         sel = np.array([v for k, v in rows.items() if f" {group}" in k])
         print(f"mean {group}".ljust(24) + "".join(f"{x:16.2f}" for x in sel.mean(0)))
+        report[f"mean {group}"] = {c: round(float(x), 3) for c, x in zip(columns, sel.mean(0))}
     allv = np.array(list(rows.values()))
     print("mean all".ljust(24) + "".join(f"{x:16.2f}" for x in allv.mean(0)))
+    report["mean all"] = {c: round(float(x), 3) for c, x in zip(columns, allv.mean(0))}
+    report.emit("cpu")
     return 0
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(main(ARGS))

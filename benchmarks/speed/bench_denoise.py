@@ -8,8 +8,10 @@ runs, the implied seconds for a 24 MP photo, and the difference of its output fr
 reference in 8-bit levels (max and mean over all samples). Run once per OpenMP wait policy
 (it must be set before torch starts):
 
-    OMP_WAIT_POLICY=PASSIVE python benchmarks/bench_denoise.py [--threads 2] [--repeats 3]
-    OMP_WAIT_POLICY=ACTIVE  python benchmarks/bench_denoise.py [--threads 2] [--repeats 3]
+    OMP_WAIT_POLICY=PASSIVE python benchmarks/speed/bench_denoise.py [--threads 2] [--repeats 3]
+    OMP_WAIT_POLICY=ACTIVE  python benchmarks/speed/bench_denoise.py [--threads 2] [--repeats 3]
+
+The last line is the figures as JSON, with the machine.
 """
 
 from __future__ import annotations
@@ -21,19 +23,31 @@ import sys
 import time
 from pathlib import Path
 
-import numpy as np
-import torch
-from PIL import Image
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))   # benchmarks/: machine.py
+from machine import DATASETS, Report, cpu_name  # noqa: E402
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
+
+def parse_args() -> argparse.Namespace:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--threads", type=int, default=min(2, os.cpu_count() or 1))
+    ap.add_argument("--repeats", type=int, default=3)
+    ap.add_argument("--tiles", default="128,512,1024", help="tile sides to try besides 256")
+    ap.add_argument("--only", default="", help="run the variants whose name holds this text")
+    return ap.parse_args()
+
+
+if __name__ == "__main__":
+    ARGS = parse_args()        # --help answers before torch loads
+
+import numpy as np  # noqa: E402
+import torch  # noqa: E402
+from PIL import Image  # noqa: E402
 
 from clode import Enhancer, load_model  # noqa: E402
 from clode.denoise_speed import PRECISIONS, as_net, fast_denoiser  # noqa: E402
 from clode.tiles import denoise_tiled  # noqa: E402
-from machine import cpu_name  # noqa: E402  (benchmarks/machine.py)
 
-PHOTOS = ROOT.parent / "shared" / "datasets" / "photos"
+PHOTOS = DATASETS / "photos"
 WIDTH, ROWS = 6000, 424
 FULL = 6000 * 4000
 
@@ -47,13 +61,8 @@ def strip(enhancer: Enhancer) -> torch.Tensor:
     return torch.from_numpy(bright).permute(2, 0, 1)[None].contiguous()
 
 
-def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("--threads", type=int, default=min(2, os.cpu_count() or 1))
-    ap.add_argument("--repeats", type=int, default=3)
-    ap.add_argument("--tiles", default="128,512,1024", help="tile sides to try besides 256")
-    ap.add_argument("--only", default="", help="run the variants whose name holds this text")
-    args = ap.parse_args()
+def main(args: argparse.Namespace) -> None:
+    report = Report(__file__, args)
     torch.set_num_threads(args.threads)
     net = load_model(None).eval()
     block = strip(Enhancer(net, device="cpu"))
@@ -85,7 +94,12 @@ def main() -> None:
         print(f"{name}  {seconds:6.2f} s  ({seconds * FULL / (WIDTH * ROWS):5.1f} s per 24 MP)"
               + (f"  vs float32: max {diff.max():.2f}, mean {diff.mean():.3f} levels" if diff is not None else ""),
               flush=True)
+        report.add("variants", {"precision": precision, "layout": layout, "tile": tile, "seconds": round(seconds, 3),
+                                "seconds_per_24mp": round(seconds * FULL / (WIDTH * ROWS), 2),
+                                "max_levels_from_float32": None if diff is None else round(float(diff.max()), 3),
+                                "mean_levels_from_float32": None if diff is None else round(float(diff.mean()), 4)})
+    report.emit("cpu")
 
 
 if __name__ == "__main__":
-    main()
+    main(ARGS)

@@ -18,7 +18,9 @@ Counted here on a real dark photo (``lowlight-dev/low/00.png``, 600 x 400), T = 
 
 with NFE, seconds, and the largest difference of the resulting image from the published one.
 
-    .venv/bin/python benchmarks/bench_nfe.py [--model PATH] [--size 600x400] [--T 3] [--device cpu]
+    .venv/bin/python benchmarks/speed/bench_nfe.py [--model PATH] [--size 600x400] [--T 3] [--device cpu]
+
+The last line is the figures as JSON, with the machine.
 """
 
 from __future__ import annotations
@@ -30,21 +32,32 @@ import time
 from dataclasses import replace
 from pathlib import Path
 
-import numpy as np
-import torch
-from PIL import Image
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))   # benchmarks/: machine.py
+from machine import DATASETS, Report, cpu_name  # noqa: E402
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
+PHOTO = DATASETS / "lowlight-dev" / "low" / "00.png"
 
+
+def parse_args() -> argparse.Namespace:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--model", default=None)
+    ap.add_argument("--size", default="600x400")
+    ap.add_argument("--T", type=float, default=3.0)
+    ap.add_argument("--device", default="cpu")
+    return ap.parse_args()
+
+
+if __name__ == "__main__":
+    ARGS = parse_args()        # --help answers before torch loads
+
+import numpy as np  # noqa: E402
+import torch  # noqa: E402
+from PIL import Image  # noqa: E402
 from torchdiffeq import odeint  # noqa: E402
 
 from clode import EXACT, load_model, resolve_device  # noqa: E402
 from clode.losses import noise2noise, total_variation  # noqa: E402
 from clode.ode import Dynamics, integrate  # noqa: E402
-from machine import cpu_name  # noqa: E402  (benchmarks/machine.py)
-
-PHOTO = ROOT.parent / "shared" / "datasets" / "lowlight-dev" / "low" / "00.png"
 
 
 class Published(torch.nn.Module):
@@ -66,13 +79,8 @@ class Published(torch.nn.Module):
 
 
 @torch.no_grad()
-def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("--model", default=None)
-    ap.add_argument("--size", default="600x400")
-    ap.add_argument("--T", type=float, default=3.0)
-    ap.add_argument("--device", default="cpu")
-    args = ap.parse_args()
+def main(args: argparse.Namespace) -> None:
+    report = Report(__file__, args)
     device = resolve_device(args.device)
     net = load_model(args.model).to(device).eval()
     w, h = (int(v) for v in args.size.split("x"))
@@ -109,13 +117,17 @@ def main() -> None:
 
     reference, nfe, seconds = timed(published)
     print(f"published (9 channels, pooled RMS norm)   NFE {nfe:3d}  {seconds:7.1f} s", flush=True)
+    report.add("solves", {"solve": "published (9 channels, pooled RMS norm)", "nfe": nfe, "seconds": round(seconds, 2)})
     for name, solver in (("ours before (3 channels, RMS norm)", replace(EXACT, error_norm="rms")),
                          ("ours now (3 channels, published norm)", EXACT)):
         image, nfe, seconds = timed(ours(solver))
         diff = (image - reference).abs().max().item() * 255
         print(f"{name:41s} NFE {nfe:3d}  {seconds:7.1f} s  max difference from published {diff:.3f} levels",
               flush=True)
+        report.add("solves", {"solve": name, "nfe": nfe, "seconds": round(seconds, 2),
+                              "max_levels_from_published": round(diff, 4)})
+    report.emit(device)
 
 
 if __name__ == "__main__":
-    main()
+    main(ARGS)

@@ -1,6 +1,6 @@
 """Batch export throughput: a folder of 12 MP JPEGs through ``clode.batch`` (the fast engine).
 
-    .venv/bin/python benchmarks/bench_batch.py [--images 6] [--runs 3] [--mp 12] [--denoise 1.0]
+    .venv/bin/python benchmarks/speed/bench_batch.py [--images 6] [--runs 3] [--mp 12] [--denoise 1.0]
         [--threads 2] [--device cpu] [--model PATH]
 
 The photos are real ones from the shared dataset, darkened (as a low-light shot) and upscaled to
@@ -9,7 +9,7 @@ folder. Each run enhances the whole folder into a fresh output folder (JPEG, qua
 kept) with the denoiser on, exactly as ``clode batch`` does. Printed: images per minute (median of
 the runs) by the wall clock and by CPU time (what the runs would take on the same cores unshared),
 seconds per image, and the split of one image's time between decode, enhance and encode, with the
-machine and its load average (the machine may be shared).
+machine and its load average (the machine may be shared), and at the end one JSON line with the same.
 """
 
 from __future__ import annotations
@@ -22,24 +22,39 @@ import tempfile
 import time
 from pathlib import Path
 
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))   # benchmarks/: machine.py
+from machine import DATASETS, Report, describe, load_average  # noqa: E402
+
+PHOTOS = DATASETS / "photos"
+
+
+def parse_args() -> argparse.Namespace:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--images", type=int, default=6)
+    ap.add_argument("--runs", type=int, default=3)
+    ap.add_argument("--mp", type=float, default=12.0)
+    ap.add_argument("--denoise", type=float, default=1.0)
+    ap.add_argument("--threads", type=int, default=min(2, os.cpu_count() or 1))
+    ap.add_argument("--device", default="cpu")
+    ap.add_argument("--model", default=None)
+    return ap.parse_args()
+
+
+if __name__ == "__main__":
+    ARGS = parse_args()        # --help answers before torch loads
+
 # On a shared machine, OpenMP's default spin-waiting makes two torch threads burn ~5x the CPU
 # time of one (each barrier spins while the other thread is descheduled); passive waiting
-# keeps 2 threads at the CPU cost of 1. Must be set before torch loads OpenMP.
+# keeps 2 threads at the CPU cost of 1. Must be set before torch loads OpenMP (import clode does it too).
 os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
 import numpy as np  # noqa: E402
 import torch  # noqa: E402
 from PIL import Image  # noqa: E402
-from machine import describe, load_average  # noqa: E402  (benchmarks/machine.py)
-
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
 
 from clode import Enhancer, batch, load_model  # noqa: E402
 from clode.export import ExportOptions, save_image  # noqa: E402
 from clode.imageio import find_images, load_image  # noqa: E402
-
-PHOTOS = ROOT.parent / "shared" / "datasets" / "photos"
 
 
 def make_folder(folder: Path, count: int, megapixels: float) -> list[Path]:
@@ -62,16 +77,8 @@ def make_folder(folder: Path, count: int, megapixels: float) -> list[Path]:
     return made
 
 
-def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("--images", type=int, default=6)
-    ap.add_argument("--runs", type=int, default=3)
-    ap.add_argument("--mp", type=float, default=12.0)
-    ap.add_argument("--denoise", type=float, default=1.0)
-    ap.add_argument("--threads", type=int, default=min(2, os.cpu_count() or 1))
-    ap.add_argument("--device", default="cpu")
-    ap.add_argument("--model", default=None)
-    args = ap.parse_args()
+def main(args: argparse.Namespace) -> None:
+    report = Report(__file__, args)
     torch.set_num_threads(args.threads)
 
     enhancer = Enhancer(load_model(args.model), device=args.device)
@@ -99,6 +106,7 @@ def main() -> None:
         t = time.perf_counter()
         save_image(tmp / "stage.jpg", out, source=photo, options=ExportOptions(format="jpeg"))
         t_save = time.perf_counter() - t
+        report["one_image_s"] = {"decode": round(t_load, 3), "enhance": round(t_enh, 3), "encode": round(t_save, 3)}
         print(f"one image: decode {t_load:.2f} s, enhance (fast, denoise {args.denoise:g}) {t_enh:.2f} s, "
               f"encode JPEG {t_save:.2f} s (wall); {time.process_time() - c:.1f} s of CPU time", flush=True)
         del photo, out
@@ -120,10 +128,16 @@ def main() -> None:
                   f"({seconds / len(photos):.2f} s each); CPU time {cpu / len(photos):.2f} s per image, "
                   f"i.e. {cpu_per_minute[-1]:.1f} images/min if the {args.threads} cores were ours; "
                   f"load average {load_average()}", flush=True)
+            report.add("runs", {"seconds": round(seconds, 2), "images_per_min": round(per_minute[-1], 2),
+                                "cpu_s_per_image": round(cpu / len(photos), 2),
+                                "images_per_min_by_cpu": round(cpu_per_minute[-1], 2)})
+    report["images_per_min"] = round(statistics.median(per_minute), 2)
+    report["images_per_min_by_cpu"] = round(statistics.median(cpu_per_minute), 2)
     print(f"median: {statistics.median(per_minute):.1f} images per minute (wall clock; "
           f"{statistics.median(cpu_per_minute):.1f} by CPU time) "
           f"({args.mp:g} MP JPEG -> JPEG, fast engine, denoise {args.denoise:g}, {args.threads} threads)")
+    report.emit(enhancer.device)
 
 
 if __name__ == "__main__":
-    main()
+    main(ARGS)

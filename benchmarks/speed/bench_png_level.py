@@ -6,20 +6,25 @@ amplified sensor noise of an enhanced photo, which compresses badly). Each 8-bit
 memory by Pillow, as ``clode.export`` does; the time is the best of ``--repeat`` runs (the machine
 may be shared). JPEG at quality 95 is listed for comparison.
 
-    python benchmarks/bench_png_level.py [--levels 0,1,2,3,4,6] [--repeat 2]
+    python benchmarks/speed/bench_png_level.py [--levels 0,1,2,3,4,6] [--repeat 2]
+
+Ends with one JSON line: the machine, the arguments and each level's seconds and MB.
 """
 
 from __future__ import annotations
 
 import argparse
 import io
+import sys
 import time
 from pathlib import Path
 
 import numpy as np
 from PIL import Image
 
-SHARED = Path(__file__).resolve().parents[1] / ".." / "shared" / "datasets"
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))   # benchmarks/: machine.py
+from machine import DATASETS as SHARED, Report  # noqa: E402
+
 SIZE = (6000, 4000)
 
 
@@ -54,14 +59,20 @@ def main() -> None:
     parser.add_argument("--levels", default="0,1,2,3,4,6")
     parser.add_argument("--repeat", type=int, default=2)
     args = parser.parse_args()
+    report = Report(__file__, args)
     for name, make in (("upscaled photo", upscaled_photo), ("noisy low-light", noisy_lowlight)):
         image = make()
         print(f"{name}, {SIZE[0]}x{SIZE[1]} 8-bit RGB:")
         for level in (int(x) for x in args.levels.split(",")):
             seconds, size = timed(image, args.repeat, format="PNG", compress_level=level)
             print(f"  PNG level {level}: {seconds:6.2f} s  {size / 1e6:7.1f} MB", flush=True)
+            report.add("encodings", {"image": name, "format": f"PNG level {level}", "seconds": round(seconds, 3),
+                                     "mb": round(size / 1e6, 2)})
         seconds, size = timed(image, args.repeat, format="JPEG", quality=95)
         print(f"  JPEG q95:    {seconds:6.2f} s  {size / 1e6:7.1f} MB", flush=True)
+        report.add("encodings", {"image": name, "format": "JPEG q95", "seconds": round(seconds, 3),
+                                 "mb": round(size / 1e6, 2)})
+    report.emit()
 
 
 if __name__ == "__main__":

@@ -1,6 +1,6 @@
 """Figures of the fast engine (clode.session): dial, first preview, export, fidelity, halos.
 
-    .venv/bin/python benchmarks/bench_fast.py [--device cpu] [--threads 2] [--runs 5]
+    .venv/bin/python benchmarks/speed/bench_fast.py [--device cpu] [--threads 2] [--runs 5]
         [--sections prepare,dial,preview,export,auto,fidelity,halo] [--mp 24] [--model PATH]
 
 * prepare: proxy solve time and function evaluations for proxy sizes / tolerances;
@@ -17,6 +17,8 @@
   and their ratio;
 * halo: a hard bright/dark edge, fast (bilinear and guided upsampling) vs the exact
   full-resolution solve, error near the edge vs away from it.
+
+The last line is every section's figures as JSON, with the machine.
 """
 
 from __future__ import annotations
@@ -32,13 +34,37 @@ import time
 from dataclasses import replace
 from pathlib import Path
 
-import numpy as np
-import torch
-from PIL import Image
-from machine import cpu_name  # noqa: E402  (benchmarks/machine.py)
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))   # benchmarks/: machine.py
+from machine import SHARED, Report, cpu_name  # noqa: E402
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
+SECTIONS = ("prepare", "dial", "preview", "export", "auto", "fidelity", "halo")
+
+
+def parse_args() -> argparse.Namespace:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--device", default="cpu")
+    ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--runs", type=int, default=5)
+    ap.add_argument("--mp", type=float, default=24.0, help="size of the big test photo (megapixels)")
+    ap.add_argument("--model", type=Path, default=None, help="default: the shipped model")
+    ap.add_argument("--sections", default=",".join(SECTIONS))
+    ap.add_argument("--pairs", type=int, default=7, help="lowlight-dev pairs for the fidelity section")
+    ap.add_argument("--first-pair", type=int, default=0, help=argparse.SUPPRESS)
+    ap.add_argument("--proxy-sides", default=None, help="proxy sides to compare (default 128, the engine's, 384)")
+    ap.add_argument("--halo-size", default="512x768", help="HxW of the halo test image")
+    ap.add_argument("--shared", type=Path, default=SHARED, help="the shared data folder (default ../shared)")
+    ap.add_argument("--child-export", type=Path, help=argparse.SUPPRESS)
+    ap.add_argument("--denoise", type=float, default=1.0, help=argparse.SUPPRESS)
+    ap.add_argument("--colour-noise", type=float, default=0.0, help=argparse.SUPPRESS)
+    return ap.parse_args()
+
+
+if __name__ == "__main__":
+    ARGS = parse_args()        # --help answers before torch loads
+
+import numpy as np  # noqa: E402
+import torch  # noqa: E402
+from PIL import Image  # noqa: E402
 
 from clode import EXACT, Enhancer, load_model  # noqa: E402
 from clode import session as S  # noqa: E402
@@ -48,11 +74,15 @@ from clode.imageio import load_image, load_preview  # noqa: E402
 from clode.metrics import psnr  # noqa: E402
 from clode.ode import integrate  # noqa: E402
 
-SHARED = ROOT.parent / "shared"
 DEV = SHARED / "datasets" / "lowlight-dev"
 PHOTO = SHARED / "datasets" / "photos"
 VIEW = (1155, 1732)         # a 2 MP window onto a 3:2 photo
-SECTIONS = ("prepare", "dial", "preview", "export", "auto", "fidelity", "halo")
+REPORT: Report | None = None    # main's; the sections add their figures to it
+
+
+def record(section: str, **figures) -> None:
+    if REPORT is not None:
+        REPORT.add(section, figures)
 
 
 def sync(device) -> None:
@@ -128,6 +158,7 @@ def section_prepare(enh, args, big):
         t, _ = timed(lambda: S.prepare(enh.model, img, t_min=lo, t_max=hi, proxy_side=side, solver=solver,
                                        device=enh.device), enh.device, max(1, args.runs // 3), warmup=0)
         print(f"{side:>10} {solver.describe():>16} {f'[{lo:g}, {hi:g}]':>12} {nfe:>5} {t:>8.2f} {cpu()}", flush=True)
+        record("prepare", proxy_side=side, solver=solver.describe(), range=[lo, hi], nfe=nfe, seconds=round(t, 3))
 
 
 def section_auto(enh, args, session):
@@ -141,8 +172,9 @@ def section_auto(enh, args, session):
             times[label].append(time.perf_counter() - start)
     print(f"\n## auto: automatic T of the {session.size[1]} x {session.size[0]} session, median of {args.runs * 2}")
     for label, ts in times.items():
-        print(f"{label:<26} {1000 * np.median(ts):8.1f} ms  (T = {learned_T(session, ways[label], enh.default_T):.2f})",
-              flush=True)
+        T = learned_T(session, ways[label], enh.default_T)
+        print(f"{label:<26} {1000 * np.median(ts):8.1f} ms  (T = {T:.2f})", flush=True)
+        record("auto", way=label, ms=round(1000 * float(np.median(ts)), 2), T=round(float(T), 3))
 
 
 def section_dial(enh, args, session):
@@ -161,6 +193,7 @@ def section_dial(enh, args, session):
             runs = args.runs if "denoiser 1" in label else args.runs * 4
             t, _ = timed(lambda: s.render(float(next(Ts)), **kw), enh.device, runs, warmup=2)
             print(f"{label:<34} {up:<9} {1000 * t:8.1f} ms  (CPU {1000 * CPU_TIMES[0]:.1f} ms)", flush=True)
+            record("dial", view=label, upsample=up, ms=round(1000 * t, 2), cpu_ms=round(1000 * CPU_TIMES[0], 2))
 
     # What the adaptive denoiser adds when the dial reaches a T not measured yet (once per 0.1 of T):
     # full-resolution crops rendered without noise treatment and their noise estimated.
@@ -169,6 +202,7 @@ def section_dial(enh, args, session):
         return session.noise_strength(float(next(Ts)))
     t, _ = timed(fresh_strength, enh.device, args.runs * 4, warmup=1)
     print(f"{'noise strength at a new T':<34} {'':<9} {1000 * t:8.1f} ms  (CPU {1000 * CPU_TIMES[0]:.1f} ms)", flush=True)
+    record("dial", view="noise strength at a new T", ms=round(1000 * t, 2), cpu_ms=round(1000 * CPU_TIMES[0], 2))
 
 
 def section_preview(enh, args, big):
@@ -182,12 +216,15 @@ def section_preview(enh, args, big):
     for denoise in (0.0, 1.0):
         t, _ = timed(lambda: first(denoise), enh.device, args.runs)
         print(f"first preview, denoiser {denoise:g}: {t:.2f} s {cpu()}", flush=True)
+        record("preview", step=f"first preview, denoiser {denoise:g}", seconds=round(t, 3))
     t, _ = timed(lambda: load_preview(big, max_side=max(VIEW)), enh.device, args.runs)
     print(f"  of which load_preview: {t:.2f} s {cpu()}")
+    record("preview", step="load_preview", seconds=round(t, 3))
     photo = load_preview(big, max_side=2048)
     t, _ = timed(lambda: enh.prepare(photo.pixels), enh.device, 1, warmup=0)
     print(f"then the full prepare (proxy {S.PROXY_SIDE}, {S.PROXY_SOLVER.describe()}, "
           f"[-{enh.t_max:g}, {enh.t_max:g}]) in the background: {t:.2f} s {cpu()}")
+    record("preview", step="full prepare", seconds=round(t, 3))
 
 
 def fit(shape, box):
@@ -203,6 +240,7 @@ def section_export(enh, args, big, session):
         t, _ = timed(lambda: session.render(enh.default_T, denoise=denoise), enh.device,
                      max(1, args.runs // 2), warmup=0)
         print(f"render, denoiser {denoise:g}: {t:.2f} s ({t / (H * W / 1e6):.3f} s/MP) {cpu()}", flush=True)
+        record("export", step=f"render, denoiser {denoise:g}", seconds=round(t, 3))
     # the last one is the editor's export with its default colour-noise reduction (50 %)
     for denoise, colour in ((0.0, 0.0), (1.0, 0.0), (1.0, 0.5)):
         cmd = [sys.executable, __file__, "--child-export", str(big), "--device", args.device,
@@ -213,6 +251,9 @@ def section_export(enh, args, big, session):
         print(f"fresh process, denoiser {denoise:g}, colour noise {colour:g}: load {out['load']:.2f} s + prepare {out['prepare']:.2f} s + "
               f"render {out['render']:.2f} s + save {out['save']:.2f} s (process CPU {out['cpu']:.1f} s); "
               f"peak RSS {out['peak_gb']:.2f} GB", flush=True)
+        record("export", step=f"fresh process, denoiser {denoise:g}, colour noise {colour:g}",
+               seconds=round(sum(out[k] for k in ("load", "prepare", "render", "save")), 3),
+               **{k: round(v, 3) for k, v in out.items()})
 
 
 def child_export(args) -> None:
@@ -272,6 +313,10 @@ def section_fidelity(enh, args):
     for k, v in rows.items():
         gt, ex = np.array(v).T
         print(f"{k:<24} {gt.mean():>10.2f} {ex.mean():>9.2f} {ex.min():>12.2f}")
+        record("fidelity", method=k, psnr_vs_gt=round(float(gt.mean()), 3),
+               psnr_vs_exact=None if k == "exact" else round(float(ex.mean()), 3),
+               min_psnr_vs_exact=None if k == "exact" else round(float(ex.min()), 3))
+    record("fidelity", method="seconds per MP", exact=round(exact_s / mp, 2), fast=round(fast_s / mp, 3))
     print(f"seconds per MP: exact {exact_s / mp:.1f}, fast (proxy {S.PROXY_SIDE}, prepare [0, T] + render) "
           f"{fast_s / mp:.2f}; fast / exact = {fast_s / exact_s:.4f} (1 : {exact_s / fast_s:.0f}); "
           f"in CPU seconds per MP: exact {exact_c / mp:.1f}, fast {fast_c / mp:.2f}, ratio 1 : {exact_c / fast_c:.0f}")
@@ -312,6 +357,8 @@ def section_halo(enh, args):
                 cells.append(f"{err[m].mean():5.2f}/{np.percentile(err[m], 99):5.1f}")
             print(f"{side:>6} {up:<9} " + " ".join(f"{c:>12}" for c in cells)
                   + f" {err.max():>6.1f} {psnr(out, exact):>6.2f}", flush=True)
+            record("halo", proxy_side=side, upsample=up, bands={f"{a:g}-{b:g}": c for (a, b), c in zip(bands, cells)},
+                   max=round(float(err.max()), 2), psnr=round(float(psnr(out, exact)), 3))
     print("(cells: mean / 99th percentile of the error at that distance in pixels from an edge)")
 
 
@@ -323,30 +370,16 @@ def make_enhancer(args) -> Enhancer:
     return Enhancer(model, device=args.device)
 
 
-def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--device", default="cpu")
-    ap.add_argument("--threads", type=int, default=2)
-    ap.add_argument("--runs", type=int, default=5)
-    ap.add_argument("--mp", type=float, default=24.0, help="size of the big test photo (megapixels)")
-    ap.add_argument("--model", type=Path, default=None, help="default: the shipped model")
-    ap.add_argument("--sections", default=",".join(SECTIONS))
-    ap.add_argument("--pairs", type=int, default=7, help="lowlight-dev pairs for the fidelity section")
-    ap.add_argument("--first-pair", type=int, default=0, help=argparse.SUPPRESS)
-    ap.add_argument("--proxy-sides", default=f"128,{S.PROXY_SIDE},384")
-    ap.add_argument("--halo-size", default="512x768", help="HxW of the halo test image")
-    ap.add_argument("--shared", type=Path, default=SHARED, help="the shared data folder (default ../shared)")
-    ap.add_argument("--child-export", type=Path, help=argparse.SUPPRESS)
-    ap.add_argument("--denoise", type=float, default=1.0, help=argparse.SUPPRESS)
-    ap.add_argument("--colour-noise", type=float, default=0.0, help=argparse.SUPPRESS)
-    args = ap.parse_args()
-    global DEV, PHOTO
+def main(args: argparse.Namespace) -> None:
+    global DEV, PHOTO, REPORT
+    args.proxy_sides = args.proxy_sides or f"128,{S.PROXY_SIDE},384"
     DEV, PHOTO = args.shared / "datasets" / "lowlight-dev", args.shared / "datasets" / "photos"
     if args.child_export:
         with torch.no_grad():
             child_export(args)
         return
     torch.set_grad_enabled(False)
+    REPORT = Report(__file__, args)
     enh = make_enhancer(args)
     dev = enh.device
     where = torch.cuda.get_device_name(dev) if dev.type == "cuda" else f"{cpu_name()}"
@@ -375,7 +408,10 @@ def main() -> None:
         section_fidelity(enh, args)
     if "halo" in sections:
         section_halo(enh, args)
+    REPORT["engine"] = {"model": enh.model.info.name, "proxy_side": S.PROXY_SIDE, "proxy_solver": S.PROXY_SOLVER.describe(),
+                        "T_step": S.T_STEP, "upsample": S.UPSAMPLE}
+    REPORT.emit(enh.device)
 
 
 if __name__ == "__main__":
-    main()
+    main(ARGS)

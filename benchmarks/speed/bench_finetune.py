@@ -9,7 +9,9 @@ for this device, from the shipped model, 15 % held out; ``--steps`` shortens it)
 - with ``--dim``: a fine-tune on ten dim photos, and the hue-shift and flat-noise figures of the
   shipped and the fine-tuned model on the held-out ones (``clode.training_validation``).
 
-    OMP_NUM_THREADS=2 .venv/bin/python benchmarks/bench_finetune.py --steps 3 [--dim --dim-steps 30]
+    OMP_NUM_THREADS=2 .venv/bin/python benchmarks/speed/bench_finetune.py --steps 3 [--dim --dim-steps 30]
+
+The last line is the figures as JSON, with the machine.
 """
 
 from __future__ import annotations
@@ -24,17 +26,16 @@ import tempfile
 import time
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path[:0] = [str(ROOT), str(Path(__file__).resolve().parent)]
-from machine import cpu_name  # noqa: E402
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))   # benchmarks/: machine.py
+from machine import DATASETS, ROOT, Report, cpu_name  # noqa: E402
 
-PHOTOS = ROOT.parent / "shared" / "datasets" / "photos"
+PHOTOS = DATASETS / "photos"
 SIX = ["lomiri-Dragonfly_by_Bolly", "mate_nature-FreshFlower", "palapeli-citrus-fruits", "plasma-DarkestHour",
        "mate_nature-Storm", "palapeli-panther-chameleon-female"]          # 1.1-1.4 MP each
 #: the dim photos of the shared set (datasets/README.md), and three synthetic low-light ones
 DIM = ["kphotoalbum-bar55", "kphotoalbum-bar55_2", "kphotoalbum-pool_2", "kphotoalbum-sunset", "plasma-DarkestHour",
        "plasma-summer_1am", "palapeli-cincinnati-bridge"]
-LOW = ROOT.parent / "shared" / "datasets" / "lowlight-dev" / "low"
+LOW = DATASETS / "lowlight-dev" / "low"
 
 
 def load() -> str:
@@ -67,7 +68,7 @@ def first(result: dict, kind: str) -> float:
     return next(t for e, t in zip(result["events"], result["times"]) if e["event"] == kind)
 
 
-def panel_defaults(args) -> None:
+def panel_defaults(args, report: Report) -> None:
     import torch
     from clode import training_recipes as recipes
     r = recipes.recipe("quick", torch.device("cpu"))
@@ -90,9 +91,15 @@ def panel_defaults(args) -> None:
     print(f"  peak RSS: {result['peak_bytes'] / 2**30:.2f} GB (target <= 3 GB; estimated before start "
           f"{est.peak_bytes / 2**30:.2f} GB, {est.step_seconds:.1f} s a step)")
     print(f"  whole run incl. held-out validation: {result['seconds']:.0f} s")
+    report["panel_defaults"] = {
+        "recipe": {"crop": r.crop, "batch": r.batch, "solver": str(r.solver), "adjoint": r.adjoint, "steps": r.steps},
+        "first_event_s": round(first(result, "data"), 2), "first_step_s": round(first(result, "step"), 2),
+        "step_times_s": [round(t, 2) for t in step_times], "peak_rss_gb": round(result["peak_bytes"] / 2**30, 3),
+        "estimated_peak_gb": round(est.peak_bytes / 2**30, 3), "estimated_step_s": round(est.step_seconds, 2),
+        "whole_run_s": round(result["seconds"], 1)}
 
 
-def dim_finetune(args) -> None:
+def dim_finetune(args, report: Report) -> None:
     with tempfile.TemporaryDirectory() as tmp:
         data = Path(tmp) / "dim"
         data.mkdir()
@@ -109,6 +116,8 @@ def dim_finetune(args) -> None:
     for key in ("hue_shift", "flat_noise", "loss"):
         change = 100 * (after[key] - before[key]) / before[key] if before[key] else float("nan")
         print(f"  {key:10s} shipped {before[key]:.4g}  fine-tuned {after[key]:.4g}  ({change:+.1f} %)")
+    report["dim_finetune"] = {"steps": args.dim_steps, "held_out_photos": held["photos"],
+                              "seconds": round(result["seconds"], 1), "before": before, "after": after}
 
 
 def main() -> None:
@@ -117,13 +126,15 @@ def main() -> None:
     ap.add_argument("--dim", action="store_true", help="also fine-tune on ten dim photos and compare held-out figures")
     ap.add_argument("--dim-steps", type=int, default=30, help="steps of that fine-tune")
     args = ap.parse_args()
+    report = Report(__file__, args)
     print(f"# {cpu_name()}, {os.cpu_count()} cores, OMP_NUM_THREADS={os.environ.get('OMP_NUM_THREADS', '-')}, "
           f"load {load()}")
     if args.steps:
-        panel_defaults(args)
+        panel_defaults(args, report)
     if args.dim:
-        dim_finetune(args)
+        dim_finetune(args, report)
     print(f"# load after: {load()}")
+    report.emit("cpu")
 
 
 if __name__ == "__main__":

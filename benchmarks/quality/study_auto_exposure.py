@@ -1,6 +1,6 @@
 """How much can an automatic T gain over the model's default T = 3? (issue 5's +1 dB question)
 
-    .venv/bin/python benchmarks/study_auto_exposure.py [--per 2] [--side 256] [--cache FILE]
+    .venv/bin/python benchmarks/quality/study_auto_exposure.py [--per 2] [--side 256] [--cache FILE]
 
 Prints, for the shipped model and the fast path (denoiser on), on lowlight-dev and on
 synthetic pairs made from ``photos/`` with lowlight-dev's degradation profile
@@ -17,7 +17,7 @@ synthetic pairs made from ``photos/`` with lowlight-dev's degradation profile
 
 The synthetic pairs are made from the photos the model was trained on, so T = 3 is at
 home there; lowlight-dev is held out but has only 7 images. Takes ~15 min on 2 cores
-(``--milder``: ~25 min).
+(``--milder``: ~25 min). The last line is the tables as JSON, with the machine.
 """
 
 from __future__ import annotations
@@ -28,13 +28,26 @@ import sys
 import time
 from pathlib import Path
 
-import numpy as np
-import torch
-from PIL import Image
-from machine import cpu_name  # noqa: E402  (benchmarks/machine.py)
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))   # benchmarks/: machine.py
+from machine import DATASETS, Report, cpu_name  # noqa: E402
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
+
+def parse_args() -> argparse.Namespace:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--per", type=int, default=2, help="synthetic darkenings per photo")
+    ap.add_argument("--side", type=int, default=256, help="long side of the synthetic pairs")
+    ap.add_argument("--cache", type=Path, help="keep the curves in this file (and reuse them when it exists)")
+    ap.add_argument("--milder", action="store_true",
+                    help="also score one darkening per photo by 0-0.5, 0.5-2 and 2-3.5 EV (+10 min)")
+    return ap.parse_args()
+
+
+if __name__ == "__main__":
+    ARGS = parse_args()        # --help answers before torch loads
+
+import numpy as np  # noqa: E402
+import torch  # noqa: E402
+from PIL import Image  # noqa: E402
 
 from clode import Enhancer, load_model  # noqa: E402
 from clode import auto_exposure as auto  # noqa: E402
@@ -42,7 +55,7 @@ from clode.auto_exposure import BRIGHTEST, mean_luminance  # noqa: E402
 from clode.metrics import psnr  # noqa: E402
 from clode.srgb import linear_to_srgb, srgb_to_linear  # noqa: E402
 
-SHARED = ROOT.parent / "shared" / "datasets"
+SHARED = DATASETS
 TS = np.round(np.arange(0.0, 6.001, 0.05), 2)
 PROFILE = dict(ev=(3.5, 5.5), gain=(3000, 12000), read=(2e-4, 8e-4))   # lowlight-dev's
 EARLIER_BAND = (0.30, 0.62)     # the first auto rule: T = 3 unless the result's mean left this band
@@ -107,14 +120,8 @@ def mean_at(cs: list[dict], pick) -> float:
     return float(np.mean([c["psnr"][pick(c)] for c in cs]))
 
 
-def main() -> int:
-    ap = argparse.ArgumentParser()
-    ap.add_argument("--per", type=int, default=2, help="synthetic darkenings per photo")
-    ap.add_argument("--side", type=int, default=256, help="long side of the synthetic pairs")
-    ap.add_argument("--cache", type=Path, help="keep the curves in this file (and reuse them when it exists)")
-    ap.add_argument("--milder", action="store_true",
-                    help="also score one darkening per photo by 0-0.5, 0.5-2 and 2-3.5 EV (+10 min)")
-    args = ap.parse_args()
+def main(args: argparse.Namespace) -> int:
+    report = Report(__file__, args)
     torch.set_num_threads(2)
     enh = Enhancer(load_model(), device="cpu")
     print(f"# {cpu_name()}; model {enh.model_name}; fast path, denoiser 1; T grid {TS[0]:g}..{TS[-1]:g} step 0.05")
@@ -136,6 +143,8 @@ def main() -> int:
 
     def row(name: str, d: float, s: float = float("nan")) -> None:
         print(f"{name:<46} {d:>7.2f} {d - base_dev:>+6.2f}   {s:>7.2f} {s - base_syn:>+6.2f}")
+        report.add("mean_psnr", {"choice": name.strip(), "lowlight_dev": round(d, 3),
+                                 "synthetic": None if np.isnan(s) else round(s, 3)})
 
     base_dev, base_syn = mean_at(dev, lambda c: at(3.0)), mean_at(synth, lambda c: at(3.0))
     print(f"{'mean PSNR (dB)':<46} {'dev':>7} {'vs T3':>6}   {'synth':>7} {'vs T3':>6}")
@@ -155,6 +164,7 @@ def main() -> int:
         cells = [f"{mean_at(dev, lambda c: white_point_pick(c, pc, lv)) - base_dev:+.2f}/"
                  f"{mean_at(synth, lambda c: white_point_pick(c, pc, lv)) - base_syn:+.2f}" for lv in levels]
         print(f"  {pc:<12g}" + "".join(f"{x:>14}" for x in cells))
+        report.add("white_point_grid", {"percentile": pc, "gain_dev/synth_by_level": dict(zip(levels.tolist(), cells))})
     print("the rules before it:")
     print("learned (fit on synthetic pairs; synth column leave-one-photo-out):")
     photos = sorted({c["group"] for c in synth})
@@ -190,11 +200,12 @@ def main() -> int:
             mean_at(dev, lambda c: guarded(c, choose(c, coef, "input", "T"), band)),
             mean_at(synth, lambda c: guarded(c, held[id(c)], band)))
     if args.milder:
-        milder(enh, args.side)
+        milder(enh, args.side, report)
+    report.emit("cpu")
     return 0
 
 
-def milder(enh: Enhancer, side: int) -> None:
+def milder(enh: Enhancer, side: int, report: Report) -> None:
     """The shipped auto on photos darkened less than lowlight-dev's: where the white point is
     only partly trusted, or not at all (the ground truth is the photo itself)."""
     print("milder darkening (one pair per photo):")
@@ -207,6 +218,9 @@ def milder(enh: Enhancer, side: int) -> None:
         print(f"  {ev_range[0]:g}-{ev_range[1]:g}{'':<6} {base:>7.2f} {auto_:>7.2f} {auto_ - base:>+6.2f} "
               f"{mean_at(cs, lambda c: int(np.argmax(c['psnr']))):>7.2f} "
               f"{np.median([c['auto'] for c in cs]):>16.2f}")
+        report.add("milder", {"ev": list(ev_range), "T3": round(base, 3), "auto": round(auto_, 3),
+                              "oracle": round(mean_at(cs, lambda c: int(np.argmax(c["psnr"]))), 3),
+                              "auto_T_median": round(float(np.median([c["auto"] for c in cs])), 3)})
 
 
 def names(kind: str) -> list[str]:
@@ -215,4 +229,4 @@ def names(kind: str) -> list[str]:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(main(ARGS))
