@@ -20,6 +20,7 @@ from typing import Optional, Union
 
 from .adjustments import Adjustments
 from .atomic import write_text
+from .culling import Culling
 from .errors import ClodeError
 from .paths import user_data_dir
 from .version import __version__
@@ -57,6 +58,8 @@ class Saved:
     path: Path
     settings: dict                              # usable values by name (the adjustments and e.g. "model")
     problems: list[str] = field(default_factory=list)
+    #: stars, flag and colour label (``clode.culling``); None in a sidecar written before them
+    culling: Optional[Culling] = None
 
     def adjustments(self, base: Optional[Adjustments] = None) -> Adjustments:
         """``base`` (default: the defaults) with the saved adjustments."""
@@ -91,7 +94,8 @@ def _read(path: Path) -> Optional[Saved]:
     good = Adjustments.valid_keys(settings)
     clean = {key: (getattr(adjustments, key) if key in good else value) for key, value in settings.items()
              if key in good or key not in Adjustments.names()}
-    return Saved(path, clean, problems)
+    culling = Culling.from_mapping(data["culling"]) if "culling" in data else None
+    return Saved(path, clean, problems, culling)
 
 
 def _read_small(path: Path) -> Optional[str]:
@@ -141,18 +145,32 @@ def load_settings(photo_path: PathLike) -> Optional[dict]:
 
 
 def save_settings(photo_path: PathLike, settings: dict) -> Path:
-    """Write the photo's settings atomically; returns the sidecar's path.
+    """Write the photo's settings atomically (its culling marks stay); returns the sidecar's path.
 
     Beside the photo when that works, else in the user data dir.
     """
+    saved = load(photo_path)
+    return _write(photo_path, settings, saved.culling if saved is not None else None)
+
+
+def save_culling(photo_path: PathLike, culling: dict) -> Path:
+    """Write the photo's culling marks (``Culling.to_dict()``), keeping its settings."""
+    saved = load(photo_path)
+    return _write(photo_path, dict(saved.settings) if saved is not None else {}, Culling.from_mapping(culling))
+
+
+def _write(photo_path: PathLike, settings: dict, culling: Optional[Culling]) -> Path:
     photo = Path(photo_path)
-    text = json.dumps({
+    content = {
         "format": "clode-sidecar",
         "version": FORMAT_VERSION,
         "software": f"clode {__version__}",
         "photo": photo.name,
         "settings": settings,
-    }, indent=2, sort_keys=True) + "\n"
+    }
+    if culling is not None:
+        content["culling"] = culling.to_dict()      # a key of its own: older versions read past it
+    text = json.dumps(content, indent=2, sort_keys=True) + "\n"
     try:
         return write_text(sidecar_path(photo), text)
     except OSError:
