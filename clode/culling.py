@@ -110,27 +110,29 @@ def _mtime(path: Optional[Path]) -> float:
         return -1.0
 
 
-def load(photo: PathLike, embedded: bool = True) -> Culling:
-    """The photo's marks: its sidecar's, unless an ``.xmp`` file beside it is newer and says
+def load(photo: PathLike) -> Culling:
+    """The photo's marks: those stored beside it (``stored``), else those in its own XMP, else none."""
+    from . import xmp
+    return stored(photo) or xmp.read_embedded(photo) or Culling()
+
+
+def stored(photo: PathLike) -> Optional[Culling]:
+    """The marks kept beside the photo: its sidecar's, unless an ``.xmp`` file is newer and says
     otherwise (the pick, which XMP does not hold, is kept unless the XMP rejects the photo); else
-    the ``.xmp`` file's; else (``embedded``) the photo's own XMP; else none."""
+    the ``.xmp`` file's; None when neither holds any."""
     from . import sidecar, xmp
     saved = sidecar.load(photo)
     mine = saved.culling if saved is not None else None
     found = xmp.read_sidecar(photo)
-    if found is not None:
-        theirs, where = found
-        if mine is None:
-            return theirs
-        if _mtime(where) > _mtime(saved.path) and not xmp.agrees(mine, theirs):
-            keep_pick = mine.flag == PICK and theirs.flag is None
-            return replace(theirs, flag=PICK) if keep_pick else theirs
+    if found is None:
         return mine
-    if mine is not None:
-        return mine
-    if embedded:
-        return xmp.read_embedded(photo) or Culling()
-    return Culling()
+    theirs, where = found
+    if mine is None:
+        return theirs
+    if _mtime(where) > _mtime(saved.path) and not xmp.agrees(mine, theirs):
+        keep_pick = mine.flag == PICK and theirs.flag is None
+        return replace(theirs, flag=PICK) if keep_pick else theirs
+    return mine
 
 
 def save(photo: PathLike, culling: Culling) -> list[str]:

@@ -183,16 +183,16 @@ def _write_one(target: Path, culling: Culling) -> None:
 
 
 def _set_label(exiv2, data, label: Optional[str]) -> None:
-    current = data.findKey(exiv2.XmpKey(LABEL))
+    # Keys are looked up only once present: an XmpKey of a namespace the file does not use (darktable's,
+    # in a Lightroom file) is an error in exiv2.
+    present = {d.key(): str(d.value()) for d in data}
     if label is not None:
         data[LABEL] = LABEL_NAMES[label]
-    elif current != data.end() and str(current.value()).strip().lower() in LABELS:
-        data.erase(current)                     # a label of another set ("Select", "To Do") stays
-    dt = data.findKey(exiv2.XmpKey(DT_LABELS))
-    if dt != data.end():                        # darktable's own list follows the label
-        data.erase(dt)
+    elif present.get(LABEL, "").strip().lower() in LABELS:
+        data.erase(data.findKey(exiv2.XmpKey(LABEL)))   # a label of another set ("Select", "To Do") stays
+    if DT_LABELS in present:                            # darktable's own list follows the label
+        data.erase(data.findKey(exiv2.XmpKey(DT_LABELS)))
         if label is not None:
             value = exiv2.XmpArrayValue(exiv2.TypeId.xmpSeq)
             value.read(str(LABELS.index(label)))
             data.add(exiv2.XmpKey(DT_LABELS), value)
-

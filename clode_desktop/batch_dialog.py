@@ -93,9 +93,9 @@ class BatchDialog(QDialog):
 
     def __init__(self, model_path: Optional[str] = None, device: str = "auto", *,
                  folder: Optional[str] = None, parent: Optional[QWidget] = None,
-                 selection: Optional[list[Path]] = None) -> None:
+                 selection: Optional[list[Path]] = None, title: Optional[str] = None) -> None:
         super().__init__(parent)
-        self.setWindowTitle("Batch Export" if not selection else f"Export {len(selection)} Selected Photos")
+        self.setWindowTitle(title or ("Batch Export" if not selection else f"Export {len(selection)} Selected Photos"))
         #: only these photos of the folder (the filmstrip's selection), each with its own settings
         self.selection = {Path(p).resolve() for p in selection} if selection else None
         if selection:
@@ -448,7 +448,7 @@ class BatchDialog(QDialog):
         self.cancel()
 
 
-def open_batch_dialog(window, selection: Optional[list[Path]] = None) -> BatchDialog:
+def open_batch_dialog(window, selection: Optional[list[Path]] = None, title: Optional[str] = None) -> BatchDialog:
     """File › Batch Export… of the editor ``window``: one dialog, brought back if already open.
     ``selection``: only these photos (File › Export Selection…)."""
     existing = [d for d in window.findChildren(BatchDialog) if d.isVisible()]
@@ -459,7 +459,8 @@ def open_batch_dialog(window, selection: Optional[list[Path]] = None) -> BatchDi
     folder = str(window.photo_path.parent) if window.photo_path is not None else window.settings.last_folder()
     for d in existing:
         d.close()
-    dialog = BatchDialog(window.model_choice(), window._device, folder=folder, parent=window, selection=selection)
+    dialog = BatchDialog(window.model_choice(), window._device, folder=folder, parent=window, selection=selection,
+                         title=title)
     dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
     dialog.show()
     return dialog

@@ -219,3 +219,18 @@ def test_filter():
 def test_label_keys_toggle():
     assert Culling().with_label("red").with_label("red").label is None
     assert Culling().with_rating(9).rating == 5 and Culling(3).with_rating(-2).rating == 0
+
+
+def test_a_fresh_process_writes_a_label(tmp_path):
+    # exiv2 knows darktable's namespace only once it has read a file using it: a process that never has
+    # must still write labels (the first keypress of a session).
+    import subprocess
+    import sys
+    photo = tmp_path / "a.jpg"
+    photo.write_bytes(b"x")
+    code = ("import sys; from clode import xmp; from clode.culling import Culling; "
+            "xmp.write_sidecar(sys.argv[1], Culling(2, None, 'green')); print(xmp.read_sidecar(sys.argv[1])[0])")
+    out = subprocess.run([sys.executable, "-c", code, str(photo)], capture_output=True, text=True,
+                         env={**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)}, timeout=60)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.strip() == "Culling(rating=2, flag=None, label='green')"
