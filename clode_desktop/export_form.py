@@ -10,6 +10,8 @@ of the user's (in the app settings); "Delete" removes one of theirs.
 from __future__ import annotations
 
 import dataclasses
+import inspect
+import weakref
 from typing import Callable, Optional
 
 from PySide6.QtCore import Qt, Signal
@@ -37,7 +39,10 @@ class ExportForm(QWidget):
         super().__init__(parent)
         self.setObjectName("exportForm")
         self.settings = settings
-        self.folder_template = folder_template
+        # The dialog's method, held weakly: a strong one would tie the dialog and its form in a cycle
+        # that keeps a deleted dialog's wrapper alive until the garbage collector runs.
+        self._folder_template = (weakref.WeakMethod(folder_template) if inspect.ismethod(folder_template)
+                                 else lambda: folder_template)
         self._filling = False
 
         self.preset = QComboBox()
@@ -174,7 +179,8 @@ class ExportForm(QWidget):
         name = name.strip()
         if not name or self.settings is None or any(p.name == name for p in BUILT_IN):
             return None
-        preset = ExportPreset.from_options(name, self.options(), self.folder_template())
+        template = self._folder_template()
+        preset = ExportPreset.from_options(name, self.options(), template() if template else DEFAULT_FOLDER)
         self.settings.set_export_presets(with_preset(self.settings.export_presets(), preset))
         self._fill_presets(select=name)
         self._update()

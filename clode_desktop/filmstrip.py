@@ -181,9 +181,10 @@ class Filmstrip(QListWidget):
         if not shown:
             return
         row = self.currentRow()
+        ref = row if row >= 0 else shown[0]
         # the place of the current photo among the shown ones (a hidden current photo sits between two)
-        before = sum(1 for r in shown if r < row)
-        at = before if row in shown else before - (1 if delta > 0 else 0)
+        before = sum(1 for r in shown if r < ref)
+        at = before if ref in shown else before - (1 if delta > 0 else 0)
         target = shown[min(max(at + delta, 0), len(shown) - 1)]
         if target != row:
             self.setCurrentRow(target)
