@@ -190,10 +190,10 @@ class BatchDialog(QDialog):
         self.conflict = QComboBox()
         for key, text in CONFLICTS:
             self.conflict.addItem(text, key)
-        files = QFormLayout()
-        files.addRow(self.export_form)
-        files.addRow("File names:", name_row)
-        files.addRow("If a file exists:", self.conflict)
+        self.export_form.rows.addRow("File names:", name_row)
+        self.export_form.rows.addRow("If a file exists:", self.conflict)
+        files = QVBoxLayout()
+        files.addWidget(self.export_form)
         files_box = QGroupBox("Output files")
         files_box.setLayout(files)
 

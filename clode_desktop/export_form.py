@@ -78,6 +78,8 @@ class ExportForm(QWidget):
 
         form = QFormLayout(self)
         form.setContentsMargins(0, 0, 0, 0)
+        #: a dialog adds its own rows here (the batch's file names), aligned with the form's
+        self.rows = form
         form.addRow("Preset:", preset_row)
         form.addRow("Format:", self.format_box)
         form.addRow("Quality:", self.quality)

@@ -162,3 +162,37 @@ def test_marks_from_darktable_and_from_the_photos_own_xmp_show_in_the_strip(qtbo
     assert w.filmstrip.culling(photos[2]) == Culling()
     w.cull_bar.flags.setCurrentIndex(w.cull_bar.flags.findData("unrejected"))
     assert w.filmstrip.visible_photos() == [photos[0], photos[2]]
+
+
+def test_copy_from_one_and_paste_chosen_settings_to_five_selected_without_opening_them(qtbot, make_window,
+                                                                                      tmp_path):
+    from PySide6.QtCore import QTimer
+    from PySide6.QtWidgets import QApplication
+    from clode_desktop.paste_dialog import PasteDialog
+    from test_app import type_T
+    folder, photos = make_folder(tmp_path, 7)
+    sidecar.save_settings(photos[6], {"T": 4.0, "denoise": 0.9})
+    w = make_window(threaded=False)
+    w.open_folder(folder)
+    type_T(qtbot, w, "1.25")
+    w.panel.set_denoise(0.3, emit=True)
+    w.panel.neutral.setChecked(True)
+    w.copy_settings()
+    for row in (2, 3, 4, 5, 6):
+        click(w, row, Qt.KeyboardModifier.ControlModifier)
+    assert w.photo_path == photos[0]                      # selecting opened none of them
+    click(w, 0, Qt.KeyboardModifier.ControlModifier)     # the open photo out of the selection
+    assert w.filmstrip.selected_paths() == photos[2:7]
+
+    def answer():                                         # the user ticks exposure and neutral only
+        d = next(d for d in QApplication.topLevelWidgets() if isinstance(d, PasteDialog) and d.isVisible())
+        for name, box in d.boxes.items():
+            box.setChecked(name in ("T", "neutral"))
+        d.accept()
+    QTimer.singleShot(0, answer)
+    assert w.paste_settings() == photos[2:7]
+    for p in photos[2:6]:
+        assert sidecar.load_settings(p) == {"T": 1.25, "neutral": True}
+        assert w.filmstrip.is_marked(p)
+    assert sidecar.load_settings(photos[6]) == {"T": 1.25, "denoise": 0.9, "neutral": True}   # unticked: kept
+    assert not w.filmstrip.is_marked(photos[1]) and w.photo_path == photos[0]
