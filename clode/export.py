@@ -249,6 +249,11 @@ class _Metadata:
         else:
             self.icc = None
         self.exif = None if strip else self._build_exif(source, size)
+        # The photo's stars and colour label travel with it, as Lightroom and darktable export them.
+        self.culling = None
+        if not strip and source is not None and source.path is not None:
+            from .culling import load as load_culling
+            self.culling = load_culling(source.path)
 
     def _build_exif(self, source: Optional[Photo], size: tuple[int, int]) -> Image.Exif:
         exif = Image.Exif()
@@ -333,6 +338,12 @@ class _Metadata:
             fields.append(f"<tiff:Model>{escape(self.model)}</tiff:Model>")
         if self.capture_time:
             fields.append(f"<exif:DateTimeOriginal>{_xmp_date(self.capture_time)}</exif:DateTimeOriginal>")
+        if self.culling is not None and not self.culling.is_default:
+            from .xmp import LABEL_NAMES
+            c = self.culling
+            fields.append(f"<xmp:Rating>{-1 if c.flag == 'reject' else c.rating}</xmp:Rating>")
+            if c.label is not None:
+                fields.append(f"<xmp:Label>{LABEL_NAMES[c.label]}</xmp:Label>")
         for key, value in self.provenance.items():
             name = "".join(ch for ch in str(key) if ch.isalnum()) or "value"
             fields.append(f"<clode:{name}>{escape(str(value))}</clode:{name}>")

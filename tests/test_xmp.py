@@ -234,3 +234,22 @@ def test_a_fresh_process_writes_a_label(tmp_path):
                          env={**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)}, timeout=60)
     assert out.returncode == 0, out.stderr
     assert out.stdout.strip() == "Culling(rating=2, flag=None, label='green')"
+
+
+@pytest.mark.parametrize("ext", [".jpg", ".png", ".tif", ".webp"])
+def test_an_export_carries_the_photos_stars_and_label(tmp_path, ext):
+    import numpy as np
+    from clode.export import ExportOptions, save_image
+    from clode.imageio import load_image
+    photo = tmp_path / "IMG_1.jpg"
+    Image.new("RGB", (16, 12), (30, 30, 30)).save(photo)
+    culling.save(photo, Culling(4, PICK, "blue"))
+    source = load_image(photo)
+    out = save_image(tmp_path / f"out{ext}", np.full((12, 16, 3), 0.5, np.float32), source=source)
+    assert xmp.read_embedded(out) == Culling(4, None, "blue")
+    culling.save(photo, Culling(2, REJECT, None))
+    out = save_image(tmp_path / f"rejected{ext}", np.full((12, 16, 3), 0.5, np.float32), source=load_image(photo))
+    assert xmp.read_embedded(out) == Culling(0, REJECT, None)
+    out = save_image(tmp_path / f"stripped{ext}", np.full((12, 16, 3), 0.5, np.float32), source=load_image(photo),
+                     options=ExportOptions(strip_metadata=True))
+    assert xmp.read_embedded(out) is None
