@@ -29,7 +29,7 @@ from .adjustments import DEFAULT_COLOUR_NOISE, DEFAULT_DENOISE, Adjustments, che
 from .atomic import TargetExists, remove_stale, write_text
 from .errors import Cancelled, ClodeError, describe_unexpected
 from .enhance_file import Rendered, render_for_file
-from .export import FORMAT_EXTENSIONS, ExportOptions, format_for
+from .export import DEFAULT_FORMAT, FORMAT_EXTENSIONS, ExportOptions, format_for
 from .imageio import find_images, load_image
 from .progress import CancelToken, check
 from . import sidecar
@@ -59,7 +59,7 @@ class BatchOptions:
     #: photo's saved settings win
     adjustments: Adjustments = field(default_factory=Adjustments)
     name: str = DEFAULT_NAME              # output file name without extension; fields: NAME_FIELDS
-    export: ExportOptions = field(default_factory=lambda: ExportOptions(format="jpeg"))
+    export: ExportOptions = field(default_factory=lambda: ExportOptions(format=DEFAULT_FORMAT))
     #: an existing output file: "unique" (new name), "overwrite" (never a file in the input tree), "skip"
     on_conflict: str = "unique"
     shard: Optional[tuple[int, int]] = None   # (i, n), 1 <= i <= n: this run does shard i of n

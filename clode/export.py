@@ -55,7 +55,9 @@ PNG_STRATEGY = 3     # imagecodecs.PNG.STRATEGY.RLE (zlib's Z_RLE)
 #: zlib level of deflate-compressed TIFFs (tifffile's default is 6): on a grainy 16-bit 24 MP photo
 #: level 1 took 3.0 s against 5.0 s, and was 2 % smaller (benchmarks/bench_png16.py).
 TIFF_DEFLATE_LEVEL = 1
-#: JPEG and WebP quality of an export, the app's and ``clode batch``'s: the one definition of it.
+#: The format and the JPEG and WebP quality of an export, the app's and ``clode batch``'s: the one
+#: definition of each.
+DEFAULT_FORMAT = "jpeg"
 DEFAULT_QUALITY = 92
 #: JPEG quality when a JPEG is written because the source was one (``clode enhance``'s default).
 HIGH_QUALITY = 95

@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any, Iterable, Optional
 
 from .errors import ClodeError
-from .export import DEEP, DEFAULT_QUALITY, FORMAT_EXTENSIONS, LOSSY, SUBSAMPLINGS, ExportOptions
+from .export import DEEP, DEFAULT_FORMAT, DEFAULT_QUALITY, FORMAT_EXTENSIONS, LOSSY, SUBSAMPLINGS, ExportOptions
 
 FOLDER_FIELDS = {"folder": "the photos' folder", "date": "today's date, YYYY-MM-DD"}
 #: Where a preset puts its files unless it says otherwise: a sub-folder of the photos' folder
@@ -30,7 +30,7 @@ MAX_LONG_EDGE = 100_000
 @dataclass(frozen=True)
 class ExportPreset:
     name: str
-    format: str = "jpeg"
+    format: str = DEFAULT_FORMAT
     quality: int = DEFAULT_QUALITY
     subsampling: str = ExportOptions.subsampling
     bits: int = 8
@@ -45,7 +45,7 @@ class ExportPreset:
 
     @classmethod
     def from_options(cls, name: str, options: ExportOptions, folder: str = DEFAULT_FOLDER) -> "ExportPreset":
-        return cls(name, options.format or "jpeg", options.quality, options.subsampling, options.bits,
+        return cls(name, options.format or DEFAULT_FORMAT, options.quality, options.subsampling, options.bits,
                    options.long_edge, options.strip_metadata, folder)
 
     def to_dict(self) -> dict:

@@ -22,7 +22,7 @@ from PySide6.QtWidgets import (QApplication, QCheckBox, QComboBox, QDialog, QDou
 from clode import batch
 from clode.errors import ClodeError
 from clode.adjustments import DEFAULT_COLOUR_NOISE, DEFAULT_DENOISE, DEFAULT_T, Adjustments
-from clode.export import FORMAT_EXTENSIONS, ExportOptions
+from clode.export import DEFAULT_FORMAT, FORMAT_EXTENSIONS, ExportOptions
 from clode.export_presets import DEFAULT_FOLDER, expand_folder, folder_template
 from clode.progress import CancelToken
 
@@ -172,7 +172,7 @@ class BatchDialog(QDialog):
         enhance_box.setLayout(enhance)
 
         # -- output files: the export options form the Export dialog shows too, with its presets
-        start = ExportOptions(format="jpeg")
+        start = ExportOptions(format=DEFAULT_FORMAT)
         if settings is not None:
             known = {f.name for f in dataclasses.fields(ExportOptions)}
             start = ExportOptions(**{k: v for k, v in settings.export_options().items() if k in known})

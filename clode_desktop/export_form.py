@@ -18,7 +18,7 @@ from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import (QCheckBox, QComboBox, QFormLayout, QHBoxLayout, QInputDialog, QPushButton, QSpinBox,
                                QWidget)
 
-from clode.export import DEEP, FORMAT_NAMES, LOSSY, ExportOptions
+from clode.export import DEEP, DEFAULT_FORMAT, FORMAT_NAMES, LOSSY, ExportOptions
 from clode.export_presets import BUILT_IN, DEFAULT_FOLDER, MAX_LONG_EDGE, ExportPreset, with_preset
 
 from .settings import Settings
@@ -117,7 +117,7 @@ class ExportForm(QWidget):
     def set_options(self, o: ExportOptions) -> None:
         self._filling = True
         try:
-            self.format_box.setCurrentIndex(max(0, self.format_box.findData(o.format or "jpeg")))
+            self.format_box.setCurrentIndex(max(0, self.format_box.findData(o.format or DEFAULT_FORMAT)))
             self.quality.setValue(int(o.quality))
             self.subsampling.setCurrentIndex(max(0, self.subsampling.findData(o.subsampling)))
             self.bits.setCurrentIndex(max(0, self.bits.findData(int(o.bits))))

@@ -11,7 +11,7 @@ from typing import Optional, Union
 
 from PySide6.QtCore import QByteArray, QSettings
 
-from clode.export import ExportOptions
+from clode.export import DEFAULT_FORMAT, ExportOptions
 from clode.export_presets import ExportPreset, presets_from_json, presets_to_json
 
 MAX_RECENT = 10
@@ -91,7 +91,7 @@ class Settings:
 
     def export_options(self) -> dict:
         """The last export's options; the defaults are ``ExportOptions``'s (one definition, in the core)."""
-        d = ExportOptions(format="jpeg")
+        d = ExportOptions(format=DEFAULT_FORMAT)
         return {
             "format": self._get("export/format", d.format, str),
             "quality": self._get("export/quality", d.quality, int),

@@ -11,7 +11,7 @@ import sys
 
 from .. import batch
 from ..errors import ClodeError
-from ..export import DEFAULT_QUALITY, FORMAT_EXTENSIONS, ExportOptions
+from ..export import DEFAULT_FORMAT, DEFAULT_QUALITY, FORMAT_EXTENSIONS, ExportOptions
 from ..progress import CancelToken
 from .common import (add_adjustment_options, add_engine_options, add_long_edge_option, adjustments_from,
                      make_enhancer, stop_on_signals)
@@ -31,7 +31,8 @@ def register(subparsers) -> None:
                    help="exposure: a number (the ODE end time), auto (chosen per photo), or sidecar "
                         "(the settings saved by the editor; photos without them get auto, as the editor "
                         "starts them); default: the model's default T")
-    p.add_argument("--format", choices=list(FORMAT_EXTENSIONS), default="jpeg", help="output format (default jpeg)")
+    p.add_argument("--format", choices=list(FORMAT_EXTENSIONS), default=DEFAULT_FORMAT,
+                   help=f"output format (default {DEFAULT_FORMAT})")
     p.add_argument("--quality", type=int, default=DEFAULT_QUALITY, metavar="Q",
                    help=f"JPEG/WebP quality 1-100 (default {DEFAULT_QUALITY})")
     add_long_edge_option(p)
