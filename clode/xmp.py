@@ -38,18 +38,20 @@ RATING, LABEL, DT_LABELS = "Xmp.xmp.Rating", "Xmp.xmp.Label", "Xmp.darktable.col
 #: Lightroom's (and Bridge's) label names, which darktable reads too.
 LABEL_NAMES = {label: label.capitalize() for label in LABELS}
 
-_lock = threading.Lock()
+_lock = threading.RLock()
 _ready = False
 
 
 def _exiv2():
-    """The exiv2 module, set up once: its own warnings muted (a bad file is reported by us, in one line)."""
+    """The exiv2 module, set up once (under the lock: two threads may ask first): its own warnings
+    muted (a bad file is reported by us, in one line)."""
     global _ready
     import exiv2
-    if not _ready:
-        exiv2.LogMsg.setLevel(exiv2.LogMsg.Level.mute)
-        exiv2.XmpParser.initialize()
-        _ready = True
+    with _lock:
+        if not _ready:
+            exiv2.LogMsg.setLevel(exiv2.LogMsg.Level.mute)
+            exiv2.XmpParser.initialize()
+            _ready = True
     return exiv2
 
 

@@ -253,3 +253,34 @@ def test_an_export_carries_the_photos_stars_and_label(tmp_path, ext):
     out = save_image(tmp_path / f"stripped{ext}", np.full((12, 16, 3), 0.5, np.float32), source=load_image(photo),
                      options=ExportOptions(strip_metadata=True))
     assert xmp.read_embedded(out) is None
+
+
+def test_an_entity_bomb_is_refused_quickly(photo):
+    lol = "".join(f'<!ENTITY l{i} "{("&l%d;" % (i - 1)) * 10 if i else "lol" * 20}">' for i in range(10))
+    photo.with_name(photo.name + ".xmp").write_text(
+        f'<?xml version="1.0"?><!DOCTYPE x [{lol}]><x:xmpmeta xmlns:x="adobe:ns:meta/"><rdf:RDF '
+        'xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#"><rdf:Description rdf:about="" '
+        'xmlns:xmp="http://ns.adobe.com/xap/1.0/" xmp:Label="&l9;" xmp:Rating="3"/></rdf:RDF></x:xmpmeta>')
+    start = time.monotonic()
+    assert xmp.read_sidecar(photo) is None and culling.load(photo) == Culling()
+    assert time.monotonic() - start < 10
+
+
+junk = st.recursive(st.none() | st.booleans() | st.integers() | st.floats() | st.text(max_size=8),
+                    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=6), inner, max_size=3),
+                    max_leaves=8)
+
+
+@settings(max_examples=60, deadline=None)
+@given(marks=junk | st.fixed_dictionaries({"rating": junk, "flag": junk, "label": junk}))
+def test_any_stored_marks_load_as_valid_marks(tmp_path_factory, marks):
+    photo = tmp_path_factory.mktemp("junk") / "a.jpg"
+    photo.write_bytes(b"x")
+    try:
+        text = json.dumps({"settings": {"T": 1.0}, "culling": marks})
+    except ValueError:
+        return                                               # not JSON at all (NaN is, in Python's)
+    sidecar.sidecar_path(photo).write_text(text)
+    c = sidecar.load(photo).culling
+    assert 0 <= c.rating <= 5 and c.flag in (None, PICK, REJECT) and c.label in (None, *LABELS)
+    assert sidecar.load(photo).settings == {"T": 1.0}
