@@ -196,3 +196,28 @@ def test_copy_from_one_and_paste_chosen_settings_to_five_selected_without_openin
         assert w.filmstrip.is_marked(p)
     assert sidecar.load_settings(photos[6]) == {"T": 1.25, "denoise": 0.9, "neutral": True}   # unticked: kept
     assert not w.filmstrip.is_marked(photos[1]) and w.photo_path == photos[0]
+
+
+def test_the_export_dialog_exports_a_rated_photo_at_a_preset_size(qtbot, make_window, tmp_path):
+    from PySide6.QtCore import QTimer
+    from PySide6.QtWidgets import QApplication
+    from clode_desktop.export_dialog import ExportDialog
+    folder, photos = make_folder(tmp_path, 1)
+    w = make_window(threaded=False)
+    w.open_folder(folder)
+    press(qtbot, w, "4", "7")
+
+    def answer():                                       # the user picks the web preset and a size, then Export
+        d = next(d for d in QApplication.topLevelWidgets() if isinstance(d, ExportDialog) and d.isVisible())
+        d.form.choose_preset("Web, 2048 px")
+        d.long_edge.setValue(32)
+        d.export_button.click()
+    QTimer.singleShot(0, answer)
+    with qtbot.waitSignal(w.exported, timeout=WAIT) as done:
+        w.actions.export_action.trigger()
+    target = done.args[0]
+    assert target == folder / "web" / "IMG_0000-clode.jpg"
+    with Image.open(target) as im:
+        assert im.size == (32, 24)
+    assert xmp.read_embedded(target) == Culling(4, None, "yellow")
+    assert w.settings.export_options()["long_edge"] == 32          # the next export starts there
