@@ -145,31 +145,45 @@ def load_settings(photo_path: PathLike) -> Optional[dict]:
 
 
 def save_settings(photo_path: PathLike, settings: dict) -> Path:
-    """Write the photo's settings atomically (its culling marks stay); returns the sidecar's path.
+    """Write the photo's settings atomically; returns the sidecar's path. What else the sidecar holds
+    (the culling marks, and any section a newer version wrote) stays.
 
     Beside the photo when that works, else in the user data dir.
     """
-    saved = load(photo_path)
-    return _write(photo_path, settings, saved.culling if saved is not None else None)
+    return _write(photo_path, settings=settings)
 
 
 def save_culling(photo_path: PathLike, culling: dict) -> Path:
-    """Write the photo's culling marks (``Culling.to_dict()``), keeping its settings."""
-    saved = load(photo_path)
-    return _write(photo_path, dict(saved.settings) if saved is not None else {}, Culling.from_mapping(culling))
+    """Write the photo's culling marks (``Culling.to_dict()``), keeping its settings and the rest."""
+    return _write(photo_path, culling=Culling.from_mapping(culling).to_dict())
 
 
-def _write(photo_path: PathLike, settings: dict, culling: Optional[Culling]) -> Path:
+def _stored_sections(photo: Path) -> dict:
+    """The top-level sections of the photo's sidecar as stored (the newer of the two places; a sidecar
+    of the first, flat form is its settings), or {} when there is none that reads."""
+    for path in sorted((sidecar_path(photo), fallback_path(photo)), key=_mtime, reverse=True):
+        text = _read_small(path)
+        try:
+            data = json.loads(text) if text is not None else None
+        except (ValueError, RecursionError):
+            continue
+        if isinstance(data, dict):
+            if "settings" not in data:
+                return {"settings": data}
+            return {k: v for k, v in data.items() if k != "settings" or isinstance(v, dict)}
+    return {}
+
+
+def _write(photo_path: PathLike, **sections) -> Path:
+    """Write the sidecar with ``sections`` replaced and every other section of the stored one kept."""
     photo = Path(photo_path)
-    content = {
+    content = {"settings": {}, **_stored_sections(photo), **sections}
+    content.update({
         "format": "clode-sidecar",
         "version": FORMAT_VERSION,
         "software": f"clode {__version__}",
         "photo": photo.name,
-        "settings": settings,
-    }
-    if culling is not None:
-        content["culling"] = culling.to_dict()      # a key of its own: older versions read past it
+    })
     text = json.dumps(content, indent=2, sort_keys=True) + "\n"
     try:
         return write_text(sidecar_path(photo), text)

@@ -184,6 +184,18 @@ def test_sidecar_keeps_marks_and_settings_apart(photo):
     assert saved.settings == {"T": 1.5} and saved.culling == Culling(4, PICK, "red")
     data = json.loads(sidecar.sidecar_path(photo).read_text())
     assert data["culling"] == {"rating": 4, "flag": "pick", "label": "red"}
+    # a section another part (or a newer version) keeps in the sidecar survives both kinds of save
+    data["history"] = [{"T": 2.5}, {"T": 1.5}]
+    sidecar.sidecar_path(photo).write_text(json.dumps(data))
+    sidecar.save_culling(photo, Culling(1).to_dict())
+    sidecar.save_settings(photo, {"T": 0.5})
+    data = json.loads(sidecar.sidecar_path(photo).read_text())
+    assert data["history"] == [{"T": 2.5}, {"T": 1.5}] and data["settings"] == {"T": 0.5}
+    assert data["culling"]["rating"] == 1
+    # the first, flat form of a sidecar: its values are the settings, kept when marks are added
+    sidecar.sidecar_path(photo).write_text(json.dumps({"T": 2.0}))
+    sidecar.save_culling(photo, Culling(2).to_dict())
+    assert sidecar.load(photo).settings == {"T": 2.0} and sidecar.load(photo).culling == Culling(2)
 
 
 def test_older_sidecars_still_load(photo):
