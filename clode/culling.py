@@ -55,8 +55,7 @@ class Culling:
         return replace(self, flag=flag if flag in FLAGS else None)
 
     def with_label(self, label: Optional[str]) -> "Culling":
-        """``label``, or no label when the photo already has it (Lightroom's keys toggle)."""
-        return replace(self, label=None if label == self.label or label not in LABELS else label)
+        return replace(self, label=label if label in LABELS else None)
 
     def describe(self) -> str:
         parts = ["★" * self.rating if self.rating else "no stars"]

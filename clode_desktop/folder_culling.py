@@ -48,7 +48,7 @@ class FolderCulling:
         photos = self._targets()
         # Lightroom's toggle: the key of a label every chosen photo has takes it off
         off = label is not None and photos and all(self.filmstrip.culling(p).label == label for p in photos)
-        return self._mark(lambda c: Culling(c.rating, c.flag, None if off else label),
+        return self._mark(lambda c: c.with_label(None if off else label),
                           f"label {label}" if label and not off else "no label", photos)
 
     def _mark(self, change: Callable[[Culling], Culling], what: str,
@@ -56,8 +56,10 @@ class FolderCulling:
         photos = self._targets() if photos is None else photos
         if not photos:
             return []
-        for problem in self.folder.set_culling(photos, change):
-            self._error(problem)
+        problems = self.folder.set_culling(photos, change)
+        if problems:                    # one dialog for the keypress, however many photos (a read-only card)
+            more = len(problems) - 1
+            self._error(problems[0] + (f" (and {more} more like it)" if more else ""))
         self._update_count()
         self._notify(f"{photos[0].name}: {what}" if len(photos) == 1 else f"{len(photos)} photos: {what}")
         return photos

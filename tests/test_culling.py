@@ -221,3 +221,19 @@ def test_the_export_dialog_exports_a_rated_photo_at_a_preset_size(qtbot, make_wi
         assert im.size == (32, 24)
     assert xmp.read_embedded(target) == Culling(4, None, "yellow")
     assert w.settings.export_options()["long_edge"] == 32          # the next export starts there
+
+
+def test_marks_that_cannot_be_written_cost_one_message_per_keypress(qtbot, make_window, tmp_path):
+    folder, photos = make_folder(tmp_path, 3)
+    for p in photos:
+        p.with_name(p.name + ".xmp").mkdir()           # an .xmp that cannot be written, for real (even as root)
+    w = make_window(threaded=False)
+    w.open_folder(folder)
+    shown = []
+    w.errorShown.connect(shown.append)
+    for row in (1, 2):
+        click(w, row, Qt.KeyboardModifier.ControlModifier)
+    press(qtbot, w, "2")
+    assert len(shown) == 1 and "cannot write the XMP sidecar" in shown[0] and "2 more like it" in shown[0]
+    assert all(sidecar.load(p).culling == Culling(2) for p in photos)   # the app keeps them all the same
+    assert w.filmstrip.culling(photos[2]) == Culling(2)

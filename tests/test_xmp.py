@@ -228,9 +228,10 @@ def test_filter():
     assert not Filter().active and Filter(min_rating=1).active
 
 
-def test_label_keys_toggle():
-    assert Culling().with_label("red").with_label("red").label is None
+def test_marks_stay_in_range():
+    assert Culling().with_label("red").label == "red" and Culling(0, None, "red").with_label("pink").label is None
     assert Culling().with_rating(9).rating == 5 and Culling(3).with_rating(-2).rating == 0
+    assert Culling().with_flag("maybe").flag is None
 
 
 def test_a_fresh_process_writes_a_label(tmp_path):
@@ -278,9 +279,8 @@ def test_an_entity_bomb_is_refused_quickly(photo):
     assert time.monotonic() - start < 10
 
 
-junk = st.recursive(st.none() | st.booleans() | st.integers() | st.floats() | st.text(max_size=8),
-                    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=6), inner, max_size=3),
-                    max_leaves=8)
+scalars = st.none() | st.booleans() | st.integers() | st.floats() | st.text(max_size=8)
+junk = scalars | st.lists(scalars, max_size=3) | st.dictionaries(st.text(max_size=6), scalars, max_size=3)
 
 
 @settings(max_examples=60, deadline=None)
