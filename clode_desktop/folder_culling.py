@@ -23,11 +23,6 @@ from .filmstrip import Filmstrip
 from .folder_session import FolderSession
 
 LABEL_KEYS = dict(zip(LABELS[:4], "6789"))
-#: The culling keys as the shortcuts list shows them (key, what it does).
-SHORTCUTS = (("0–5", "set the stars of the selected photos"), ("P / X / U", "pick / reject / unflag"),
-             ("6–9", "colour label red / yellow / green / blue (again: off)"),
-             ("Ctrl+click / Shift+click", "select photos in the strip without opening them"),
-             ("Ctrl+Alt+E", "export the photos the filter shows"))
 FILTER_PRESETS = (("All Photos", Filter()), ("Picked", Filter(flags="picked")),
                   ("Not Rejected", Filter(flags="unrejected")),
                   *((f"{n} Stars or More" if n < MAX_RATING else "5 Stars", Filter(min_rating=n))
