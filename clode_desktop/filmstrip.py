@@ -107,7 +107,7 @@ class Filmstrip(QListWidget):
         if path in self._items and self._culling.get(path, Culling()) != culling:
             self._culling[path] = culling
             self._refresh(path)
-            self._items[path].setHidden(not self._filter.accepts(culling))
+            self._show(self._items[path], self._filter.accepts(culling))
 
     def culling(self, path: Path) -> Culling:
         return self._culling.get(Path(path), Culling())
@@ -116,7 +116,14 @@ class Filmstrip(QListWidget):
         """Show only the photos ``f`` accepts (the current photo stays current, shown or not)."""
         self._filter = f
         for path, item in self._items.items():
-            item.setHidden(not f.accepts(self.culling(path)))
+            self._show(item, f.accepts(self.culling(path)))
+
+    @staticmethod
+    def _show(item: QListWidgetItem, shown: bool) -> None:
+        # A hidden photo leaves the selection: what the keys, a paste or an export act on is what is seen.
+        item.setHidden(not shown)
+        if not shown:
+            item.setSelected(False)
 
     def filter(self) -> Filter:
         return self._filter

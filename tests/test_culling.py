@@ -95,8 +95,11 @@ def test_rate_flag_and_label_from_the_keyboard_shown_kept_and_filtered(qtbot, ma
     assert len(w.filmstrip.visible_photos()) == 6 and w.cull_bar.filter() == Filter()
     action(w, "show_not_rejected").trigger()
     assert len(w.filmstrip.visible_photos()) == 6
+    for row in (0, 1, 2):
+        w.filmstrip.item(row).setSelected(True)
     action(w, "show_3_stars_or_more").trigger()
     assert w.filmstrip.visible_photos() == [photos[0], photos[3]]
+    assert w.filmstrip.selected_paths() == [photos[0]]         # hidden photos left the selection (3 earlier)
     # arrows step over the hidden photos
     w.filmstrip.setFocus()
     QTest.keyClick(w.filmstrip, Qt.Key.Key_Left)
