@@ -15,6 +15,7 @@ import datetime as _dt
 import hashlib
 import math
 import os
+import re
 import string
 import time
 from collections import deque
@@ -28,7 +29,7 @@ from .adjustments import DEFAULT_COLOUR_NOISE, DEFAULT_DENOISE, Adjustments, che
 from .atomic import TargetExists, remove_stale, write_text
 from .errors import Cancelled, ClodeError, describe_unexpected
 from .enhance_file import Rendered, render_for_file
-from .export import FORMAT_EXTENSIONS, ExportOptions, format_for
+from .export import DEFAULT_FORMAT, FORMAT_EXTENSIONS, ExportOptions, format_for
 from .imageio import find_images, load_image
 from .progress import CancelToken, check
 from . import sidecar
@@ -42,6 +43,10 @@ DEFAULT_NAME = "{stem}_clode"
 NAME_FIELDS = {"stem": "the file name without its extension", "ext": "the original extension, e.g. jpg",
                "folder": "the name of the folder the photo is in"}
 LOG_PREFIX = "clode-batch"
+#: The names this app gives its results (the Export dialog's ``<stem>-clode``, the batch's
+#: ``<stem>_clode``, each perhaps with a ``-2`` of "keep both"): such files in an input folder are
+#: earlier exports, not photos to enhance again.
+OWN_EXPORT = re.compile(r"[-_]clode(-\d+)?$", re.IGNORECASE)
 
 DONE, SKIPPED, FAILED = "done", "skipped", "failed"
 
@@ -54,7 +59,7 @@ class BatchOptions:
     #: photo's saved settings win
     adjustments: Adjustments = field(default_factory=Adjustments)
     name: str = DEFAULT_NAME              # output file name without extension; fields: NAME_FIELDS
-    export: ExportOptions = field(default_factory=lambda: ExportOptions(format="jpeg"))
+    export: ExportOptions = field(default_factory=lambda: ExportOptions(format=DEFAULT_FORMAT))
     #: an existing output file: "unique" (new name), "overwrite" (never a file in the input tree), "skip"
     on_conflict: str = "unique"
     shard: Optional[tuple[int, int]] = None   # (i, n), 1 <= i <= n: this run does shard i of n
@@ -88,6 +93,7 @@ class Plan:
     jobs: list[Job]
     rejected: list["ItemResult"]     # files that cannot be done at all (output would hit an input)
     found: int                       # images found before sharding
+    left_out: int = 0                # earlier exports of this app found among the inputs (``is_own_export``)
 
     @property
     def total(self) -> int:
@@ -221,6 +227,11 @@ def output_stem(name: str, source: Path) -> str:
     return name.format(stem=source.stem, ext=source.suffix.lstrip(".").lower(), folder=source.parent.name)
 
 
+def is_own_export(path: PathLike) -> bool:
+    """Whether a file is named as this app names its results (``OWN_EXPORT``)."""
+    return OWN_EXPORT.search(Path(path).stem) is not None
+
+
 def _same_or_inside(path: Path, folder: Path) -> bool:
     return path == folder or folder in path.parents
 
@@ -257,6 +268,8 @@ def plan(input_dir: PathLike, output_dir: PathLike, options: Optional[BatchOptio
     relatives = [s.relative_to(input_dir) for s in everything]
     if not options.recursive:
         relatives = [r for r in relatives if len(r.parts) == 1]
+    left_out = sum(1 for r in relatives if is_own_export(r))
+    relatives = [r for r in relatives if not is_own_export(r)]
     found = len(relatives)
 
     # Two photos of one folder can ask for the same name (IMG_1.CR2 and IMG_1.JPG shot together):
@@ -289,7 +302,7 @@ def plan(input_dir: PathLike, output_dir: PathLike, options: Optional[BatchOptio
             rejected.append(ItemResult(source, target, FAILED, f"refused: the output {target} is an original photo"))
             continue
         jobs.append(Job(source, target, rel))
-    return Plan(input_dir, output_dir, options, jobs, rejected, found)
+    return Plan(input_dir, output_dir, options, jobs, rejected, found, left_out)
 
 
 def _key(path: Path) -> str:
@@ -618,6 +631,7 @@ def summary(result: Result) -> str:
         f"neutral colours={'on' if o.adjustments.neutral else 'off'}, format={fmt}, quality={o.export.quality}, bits={o.export.bits}, "
         f"name={o.name}, on_conflict={o.on_conflict}, metadata={'stripped' if o.export.strip_metadata else 'kept'}, "
         f"protect highlights={o.adjustments.protect:g}"
+        + (f", long edge={o.export.long_edge} px" if o.export.long_edge else "")
         + (f", shard={o.shard[0]}/{o.shard[1]}" if o.shard else ""),
         f"result:  {result.headline()}",
         "",

@@ -25,7 +25,7 @@ from .version import __version__
 from .atomic import TargetExists, atomic_write
 from .errors import ImageWriteError
 from .imageio import Photo, is_raw_path, srgb_profile
-from .pixels import quantize, resize
+from .pixels import fit_long_edge, quantize, resize
 
 PathLike = Union[str, os.PathLike]
 
@@ -34,6 +34,7 @@ FORMAT_EXTENSIONS = {"jpeg": ".jpg", "png": ".png", "tiff": ".tif", "webp": ".we
 _EXTENSION_FORMATS = {".jpg": "jpeg", ".jpeg": "jpeg", ".jpe": "jpeg", ".png": "png", ".tif": "tiff",
                       ".tiff": "tiff", ".webp": "webp"}
 _SUBSAMPLING = {"4:4:4": 0, "4:2:2": 1, "4:2:0": 2}
+SUBSAMPLINGS = tuple(_SUBSAMPLING)
 _TIFF_COMPRESSION = {None: None, "none": None, "deflate": "zlib", "zlib": "zlib", "lzw": "lzw",
                      "packbits": "packbits"}
 #: Each format's name for people, and which formats are lossy (a quality setting) or deep (16 bits).
@@ -54,6 +55,10 @@ PNG_STRATEGY = 3     # imagecodecs.PNG.STRATEGY.RLE (zlib's Z_RLE)
 #: zlib level of deflate-compressed TIFFs (tifffile's default is 6): on a grainy 16-bit 24 MP photo
 #: level 1 took 3.0 s against 5.0 s, and was 2 % smaller (benchmarks/speed/bench_png16.py).
 TIFF_DEFLATE_LEVEL = 1
+#: The format and the JPEG and WebP quality of an export, the app's and ``clode batch``'s: the one
+#: definition of each.
+DEFAULT_FORMAT = "jpeg"
+DEFAULT_QUALITY = 92
 #: JPEG quality when a JPEG is written because the source was one (``clode enhance``'s default).
 HIGH_QUALITY = 95
 
@@ -73,11 +78,13 @@ _TAG_DATETIME_ORIGINAL, _TAG_PIXEL_X, _TAG_PIXEL_Y, _TAG_MAKERNOTE = 0x9003, 0xA
 @dataclass
 class ExportOptions:
     format: Optional[str] = None     # "jpeg" | "png" | "tiff" | "webp"; None -> from the target's extension
-    quality: int = 92                # JPEG / WebP, 1-100
+    quality: int = DEFAULT_QUALITY   # JPEG / WebP, 1-100
     subsampling: str = "4:2:0"       # JPEG chroma subsampling: "4:2:0", "4:2:2" or "4:4:4"
     bits: int = 8                    # 8 or 16 (PNG, TIFF; JPEG and WebP are always 8)
     compression: Optional[str] = "deflate"   # TIFF: "deflate", "lzw", "packbits" or None
     strip_metadata: bool = False     # write no EXIF, XMP or provenance (the ICC profile stays: it is colour)
+    #: shrink (never enlarge) so the long side is at most this many pixels; None = full size
+    long_edge: Optional[int] = None
 
 
 def format_for(path: PathLike, options: Optional[ExportOptions] = None) -> str:
@@ -130,6 +137,8 @@ def pixel_dtype(path: PathLike, options: Optional[ExportOptions] = None) -> type
     """
     options = options or ExportOptions()
     fmt = format_for(path, options)
+    if options.long_edge:
+        return np.float32            # a smaller size is made from float data, then quantised once
     return np.uint8 if fmt in ("jpeg", "webp") or options.bits == 8 else np.float32
 
 
@@ -156,6 +165,11 @@ def save_image(path: PathLike, pixels: np.ndarray, *, source: Optional[Photo] = 
                               f"(choose one of {', '.join(_SUBSAMPLING)})")
     if (options.compression or "none") not in _TIFF_COMPRESSION:
         raise ImageWriteError(f"{path}: unknown TIFF compression {options.compression!r}")
+    if options.long_edge is not None:
+        if isinstance(options.long_edge, bool) or not isinstance(options.long_edge, int) or options.long_edge < 1:
+            raise ImageWriteError(f"{path}: the long edge must be a whole number of pixels, 1 or more, "
+                                  f"not {options.long_edge!r}")
+        rgb = fit_long_edge(rgb, options.long_edge)
     bits = options.bits if fmt in ("png", "tiff") else 8
     alpha = _alpha_for(source, rgb) if fmt in ("png", "tiff", "webp") else None
     meta = _Metadata(source, provenance, rgb.shape[:2], options.strip_metadata)
@@ -237,6 +251,11 @@ class _Metadata:
         else:
             self.icc = None
         self.exif = None if strip else self._build_exif(source, size)
+        # The photo's stars and colour label travel with it, as Lightroom and darktable export them.
+        self.culling = None
+        if not strip and source is not None and source.path is not None:
+            from .culling import load as load_culling
+            self.culling = load_culling(source.path)
 
     def _build_exif(self, source: Optional[Photo], size: tuple[int, int]) -> Image.Exif:
         exif = Image.Exif()
@@ -321,6 +340,12 @@ class _Metadata:
             fields.append(f"<tiff:Model>{escape(self.model)}</tiff:Model>")
         if self.capture_time:
             fields.append(f"<exif:DateTimeOriginal>{_xmp_date(self.capture_time)}</exif:DateTimeOriginal>")
+        if self.culling is not None and not self.culling.is_default:
+            from .xmp import LABEL_NAMES
+            c = self.culling
+            fields.append(f"<xmp:Rating>{-1 if c.flag == 'reject' else c.rating}</xmp:Rating>")
+            if c.label is not None:
+                fields.append(f"<xmp:Label>{LABEL_NAMES[c.label]}</xmp:Label>")
         for key, value in self.provenance.items():
             name = "".join(ch for ch in str(key) if ch.isalnum()) or "value"
             fields.append(f"<clode:{name}>{escape(str(value))}</clode:{name}>")

@@ -25,6 +25,7 @@ from typing import Optional, Union
 
 from .adjustments import Adjustments
 from .atomic import write_text
+from .culling import Culling
 from .errors import ClodeError
 from .paths import user_data_dir
 from .version import __version__
@@ -64,6 +65,8 @@ class Saved:
     problems: list[str] = field(default_factory=list)
     #: the edit history as saved (a JSON object the app reads and checks), or None
     history: Optional[dict] = None
+    #: stars, flag and colour label (``clode.culling``); None in a sidecar written before them
+    culling: Optional[Culling] = None
 
     def adjustments(self, base: Optional[Adjustments] = None) -> Adjustments:
         """``base`` (default: the defaults) with the saved adjustments."""
@@ -99,7 +102,8 @@ def _read(path: Path) -> Optional[Saved]:
     clean = {key: (getattr(adjustments, key) if key in good else value) for key, value in settings.items()
              if key in good or key not in Adjustments.names()}
     history = data.get("history") if "settings" in data else None
-    return Saved(path, clean, problems, history if isinstance(history, dict) else None)
+    culling = Culling.from_mapping(data["culling"]) if "culling" in data else None
+    return Saved(path, clean, problems, history=history if isinstance(history, dict) else None, culling=culling)
 
 
 def _read_small(path: Path) -> Optional[str]:
@@ -149,24 +153,48 @@ def load_settings(photo_path: PathLike) -> Optional[dict]:
 
 
 def save_settings(photo_path: PathLike, settings: dict, history: Optional[dict] = None) -> Path:
-    """Write the photo's settings (and edit ``history``, else the one saved before is kept)
-    atomically; returns the sidecar's path.
+    """Write the photo's settings (and edit ``history``) atomically; returns the sidecar's path. What
+    else the sidecar holds (the history when none is given, the culling marks, and any section a
+    newer version wrote) stays.
 
     Beside the photo when that works, else in the user data dir.
     """
-    photo = Path(photo_path)
     if history is None:
-        saved = load(photo)
-        history = saved.history if saved is not None else None
-    content = {
+        return _write(photo_path, settings=settings)
+    return _write(photo_path, settings=settings, history=history)
+
+
+def save_culling(photo_path: PathLike, culling: dict) -> Path:
+    """Write the photo's culling marks (``Culling.to_dict()``), keeping its settings and the rest."""
+    return _write(photo_path, culling=Culling.from_mapping(culling).to_dict())
+
+
+def _stored_sections(photo: Path) -> dict:
+    """The top-level sections of the photo's sidecar as stored (the newer of the two places; a sidecar
+    of the first, flat form is its settings), or {} when there is none that reads."""
+    for path in sorted((sidecar_path(photo), fallback_path(photo)), key=_mtime, reverse=True):
+        text = _read_small(path)
+        try:
+            data = json.loads(text) if text is not None else None
+        except (ValueError, RecursionError):
+            continue
+        if isinstance(data, dict):
+            if "settings" not in data:
+                return {"settings": data}
+            return {k: v for k, v in data.items() if k != "settings" or isinstance(v, dict)}
+    return {}
+
+
+def _write(photo_path: PathLike, **sections) -> Path:
+    """Write the sidecar with ``sections`` replaced and every other section of the stored one kept."""
+    photo = Path(photo_path)
+    content = {"settings": {}, **_stored_sections(photo), **sections}
+    content.update({
         "format": "clode-sidecar",
         "version": FORMAT_VERSION,
         "software": f"clode {__version__}",
         "photo": photo.name,
-        "settings": settings,
-    }
-    if history is not None:
-        content["history"] = history
+    })
     text = json.dumps(content, indent=2, sort_keys=True) + "\n"
     try:
         return write_text(sidecar_path(photo), text)

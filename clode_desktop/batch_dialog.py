@@ -17,18 +17,22 @@ from PySide6.QtCore import Qt, QThread, QTimer, Signal
 from PySide6.QtGui import QFontDatabase
 from PySide6.QtWidgets import (QApplication, QCheckBox, QComboBox, QDialog, QDoubleSpinBox, QFileDialog,
                                QFormLayout, QGroupBox, QHBoxLayout, QLabel, QLineEdit, QPlainTextEdit,
-                               QProgressBar, QPushButton, QSpinBox, QVBoxLayout, QWidget)
+                               QProgressBar, QPushButton, QVBoxLayout, QWidget)
 
 from clode import batch
 from clode.errors import ClodeError
 from clode.adjustments import DEFAULT_COLOUR_NOISE, DEFAULT_DENOISE, DEFAULT_T, Adjustments
-from clode.export import DEEP, FORMAT_EXTENSIONS, FORMAT_NAMES, LOSSY, ExportOptions
+from clode.export import DEFAULT_FORMAT, FORMAT_EXTENSIONS, ExportOptions
+from clode.export_presets import DEFAULT_FOLDER, expand_folder, folder_template
 from clode.progress import CancelToken
 
+from .export_form import ExportForm
+from .settings import Settings
 from .worker import collect_garbage_on_ui_thread, error_message
 
-EXPOSURE_MODES = (("fixed", "Fixed T"), ("auto", "Automatic, per photo"),
-                  ("sidecar", "As edited (sidecar), else automatic"))
+#: The first is the default: each photo as it was edited (its sidecar), as the editor shows it.
+EXPOSURE_MODES = (("sidecar", "As edited (saved settings), else automatic"), ("auto", "Automatic, per photo"),
+                  ("fixed", "Fixed T"))
 CONFLICTS = (("unique", "Keep both (add -2, -3 …)"), ("skip", "Skip it (resume a batch)"),
              ("overwrite", "Replace it"))
 COUNT_DELAY_MS = 250          # after the last keystroke in a folder field, the folder is scanned
@@ -93,9 +97,11 @@ class BatchDialog(QDialog):
 
     def __init__(self, model_path: Optional[str] = None, device: str = "auto", *,
                  folder: Optional[str] = None, parent: Optional[QWidget] = None,
-                 selection: Optional[list[Path]] = None) -> None:
+                 selection: Optional[list[Path]] = None, title: Optional[str] = None,
+                 settings: Optional[Settings] = None) -> None:
         super().__init__(parent)
-        self.setWindowTitle("Batch Export" if not selection else f"Export {len(selection)} Selected Photos")
+        self.settings = settings
+        self.setWindowTitle(title or ("Batch Export" if not selection else f"Export {len(selection)} Selected Photos"))
         #: only these photos of the folder (the filmstrip's selection), each with its own settings
         self.selection = {Path(p).resolve() for p in selection} if selection else None
         if selection:
@@ -111,7 +117,10 @@ class BatchDialog(QDialog):
         # -- folders
         self.input_edit = QLineEdit(folder or "")
         self.input_edit.setPlaceholderText("the folder of photos to enhance")
-        self.output_edit = QLineEdit(str(Path(folder) / "clode") if folder else "")
+        #: the output folder as a template of the input folder: "Save to" follows "Photos from" until
+        #: the user types or browses another output folder (then it is theirs)
+        self._output_template: Optional[str] = DEFAULT_FOLDER
+        self.output_edit = QLineEdit(self._derived_output(folder or ""))
         self.output_edit.setPlaceholderText("where the results go (created if needed)")
         self.recursive = QCheckBox("Include sub-folders (mirrored in the output folder)")
         self.count_label = QLabel("")
@@ -135,6 +144,11 @@ class BatchDialog(QDialog):
         self.T.setDecimals(2)
         self.T.setValue(DEFAULT_T)
         self.T.setPrefix("T = ")
+        if settings is not None:                    # the mode (and fixed T) of the last batch
+            mode, T = settings.batch_exposure()
+            self.exposure_mode.setCurrentIndex(max(0, self.exposure_mode.findData(mode)))
+            if T is not None:
+                self.T.setValue(T)
         exposure_row = QHBoxLayout()
         exposure_row.addWidget(self.exposure_mode, 1)
         exposure_row.addWidget(self.T)
@@ -157,21 +171,15 @@ class BatchDialog(QDialog):
         enhance_box = QGroupBox("Enhancement")
         enhance_box.setLayout(enhance)
 
-        # -- output files
-        self.format_box = QComboBox()
-        for key, name in FORMAT_NAMES.items():
-            self.format_box.addItem(name, key)
-        self.quality = QSpinBox()
-        self.quality.setRange(1, 100)
-        self.quality.setValue(92)
-        self.quality.setPrefix("quality ")
-        self.bits = QComboBox()
-        self.bits.addItem("8 bits", 8)
-        self.bits.addItem("16 bits", 16)
-        format_row = QHBoxLayout()
-        format_row.addWidget(self.format_box, 1)
-        format_row.addWidget(self.quality)
-        format_row.addWidget(self.bits)
+        # -- output files: the export options form the Export dialog shows too, with its presets
+        start = ExportOptions(format=DEFAULT_FORMAT)
+        if settings is not None:
+            known = {f.name for f in dataclasses.fields(ExportOptions)}
+            start = ExportOptions(**{k: v for k, v in settings.export_options().items() if k in known})
+        self.export_form = ExportForm(start, settings, self._folder_template)
+        self.format_box, self.quality, self.bits = (self.export_form.format_box, self.export_form.quality,
+                                                    self.export_form.bits)
+        self.strip = self.export_form.strip
         self.name_edit = QLineEdit(batch.DEFAULT_NAME)
         self.name_edit.setToolTip("Fields: " + ", ".join(f"{{{k}}} = {v}" for k, v in batch.NAME_FIELDS.items()))
         self.name_example = QLabel("")
@@ -182,12 +190,10 @@ class BatchDialog(QDialog):
         self.conflict = QComboBox()
         for key, text in CONFLICTS:
             self.conflict.addItem(text, key)
-        self.strip = QCheckBox("Remove metadata (EXIF, GPS, camera, capture time)")
-        files = QFormLayout()
-        files.addRow("Format:", format_row)
-        files.addRow("File names:", name_row)
-        files.addRow("If a file exists:", self.conflict)
-        files.addRow("", self.strip)
+        self.export_form.rows.addRow("File names:", name_row)
+        self.export_form.rows.addRow("If a file exists:", self.conflict)
+        files = QVBoxLayout()
+        files.addWidget(self.export_form)
         files_box = QGroupBox("Output files")
         files_box.setLayout(files)
 
@@ -237,18 +243,27 @@ class BatchDialog(QDialog):
 
         self._count_timer = QTimer(self, singleShot=True, interval=COUNT_DELAY_MS)
         self._count_timer.timeout.connect(self.update_count)
+        self.input_edit.textChanged.connect(self._input_changed)
+        self.output_edit.textEdited.connect(self._output_edited)
+        self.export_form.presetChosen.connect(self._preset_chosen)
+        self.export_form.changed.connect(self._options_changed)
         for edit in (self.input_edit, self.output_edit, self.name_edit):
             edit.textChanged.connect(self._options_changed)
         for edit in (self.input_edit, self.output_edit):
             # A path set by Browse (or the caller) shows its beginning, not its tail.
             edit.textChanged.connect(lambda _t, e=edit: None if e.hasFocus() else e.setCursorPosition(0))
-        for box in (self.exposure_mode, self.format_box, self.conflict):
+        for box in (self.exposure_mode, self.conflict):
             box.currentIndexChanged.connect(self._options_changed)
         self.recursive.toggled.connect(self._options_changed)
         if self.selection is not None:
             self.exposure_mode.setCurrentIndex(self.exposure_mode.findData("sidecar"))
+            self.exposure_mode.setToolTip("Each selected photo with its own saved settings")
             self.input_edit.setReadOnly(True)
             self.recursive.setEnabled(False)
+        if self.selection is None and settings is not None:
+            # the next opening starts where the user left the exposure (a selection's forced mode is not theirs)
+            self.exposure_mode.currentIndexChanged.connect(self._remember_exposure)
+            self.T.valueChanged.connect(self._remember_exposure)
         self._set_running(False)
         self._options_changed()
         self.update_count()
@@ -266,16 +281,47 @@ class BatchDialog(QDialog):
             folder = QFileDialog.getExistingDirectory(self, title, edit.text() or str(Path.home()))
             if folder:
                 edit.setText(folder)
+                if edit is self.output_edit:
+                    self._output_edited(folder)
         button.clicked.connect(browse)
         row = QHBoxLayout()
         row.addWidget(edit, 1)
         row.addWidget(button)
         return row
 
+    # "Save to" follows "Photos from" (as a template: {folder}/clode, or a preset's) until the user
+    # chooses an output folder of their own.
+    def _derived_output(self, input_text: str) -> str:
+        if not input_text.strip() or self._output_template is None:
+            return ""
+        try:
+            return str(expand_folder(self._output_template, Path(input_text.strip()).expanduser()))
+        except ClodeError:
+            return ""
+
+    def _input_changed(self, text: str) -> None:
+        if self._output_template is not None:
+            self.output_edit.setText(self._derived_output(text))
+
+    def _output_edited(self, text: str) -> None:
+        inp = self.input_edit.text().strip()
+        self._output_template = folder_template(Path(text), Path(inp)) if inp and text.strip() else None
+        if self._output_template is not None and not self._output_template.startswith("{folder}"):
+            self._output_template = None             # a folder elsewhere stays where it is
+
+    def _preset_chosen(self, preset) -> None:
+        self._output_template = preset.folder
+        self.output_edit.setText(self._derived_output(self.input_edit.text()))
+
+    def _folder_template(self) -> str:
+        inp, out = self.input_edit.text().strip(), self.output_edit.text().strip()
+        return folder_template(Path(out), Path(inp)) if inp and out else DEFAULT_FOLDER
+
+    def _remember_exposure(self, *_) -> None:
+        self.settings.set_batch_exposure(self.exposure_mode.currentData(), self.T.value())
+
     def _options_changed(self, *_) -> None:
-        fmt = self.format_box.currentData()
-        self.quality.setEnabled(fmt in LOSSY)
-        self.bits.setEnabled(fmt in DEEP)
+        fmt = self.export_form.format()
         self.T.setEnabled(self.exposure_mode.currentData() == "fixed")
         try:
             batch.check_template(self.name_edit.text())
@@ -292,8 +338,7 @@ class BatchDialog(QDialog):
             adjustments=Adjustments(denoise=self.denoise.value(), colour_noise=self.colour_noise.value(),
                                     neutral=self.neutral.isChecked(), protect=self.protect.value()),
             name=self.name_edit.text(),
-            export=ExportOptions(format=self.format_box.currentData(), quality=self.quality.value(),
-                                 bits=self.bits.currentData(), strip_metadata=self.strip.isChecked()),
+            export=self.export_form.options(),
             on_conflict=self.conflict.currentData())
 
     def make_plan(self) -> batch.Plan:
@@ -323,6 +368,9 @@ class BatchDialog(QDialog):
             n = self.plan.total
             text = (f"{n} selected photo{'s' if n != 1 else ''}, each with its own settings"
                     if self.selection is not None else f"{n} photo{'s' if n != 1 else ''} found")
+            if self.plan.left_out and self.selection is None:
+                text += (f" ({self.plan.left_out} earlier export{'s' if self.plan.left_out != 1 else ''} "
+                         "of this app left out)")
             if not n and not self.recursive.isChecked():
                 text += " (tick sub-folders to look deeper)"
             if self.plan.rejected:
@@ -353,6 +401,8 @@ class BatchDialog(QDialog):
         self.update_count()
         if self.plan is None or not self.plan.total:
             return
+        if self.settings is not None:                # the next batch opens with these
+            self.settings.set_export_options(self.export_form.options_dict())
         self.result = None
         self.summary.clear()
         self.progress_bar.setValue(0)
@@ -448,7 +498,7 @@ class BatchDialog(QDialog):
         self.cancel()
 
 
-def open_batch_dialog(window, selection: Optional[list[Path]] = None) -> BatchDialog:
+def open_batch_dialog(window, selection: Optional[list[Path]] = None, title: Optional[str] = None) -> BatchDialog:
     """File › Batch Export… of the editor ``window``: one dialog, brought back if already open.
     ``selection``: only these photos (File › Export Selection…)."""
     existing = [d for d in window.findChildren(BatchDialog) if d.isVisible()]
@@ -459,7 +509,8 @@ def open_batch_dialog(window, selection: Optional[list[Path]] = None) -> BatchDi
     folder = str(window.photo_path.parent) if window.photo_path is not None else window.settings.last_folder()
     for d in existing:
         d.close()
-    dialog = BatchDialog(window.model_choice(), window._device, folder=folder, parent=window, selection=selection)
+    dialog = BatchDialog(window.model_choice(), window._device, folder=folder, parent=window, selection=selection,
+                         title=title, settings=window.settings)
     dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
     dialog.show()
     return dialog

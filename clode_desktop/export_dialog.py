@@ -1,15 +1,21 @@
-"""Export options: where, which format, quality, bit depth, metadata."""
+"""Export options: where, and the export options form (preset, format, quality, bit depth, size, metadata)."""
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 from typing import Optional
 
-from PySide6.QtWidgets import (QCheckBox, QComboBox, QDialog, QDialogButtonBox, QFileDialog, QFormLayout,
-                               QHBoxLayout, QLabel, QLineEdit, QMessageBox, QPushButton, QSpinBox,
-                               QVBoxLayout, QWidget)
+from PySide6.QtWidgets import (QDialog, QDialogButtonBox, QFileDialog, QFormLayout, QHBoxLayout, QLabel, QLineEdit,
+                               QMessageBox, QPushButton, QVBoxLayout, QWidget)
 
-from clode.export import DEEP, FORMAT_EXTENSIONS, FORMAT_NAMES, LOSSY, ExportOptions
+from clode.errors import ClodeError
+from clode.export import FORMAT_EXTENSIONS, FORMAT_NAMES, ExportOptions
+from clode.export_presets import expand_folder, folder_template
+from clode.pixels import fit_size
+
+from .export_form import ExportForm
+from .settings import Settings
 
 
 def default_target(source: Path, fmt: str, folder: Optional[str] = None) -> Path:
@@ -20,17 +26,21 @@ def default_target(source: Path, fmt: str, folder: Optional[str] = None) -> Path
 
 class ExportDialog(QDialog):
     def __init__(self, source: Path, options: dict, folder: Optional[str] = None,
-                 parent: Optional[QWidget] = None, size_text: str = "") -> None:
+                 parent: Optional[QWidget] = None, size_text: str = "", settings: Optional[Settings] = None,
+                 full_size: Optional[tuple[int, int]] = None) -> None:
         super().__init__(parent)
         self.setWindowTitle("Export")
         self.setMinimumWidth(560)
         self.source = Path(source)
+        self.full_size = full_size                  # (H, W) of the photo, for the size note
+        self.size_text = size_text
 
-        self.format_box = QComboBox()
-        for key, name in FORMAT_NAMES.items():
-            self.format_box.addItem(name, key)
-        fmt = options.get("format", "jpeg")
-        self.format_box.setCurrentIndex(max(0, self.format_box.findData(fmt)))
+        known = {f.name for f in dataclasses.fields(ExportOptions)}
+        start = ExportOptions(**{k: v for k, v in options.items() if k in known})
+        self.form = ExportForm(start, settings, self._folder_template)
+        # the form's fields under the names the tests and older callers know
+        self.format_box, self.quality, self.bits = self.form.format_box, self.form.quality, self.form.bits
+        self.subsampling, self.strip, self.long_edge = self.form.subsampling, self.form.strip, self.form.long_edge
 
         self.path_edit = QLineEdit(str(default_target(self.source, self.format(), folder)))
         browse = QPushButton("Browse…")
@@ -39,31 +49,10 @@ class ExportDialog(QDialog):
         path_row.addWidget(self.path_edit, 1)
         path_row.addWidget(browse)
 
-        self.quality = QSpinBox()
-        self.quality.setRange(1, 100)
-        self.quality.setValue(int(options.get("quality", 92)))
-        self.subsampling = QComboBox()
-        for s, text in (("4:2:0", "4:2:0 (smaller)"), ("4:4:4", "4:4:4 (finest colour)")):
-            self.subsampling.addItem(text, s)
-        self.subsampling.setCurrentIndex(max(0, self.subsampling.findData(options.get("subsampling", "4:2:0"))))
-        self.bits = QComboBox()
-        self.bits.addItem("8 bits per channel", 8)
-        self.bits.addItem("16 bits per channel", 16)
-        self.bits.setCurrentIndex(max(0, self.bits.findData(int(options.get("bits", 8)))))
-        self.strip = QCheckBox("Remove metadata (EXIF, GPS, camera, capture time)")
-        self.strip.setChecked(bool(options.get("strip_metadata", False)))
-
-        form = QFormLayout()
-        form.addRow("Save as:", path_row)
-        form.addRow("Format:", self.format_box)
-        form.addRow("Quality:", self.quality)
-        form.addRow("Chroma:", self.subsampling)
-        form.addRow("Bit depth:", self.bits)
-        form.addRow("", self.strip)
-        note = QLabel(("Full resolution" + (f" ({size_text})" if size_text else "")) +
-                      ". The original file is never changed.")
-        note.setObjectName("hint")
-        form.addRow("", note)
+        top = QFormLayout()
+        top.addRow("Save as:", path_row)
+        self.note = QLabel("")
+        self.note.setObjectName("hint")
 
         buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Cancel)
         self.export_button = buttons.addButton("Export", QDialogButtonBox.ButtonRole.AcceptRole)
@@ -71,22 +60,43 @@ class ExportDialog(QDialog):
         buttons.rejected.connect(self.reject)
 
         layout = QVBoxLayout(self)
-        layout.addLayout(form)
+        layout.addLayout(top)
+        layout.addWidget(self.form)
+        layout.addWidget(self.note)
         layout.addWidget(buttons)
-        self.format_box.currentIndexChanged.connect(self._format_changed)
+        self.form.changed.connect(self._format_changed)
+        self.form.presetChosen.connect(self._preset_chosen)
         self._format_changed()
 
     def format(self) -> str:
-        return self.format_box.currentData()
+        return self.form.format()
 
     def _format_changed(self) -> None:
         fmt = self.format()
-        self.quality.setEnabled(fmt in LOSSY)
-        self.subsampling.setEnabled(fmt == "jpeg")
-        self.bits.setEnabled(fmt in DEEP)
         text = self.path_edit.text().strip()
         if text:
             self.path_edit.setText(str(Path(text).with_suffix(FORMAT_EXTENSIONS[fmt])))
+        self.note.setText(self._size_note() + ". The original file is never changed.")
+
+    def _size_note(self) -> str:
+        edge = self.form.options().long_edge
+        if self.full_size is not None and edge:
+            h, w = fit_size(*self.full_size, edge)
+            if (h, w) != tuple(self.full_size):
+                return f"Resized to {w} × {h} (from {self.full_size[1]} × {self.full_size[0]})"
+        return "Full resolution" + (f" ({self.size_text})" if self.size_text else "")
+
+    def _preset_chosen(self, preset) -> None:
+        """A preset's folder: the target moves there, keeping its name."""
+        try:
+            folder = expand_folder(preset.folder, self.source.parent)
+        except ClodeError:
+            return
+        self.path_edit.setText(str(folder / self.target().name))
+        self._format_changed()
+
+    def _folder_template(self) -> str:
+        return folder_template(self.target().parent, self.source.parent)
 
     def _browse(self) -> None:
         fmt = self.format()
@@ -102,14 +112,10 @@ class ExportDialog(QDialog):
         return Path(self.path_edit.text().strip()).expanduser()
 
     def options(self) -> ExportOptions:
-        return ExportOptions(format=self.format(), quality=self.quality.value(),
-                             subsampling=self.subsampling.currentData(), bits=self.bits.currentData(),
-                             strip_metadata=self.strip.isChecked())
+        return self.form.options()
 
     def options_dict(self) -> dict:
-        o = self.options()
-        return {"format": o.format, "quality": o.quality, "subsampling": o.subsampling, "bits": o.bits,
-                "strip_metadata": o.strip_metadata}
+        return self.form.options_dict()
 
     def _accept(self) -> None:
         target = self.target()

@@ -49,8 +49,11 @@ def photos_in(folder: Path) -> list[Path]:
 
 
 def has_settings(photo: Path) -> bool:
-    """Whether the photo has a sidecar (it was edited): the strip marks it."""
-    return sidecar.sidecar_path(photo).exists() or sidecar.fallback_path(photo).exists()
+    """Whether the photo has saved settings (it was edited; stars alone are not an edit): the strip marks it."""
+    if not (sidecar.sidecar_path(photo).exists() or sidecar.fallback_path(photo).exists()):
+        return False
+    saved = sidecar.load(photo)
+    return saved is not None and any(name in saved.settings for name in Adjustments.names())
 
 
 def _cache_file(photo: Path, side: int) -> Optional[Path]:

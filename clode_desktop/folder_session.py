@@ -5,6 +5,10 @@ so its own worker thread): the editor's worker keeps the model's work (renders w
 moves) and never waits behind a thumbnail. Opening another folder cancels what is left of the
 previous one. Once the open photo shows its result, the next photo of the strip is decoded ahead,
 so moving on skips the decode.
+
+The photos' culling marks (stars, flags, labels) are read when the folder opens, from their
+sidecars and .xmp files (small files); a photo with neither gets the marks of its own embedded
+XMP with its thumbnail, in the background.
 """
 
 from __future__ import annotations
@@ -14,6 +18,7 @@ from typing import Optional
 
 from PySide6.QtCore import QObject, Signal
 
+from clode import culling, xmp
 from clode.imageio import Photo, load_image
 
 from . import folder
@@ -47,20 +52,30 @@ class FolderSession(QObject):
         self._ahead = self._ahead_path = None
         self.strip.set_photos(photos)
         self.strip.show()
+        unmarked = set()
         for p in photos:
             self.strip.set_marked(p, folder.has_settings(p))
+            marks = culling.stored(p)
+            if marks is None:
+                unmarked.add(p)
+            else:
+                self.strip.set_culling(p, marks)
         self._waiting = len(photos)
         for p in photos:
-            self.lane.submit(lambda job, p=p: folder.thumbnail(p), label=f"Thumbnail of {p.name}", group="thumbs",
-                             on_done=lambda img, p=p: self._thumbnail(p, img),
+            def work(job, p=p, embedded=p in unmarked):
+                return folder.thumbnail(p), (xmp.read_embedded(p) if embedded else None)
+            self.lane.submit(work, label=f"Thumbnail of {p.name}", group="thumbs",
+                             on_done=lambda done, p=p: self._thumbnail(p, *done),
                              on_error=lambda _message: self._thumbnail(None, None))
         if not photos:
             self.thumbnailsDone.emit()
         return photos
 
-    def _thumbnail(self, path: Optional[Path], img) -> None:
+    def _thumbnail(self, path: Optional[Path], img, marks: Optional[culling.Culling] = None) -> None:
         if path is not None:
             self.strip.set_thumbnail(path, img)
+            if marks is not None and self.strip.culling(path).is_default:   # not rated here meanwhile
+                self.strip.set_culling(path, marks)
         self._waiting -= 1
         if self._waiting == 0:
             self.thumbnailsDone.emit()
@@ -97,6 +112,16 @@ class FolderSession(QObject):
         problems = folder.paste_settings(photos, source, names, base)
         for p in photos:
             self.strip.set_marked(p, folder.has_settings(p))
+        return problems
+
+    def set_culling(self, photos: list[Path], change) -> list[str]:
+        """Give each of ``photos`` the marks ``change(its marks)`` and keep them (sidecar, .xmp).
+        Problems, one line each."""
+        problems = []
+        for p in photos:
+            marks = change(self.strip.culling(p))
+            self.strip.set_culling(p, marks)
+            problems += culling.save(p, marks)
         return problems
 
     def shutdown(self) -> None:

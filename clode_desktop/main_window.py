@@ -16,10 +16,12 @@ from clode.errors import ClodeError
 from clode.imageio import SUPPORTED_EXTENSIONS, is_supported
 
 from .canvas import MODES, SPLIT, Canvas
+from .cull_bar import CullBar
 from .detail_renders import DetailRenders
 from .editing import PREPARE, RENDER, RESET_LABEL, Editing
 from .engine import Engine, ModelState, Opened, Rendered
 from .filmstrip import Filmstrip
+from .folder_culling import FolderCulling
 from .folder_editing import FolderEditing
 from .folder_session import FolderSession
 from .history_panel import HistoryDock
@@ -104,6 +106,8 @@ class MainWindow(QMainWindow):
         self.panel = SidePanel()
         self.filmstrip = Filmstrip()
         self.filmstrip.hide()                       # until a folder is opened
+        self.cull_bar = CullBar()
+        self.cull_bar.hide()
         self.folder = FolderSession(self.filmstrip, self, threaded=threaded)
         central = QWidget()
         row = QHBoxLayout(central)
@@ -112,6 +116,7 @@ class MainWindow(QMainWindow):
         left = QVBoxLayout()
         left.setSpacing(0)
         left.addWidget(self.canvas, 1)
+        left.addWidget(self.cull_bar)
         left.addWidget(self.filmstrip)
         row.addLayout(left, 1)
         row.addWidget(self.panel)
@@ -137,6 +142,10 @@ class MainWindow(QMainWindow):
                                             apply_edit=self._apply_edit, save_sidecar=self.save_sidecar,
                                             notify=self.notify, error=self.error)
         self.folder_editing.folderOpened.connect(self.folderOpened)
+        self.culling = FolderCulling(self, self.folder, self.filmstrip, self.cull_bar,
+                                     targets=self.folder_editing.selection, save_sidecar=self.save_sidecar,
+                                     notify=self.notify, error=self.error)
+        self.folder_editing.folderOpened.connect(self.culling.folder_opened)
         self.actions = WindowActions(self, self.settings, self.open_file)
         # the parts' widgets and actions under the names the tests and the other windows know them by
         self.toolbar, self.zoom_label = self.actions.toolbar, self.actions.zoom_label

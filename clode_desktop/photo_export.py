@@ -35,7 +35,7 @@ class PhotoExporter(QObject):
             return
         size = f"{opened.full_size[1]} × {opened.full_size[0]}"
         dialog = ExportDialog(opened.path, self.settings.export_options(), self.settings.export_folder(),
-                              self._parent, size_text=size)
+                              self._parent, size_text=size, settings=self.settings, full_size=tuple(opened.full_size))
         if dialog.exec() != ExportDialog.DialogCode.Accepted:
             return
         self.settings.set_export_options(dialog.options_dict())

@@ -11,6 +11,9 @@ from typing import Optional, Union
 
 from PySide6.QtCore import QByteArray, QSettings
 
+from clode.export import DEFAULT_FORMAT, ExportOptions
+from clode.export_presets import ExportPreset, presets_from_json, presets_to_json
+
 MAX_RECENT = 10
 ORGANIZATION = "CLODE"
 APPLICATION = "CLODE Desktop"
@@ -87,17 +90,37 @@ class Settings:
         self.q.setValue("prefs/model", str(path) if path else "")
 
     def export_options(self) -> dict:
+        """The last export's options; the defaults are ``ExportOptions``'s (one definition, in the core)."""
+        d = ExportOptions(format=DEFAULT_FORMAT)
         return {
-            "format": self._get("export/format", "jpeg", str),
-            "quality": self._get("export/quality", 92, int),
-            "subsampling": self._get("export/subsampling", "4:2:0", str),
-            "bits": self._get("export/bits", 8, int),
-            "strip_metadata": self._get("export/strip_metadata", False, bool),
+            "format": self._get("export/format", d.format, str),
+            "quality": self._get("export/quality", d.quality, int),
+            "subsampling": self._get("export/subsampling", d.subsampling, str),
+            "bits": self._get("export/bits", d.bits, int),
+            "strip_metadata": self._get("export/strip_metadata", d.strip_metadata, bool),
+            "long_edge": self._get("export/long_edge", 0, int) or None,
         }
 
     def set_export_options(self, options: dict) -> None:
         for key, value in options.items():
-            self.q.setValue(f"export/{key}", value)
+            self.q.setValue(f"export/{key}", 0 if value is None else value)
+
+    def export_presets(self) -> list[ExportPreset]:
+        """The user's own export presets (the built-in ones are not stored)."""
+        return presets_from_json(self._get("export/presets", "", str))
+
+    def set_export_presets(self, presets: list[ExportPreset]) -> None:
+        self.q.setValue("export/presets", presets_to_json(presets))
+
+    # -- batch export -----------------------------------------------------------------------
+    def batch_exposure(self) -> tuple[str, Optional[float]]:
+        """The batch dialog's exposure mode ("sidecar", "auto" or "fixed") and fixed T (None: never
+        chosen), as last used. New: each photo's own saved settings."""
+        return self._get("batch/exposure_mode", "sidecar", str), self._get("batch/T", None, float)
+
+    def set_batch_exposure(self, mode: str, T: float) -> None:
+        self.q.setValue("batch/exposure_mode", mode)
+        self.q.setValue("batch/T", float(T))
 
     # -- editing ----------------------------------------------------------------------------
     def start_at_auto(self) -> bool:

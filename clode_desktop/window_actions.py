@@ -99,6 +99,9 @@ class WindowActions:
         self.editing_actions = [self.export_action, self.undo_action, self.redo_action, self.reset_action,
                                 self.copy_action]
         self._build_menus(settings, open_file)
+        # -- culling: the Folder menu (stars, flags, labels, filter, export the filtered photos) --
+        from .folder_culling import build_folder_menu
+        self.folder_menu = build_folder_menu(w, w.menuBar(), w.culling)
         self._build_toolbar()
         # the compare-mode actions and the zoom level follow the canvas, however it changed
         canvas.modeChanged.connect(self._mode_changed)

@@ -12,6 +12,7 @@ os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 import numpy as np  # noqa: E402
 import pytest  # noqa: E402
 import torch  # noqa: E402
+from PIL import Image  # noqa: E402
 
 torch.set_num_threads(min(2, os.cpu_count() or 1))
 
@@ -194,3 +195,31 @@ def error_boxes():
     from PySide6.QtWidgets import QApplication, QMessageBox
     return [w for w in QApplication.topLevelWidgets()
             if isinstance(w, QMessageBox) and w.objectName() == "errorDialog" and w.isVisible()]
+
+
+@pytest.fixture
+def folder(tmp_path):
+    """Three small photos of the same size, each a little brighter than the one before."""
+    path = tmp_path / "burst"
+    path.mkdir()
+    base = dark_rgb()
+    for i in range(3):
+        Image.fromarray((np.clip(base * (1 + 0.3 * i), 0, 1) * 255).round().astype(np.uint8)).save(
+            path / f"p{i}.jpg", quality=95)
+    return path
+
+
+def open_burst(qtbot, w, folder):
+    with qtbot.waitSignal(**final_render(w)):
+        w.open_folder(folder)
+    assert w.photo_path == folder / "p0.jpg"
+
+
+def make_folder(tmp_path, n):
+    folder = tmp_path / "shoot"
+    folder.mkdir()
+    rng = np.random.default_rng(0)
+    for i in range(n):
+        img = np.clip(dark_rgb(48, 64) * rng.uniform(0.6, 1.6), 0, 1)
+        Image.fromarray((img * 255).round().astype(np.uint8)).save(folder / f"IMG_{i:04d}.jpg", quality=90)
+    return folder, sorted(folder.glob("*.jpg"))

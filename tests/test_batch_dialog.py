@@ -52,6 +52,7 @@ def dialog(qtbot, fixture_model_path):
 def choose(dialog, inp, out, T=0.5):
     dialog.input_edit.setText(str(inp))
     dialog.output_edit.setText(str(out))
+    dialog.exposure_mode.setCurrentIndex(dialog.exposure_mode.findData("fixed"))
     dialog.T.setValue(T)
     dialog.update_count()
 
@@ -194,3 +195,105 @@ def test_batch_thread_reports_a_model_that_cannot_load(qtbot, folders, tmp_path)
     assert "broken.pth" in d.current_label.text() and d.result is None
     assert not out.exists() or not outputs(out)
     assert not d.start_button.isHidden() and d.cancel_button.isHidden()
+
+
+# -- issue 26, defect 5: the batch dialog's defaults, and the export form it shares ---------------------------
+
+def settings_file(tmp_path):
+    from clode_desktop.settings import Settings
+    return Settings(tmp_path / "settings.ini")
+
+
+def test_it_opens_at_each_photos_own_settings(qtbot, fixture_model_path, folders):
+    d = BatchDialog(str(fixture_model_path), "cpu", folder=str(folders[0]))
+    qtbot.addWidget(d)
+    assert d.exposure_mode.currentData() == "sidecar" and d.options().T == "sidecar"
+    assert not d.T.isEnabled()
+
+
+def test_save_to_follows_photos_from_until_the_user_chooses_one(qtbot, fixture_model_path, tmp_path):
+    a, b = tmp_path / "a", tmp_path / "b"
+    d = BatchDialog(str(fixture_model_path), "cpu", folder=str(a))
+    qtbot.addWidget(d)
+    assert d.output_edit.text() == str(a / "clode")
+    d.input_edit.setText(str(b))
+    assert d.output_edit.text() == str(b / "clode")
+    d.export_form.choose_preset("Web, 2048 px")               # a preset's folder, under the photos' folder
+    assert d.output_edit.text() == str(b / "web") and d.options().export.long_edge == 2048
+    d.input_edit.setText(str(a))
+    assert d.output_edit.text() == str(a / "web")
+    d.show()
+    d.activateWindow()
+    qtbot.waitUntil(d.isActiveWindow, timeout=5000)
+    d.output_edit.setFocus()
+    d.output_edit.selectAll()
+    qtbot.keyClicks(d.output_edit, str(tmp_path / "mine"))     # typed: the user's own, it stays
+    d.input_edit.setText(str(b))
+    assert d.output_edit.text() == str(tmp_path / "mine")
+
+
+def test_earlier_exports_of_the_app_are_not_counted(qtbot, fixture_model_path, folders, tmp_path):
+    from clode import batch
+    inp, out = folders
+    for name in ("IMG_0001-clode.jpg", "IMG_0002_clode.jpg", "IMG_0003-clode-2.jpg", "IMG_0001_CLODE.png"):
+        to8(photo(1)).save(inp / name)
+    to8(photo(1)).save(inp / "clodewise.jpg")                 # a photo whose name merely contains it
+    d = BatchDialog(str(fixture_model_path), "cpu")
+    qtbot.addWidget(d)
+    choose(d, inp, out)
+    assert d.count_label.text() == "6 photos found (4 earlier exports of this app left out)"
+    assert "IMG_0001-clode.jpg" not in {j.source.name for j in d.plan.jobs}
+    plan = batch.plan(inp, out)                                # the CLI's batch leaves them out too
+    assert plan.total == 6 and plan.left_out == 4
+
+
+def test_it_remembers_the_exposure_mode_between_openings(qtbot, fixture_model_path, tmp_path):
+    s = settings_file(tmp_path)
+    d = BatchDialog(str(fixture_model_path), "cpu", folder=str(tmp_path), settings=s)
+    qtbot.addWidget(d)
+    assert d.exposure_mode.currentData() == "sidecar"
+    d.exposure_mode.setCurrentIndex(d.exposure_mode.findData("fixed"))
+    d.T.setValue(1.25)
+    d.close()
+    again = BatchDialog(str(fixture_model_path), "cpu", folder=str(tmp_path), settings=s)
+    qtbot.addWidget(again)
+    assert again.exposure_mode.currentData() == "fixed" and again.T.value() == 1.25
+    again.exposure_mode.setCurrentIndex(again.exposure_mode.findData("auto"))
+    selection = BatchDialog(str(fixture_model_path), "cpu", settings=s, selection=[tmp_path / "x.jpg"])
+    qtbot.addWidget(selection)
+    assert selection.exposure_mode.currentData() == "sidecar"  # a selection: each photo's own settings
+    third = BatchDialog(str(fixture_model_path), "cpu", folder=str(tmp_path), settings=s)
+    qtbot.addWidget(third)
+    assert third.exposure_mode.currentData() == "auto"
+
+
+def test_export_and_batch_dialogs_share_one_form_and_its_presets(qtbot, fixture_model_path, tmp_path, folders):
+    from clode_desktop.export_dialog import ExportDialog
+    from clode_desktop.export_form import ExportForm
+    inp, out = folders
+    s = settings_file(tmp_path)
+    source = inp / "IMG_0001.jpg"
+    e = ExportDialog(source, s.export_options(), settings=s, full_size=(3000, 4000))
+    qtbot.addWidget(e)
+    assert isinstance(e.form, ExportForm) and e.subsampling.isEnabled()     # chroma in both dialogs now
+    assert e.options().quality == 92 and e.form.preset.currentText() == "Full size JPEG"
+    e.form.choose_preset("Web, 2048 px")
+    assert e.target() == inp / "web" / "IMG_0001-clode.jpg" and e.options().long_edge == 2048
+    assert "Resized to 2048 × 1536" in e.note.text()
+    e.quality.setValue(70)
+    assert e.form.preset.currentText() == "Custom"
+    e.long_edge.setValue(1200)
+    assert e.form.save_as_preset("Small") is not None
+    assert [p.name for p in s.export_presets()] == ["Small"]
+    assert s.export_presets()[0].folder == "{folder}/web" and s.export_presets()[0].long_edge == 1200
+
+    b = BatchDialog(str(fixture_model_path), "cpu", folder=str(inp), settings=s)
+    qtbot.addWidget(b)
+    assert isinstance(b.export_form, ExportForm) and b.export_form.subsampling.isEnabled()
+    assert "Small" in [b.export_form.preset.itemText(i) for i in range(b.export_form.preset.count())]
+    b.export_form.choose_preset("Small")
+    o = b.options().export
+    assert (o.quality, o.long_edge, o.format) == (70, 1200, "jpeg")
+    assert b.output_edit.text() == str(inp / "web")
+    b.export_form.delete_chosen_preset()
+    assert s.export_presets() == [] and b.export_form.preset.currentText() == "Custom"

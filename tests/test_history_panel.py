@@ -10,8 +10,9 @@ pytest.importorskip("pytestqt")
 from PySide6.QtCore import Qt  # noqa: E402
 
 from clode.adjustments import Adjustments  # noqa: E402
-from test_app import final_render, make_window, one_torch_thread, type_T, user_data  # noqa: E402,F401 (fixtures: the tests' F811)
-from test_menu_actions import folder, open_burst  # noqa: E402,F401
+from conftest import final_render, open_burst, type_T  # noqa: E402
+
+pytestmark = pytest.mark.usefixtures("user_data", "one_torch_thread")     # tests/conftest.py
 
 
 def key(qtbot, w, k, mods=Qt.KeyboardModifier.NoModifier):

@@ -3,9 +3,7 @@ their keyboard shortcuts, never the methods behind them. A slot that raises insi
 to stderr: these tests fail on any exception that reaches ``sys.excepthook`` and on any traceback
 on stderr, and check each action's effect where it can be seen."""
 
-import numpy as np
 import pytest
-from PIL import Image
 
 pytest.importorskip("PySide6")
 pytest.importorskip("pytestqt")
@@ -17,22 +15,11 @@ from clode import sidecar  # noqa: E402
 from clode_desktop.batch_dialog import BatchDialog  # noqa: E402
 from clode_desktop.preferences import PreferencesDialog  # noqa: E402
 from clode_desktop.shortcuts_dialog import ShortcutsDialog  # noqa: E402
-from test_app import (WAIT, dark_rgb, final_render, make_window, one_torch_thread, open_and_render,  # noqa: E402,F401 (fixtures: the tests' F811)
-                      type_T, user_data)
+from conftest import WAIT, dark_rgb, final_render, open_and_render, open_burst, type_T  # noqa: E402,F401
+
+pytestmark = pytest.mark.usefixtures("user_data", "one_torch_thread")     # tests/conftest.py
 
 CTRL_SHIFT = Qt.KeyboardModifier.ControlModifier | Qt.KeyboardModifier.ShiftModifier
-
-
-@pytest.fixture
-def folder(tmp_path):
-    """Three small photos of the same size, each a little brighter than the one before."""
-    path = tmp_path / "burst"
-    path.mkdir()
-    base = dark_rgb()
-    for i in range(3):
-        Image.fromarray((np.clip(base * (1 + 0.3 * i), 0, 1) * 255).round().astype(np.uint8)).save(
-            path / f"p{i}.jpg", quality=95)
-    return path
 
 
 @pytest.fixture
@@ -65,12 +52,6 @@ class Guard:
         err = self.capfd.readouterr().err
         assert not exceptions, f"{what}: {exceptions[0][1]!r}"
         assert "Traceback" not in err and "Error" not in err, f"{what}: {err}"
-
-
-def open_burst(qtbot, w, folder):
-    with qtbot.waitSignal(**final_render(w)):
-        w.open_folder(folder)
-    assert w.photo_path == folder / "p0.jpg"
 
 
 def select_in_strip(w, *names):

@@ -5,9 +5,7 @@ import subprocess
 import sys
 import time
 
-import numpy as np
 import pytest
-from PIL import Image
 
 pytest.importorskip("PySide6")
 pytest.importorskip("pytestqt")
@@ -18,7 +16,7 @@ from PySide6.QtTest import QTest  # noqa: E402
 from clode import sidecar  # noqa: E402
 from clode_desktop import app, platform_check  # noqa: E402
 from clode_desktop.batch_dialog import open_batch_dialog  # noqa: E402
-from conftest import ROOT, WAIT, dark_rgb, error_boxes, final_render, open_and_render, type_T  # noqa: E402
+from conftest import ROOT, WAIT, error_boxes, final_render, make_folder, open_and_render, type_T  # noqa: E402
 
 pytestmark = pytest.mark.usefixtures("user_data", "one_torch_thread")     # tests/conftest.py
 
@@ -26,16 +24,6 @@ pytestmark = pytest.mark.usefixtures("user_data", "one_torch_thread")     # test
 @pytest.fixture(autouse=True)
 def thumbnail_cache(tmp_path, monkeypatch):
     monkeypatch.setenv("CLODE_CACHE_DIR", str(tmp_path / "cache"))
-
-
-def make_folder(tmp_path, n):
-    folder = tmp_path / "shoot"
-    folder.mkdir()
-    rng = np.random.default_rng(0)
-    for i in range(n):
-        img = np.clip(dark_rgb(48, 64) * rng.uniform(0.6, 1.6), 0, 1)
-        Image.fromarray((img * 255).round().astype(np.uint8)).save(folder / f"IMG_{i:04d}.jpg", quality=90)
-    return folder, sorted(folder.glob("*.jpg"))
 
 
 class StallMeter:

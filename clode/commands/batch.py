@@ -11,9 +11,10 @@ import sys
 
 from .. import batch
 from ..errors import ClodeError
-from ..export import FORMAT_EXTENSIONS, ExportOptions
+from ..export import DEFAULT_FORMAT, DEFAULT_QUALITY, FORMAT_EXTENSIONS, ExportOptions
 from ..progress import CancelToken
-from .common import add_adjustment_options, add_engine_options, adjustments_from, make_enhancer, stop_on_signals
+from .common import (add_adjustment_options, add_engine_options, add_long_edge_option, adjustments_from,
+                     make_enhancer, stop_on_signals)
 
 
 def register(subparsers) -> None:
@@ -30,8 +31,11 @@ def register(subparsers) -> None:
                    help="exposure: a number (the ODE end time), auto (chosen per photo), or sidecar "
                         "(the settings saved by the editor; photos without them get auto, as the editor "
                         "starts them); default: the model's default T")
-    p.add_argument("--format", choices=list(FORMAT_EXTENSIONS), default="jpeg", help="output format (default jpeg)")
-    p.add_argument("--quality", type=int, default=92, metavar="Q", help="JPEG/WebP quality 1-100 (default 92)")
+    p.add_argument("--format", choices=list(FORMAT_EXTENSIONS), default=DEFAULT_FORMAT,
+                   help=f"output format (default {DEFAULT_FORMAT})")
+    p.add_argument("--quality", type=int, default=DEFAULT_QUALITY, metavar="Q",
+                   help=f"JPEG/WebP quality 1-100 (default {DEFAULT_QUALITY})")
+    add_long_edge_option(p)
     p.add_argument("--bits", type=int, choices=(8, 16), default=8, help="bits per channel for PNG/TIFF (default 8)")
     p.add_argument("--name", default=batch.DEFAULT_NAME, metavar="TEMPLATE",
                    help="output file name without extension; fields: "
@@ -59,7 +63,7 @@ def options_from(args) -> batch.BatchOptions:
     return batch.BatchOptions(
         recursive=args.recursive, T=batch.parse_T(args.T), adjustments=adjustments, name=args.name,
         export=ExportOptions(format=args.format, quality=args.quality, bits=args.bits,
-                             strip_metadata=args.strip_metadata),
+                             strip_metadata=args.strip_metadata, long_edge=args.long_edge),
         on_conflict=args.on_conflict, shard=batch.parse_shard(args.shard) if args.shard else None)
 
 

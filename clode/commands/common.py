@@ -90,6 +90,21 @@ def add_colour_noise_option(parser: argparse.ArgumentParser, default: float, why
                                           f"(default {default:g}: {why})")
 
 
+def add_long_edge_option(parser: argparse.ArgumentParser) -> None:
+    """--long-edge: shrink each result so its long side is at most N pixels (never enlarged)."""
+    def pixels(text: str) -> int:
+        try:
+            n = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"expected a whole number of pixels, not {text!r}") from None
+        if not 1 <= n <= 100_000:
+            raise argparse.ArgumentTypeError(f"{n}: must be 1 to 100000 pixels")
+        return n
+    parser.add_argument("--long-edge", dest="long_edge", type=pixels, default=None, metavar="N",
+                        help="shrink each result so its long side is at most N pixels (Lanczos, on the "
+                             "float result; never enlarged; default: full size)")
+
+
 def adjustments_from(args: argparse.Namespace) -> Adjustments:
     """The options' ``Adjustments`` (T at its default: the commands decide T themselves)."""
     return Adjustments.from_mapping({name: getattr(args, name) for name in Adjustments.names()

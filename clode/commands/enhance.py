@@ -28,8 +28,8 @@ from ..enhance_file import enhance_to_file
 from ..export import FORMAT_EXTENSIONS, HIGH_QUALITY, format_for, same_kind_format, same_kind_options
 from ..imageio import find_images, load_image
 from ..progress import CancelToken
-from .common import (add_adjustment_options, add_engine_options, adjustments_from, exposure, make_enhancer,
-                     stop_on_signals)
+from .common import (add_adjustment_options, add_engine_options, add_long_edge_option, adjustments_from, exposure,
+                     make_enhancer, stop_on_signals)
 
 
 def register(subparsers) -> None:
@@ -50,6 +50,7 @@ def register(subparsers) -> None:
                         "TIFF and RAW -> tiff, others -> png)")
     p.add_argument("--quality", type=int, default=HIGH_QUALITY, metavar="Q",
                    help=f"JPEG/WebP quality 1-100 (default {HIGH_QUALITY})")
+    add_long_edge_option(p)
     add_adjustment_options(p)
     p.add_argument("--mode", choices=MODES, default="fast",
                    help="fast (default): solve on a small proxy, render at full size; "
@@ -146,6 +147,7 @@ def run(args) -> int:
                 photo = load_image(src)
                 target.parent.mkdir(parents=True, exist_ok=True)
                 options = same_kind_options(photo, format_for(target), args.quality)
+                options.long_edge = args.long_edge
                 result = enhance_to_file(photo, target, adjustments, enhancer=enhancer, auto=auto, mode=args.mode,
                                          options=options, cancel=cancel, exclusive=policy != "overwrite",
                                          alternatives=alternatives(target, reserved) if policy == "unique" else ())
