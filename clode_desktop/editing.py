@@ -27,7 +27,10 @@ RENDER, PREPARE, WAIT = "render", "prepare", "wait"
 
 
 #: What a failed open puts back: the photo open before.
-_PHOTO_STATE = ("path", "opened", "saved", "adjustments", "prepared", "own_T", "auto_on_open", "history")
+_PHOTO_STATE = ("path", "opened", "saved", "adjustments", "prepared", "own_T", "auto_on_open", "history",
+                "auto_reading", "auto_T", "hand_T")
+#: A T this far from Auto's, set by hand, is a choice the taste learns from (``clode.taste``).
+TASTE_MIN_MOVE = 0.05
 
 
 @dataclass(frozen=True)
@@ -56,6 +59,9 @@ class Editing:
         self.own_T = False                  # the photo's T is its own (saved, edited, Auto), not the model's
         self.history = History(self.adjustments)
         self._previous: Optional[dict] = None   # the photo open before the one being opened
+        self.auto_reading: Any = None       # Auto's reading of the photo (``clode.auto_exposure.Reading``)
+        self.auto_T: Optional[float] = None  # and its T (with the learned taste), once known
+        self.hand_T = False                 # T was set by hand since the photo was opened
 
     # -- the model ---------------------------------------------------------------------------------
     def model_loading_started(self) -> None:
@@ -92,6 +98,7 @@ class Editing:
         self.dirty = False
         self.detail_key = None
         self.auto_on_open = start_at_auto and (saved is None or "T" not in saved.settings)
+        self.auto_reading, self.auto_T, self.hand_T = None, None, False
         self.history = History(self.adjustments)
         return Opening(self.apply_saved(), self.auto_on_open, saved.warning() if saved else "")
 
@@ -149,6 +156,7 @@ class Editing:
         if "T" in changes:
             self.auto_on_open = False
             self.own_T = True
+            self.hand_T = True
         self.history.record(self.adjustments)
         return self._changed(before)
 
@@ -174,6 +182,7 @@ class Editing:
         before, self.adjustments = self.adjustments, adjustments
         self.auto_on_open = False
         self.own_T = True
+        self.hand_T = True
         self._changed(before)
         return adjustments
 
@@ -249,6 +258,23 @@ class Editing:
             return False
         self.detail_key = detail.adjustments
         return True
+
+    def auto_read(self, path: Optional[Path], reading: Any, T: float) -> bool:
+        """Auto's reading of ``path`` and its T arrived; False when stale (another photo is open)."""
+        if not self.is_current(path):
+            return False
+        self.auto_reading, self.auto_T = reading, float(T)
+        return True
+
+    def taste_choice(self) -> Optional[tuple[Any, float]]:
+        """(Auto's reading, the chosen T) when the photo's T was set by hand, away from Auto's: a
+        choice the learned taste records (``clode.taste``); None otherwise (Auto left untouched, T
+        not set by hand since the photo was opened, or Auto not read yet)."""
+        if self.auto_reading is None or self.auto_T is None or not self.hand_T:
+            return None
+        if abs(self.adjustments.T - self.auto_T) < TASTE_MIN_MOVE:
+            return None
+        return self.auto_reading, float(self.adjustments.T)
 
     def auto_done(self, T: float, path: Optional[Path], remember: bool) -> Optional[float]:
         """Auto chose ``T``. Returns the T to show, or None when it no longer applies. ``remember``
