@@ -23,6 +23,7 @@ import time
 from pathlib import Path
 
 import numpy as np
+import torch
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
@@ -95,7 +96,10 @@ def main() -> int:
     ap.add_argument("--side", type=int, default=256, help="long side of photos/ read as they are (the night shots are made at 256)")
     ap.add_argument("--sections", default="lowlight,night,photos")
     ap.add_argument("--out", type=Path, help="also write the JSON here")
+    ap.add_argument("--threads", type=int, default=1,
+                    help="torch threads (1: on a shared machine OpenMP threads of small solves spin-wait on each other)")
     args = ap.parse_args()
+    torch.set_num_threads(args.threads)
     enh = Enhancer(load_model(), device="cpu")
     sections = args.sections.split(",")
     out: dict = {"model": enh.model_name, "default_T": enh.default_T, "finish": Adjustments().effects()}

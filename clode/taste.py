@@ -100,6 +100,11 @@ def load_records(path: Optional[Path] = None) -> list[dict]:
     return [r for r in records if _valid(r)] if isinstance(records, list) else []
 
 
+def _write(path: Path, records: list[dict]) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    write_text(path, json.dumps({"format": FORMAT, "records": records}, indent=0) + "\n")
+
+
 def record(model: str, photo: str, read: Reading, chosen: float, path: Optional[Path] = None) -> int:
     """Remember that ``chosen`` was set by hand on ``photo`` (its path), whose Auto reading is ``read``,
     under ``model`` (``model_key``); a photo's earlier record for the same model is replaced. Returns
@@ -115,9 +120,17 @@ def record(model: str, photo: str, read: Reading, chosen: float, path: Optional[
     if len(mine) > MAX_RECORDS:
         dropped = {id(r) for r in mine[:len(mine) - MAX_RECORDS]}
         records = [r for r in records if id(r) not in dropped]
-    path.parent.mkdir(parents=True, exist_ok=True)
-    write_text(path, json.dumps({"format": FORMAT, "records": records}, indent=0) + "\n")
+    _write(path, records)
     return len(mine) if len(mine) <= MAX_RECORDS else MAX_RECORDS
+
+
+def forget(model: str, photo: str, path: Optional[Path] = None) -> None:
+    """Take back ``photo``'s record for ``model`` (its T went back to Auto), if it has one."""
+    path = taste_path() if path is None else Path(path)
+    records = load_records(path)
+    kept = [r for r in records if not (r["model"] == model and r.get("photo") == str(photo))]
+    if len(kept) != len(records):
+        _write(path, kept)
 
 
 def count(model: str, path: Optional[Path] = None) -> int:
@@ -130,8 +143,7 @@ def reset(model: Optional[str] = None, path: Optional[Path] = None) -> None:
     path = taste_path() if path is None else Path(path)
     if not path.exists():
         return
-    records = [] if model is None else [r for r in load_records(path) if r["model"] != model]
-    write_text(path, json.dumps({"format": FORMAT, "records": records}, indent=0) + "\n")
+    _write(path, [] if model is None else [r for r in load_records(path) if r["model"] != model])
 
 
 @dataclass(frozen=True)

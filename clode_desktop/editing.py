@@ -266,15 +266,15 @@ class Editing:
         self.auto_reading, self.auto_T = reading, float(T)
         return True
 
-    def taste_choice(self) -> Optional[tuple[Any, float]]:
-        """(Auto's reading, the chosen T) when the photo's T was set by hand, away from Auto's: a
-        choice the learned taste records (``clode.taste``); None otherwise (Auto left untouched, T
-        not set by hand since the photo was opened, or Auto not read yet)."""
+    def taste_choice(self) -> Optional[tuple[Any, float, bool]]:
+        """(Auto's reading, the T now, whether it lies away from Auto's) once T was set by hand since
+        the photo was opened and Auto's reading is known: a choice the learned taste records, or takes
+        back when the dial went back to Auto (``clode.taste``). None otherwise: Auto left untouched
+        is not a choice."""
         if self.auto_reading is None or self.auto_T is None or not self.hand_T:
             return None
-        if abs(self.adjustments.T - self.auto_T) < TASTE_MIN_MOVE:
-            return None
-        return self.auto_reading, float(self.adjustments.T)
+        T = float(self.adjustments.T)
+        return self.auto_reading, T, abs(T - self.auto_T) >= TASTE_MIN_MOVE
 
     def auto_done(self, T: float, path: Optional[Path], remember: bool) -> Optional[float]:
         """Auto chose ``T``. Returns the T to show, or None when it no longer applies. ``remember``

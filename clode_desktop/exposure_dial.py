@@ -80,24 +80,20 @@ class ExposureDial(QDial):
             label_at = c + direction * (r + 19)
             p.setPen(QColor(170, 170, 170) if enabled else QColor(100, 100, 100))
             p.drawText(QRectF(label_at.x() - 12, label_at.y() - 8, 24, 16), Qt.AlignmentFlag.AlignCenter, f"{t}")
-        # the model's default T
-        ang = math.radians(self._angle(self.default_value * UNITS))
-        direction = QPointF(math.cos(ang), -math.sin(ang))
+        # the photo's Auto: a wedge pointing at the track from inside (its "A" is drawn over the knob)
         p.setPen(Qt.PenStyle.NoPen)
-        p.setBrush(self.DEFAULT_MARK if enabled else QColor(110, 110, 110))
-        p.drawEllipse(c + direction * (r - 9), 2.5, 2.5)
-        # the photo's Auto: a wedge pointing at the track from inside, and an "A"
         if self.auto_value is not None:
             ang = math.radians(self._angle(self.auto_value * UNITS))
             direction = QPointF(math.cos(ang), -math.sin(ang))
             across = QPointF(-direction.y(), direction.x())
             tip = c + direction * (r - 4)
             p.setBrush(self.AUTO_MARK if enabled else QColor(110, 110, 110))
-            p.drawPolygon([tip, tip - direction * 9 + across * 4.5, tip - direction * 9 - across * 4.5])
-            letter = c + direction * (r - 21)
-            p.setPen(self.AUTO_MARK if enabled else QColor(110, 110, 110))
-            p.drawText(QRectF(letter.x() - 8, letter.y() - 8, 16, 16), Qt.AlignmentFlag.AlignCenter, "A")
-            p.setPen(Qt.PenStyle.NoPen)
+            p.drawPolygon([tip, tip - direction * 10 + across * 5, tip - direction * 10 - across * 5])
+        # the model's default T (on the wedge when Auto is the default)
+        ang = math.radians(self._angle(self.default_value * UNITS))
+        direction = QPointF(math.cos(ang), -math.sin(ang))
+        p.setBrush(self.DEFAULT_MARK if enabled else QColor(110, 110, 110))
+        p.drawEllipse(c + direction * (r - 9), 2.5, 2.5)
         # knob
         kr = r * 0.68
         grad = QRadialGradient(c - QPointF(kr * 0.3, kr * 0.4), kr * 1.4)
@@ -110,6 +106,11 @@ class ExposureDial(QDial):
             p.setBrush(Qt.BrushStyle.NoBrush)
             p.setPen(QPen(QColor(90, 160, 235, 140), 1.5))
             p.drawEllipse(c, kr + 3, kr + 3)
+        if self.auto_value is not None:
+            ang = math.radians(self._angle(self.auto_value * UNITS))
+            letter = c + QPointF(math.cos(ang), -math.sin(ang)) * (kr - 9)
+            p.setPen(self.AUTO_MARK if enabled else QColor(110, 110, 110))
+            p.drawText(QRectF(letter.x() - 8, letter.y() - 8, 16, 16), Qt.AlignmentFlag.AlignCenter, "A")
         # pointer
         ang = math.radians(self._angle(self.value()))
         direction = QPointF(math.cos(ang), -math.sin(ang))

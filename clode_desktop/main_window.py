@@ -584,12 +584,17 @@ class MainWindow(QMainWindow):
         self._record_taste()
 
     def _record_taste(self) -> None:
-        """A T set by hand away from Auto is a choice Auto learns from (``clode.taste``)."""
+        """A T set by hand away from Auto is a choice Auto learns from; back at Auto, it is not
+        (``clode.taste``)."""
         choice, key = self.editing.taste_choice(), self.engine.taste_key()
         if choice is None or key is None:
             return
+        reading, T, moved = choice
         try:
-            taste.record(key, str(self.photo_path), *choice)
+            if moved:
+                taste.record(key, str(self.photo_path), reading, T)
+            else:
+                taste.forget(key, str(self.photo_path))
         except OSError as e:
             log.warning("cannot record the exposure choice: %s", e)
 

@@ -108,7 +108,7 @@ class PreferencesDialog(QDialog):
                            "open with their saved settings either way.")
         auto_hint.setObjectName("hint")
         auto_hint.setWordWrap(True)
-        editing_group = QGroupBox("New photos")
+        editing_group = QGroupBox("Automatic exposure")
         editing_layout = QVBoxLayout(editing_group)
         editing_layout.addWidget(self.auto_check)
         editing_layout.addWidget(auto_hint)
