@@ -3,8 +3,8 @@
     PYTHONPATH=. .venv/bin/python benchmarks/auto_check.py [--night N] [--side 256] [--out FILE]
 
 * ``dark``: every dark pair set here -- lowlight-dev (7 pairs, full size) and synthetic night shots
-  (``study_night_exposure.held_out_pairs``: the held-out photos, one shot each, or ``--night`` of
-  them; made at 256 px) -- scored with the product's finish on the fast engine (Enhancer.prepare,
+  (``study_night_exposure.held_out_pairs``: the held-out photos, ``--per`` shots each (3: the study's
+  held-out set), or ``--night`` of them; made at 256 px) -- scored with the product's finish on the fast engine (Enhancer.prepare,
   session.auto_T, session.render): PSNR / SSIM at the model's default T and at Auto, per pair, the
   worst Auto - default, the mean. Beside them, what a move of ``REACH`` from the default would cost
   at worst (why Auto does not let the learned estimate move a dark photo's T: issue 28).
@@ -92,7 +92,8 @@ def photos_check(enh, side: int) -> dict:
 
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--night", type=int, default=11, help="night shots (one per held-out photo, at most 11)")
+    ap.add_argument("--night", type=int, default=11, help="held-out photos to make night shots of (at most 11)")
+    ap.add_argument("--per", type=int, default=1, help="night shots per photo (3: the study's held-out set)")
     ap.add_argument("--side", type=int, default=256, help="long side of photos/ read as they are (the night shots are made at 256)")
     ap.add_argument("--sections", default="lowlight,night,photos")
     ap.add_argument("--out", type=Path, help="also write the JSON here")
@@ -111,7 +112,7 @@ def main() -> int:
         out["lowlight_dev"] = score_pairs(enh, pairs)
     if "night" in sections:
         _, held = split(sorted(find_images(SHARED / "photos")))
-        pairs = [(n, low, high, info) for n, low, high, info in held_out_pairs(held[:args.night], per=1)]
+        pairs = [(n, low, high, info) for n, low, high, info in held_out_pairs(held[:args.night], per=args.per)]
         out["night_shots"] = score_pairs(enh, pairs)
     if "photos" in sections:
         out["photos"] = photos_check(enh, args.side)

@@ -342,7 +342,7 @@ def test_cli_enhance_with_auto_T(tmp_path, fixture_model_path):
     assert (tmp_path / "out" / "dark.png").exists() and "T=" in proc.stdout
     bad = subprocess.run([sys.executable, "-m", "clode", "enhance", str(tmp_path / "dark.png"), "-o",
                           str(tmp_path / "out2"), "--T", "bright"], capture_output=True, text=True)
-    assert bad.returncode == 2 and "expected a number or auto" in bad.stderr
+    assert bad.returncode == 2 and "expected a number, auto or auto:model" in bad.stderr
 
 
 def test_train_refits_the_exposure_predictor_for_a_model(tmp_path, fixture_model_path):

@@ -87,6 +87,7 @@ def photographers_photos(fixture_model):
     """8 photos, each darkened twice, 0-1.5 and 2.5-5 EV (as shot, a little short, dark), prepared: 10
     to edit and 6 held out. Each with Auto's reading (without taste) and the T whose finished render has a mean
     luminance of 0.4 (the fixed-brightness photographer's choice)."""
+    threads = torch.get_num_threads()
     torch.set_num_threads(1)        # tiny solves: two OpenMP threads spin-wait on each other on a busy machine
     enh = Enhancer(fixture_model, device="cpu")
     rng = np.random.default_rng(28)
@@ -101,6 +102,7 @@ def photographers_photos(fixture_model):
             brightness = lambda T, s=s: mean_luminance(s.render(T, size=s.proxy_size, **effects))  # noqa: E731
             out.append((read, match(brightness, 0.4, *s.t_range), s.t_range))
     order = rng.permutation(len(out))
+    torch.set_num_threads(threads)
     return [out[i] for i in order[:10]], [out[i] for i in order[10:]]
 
 
@@ -124,3 +126,14 @@ def test_simulated_photographers_are_learned_from_ten_edits(photographers_photos
     print(results)
     assert results["+0.75"][0] <= 0.25 and results["-0.75"][0] <= 0.25, results
     assert results["fixed brightness"][0] < results["fixed brightness"][1], results
+
+
+def test_the_T_options_accept_auto_without_the_taste():
+    import argparse
+
+    from clode.batch import parse_T
+    from clode.commands.common import exposure
+    assert parse_T("auto:model") == "auto:model" and parse_T("AUTO") == "auto"
+    assert exposure("auto:model") == "auto:model" and exposure("Auto") == "auto"
+    with pytest.raises(argparse.ArgumentTypeError, match="expected a number, auto or auto:model"):
+        exposure("auto:mine")

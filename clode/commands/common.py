@@ -59,7 +59,7 @@ def exposure(text: str):
     try:
         float(text)
     except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a number or auto, not {text!r}") from None
+        raise argparse.ArgumentTypeError(f"expected a number, auto or auto:model, not {text!r}") from None
     return checked(Adjustments.limits("T"))(text)
 
 
