@@ -221,3 +221,22 @@ def test_a_failed_open_gives_back_the_open_photo(photo, tmp_path):
     fresh = Editing()
     fresh.open(broken, None, False)
     assert fresh.open_failed(broken) and fresh.path is None and fresh.opened is None
+
+
+def test_only_a_T_set_by_hand_away_from_auto_is_a_choice_for_the_taste(photo, tmp_path):
+    """Issue 28: Auto left untouched teaches nothing; the dial moved away and left is a choice; back at
+    Auto it is not; a reading of another photo is stale; a new photo starts with nothing read."""
+    e, _ = opened(photo, start_at_auto=True)
+    reading = object()                                   # Auto's reading: opaque to the editor
+    assert not e.auto_read(tmp_path / "other.jpg", reading, 2.0)
+    assert e.auto_read(photo, reading, 2.0)
+    assert e.auto_done(2.0, photo, remember=False) == 2.0
+    assert e.taste_choice() is None                      # opened at Auto, left there
+    e.edit(denoise=0.5)
+    assert e.taste_choice() is None                      # the noise reduction is not an exposure choice
+    e.edit(T=3.1)
+    assert e.taste_choice() == (reading, 3.1, True)
+    e.edit(T=2.0)                                        # back at Auto's T
+    assert e.taste_choice() == (reading, 2.0, False)
+    e.open(tmp_path / "next.jpg", None, True)
+    assert e.auto_reading is None and e.taste_choice() is None
