@@ -316,11 +316,11 @@ def reading(session, default_T: float) -> Reading:
     if predictor is not None:
         T_dark += min(LEARNED_REACH, max(-LEARNED_REACH, learned_T(session, predictor, default_T) - default_T))
     T = min(max(dark * T_dark, t_min), t_max)      # T = 0 (the photo as shot) for a photo that is not dark
-    T = min(T, midtone_limit(session, luma, T))
+    T = round(float(min(T, midtone_limit(session, luma, T))), 2)
     white = white_point(measuring_view(session.image))
     features = (math.log2(max(mean, 1e-4)), math.log2(max(median, 1e-4)), min(-math.log2(max(white, 1e-6)), 6.0),
                 dark, T)
-    return Reading(round(float(T), 2), tuple(float(f) for f in features))
+    return Reading(T, tuple(float(f) for f in features))
 
 
 def midtone_limit(session, luma: np.ndarray, T: float) -> float:
