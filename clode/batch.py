@@ -37,7 +37,7 @@ from . import sidecar
 PathLike = Union[str, os.PathLike]
 
 CONFLICT_POLICIES = ("unique", "overwrite", "skip")
-T_MODES = ("auto", "sidecar")            # besides a number
+T_MODES = ("auto", "auto:model", "sidecar")   # besides a number
 DEFAULT_NAME = "{stem}_clode"
 #: Fields a name template may use.
 NAME_FIELDS = {"stem": "the file name without its extension", "ext": "the original extension, e.g. jpg",
@@ -186,7 +186,7 @@ def parse_shard(text: str) -> tuple[int, int]:
 
 
 def parse_T(text: Union[str, float, None]) -> Union[float, str, None]:
-    """A number, "auto" or "sidecar" (what ``--T`` accepts)."""
+    """A number, "auto", "auto:model" (Auto without the learned taste) or "sidecar" (what ``--T`` accepts)."""
     if text is None or isinstance(text, (int, float)):
         return None if text is None else float(text)
     word = str(text).strip().lower()
@@ -195,7 +195,7 @@ def parse_T(text: Union[str, float, None]) -> Union[float, str, None]:
     try:
         float(word)
     except ValueError:
-        raise ClodeError(f"--T {text!r}: expected a number, auto or sidecar") from None
+        raise ClodeError(f"--T {text!r}: expected a number, auto, auto:model or sidecar") from None
     return Adjustments.limits("T").where("--T").check("T", word)
 
 
@@ -474,8 +474,8 @@ def _resolve_settings(job: Job, options: BatchOptions, enhancer) -> tuple[Adjust
     chosen). In sidecar mode the photo's saved values win, each one the sidecar has; a photo
     without a saved T gets Auto, as the editor shows it."""
     mode, base = options.T, options.adjustments
-    if mode == "auto":
-        return base, True, "auto"
+    if mode in ("auto", "auto:model"):
+        return base, True, mode
     if mode == "sidecar":
         saved = sidecar.load(job.source)
         if saved is None:
@@ -531,6 +531,7 @@ def _render(job: Job, photo, options: BatchOptions, enhancer, cancel: Optional[C
         check(cancel)
         adjustments, auto, how = _resolve_settings(job, options, enhancer)
         return render_for_file(photo, job.target, adjustments, enhancer=enhancer, auto=auto,
+                               taste=options.T != "auto:model",
                                options=options.export, progress=step, cancel=cancel), how
     except Cancelled:
         raise

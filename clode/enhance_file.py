@@ -28,7 +28,7 @@ class Written:
 
 
 def enhance_to_file(photo: Photo, target: Union[str, os.PathLike], adjustments: Adjustments, *,
-                    enhancer=None, session=None, auto: bool = False, mode: str = "fast",
+                    enhancer=None, session=None, auto: bool = False, taste: bool = True, mode: str = "fast",
                     options: Optional[ExportOptions] = None, model: Optional[str] = None,
                     progress: Optional[ProgressCallback] = None,
                     cancel: Optional[CancelToken] = None, exclusive: bool = False,
@@ -37,12 +37,13 @@ def enhance_to_file(photo: Photo, target: Union[str, os.PathLike], adjustments: 
 
     Either a ``clode.Enhancer`` (``mode`` "fast" or "exact") or an already prepared
     ``clode.session.Session`` of this photo (the editor's) does the work. ``auto`` chooses T per
-    photo (``adjustments.T`` is then ignored). ``model`` names the model in the file's provenance
+    photo (``adjustments.T`` is then ignored; ``taste``: with the photographer's learned taste,
+    ``clode.taste``). ``model`` names the model in the file's provenance
     (default: the enhancer's). ``exclusive`` and ``alternatives``: see ``clode.export.save_image``
     (the file is written under the first free name, ``Written.path``).
     """
     rendered = render_for_file(photo, target, adjustments, enhancer=enhancer, session=session, auto=auto,
-                               mode=mode, options=options, progress=progress, cancel=cancel)
+                               taste=taste, mode=mode, options=options, progress=progress, cancel=cancel)
     if progress is not None:
         progress(RENDER_SHARE, "writing")
     if model is None:
@@ -69,7 +70,7 @@ class Rendered:
 
 
 def render_for_file(photo: Photo, target: Union[str, os.PathLike], adjustments: Adjustments, *,
-                    enhancer=None, session=None, auto: bool = False, mode: str = "fast",
+                    enhancer=None, session=None, auto: bool = False, taste: bool = True, mode: str = "fast",
                     options: Optional[ExportOptions] = None, progress: Optional[ProgressCallback] = None,
                     cancel: Optional[CancelToken] = None) -> Rendered:
     """The first half of ``enhance_to_file``: the pixels for ``target`` in its file's bit depth
@@ -85,11 +86,11 @@ def render_for_file(photo: Photo, target: Union[str, os.PathLike], adjustments: 
 
     effects = adjustments.effects()
     if session is not None:
-        T = float(session.auto_T()) if auto else adjustments.T
+        T = float(session.auto_T(taste)) if auto else adjustments.T
         pixels = session.render(T, dtype=dtype, cancel=cancel, progress=step, **effects)
     elif auto:
         pixels, T = enhancer.enhance_auto(photo.pixels, mode=mode, dtype=dtype, progress=step, cancel=cancel,
-                                          **effects)
+                                          taste=taste, **effects)
     else:
         T = adjustments.T
         pixels = enhancer.enhance(photo.pixels, T, mode=mode, dtype=dtype, progress=step, cancel=cancel, **effects)

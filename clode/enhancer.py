@@ -96,23 +96,24 @@ class Enhancer:
                        denoiser=self.denoiser)
 
     def auto_T(self, img: np.ndarray, *, progress: Optional[ProgressCallback] = None,
-               cancel: Optional[CancelToken] = None) -> float:
+               cancel: Optional[CancelToken] = None, taste: bool = True) -> float:
         """An end time for ``img`` chosen without ground truth (prepare a session and use
-        ``session.auto_T()`` instead when the image will be rendered too)."""
-        return self.prepare(img, progress=progress, cancel=cancel).auto_T()
+        ``session.auto_T()`` instead when the image will be rendered too); ``taste``: with the
+        photographer's learned taste (``clode.taste``)."""
+        return self.prepare(img, progress=progress, cancel=cancel).auto_T(taste)
 
     def enhance_auto(self, img: np.ndarray, *, mode: str = "fast", denoise: float = 1.0, colour_noise: float = 0.0,
                      neutral: bool = False, protect: float = 0.0, dtype=np.float32,
                      progress: Optional[ProgressCallback] = None,
-                     cancel: Optional[CancelToken] = None) -> tuple[np.ndarray, float]:
+                     cancel: Optional[CancelToken] = None, taste: bool = True) -> tuple[np.ndarray, float]:
         """The result at the automatic T, and that T. In fast mode one solve serves both."""
         if mode != "fast":
-            T = self.auto_T(img, cancel=cancel)
+            T = self.auto_T(img, cancel=cancel, taste=taste)
             return self.enhance(img, T, mode=mode, denoise=denoise, colour_noise=colour_noise, neutral=neutral,
                                 protect=protect, dtype=dtype, progress=progress, cancel=cancel), T
         session = self.prepare(img, progress=None if progress is None else lambda f, m: progress(0.5 * f, m),
                                cancel=cancel)
-        T = float(session.auto_T())
+        T = float(session.auto_T(taste))
         return session.render(T, denoise=denoise, colour_noise=colour_noise, neutral=neutral, protect=protect,
                               dtype=dtype, cancel=cancel), T
 

@@ -153,7 +153,7 @@ def evaluate_pairs(enhancer: Enhancer, low_dir, high_dir, T: Union[float, str, N
 
     ``progress(fraction, name)`` is called before each pair.
     """
-    T = enhancer.default_T if T is None else T if T == "auto" else float(T)
+    T = enhancer.default_T if T is None else T if T in ("auto", "auto:model") else float(T)
     pairs, unmatched = match_pairs(low_dir, high_dir)
     result = EvalReport(T=T, unmatched=unmatched, swept=sweep)
     for i, (name, low_path, high_path) in enumerate(pairs):
@@ -164,7 +164,7 @@ def evaluate_pairs(enhancer: Enhancer, low_dir, high_dir, T: Union[float, str, N
         if low.shape != high.shape:
             raise ClodeError(f"{low_path}: size {low.shape[1]}x{low.shape[0]} differs from "
                              f"{high_path} ({high.shape[1]}x{high.shape[0]})")
-        T_used = enhancer.auto_T(low, cancel=cancel) if T == "auto" else T
+        T_used = enhancer.auto_T(low, cancel=cancel, taste=T == "auto") if isinstance(T, str) else T
         score = score_pair(enhancer, low, high, T_used, sweep=sweep, denoise=denoise, colour_noise=colour_noise,
                            cancel=cancel)
         score.name, score.T = name, T_used

@@ -225,10 +225,11 @@ class Session:
     def t_range(self) -> tuple[float, float]:
         return float(self.times[0]), float(self.times[-1])
 
-    def auto_T(self) -> float:
-        """Automatic exposure for this image (see ``clode.auto_exposure``)."""
+    def auto_T(self, taste: bool = True) -> float:
+        """Automatic exposure for this image (see ``clode.auto_exposure``); ``taste``: with the
+        photographer's learned correction for this model (``clode.taste``), where there is one."""
         info = getattr(self.net, "info", None)
-        return _auto_T(self, info.default_T if info is not None else DEFAULT_T)
+        return _auto_T(self, info.default_T if info is not None else DEFAULT_T, taste)
 
     def lambda_at(self, T: float) -> torch.Tensor:
         """Lambda(T) on the proxy, [ph, pw, 3], linear in t between recorded times."""

@@ -30,7 +30,10 @@ RENDER, PREPARE, WAIT = "render", "prepare", "wait"
 
 
 #: What a failed open puts back: the photo open before.
-_PHOTO_STATE = ("path", "opened", "saved", "adjustments", "prepared", "own_T", "auto_on_open", "history")
+_PHOTO_STATE = ("path", "opened", "saved", "adjustments", "prepared", "own_T", "auto_on_open", "history",
+                "auto_reading", "auto_T", "hand_T")
+#: A T this far from Auto's, set by hand, is a choice the taste learns from (``clode.taste``).
+TASTE_MIN_MOVE = 0.05
 
 
 @dataclass(frozen=True)
@@ -59,6 +62,9 @@ class Editing:
         self.own_T = False                  # the photo's T is its own (saved, edited, Auto), not the model's
         self.history = History(self.adjustments)
         self._previous: Optional[dict] = None   # the photo open before the one being opened
+        self.auto_reading: Any = None       # Auto's reading of the photo (``clode.auto_exposure.Reading``)
+        self.auto_T: Optional[float] = None  # and its T (with the learned taste), once known
+        self.hand_T = False                 # T was set by hand since the photo was opened
 
     # -- the model ---------------------------------------------------------------------------------
     def model_loading_started(self) -> None:
@@ -95,6 +101,7 @@ class Editing:
         self.dirty = False
         self.detail_key = None
         self.auto_on_open = start_at_auto and (saved is None or "T" not in saved.settings)
+        self.auto_reading, self.auto_T, self.hand_T = None, None, False
         self.history = History(self.adjustments)
         return Opening(self.apply_saved(), self.auto_on_open, saved.warning() if saved else "")
 
@@ -165,6 +172,7 @@ class Editing:
         if "T" in changes:
             self.auto_on_open = False
             self.own_T = True
+            self.hand_T = True
         self.history.record(self.adjustments, label)
         return self._changed(before)
 
@@ -194,6 +202,7 @@ class Editing:
         before, self.adjustments = self.adjustments, adjustments
         self.auto_on_open = False
         self.own_T = True
+        self.hand_T = True
         self._changed(before)
         return adjustments
 
@@ -270,6 +279,23 @@ class Editing:
             return False
         self.detail_key = detail.adjustments
         return True
+
+    def auto_read(self, path: Optional[Path], reading: Any, T: float) -> bool:
+        """Auto's reading of ``path`` and its T arrived; False when stale (another photo is open)."""
+        if not self.is_current(path):
+            return False
+        self.auto_reading, self.auto_T = reading, float(T)
+        return True
+
+    def taste_choice(self) -> Optional[tuple[Any, float, bool]]:
+        """(Auto's reading, the T now, whether it lies away from Auto's) once T was set by hand since
+        the photo was opened and Auto's reading is known: a choice the learned taste records, or takes
+        back when the dial went back to Auto (``clode.taste``). None otherwise: Auto left untouched
+        is not a choice."""
+        if self.auto_reading is None or self.auto_T is None or not self.hand_T:
+            return None
+        T = float(self.adjustments.T)
+        return self.auto_reading, T, abs(T - self.auto_T) >= TASTE_MIN_MOVE
 
     def auto_done(self, T: float, path: Optional[Path], remember: bool) -> Optional[float]:
         """Auto chose ``T``. Returns the T to show, or None when it no longer applies. ``remember``

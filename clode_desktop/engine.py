@@ -16,12 +16,14 @@ import numpy as np
 
 from clode import Enhancer, load_model
 from clode.adjustments import Adjustments
+from clode.auto_exposure import Reading, auto_choice
 from clode.devices import devices, resolve_device
 from clode.enhance_file import enhance_to_file
 from clode.errors import ClodeError
 from clode.imageio import Photo, load_image, load_preview
 from clode.pixels import fit_size, resize, to_uint8
 from clode.progress import CancelToken, ProgressCallback, check
+from clode.taste import model_key
 from clode.weights import DEFAULT_MODEL
 
 # Long side of the images the view shows (original and result). Bigger photos are shown
@@ -309,6 +311,14 @@ class Engine:
 
     def auto_T(self) -> float:
         return float(self._need_session().auto_T())
+
+    def auto_choice(self) -> tuple[Reading, float]:
+        """Auto's reading of the open photo and its T with the learned taste (``clode.auto_exposure``)."""
+        return auto_choice(self._need_session(), self.model_state.default_T)
+
+    def taste_key(self) -> Optional[str]:
+        """The loaded model's key in the taste records (``clode.taste.model_key``)."""
+        return None if self.enhancer is None else model_key(self.enhancer.model)
 
     def export(self, target: Path, options, adjustments: Adjustments,
                progress: Optional[ProgressCallback] = None, cancel: Optional[CancelToken] = None) -> Path:

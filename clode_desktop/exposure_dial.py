@@ -27,17 +27,21 @@ SOFT_RANGE = (-2.0, 5.0)
 
 class ExposureDial(QDial):
     """A QDial painted like a photo editor's knob: an arc from T = 0 (the original) to the value,
-    a tick per unit of T, the default marked, and the exact value in the middle."""
+    a tick per unit of T, the model's default (a yellow dot) and the photo's Auto (a green wedge
+    and "A") marked, and the exact value in the middle."""
 
     resetRequested = Signal()
     ACCENT = QColor(90, 160, 235)
     DARKEN = QColor(150, 120, 230)
+    DEFAULT_MARK = QColor(235, 190, 80)
+    AUTO_MARK = QColor(110, 210, 140)
 
     def __init__(self, parent: Optional[QWidget] = None) -> None:
         super().__init__(parent)
         self.shown_value: Optional[float] = None   # the exact T (may lie beyond the dial's marks)
         self._grab: Optional[tuple[float, float]] = None   # pointer angle and value while dragged
         self.default_value = DEFAULT_T
+        self.auto_value: Optional[float] = None    # the open photo's Auto T, once known
 
     def _angle(self, units: float) -> float:
         """QDial's own mapping (non-wrapping): minimum at 240 degrees, maximum at -60."""
@@ -76,11 +80,19 @@ class ExposureDial(QDial):
             label_at = c + direction * (r + 19)
             p.setPen(QColor(170, 170, 170) if enabled else QColor(100, 100, 100))
             p.drawText(QRectF(label_at.x() - 12, label_at.y() - 8, 24, 16), Qt.AlignmentFlag.AlignCenter, f"{t}")
-        # the model's default T
+        # the photo's Auto: a wedge pointing at the track from inside (its "A" is drawn over the knob)
+        p.setPen(Qt.PenStyle.NoPen)
+        if self.auto_value is not None:
+            ang = math.radians(self._angle(self.auto_value * UNITS))
+            direction = QPointF(math.cos(ang), -math.sin(ang))
+            across = QPointF(-direction.y(), direction.x())
+            tip = c + direction * (r - 4)
+            p.setBrush(self.AUTO_MARK if enabled else QColor(110, 110, 110))
+            p.drawPolygon([tip, tip - direction * 10 + across * 5, tip - direction * 10 - across * 5])
+        # the model's default T (on the wedge when Auto is the default)
         ang = math.radians(self._angle(self.default_value * UNITS))
         direction = QPointF(math.cos(ang), -math.sin(ang))
-        p.setPen(Qt.PenStyle.NoPen)
-        p.setBrush(QColor(235, 190, 80) if enabled else QColor(110, 110, 110))
+        p.setBrush(self.DEFAULT_MARK if enabled else QColor(110, 110, 110))
         p.drawEllipse(c + direction * (r - 9), 2.5, 2.5)
         # knob
         kr = r * 0.68
@@ -94,6 +106,11 @@ class ExposureDial(QDial):
             p.setBrush(Qt.BrushStyle.NoBrush)
             p.setPen(QPen(QColor(90, 160, 235, 140), 1.5))
             p.drawEllipse(c, kr + 3, kr + 3)
+        if self.auto_value is not None:
+            ang = math.radians(self._angle(self.auto_value * UNITS))
+            letter = c + QPointF(math.cos(ang), -math.sin(ang)) * (kr - 9)
+            p.setPen(self.AUTO_MARK if enabled else QColor(110, 110, 110))
+            p.drawText(QRectF(letter.x() - 8, letter.y() - 8, 16, 16), Qt.AlignmentFlag.AlignCenter, "A")
         # pointer
         ang = math.radians(self._angle(self.value()))
         direction = QPointF(math.cos(ang), -math.sin(ang))
@@ -173,7 +190,8 @@ class ExposureControl(QWidget):
         self.dial.setMinimumSize(190, 190)
         self.dial.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Preferred)
         self.dial.setToolTip("Exposure time T: turn right to brighten, left to darken.\n"
-                             "Drag to turn; arrows: fine steps, Page Up/Down: coarse steps, double-click: reset.")
+                             "Drag to turn; arrows: fine steps, Page Up/Down: coarse steps, double-click: reset.\n"
+                             "Marks: the yellow dot is the model's default T, the green A this photo's Auto.")
 
         self.field = QDoubleSpinBox()
         self.field.setObjectName("exposureField")
@@ -233,6 +251,14 @@ class ExposureControl(QWidget):
 
     def default(self) -> float:
         return self._default
+
+    def set_auto_mark(self, T: Optional[float]) -> None:
+        """Mark the open photo's Auto T on the dial (None: not known, no mark)."""
+        self.dial.auto_value = None if T is None else float(T)
+        self.dial.update()
+
+    def auto_mark(self) -> Optional[float]:
+        return self.dial.auto_value
 
     def t_max(self) -> float:
         return self._t_max

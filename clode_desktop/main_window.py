@@ -10,7 +10,7 @@ from PySide6.QtCore import QEvent, QObject, Qt, QTimer, Signal
 from PySide6.QtWidgets import (QApplication, QFileDialog, QHBoxLayout, QMainWindow, QMessageBox,
                                QVBoxLayout, QWidget)
 
-from clode import sidecar
+from clode import sidecar, taste
 from clode.adjustments import Adjustments
 from clode.errors import ClodeError
 from clode.imageio import SUPPORTED_EXTENSIONS, is_supported
@@ -308,6 +308,7 @@ class MainWindow(QMainWindow):
         self.last_render = None
         opening = self.editing.open(path, sidecar.load(path), self.settings.start_at_auto())
         self._show_history()
+        self.exposure.set_auto_mark(None)
         if opening.warning:
             # A damaged value in the photo's sidecar: that setting starts at its default.
             log.warning("%s", opening.warning)
@@ -443,9 +444,9 @@ class MainWindow(QMainWindow):
             auto_due = self.editing.pass_done(last)
             self.canvas.set_overlay("")
             self.request_render(draft=False)
-            if auto_due:
+            if auto_due or last:            # a photo with its own T gets Auto read (the dial's mark, the taste)
                 self.auto_exposure(remember=False)
-            elif not last:
+            else:
                 self._submit_pass(passes, i + 1)
 
         tasks.submit(work, label="Refining" if refining else "Preparing", key="prepare", group="curves",
@@ -530,7 +531,10 @@ class MainWindow(QMainWindow):
             return
         engine, path = self.engine, self.photo_path
 
-        def done(T: float) -> None:
+        def done(choice) -> None:
+            reading, T = choice
+            if self.editing.auto_read(path, reading, T):
+                self.exposure.set_auto_mark(T)
             shown = self.editing.adjustments.T
             T = self.editing.auto_done(T, path, remember)
             if T is None:
@@ -540,7 +544,7 @@ class MainWindow(QMainWindow):
             elif shown != T:
                 self._show_adjustments(self.editing.adjustments)
                 self.request_render(draft=False)
-        self.tasks.submit(lambda job: engine.auto_T(), label="Automatic exposure", key="auto", group="curves",
+        self.tasks.submit(lambda job: engine.auto_choice(), label="Automatic exposure", key="auto", group="curves",
                           on_done=done)
 
     # ------------------------------------------------------------------------------------------
@@ -608,6 +612,22 @@ class MainWindow(QMainWindow):
             self.notify(str(e))
         else:
             self.filmstrip.set_marked(self.photo_path, True)
+        self._record_taste()
+
+    def _record_taste(self) -> None:
+        """A T set by hand away from Auto is a choice Auto learns from; back at Auto, it is not
+        (``clode.taste``)."""
+        choice, key = self.editing.taste_choice(), self.engine.taste_key()
+        if choice is None or key is None:
+            return
+        reading, T, moved = choice
+        try:
+            if moved:
+                taste.record(key, str(self.photo_path), reading, T)
+            else:
+                taste.forget(key, str(self.photo_path))
+        except OSError as e:
+            log.warning("cannot record the exposure choice: %s", e)
 
     # ------------------------------------------------------------------------------------------
     # export

@@ -70,7 +70,7 @@ class ModelChoice(QObject):
         from .preferences import PreferencesDialog
         note = self.state.note if self.state else ""
         dialog = PreferencesDialog(self.device, self.path(), self._parent, note=note,
-                                   start_at_auto=self.settings.start_at_auto())
+                                   start_at_auto=self.settings.start_at_auto(), taste_model=self.engine.taste_key())
         if dialog.exec() != PreferencesDialog.DialogCode.Accepted:
             return
         self.settings.set_start_at_auto(dialog.start_at_auto())

@@ -1,4 +1,4 @@
-"""Preferences: the compute device, the model, and how a new photo starts."""
+"""Preferences: the compute device, the model, how a new photo starts, and what Auto learned from your edits."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ from PySide6.QtWidgets import (QButtonGroup, QCheckBox, QComboBox, QDialog, QDia
                                QGridLayout, QGroupBox, QHBoxLayout, QLabel, QLineEdit, QPushButton,
                                QRadioButton, QVBoxLayout, QWidget)
 
+from clode import taste
 from clode.devices import devices
 from clode.model_library import user_models
 from clode.paths import user_models_dir
@@ -18,7 +19,9 @@ from clode.weights import DEFAULT_MODEL
 
 class PreferencesDialog(QDialog):
     def __init__(self, device: str, model_path: Optional[str], parent: Optional[QWidget] = None,
-                 note: str = "", start_at_auto: bool = True) -> None:
+                 note: str = "", start_at_auto: bool = True, taste_model: Optional[str] = None) -> None:
+        """``taste_model``: the loaded model's key in the taste records (``clode.taste.model_key``);
+        None: no model loaded, nothing learned to show."""
         super().__init__(parent)
         self.setWindowTitle("Preferences")
         self.setMinimumWidth(520)
@@ -105,10 +108,22 @@ class PreferencesDialog(QDialog):
                            "open with their saved settings either way.")
         auto_hint.setObjectName("hint")
         auto_hint.setWordWrap(True)
-        editing_group = QGroupBox("New photos")
+        editing_group = QGroupBox("Automatic exposure")
         editing_layout = QVBoxLayout(editing_group)
         editing_layout.addWidget(self.auto_check)
         editing_layout.addWidget(auto_hint)
+        # what Auto learned from the T set by hand (clode.taste), for the loaded model
+        self.taste_model = taste_model
+        self.taste_label = QLabel()
+        self.taste_label.setWordWrap(True)
+        self.taste_reset = QPushButton("Reset")
+        self.taste_reset.setToolTip("Forget the exposures you chose for this model: Auto starts again from the model's own")
+        self.taste_reset.clicked.connect(self._reset_taste)
+        taste_row = QHBoxLayout()
+        taste_row.addWidget(self.taste_label, 1)
+        taste_row.addWidget(self.taste_reset)
+        editing_layout.addLayout(taste_row)
+        self._show_taste()
 
         buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Ok | QDialogButtonBox.StandardButton.Cancel)
         buttons.accepted.connect(self.accept)
@@ -119,6 +134,28 @@ class PreferencesDialog(QDialog):
         layout.addWidget(model_group)
         layout.addWidget(editing_group)
         layout.addWidget(buttons)
+
+    def _show_taste(self) -> None:
+        n = 0 if self.taste_model is None else taste.count(self.taste_model)
+        edits = f"{n} edit" + ("" if n == 1 else "s")
+        if self.taste_model is None:
+            text = "Auto: no model loaded"
+        elif n >= taste.MIN_EDITS:
+            text = f"Auto: learned from your {edits}"
+        else:
+            text = (f"Auto: learned from your {edits} — it follows your taste from {taste.MIN_EDITS} "
+                    "(each photo whose T you set by hand, away from Auto)")
+        self.taste_label.setText(text)
+        self.taste_reset.setEnabled(n > 0)
+
+    def _reset_taste(self) -> None:
+        if self.taste_model is not None:
+            try:
+                taste.reset(self.taste_model)
+            except OSError as e:
+                self.taste_label.setText(f"Could not reset: {e.strerror or e}")
+                return
+        self._show_taste()
 
     def _browse(self) -> None:
         start = self.file_edit.text() or str(Path.home())

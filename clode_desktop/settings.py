@@ -19,10 +19,9 @@ ORGANIZATION = "CLODE"
 APPLICATION = "CLODE Desktop"
 
 
-#: New photos open at the model's default T, not at Auto: issue 15 asked for Auto only when it is never
-#: more than 1 dB below the default T on any photo, and on held-out night shots with lamps the
-#: learned Auto still is on a few (docs/model-card.md, *Automatic exposure*). Preferences turns it on.
-START_AT_AUTO = False
+#: New photos open at Auto (issue 28): Auto is safe by construction -- a clearly dark photo gets the
+#: model's default T, one that is not dark stays as shot (docs/auto-exposure.md). Preferences turns it off.
+START_AT_AUTO = True
 
 
 class Settings:
@@ -124,8 +123,8 @@ class Settings:
 
     # -- editing ----------------------------------------------------------------------------
     def start_at_auto(self) -> bool:
-        """Whether a photo opened for the first time starts at its automatic exposure (off unless
-        chosen: see ``START_AT_AUTO``)."""
+        """Whether a photo opened for the first time starts at its automatic exposure (on unless
+        turned off: see ``START_AT_AUTO``)."""
         return self._get("edit/start_at_auto", START_AT_AUTO, bool)
 
     def set_start_at_auto(self, on: bool) -> None:

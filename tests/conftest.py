@@ -5,9 +5,12 @@ from __future__ import annotations
 
 import os
 import re
+import tempfile
 from pathlib import Path
 
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+# The user's own data (learned taste, fine-tuned models) never leaks into or out of a test run.
+os.environ.setdefault("CLODE_DATA_DIR", tempfile.mkdtemp(prefix="clode-test-data-"))
 
 import numpy as np  # noqa: E402
 import pytest  # noqa: E402

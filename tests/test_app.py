@@ -421,12 +421,12 @@ def test_preferences_dialog_lists_devices_and_models(qtbot, tmp_path, fixture_mo
     assert again.start_at_auto()
 
 
-def test_new_photos_start_at_the_default_T_unless_auto_is_turned_on(tmp_path):
+def test_new_photos_start_at_auto_unless_it_is_turned_off(tmp_path):
     settings = Settings(tmp_path / "fresh.ini")
-    assert not settings.start_at_auto()        # issue 15: Auto is not yet never worse than the default T
-    settings.set_start_at_auto(True)
+    assert settings.start_at_auto()            # issue 28: Auto is safe by construction
+    settings.set_start_at_auto(False)
     settings.sync()
-    assert Settings(tmp_path / "fresh.ini").start_at_auto()
+    assert not Settings(tmp_path / "fresh.ini").start_at_auto()
 
 
 def test_export_dialog_options(qtbot, jpeg):
@@ -532,8 +532,9 @@ def test_a_new_photo_starts_at_auto_without_being_marked_edited(qtbot, make_wind
                 and abs(r.T - w.exposure.value()) < 1e-6)
     qtbot.waitUntil(at_auto, timeout=WAIT)
     expected = round(w.engine.session.auto_T(), 2)
-    assert expected != pytest.approx(w.model_state.default_T)      # this dark photo needs more than T = 3
+    assert expected == pytest.approx(w.model_state.default_T)      # a clearly dark photo: the default T
     assert w.exposure.value() == pytest.approx(expected, abs=0.01)
+    assert w.exposure.auto_mark() == pytest.approx(expected, abs=0.01)     # the dial marks Auto
     assert w.last_render.T == pytest.approx(expected, abs=0.01)
     w.save_sidecar()
     assert not sidecar.sidecar_path(jpeg).exists()          # viewing a photo writes nothing beside it
@@ -546,6 +547,54 @@ def test_a_photo_edited_before_keeps_its_T_when_new_photos_start_at_auto(qtbot, 
     assert r.T == pytest.approx(4.25) and not w._auto_on_open
     qtbot.waitUntil(lambda: not w.tasks.is_busy(), timeout=WAIT)
     assert w.exposure.value() == pytest.approx(4.25)
+    # Auto is read all the same: the dial marks where it would be
+    assert w.exposure.auto_mark() == pytest.approx(w.engine.session.auto_T(), abs=0.01)
+
+
+def test_a_T_set_by_hand_teaches_auto_and_auto_left_alone_does_not(qtbot, make_window, jpeg):
+    """Issue 28: the dial moved away from Auto and left there is recorded (per model) with Auto's
+    reading; a photo left at Auto is not, and going back to Auto takes the record back."""
+    from clode import taste
+    w = make_window(start_at_auto=True)
+    w.open_file(jpeg)
+    qtbot.waitUntil(lambda: not w._auto_on_open and w._prepared and w.exposure.auto_mark() is not None
+                    and not w.tasks.is_busy(), timeout=WAIT)
+    key = w.engine.taste_key()
+    auto = w.exposure.value()
+    w.save_sidecar()
+    assert taste.count(key) == 0                       # viewing at Auto teaches nothing
+    with qtbot.waitSignal(**final_render(w, auto - 1.0)):
+        w.exposure.set_value(auto - 1.0)
+    w.save_sidecar()
+    records = taste.load_records()
+    assert len(records) == 1 and records[0]["model"] == key and records[0]["chosen"] == pytest.approx(auto - 1.0)
+    assert records[0]["photo"] == str(jpeg) and records[0]["features"][-1] == pytest.approx(auto)
+    with qtbot.waitSignal(**final_render(w, auto - 0.5)):
+        w.exposure.set_value(auto - 0.5)
+    w.save_sidecar()
+    assert [r["chosen"] for r in taste.load_records()] == [pytest.approx(auto - 0.5)]   # replaced, not added
+    with qtbot.waitSignal(**final_render(w)):
+        qtbot.mouseClick(w.exposure.auto_button, Qt.MouseButton.LeftButton)
+    w.save_sidecar()
+    assert taste.count(key) == 0                       # back at Auto: no longer a choice
+
+
+def test_preferences_show_what_auto_learned_and_reset_it(qtbot):
+    from clode import taste
+    from clode.auto_exposure import FEATURES, Reading
+    from clode_desktop.preferences import PreferencesDialog
+    for i in range(6):
+        features = tuple(float(i + k) for k in range(len(FEATURES)))
+        taste.record("mine:1", f"/p/{i}.jpg", Reading(features[-1], features), features[-1] + 0.5)
+    taste.record("other:2", "/p/x.jpg", Reading(1.0, features), 2.0)
+    d = PreferencesDialog("cpu", None, taste_model="mine:1")
+    qtbot.addWidget(d)
+    d.show()
+    assert d.taste_label.text() == "Auto: learned from your 6 edits" and d.taste_reset.isEnabled()
+    d.grab().save("/tmp/auto-preferences.png")
+    qtbot.mouseClick(d.taste_reset, Qt.MouseButton.LeftButton)
+    assert taste.count("mine:1") == 0 and taste.count("other:2") == 1      # only this model's taste
+    assert d.taste_label.text().startswith("Auto: learned from your 0 edits") and not d.taste_reset.isEnabled()
 
 
 def test_moving_the_dial_before_auto_arrives_wins(qtbot, make_window, jpeg):

@@ -334,6 +334,27 @@ def test_T_auto(tmp_path, enhancer):
     assert item.T == pytest.approx(enhancer.auto_T(photo(1)), abs=0.05)
 
 
+def test_T_auto_follows_the_learned_taste_and_auto_model_does_not(tmp_path, enhancer, monkeypatch):
+    """Issue 28: five edits that each chose 0.5 below Auto; --T auto follows them, auto:model not."""
+    from clode import taste
+    from clode.auto_exposure import FEATURES, Reading
+    monkeypatch.setenv("CLODE_DATA_DIR", str(tmp_path / "data"))
+    key = taste.model_key(enhancer.model)
+    for i in range(taste.MIN_EDITS):
+        features = tuple(float(i + k) for k in range(len(FEATURES)))
+        taste.record(key, f"/p/{i}.jpg", Reading(features[-1], features), features[-1] - 0.5)
+    inp = tmp_path / "in"
+    inp.mkdir()
+    to8(photo(1)).save(inp / "p.png")
+    T = {}
+    for mode in ("auto", "auto:model"):
+        [item] = batch.run(batch.plan(inp, tmp_path / mode.replace(":", "-"), options(T=mode)), enhancer).items
+        assert item.status == "done" and item.reason == mode
+        T[mode] = item.T
+    assert T["auto:model"] == pytest.approx(enhancer.auto_T(photo(1), taste=False), abs=0.01)
+    assert T["auto"] == pytest.approx(T["auto:model"] - 0.5, abs=0.01)
+
+
 def test_colour_noise_option_and_sidecar(tmp_path, enhancer):
     inp = tmp_path / "in"
     inp.mkdir()

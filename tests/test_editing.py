@@ -236,3 +236,22 @@ def test_the_history_goes_to_the_sidecar_and_comes_back_with_the_photo(photo, tm
     assert again.undo() == Adjustments(T=1.5) and again.dirty
     assert again.go_to(0) == Adjustments(T=2.5) and again.go_to(2) == Adjustments(T=2.5)
     assert not other.history.can_undo()
+
+
+def test_only_a_T_set_by_hand_away_from_auto_is_a_choice_for_the_taste(photo, tmp_path):
+    """Issue 28: Auto left untouched teaches nothing; the dial moved away and left is a choice; back at
+    Auto it is not; a reading of another photo is stale; a new photo starts with nothing read."""
+    e, _ = opened(photo, start_at_auto=True)
+    reading = object()                                   # Auto's reading: opaque to the editor
+    assert not e.auto_read(tmp_path / "other.jpg", reading, 2.0)
+    assert e.auto_read(photo, reading, 2.0)
+    assert e.auto_done(2.0, photo, remember=False) == 2.0
+    assert e.taste_choice() is None                      # opened at Auto, left there
+    e.edit(denoise=0.5)
+    assert e.taste_choice() is None                      # the noise reduction is not an exposure choice
+    e.edit(T=3.1)
+    assert e.taste_choice() == (reading, 3.1, True)
+    e.edit(T=2.0)                                        # back at Auto's T
+    assert e.taste_choice() == (reading, 2.0, False)
+    e.open(tmp_path / "next.jpg", None, True)
+    assert e.auto_reading is None and e.taste_choice() is None

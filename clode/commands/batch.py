@@ -27,8 +27,9 @@ def register(subparsers) -> None:
                    help="folder for the results (created if needed; may lie inside INPUT_DIR, it is then not scanned)")
     p.add_argument("-r", "--recursive", action="store_true",
                    help="take sub-folders too, mirroring them under OUTPUT_DIR")
-    p.add_argument("--T", dest="T", default=None, metavar="T|auto|sidecar",
-                   help="exposure: a number (the ODE end time), auto (chosen per photo), or sidecar "
+    p.add_argument("--T", dest="T", default=None, metavar="T|auto|auto:model|sidecar",
+                   help="exposure: a number (the ODE end time), auto (chosen per photo, with the taste "
+                        "learned from your edits in the editor), auto:model (Auto without that taste), or sidecar "
                         "(the settings saved by the editor; photos without them get auto, as the editor "
                         "starts them); default: the model's default T")
     p.add_argument("--format", choices=list(FORMAT_EXTENSIONS), default=DEFAULT_FORMAT,

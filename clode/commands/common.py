@@ -51,14 +51,15 @@ def checked(limits: Limits):
 
 
 def exposure(text: str):
-    """argparse type of --T: an end time (negative darkens) or "auto" (chosen per photo); the
+    """argparse type of --T: an end time (negative darkens), "auto" (chosen per photo, with the
+    photographer's learned taste: ``clode.taste``) or "auto:model" (the model's Auto without it); the
     model's own range is checked once it is loaded (``clode.adjustments.check_T``)."""
-    if text.strip().lower() == "auto":
-        return "auto"
+    if text.strip().lower() in ("auto", "auto:model"):
+        return text.strip().lower()
     try:
         float(text)
     except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a number or auto, not {text!r}") from None
+        raise argparse.ArgumentTypeError(f"expected a number, auto or auto:model, not {text!r}") from None
     return checked(Adjustments.limits("T"))(text)
 
 

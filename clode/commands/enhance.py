@@ -39,9 +39,10 @@ def register(subparsers) -> None:
                                           "unless --format says otherwise.")
     p.add_argument("inputs", nargs="+", metavar="IMG_OR_DIR", help="photos, or folders of photos")
     p.add_argument("-o", "--output", required=True, metavar="OUTDIR", help="folder for the results")
-    p.add_argument("--T", dest="T", type=exposure, metavar="T|auto",
+    p.add_argument("--T", dest="T", type=exposure, metavar="T|auto|auto:model",
                    help="exposure: the ODE end time (default: the model's, 3.0; negative darkens), "
-                        "or auto (chosen per photo)")
+                        "auto (chosen per photo, with the taste learned from your edits in the editor), "
+                        "or auto:model (Auto without that taste)")
     p.add_argument("--on-conflict", choices=CONFLICT_POLICIES, default="unique",
                    help="when an output file exists: unique (default: add -2, -3 ...), skip, or overwrite "
                         "(never an input, nor a file in an input's folder)")
@@ -102,7 +103,8 @@ def run(args) -> int:
         raise ClodeError(f"--quality {args.quality}: must be 1 to 100")
     adjustments = adjustments_from(args)       # option errors before the model loads
     enhancer = make_enhancer(args)
-    auto = args.T == "auto"
+    auto = args.T in ("auto", "auto:model")
+    taste = args.T != "auto:model"
     T = enhancer.default_T if args.T is None or auto else check_T(args.T, enhancer.t_max, "--T")
     adjustments = adjustments.replace(T=T)
     policy = args.on_conflict
@@ -148,7 +150,7 @@ def run(args) -> int:
                 target.parent.mkdir(parents=True, exist_ok=True)
                 options = same_kind_options(photo, format_for(target), args.quality)
                 options.long_edge = args.long_edge
-                result = enhance_to_file(photo, target, adjustments, enhancer=enhancer, auto=auto, mode=args.mode,
+                result = enhance_to_file(photo, target, adjustments, enhancer=enhancer, auto=auto, taste=taste, mode=args.mode,
                                          options=options, cancel=cancel, exclusive=policy != "overwrite",
                                          alternatives=alternatives(target, reserved) if policy == "unique" else ())
             except Cancelled:

@@ -36,7 +36,7 @@ def _num(value, digits: int) -> str:
 
 def format_report(report: EvalReport) -> str:
     width = max([len("mean")] + [len(s.name) for s in report.scores])
-    auto = report.T == "auto"
+    auto = isinstance(report.T, str)
     head = f"{'image':<{width}}" + (f"  {'T':>5}" if auto else "") + f"  {'PSNR':>7}  {'SSIM':>6}"
     if report.swept:
         head += f"   {'best T':>6}  {'PSNR':>7}  {'SSIM':>6}"
@@ -59,8 +59,8 @@ def format_report(report: EvalReport) -> str:
 
 def run(args) -> int:
     enhancer = make_enhancer(args)
-    T = enhancer.default_T if args.T is None else args.T if args.T == "auto" else check_T(args.T, enhancer.t_max, "--T")
-    print(f"model {enhancer.model_name}, T = {T if T == 'auto' else format(T, 'g')}, denoise {args.denoise:g}, "
+    T = enhancer.default_T if args.T is None else args.T if isinstance(args.T, str) else check_T(args.T, enhancer.t_max, "--T")
+    print(f"model {enhancer.model_name}, T = {T if isinstance(T, str) else format(T, 'g')}, denoise {args.denoise:g}, "
           f"colour noise {args.colour_noise:g}, solver {enhancer.solver.describe()}, device {enhancer.device}", flush=True)
 
     def progress(fraction: float, name: str) -> None:
