@@ -9,7 +9,7 @@ What Auto does (``auto_T``; why each rule exists and what it was measured on: do
   best one; the synthetic night shots it was fitted on had said +1.5 to +2.1 dB (issue 28). So the
   learned estimate may move T from the default by at most ``LEARNED_REACH``, which is 0: a move of
   half a T in the wrong direction costs 1.7 to 5.8 dB on every dark pair we have (lowlight-dev and
-  night shots; benchmarks/auto_check.py prints it), and on real captures the direction is a coin toss.
+  night shots; benchmarks/quality/auto_check.py prints it), and on real captures the direction is a coin toss.
 * **A photo that is not dark keeps how it was shot**: T = 0 from ``LIT_MEAN`` (0.29) up. Of the 49
   photos of ``photos/`` that are not dim, 47 change by less than 10 % (the darkest, FreshFlower at
   0.28, gets T 0.14); the two dark forests (plasma-Path 0.16, plasma-OneStandsOut 0.18) are darker
@@ -67,7 +67,7 @@ ITERATIONS = 14
 #: The rules around the learned estimate (see the module doc). Their settings, and LEARNED_TRUST,
 #: were chosen by replaying them out of fold on the fitting photos (5 folds by photo: each shot's
 #: estimate from the predictor fitted without its photo) with the product's finish, one setting
-#: changed at a time (benchmarks/study_night_exposure.py --stage rules). As shipped, the 315 night
+#: changed at a time (benchmarks/quality/study_night_exposure.py --stage rules). As shipped, the 315 night
 #: shots gain +2.26 dB over T = 3 on average, 39 of them lose over 1 dB, and 5 of the 45 photos as
 #: they are change their brightness by 10 % or more. The alternatives are quoted beside each setting.
 #: Mid-tones: pixels between these percentiles of the input's luminance.
@@ -208,7 +208,7 @@ def estimate_T(session, predictor: Predictor, features: np.ndarray, view: Option
     estimated shortfall. Their errors are partly independent: on the fitting photos' night shots (5
     folds by photo, scored without the denoiser) the mean lost fewer shots by over 1 dB against T = 3
     than either (45 of 315, against 56 and 52) and gained more (+1.60 against +1.50 dB for both;
-    benchmarks/study_night_exposure.py). ``view`` and ``shortfall`` (``estimated_shortfall``): where the
+    benchmarks/quality/study_night_exposure.py). ``view`` and ``shortfall`` (``estimated_shortfall``): where the
     caller has them already."""
     T = predictor.T.predict(features)
     if predictor.shortfall is None:

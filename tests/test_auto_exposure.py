@@ -353,7 +353,7 @@ def test_pushing_a_darkened_photo_back_gives_the_original_brightness():
 @pytest.mark.slow       # the whole of lowlight-dev at full size through the shipped model
 def test_auto_T_is_never_a_decibel_below_the_default_on_lowlight_dev(default_enhancer):
     """Issue 28's bar on the dark pairs here, on the fast path the editor uses, with the product's
-    finish (benchmarks/auto_check.py prints the figures)."""
+    finish (benchmarks/quality/auto_check.py prints the figures)."""
     from clode.adjustments import Adjustments
     enh, effects = default_enhancer, Adjustments().effects()
     gains = []

@@ -1,6 +1,6 @@
 """Issue 28's acceptance for the safe Auto, printed as JSON.
 
-    PYTHONPATH=. .venv/bin/python benchmarks/auto_check.py [--night N] [--side 256] [--out FILE]
+    .venv/bin/python benchmarks/quality/auto_check.py [--night N] [--side 256] [--out FILE]
 
 * ``dark``: every dark pair set here -- lowlight-dev (7 pairs, full size) and synthetic night shots
   (``study_night_exposure.held_out_pairs``: the held-out photos, ``--per`` shots each (3: the study's
@@ -17,17 +17,33 @@ Auto runs without the learned taste (``taste=False``): the check is of the model
 from __future__ import annotations
 
 import argparse
-import json
 import sys
-import time
 from pathlib import Path
 
-import numpy as np
-import torch
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))   # benchmarks/: machine.py
+from machine import Report  # noqa: E402
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
-sys.path.insert(0, str(ROOT / "benchmarks"))
+
+def parse_args() -> argparse.Namespace:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--night", type=int, default=11, help="held-out photos to make night shots of (at most 11)")
+    ap.add_argument("--per", type=int, default=1, help="night shots per photo (3: the study's held-out set)")
+    ap.add_argument("--side", type=int, default=256, help="long side of photos/ read as they are (the night shots are made at 256)")
+    ap.add_argument("--sections", default="lowlight,night,photos")
+    ap.add_argument("--out", type=Path, help="also write the JSON here")
+    ap.add_argument("--threads", type=int, default=1,
+                    help="torch threads (1: on a shared machine OpenMP threads of small solves spin-wait on each other)")
+    return ap.parse_args()
+
+
+if __name__ == "__main__":
+    ARGS = parse_args()        # --help answers before torch loads
+
+import json  # noqa: E402
+import time  # noqa: E402
+
+import numpy as np  # noqa: E402
+import torch  # noqa: E402
 
 from clode import Enhancer, load_model  # noqa: E402
 from clode import exposure_fit as ef  # noqa: E402
@@ -90,16 +106,7 @@ def photos_check(enh, side: int) -> dict:
             "ok": len(changing) <= 2}
 
 
-def main() -> int:
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--night", type=int, default=11, help="held-out photos to make night shots of (at most 11)")
-    ap.add_argument("--per", type=int, default=1, help="night shots per photo (3: the study's held-out set)")
-    ap.add_argument("--side", type=int, default=256, help="long side of photos/ read as they are (the night shots are made at 256)")
-    ap.add_argument("--sections", default="lowlight,night,photos")
-    ap.add_argument("--out", type=Path, help="also write the JSON here")
-    ap.add_argument("--threads", type=int, default=1,
-                    help="torch threads (1: on a shared machine OpenMP threads of small solves spin-wait on each other)")
-    args = ap.parse_args()
+def main(args: argparse.Namespace) -> int:
     torch.set_num_threads(args.threads)
     enh = Enhancer(load_model(), device="cpu")
     sections = args.sections.split(",")
@@ -121,8 +128,11 @@ def main() -> int:
     print(text)
     if args.out:
         args.out.write_text(text + "\n")
+    report = Report(__file__, args)
+    report["auto_check"] = out
+    report.emit()
     return 0
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(main(ARGS))
