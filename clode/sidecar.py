@@ -96,7 +96,8 @@ def _read(path: Path) -> Optional[Saved]:
     problems: list[str] = []
     adjustments = Adjustments.from_mapping(settings, on_problem=problems.append)
     good = Adjustments.valid_keys(settings)
-    clean = {key: (getattr(adjustments, key) if key in good else value) for key, value in settings.items()
+    checked = adjustments.to_dict()         # JSON values (local exposure layers in their JSON form)
+    clean = {key: (checked[key] if key in good else value) for key, value in settings.items()
              if key in good or key not in Adjustments.names()}
     history = data.get("history") if "settings" in data else None
     return Saved(path, clean, problems, history if isinstance(history, dict) else None)
