@@ -143,6 +143,14 @@ def load(photo_path: PathLike) -> Optional[Saved]:
     return None
 
 
+def read(path: PathLike) -> Saved:
+    """The sidecar file ``path`` itself (not a photo's), or ClodeError when it is not one."""
+    saved = _read(Path(path))
+    if saved is None:
+        raise ClodeError(f"{path}: not a readable CLODE sidecar (a JSON file of settings)")
+    return saved
+
+
 def load_settings(photo_path: PathLike) -> Optional[dict]:
     """The saved settings for a photo (``{"T": float, "denoise": float, ...}``), or None."""
     saved = load(photo_path)
