@@ -5,8 +5,8 @@ The fast engine's Lambda lives on the proxy (long side 128), far too coarse for 
 covers the rendered region at the output's resolution, capped at ``MASK_SIDE`` on the long side:
 each grid pixel gets its own end time, Lambda is read there bilinearly in space (from the proxy)
 and linearly in t (between the recorded times, ``lambda_on_grid``), and the render upsamples that
-field from the grid exactly as it upsamples the proxy's otherwise. A screen view's grid is the
-view itself; a 24 MP export's is 1536 pixels long (4 photo pixels per grid pixel).
+field from the grid exactly as it upsamples the proxy's otherwise (``GRID_STEP`` output pixels
+per grid pixel).
 
 Edge-aware masks (``Layer.edges``) follow the photo's luminance: a brush weights each pixel by
 how close its luminance (in stops) is to the luminance under the stroke (so a brush over a bright
@@ -26,8 +26,14 @@ import torch
 from .local_exposure import Brush, Layer, Linear, Radial, Stroke, active_layers
 from .pixels import Size, fit_size
 
-#: The longest side of the grid the end-time map is made on.
+#: The grid the end-time map is made on: one grid pixel per GRID_STEP x GRID_STEP output pixels
+#: (a 2 MP view: 433 x 289, drawn again for each brush dab), at most MASK_SIDE long (a 24 MP
+#: export: 1500 x 1000); small outputs get a grid of their own size. An edge-aware brush's change
+#: 8 px outside a hard edge stays under 1 % of its change inside at 4 px per grid pixel
+#: (benchmarks/local_exposure.py).
+GRID_STEP = 4
 MASK_SIDE = 1536
+SMALL_SIDE = 256
 #: The guided filter of edge-aware masks: window radius (long-side units) and regularisation
 #: (stops^2: edges weaker than about a third of a stop are smoothed over).
 EDGE_RADIUS = 0.006
@@ -44,8 +50,12 @@ Reference = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
 
 
 def grid_shape(out_size: Size) -> Size:
-    """The grid's (gh, gw) for an output of ``out_size``."""
-    return fit_size(int(out_size[0]), int(out_size[1]), MASK_SIDE)
+    """The grid's (gh, gw) for an output of ``out_size``: one grid pixel per ``GRID_STEP`` output
+    pixels (an output of at most ``SMALL_SIDE`` gets its own size), at most ``MASK_SIDE`` long."""
+    h, w = int(out_size[0]), int(out_size[1])
+    long = max(h, w)
+    side = min(MASK_SIDE, max(min(long, SMALL_SIDE), -(-long // GRID_STEP)))
+    return fit_size(h, w, side)
 
 
 def stops(luminance: torch.Tensor) -> torch.Tensor:
@@ -224,8 +234,27 @@ def rasterise(layer: Layer, grid: Grid, guide: Optional[torch.Tensor] = None,
     else:
         mask = _radial(shape, xs, ys)
     if edges:
-        mask = guided(mask, guide, max(1, round(grid.pixels(EDGE_RADIUS))))
+        radius = max(1, round(grid.pixels(EDGE_RADIUS)))
+        # A brush's mask is 0 away from its strokes, and so is the filter's output there (more
+        # than two windows away): filter only around the strokes (a dab then costs its own size).
+        area = _painted(mask, 2 * radius + 1) if isinstance(shape, Brush) else None
+        if area is None:
+            mask = guided(mask, guide, radius)
+        elif area != ():
+            i0, i1, j0, j1 = area
+            mask[i0:i1, j0:j1] = guided(mask[i0:i1, j0:j1], guide[i0:i1, j0:j1], radius)
     return mask
+
+
+def _painted(mask: torch.Tensor, margin: int):
+    """(i0, i1, j0, j1): the box around ``mask``'s non-zero pixels grown by ``margin``, or () when
+    the mask is all 0."""
+    rows, cols = mask.any(1).nonzero(), mask.any(0).nonzero()
+    if not len(rows):
+        return ()
+    h, w = mask.shape
+    return (max(int(rows[0]) - margin, 0), min(int(rows[-1]) + 1 + margin, h),
+            max(int(cols[0]) - margin, 0), min(int(cols[-1]) + 1 + margin, w))
 
 
 def needs_guide(layers: tuple[Layer, ...]) -> bool:

@@ -176,29 +176,35 @@ def lambda_on_grid(times: torch.Tensor, field: torch.Tensor, t_map: torch.Tensor
                    cols: _Axis) -> torch.Tensor:
     """``field`` ([K, ph, pw, C] recorded at ``times``) at each grid pixel's own time ``t_map``
     ([gh, gw]): bilinear in space (``rows`` and ``cols`` map the grid onto the proxy) and linear
-    in t, gathered per pixel (no [K, gh, gw] stack): [gh, gw, C]."""
+    in t. The recorded times the map reaches are interpolated along x first ([K', ph, gw, C],
+    small), then each grid pixel gathers its two rows at its two times (no [K', gh, gw] stack)."""
     K, ph, pw, C = field.shape
     times = times.to(t_map.device, torch.float64)
-    flat = field.reshape(K * ph * pw, C)
     if K == 1:
-        k = torch.ones_like(t_map, dtype=torch.long)
+        k = torch.zeros_like(t_map, dtype=torch.long)
         a = None
     else:
         k = torch.searchsorted(times, t_map.contiguous()).clamp_(1, K - 1)
         t0, t1 = times[k - 1], times[k]
         a = ((t_map - t0) / (t1 - t0)).clamp_(0, 1).to(field.dtype)[..., None]
-    r0, r1 = rows.i0[:, None] * pw, rows.i1[:, None] * pw
-    c0, c1 = cols.i0[None, :], cols.i1[None, :]
-    wx, wy = cols.w[None, :, None].to(field.dtype), rows.w[:, None, None].to(field.dtype)
+        k = k - 1
+    k_lo, k_hi = int(k.min()), int(k.max()) + (2 if a is not None else 1)
+    part = field[k_lo:k_hi]
+    fx = torch.lerp(part[:, :, cols.i0], part[:, :, cols.i1], cols.w[None, None, :, None].to(field.dtype))
+    gw = fx.shape[2]
+    flat = fx.reshape(-1, C)
+    j = torch.arange(gw, device=t_map.device)[None, :]
+    r0, r1 = rows.i0[:, None] * gw + j, rows.i1[:, None] * gw + j       # [gh, gw]
+    wy = rows.w[:, None, None].to(field.dtype)
+    step = ph * gw
+    base = (k - k_lo) * step
 
-    def at(index: torch.Tensor) -> torch.Tensor:
-        base = index * (ph * pw)
-        top = torch.lerp(flat[base + r0 + c0], flat[base + r0 + c1], wx)
-        return torch.lerp(top, torch.lerp(flat[base + r1 + c0], flat[base + r1 + c1], wx), wy)
+    def at(offset: torch.Tensor) -> torch.Tensor:
+        return torch.lerp(flat[offset + r0], flat[offset + r1], wy)
 
     if a is None:
-        return at(k - 1)
-    return torch.lerp(at(k - 1), at(k), a)
+        return at(base)
+    return torch.lerp(at(base), at(base + step), a)
 
 
 class LocalMaps:
@@ -246,11 +252,11 @@ class LocalMaps:
         return mask
 
     def offset(self, layers: tuple[Layer, ...], grid: Grid) -> torch.Tensor:
-        """Sum of amount x mask on ``grid``, [gh, gw] float64."""
+        """Sum of amount x mask on ``grid``, [gh, gw] float32."""
         guide = self._guide(grid) if needs_guide(layers) else None
-        total = torch.zeros(grid.shape, dtype=torch.float64, device=self.proxy.device)
+        total = torch.zeros(grid.shape, device=self.proxy.device)
         for layer in active_layers(layers):
-            total += layer.amount * self._mask(layer, grid, guide if layer.edges else None).double()
+            total.add_(self._mask(layer, grid, guide if layer.edges else None), alpha=layer.amount)
         return total
 
     def end_times(self, T: float, protect: float, layers: tuple[Layer, ...], grid: Grid,
