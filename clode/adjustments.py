@@ -1,5 +1,5 @@
 """The edit of one photo as a value: ``Adjustments`` (exposure T, denoise, colour noise, neutral colours,
-highlight protection).
+highlight protection, local exposure layers).
 
 One frozen value with its defaults and one validating constructor from a mapping
 (``Adjustments.from_mapping``), shared by the sidecar, the batch, the CLI, provenance and the

@@ -211,7 +211,7 @@ class Enhancer:
             raise ClodeError(f"unknown mode {mode!r} (expected one of: {', '.join(MODES)})")
         # Only [0, T] (to the next grid step) is needed for one result: half the solve of a full prepare.
         # (and the span the layers reach)
-        span = covering_range(T, self.t_max, also=time_span(T, layers) if layers else ())
+        span = covering_range(T, self.t_max, also=time_span(T, layers, protect) if layers else ())
         session = self.prepare(img, progress=progress, cancel=cancel, t_range=span)
         return session.render(T, denoise=denoise, colour_noise=colour_noise, neutral=neutral, protect=protect,
                               local=layers, dtype=dtype, cancel=cancel)

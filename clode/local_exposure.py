@@ -90,11 +90,13 @@ def active_layers(layers: tuple[Layer, ...]) -> tuple[Layer, ...]:
     return tuple(layer for layer in layers if layer.active)
 
 
-def time_span(T: float, layers: tuple[Layer, ...]) -> tuple[float, float]:
-    """The lowest and highest end time the layers can give a pixel at T (before clamping)."""
+def time_span(T: float, layers: tuple[Layer, ...], protect: float = 0.0) -> tuple[float, float]:
+    """The lowest and highest end time the layers can give a pixel at T (before clamping), with
+    highlight protection ``protect`` (which shortens T > 0 down to T (1 - protect))."""
     up = sum(max(layer.amount, 0.0) for layer in active_layers(layers))
     down = sum(min(layer.amount, 0.0) for layer in active_layers(layers))
-    return T + down, T + up
+    lowest = T * (1 - protect) if T > 0 and protect > 0 else T
+    return lowest + down, T + up
 
 
 # --- checking -----------------------------------------------------------------------------------

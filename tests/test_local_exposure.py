@@ -204,3 +204,11 @@ def test_enhance_mask_refuses_a_file_that_is_no_sidecar(tmp_path, fixture_model_
 def test_layers_as_json_are_small():
     stroke = Stroke(tuple((i / 100, 0.5) for i in range(100)), radius=0.05)
     assert len(json.dumps(layers_to_json((Layer(Brush((stroke,))),)))) < 4000
+
+
+def test_the_time_span_covers_protected_highlights_that_a_layer_darkens():
+    from clode.local_exposure import time_span
+    darken = (Layer(Linear((0, 0), (0, 1)), amount=-1.0), Layer(Radial((0.5, 0.5), (0.1, 0.1)), amount=0.5))
+    assert time_span(2.0, darken) == (1.0, 2.5)
+    assert time_span(2.0, darken, protect=1.0) == (-1.0, 2.5)      # a lamp at t = 0, then darkened
+    assert time_span(-1.0, darken, protect=1.0) == (-2.0, -0.5)    # darkening is not protected
