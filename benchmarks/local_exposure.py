@@ -13,7 +13,9 @@ Prints one JSON object:
   off, uint8): a stroke grows one point per render (each render draws the stroke's layer again;
   two other layers stay cached). Median ms per render, and without layers for comparison.
 * ``export``: the full 24 MP render as an export does it (the product's finish, uint8), with three
-  layers (edge-aware brush, radial, linear) and without; the ratio of the medians.
+  layers (edge-aware brush, radial, linear) and without; the ratio of the medians; and the layers'
+  own work (the end-time map drawn afresh on the export's grid and Lambda read on it) timed alone,
+  over the export without layers (whole exports vary by tens of percent on a loaded machine).
 
 Timings on a shared machine move with its load: compare the ratios of one run, not absolute times.
 """
@@ -35,6 +37,8 @@ sys.path.insert(0, str(ROOT))
 from clode import Enhancer, load_model  # noqa: E402
 from clode.adjustments import Adjustments  # noqa: E402
 from clode.local_exposure import Brush, Layer, Linear, Radial, Stroke  # noqa: E402
+from clode.masks import Grid, grid_shape  # noqa: E402
+from clode.session import LocalMaps, _Axis, lambda_on_grid  # noqa: E402
 
 
 def square_scene(h: int, w: int, half: int, seed: int = 0) -> np.ndarray:
@@ -103,13 +107,27 @@ def costs(enh: Enhancer, size: tuple[int, int], repeats: int) -> dict:
         plain_s.append(timed(lambda: s.render(2.0, dtype=np.uint8, **effects)))
         s._local = type(s._local)(s.image, s.proxy)          # no masks cached from the last export
         layer_s.append(timed(lambda: s.render(2.0, dtype=np.uint8, **with_layers)))
+    # The layers' own work in an export, timed alone (less at the mercy of the load than two
+    # whole exports): the end-time map on the export's grid, drawn afresh, and Lambda read on it.
+    grid = Grid((H, W), (0, 0, W, H), grid_shape((H, W)))
+    (ph, pw), (gh, gw) = s.proxy_size, grid.shape
+    rows, cols = _Axis.make(gh, 0, H, ph, H, s.device), _Axis.make(gw, 0, W, pw, W, s.device)
+
+    def layer_work():
+        maps = LocalMaps(s.image, s.proxy)
+        t = maps.end_times(2.0, effects["protect"], with_layers["local"], grid, s.t_range)
+        for field in s.fields:
+            lambda_on_grid(s.times, field, t, rows, cols)
+    work_s = [timed(layer_work) for _ in range(repeats)]
     return {
         "dab": {"view": list(view), "median_ms_with_layers": round(statistics.median(dab_ms), 1),
                 "median_ms_without": round(statistics.median(plain_ms), 1)},
         "export": {"size": [H, W], "median_s_without": round(statistics.median(plain_s), 2),
                    "median_s_three_layers": round(statistics.median(layer_s), 2),
                    "ratio": round(statistics.median(layer_s) / statistics.median(plain_s), 3),
-                   "runs_without": [round(t, 2) for t in plain_s], "runs_with": [round(t, 2) for t in layer_s]}}
+                   "runs_without": [round(t, 2) for t in plain_s], "runs_with": [round(t, 2) for t in layer_s],
+                   "grid": [gh, gw], "layer_work_s": [round(t, 3) for t in work_s],
+                   "layer_work_over_export_without": round(statistics.median(work_s) / statistics.median(plain_s), 3)}}
 
 
 def main() -> None:
