@@ -18,6 +18,10 @@ optional denoiser, in tiles. At the proxy's own size the render equals the
 exact solve (up to solver tolerance and the linear interpolation in t between
 grid points); above it, the curve is the proxy's, as in Zero-DCE++.
 
+Local exposure layers (``clode.local_exposure``) give each pixel its own end time: ``LocalMaps``
+makes the map on a grid finer than the proxy (``clode.masks``), ``lambda_on_grid`` reads Lambda
+there, and the render upsamples from that grid instead of from the proxy.
+
 For an exposure dial: render the view with ``denoise=0`` (and ``dtype=np.uint8``)
 while the dial moves (a few memory passes over the view, no network at all),
 and once more with the denoiser when it stops. A session is not thread-safe:

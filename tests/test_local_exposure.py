@@ -212,3 +212,21 @@ def test_the_time_span_covers_protected_highlights_that_a_layer_darkens():
     assert time_span(2.0, darken) == (1.0, 2.5)
     assert time_span(2.0, darken, protect=1.0) == (-1.0, 2.5)      # a lamp at t = 0, then darkened
     assert time_span(-1.0, darken, protect=1.0) == (-2.0, -0.5)    # darkening is not protected
+
+
+@settings(max_examples=40, deadline=None)
+@given(layers, st.integers(1, 40), st.integers(1, 40))
+def test_any_layer_rasterises_to_a_mask_in_0_1(local, gh, gw):
+    g = Grid((300, 400), (40, 30, 200, 150), (gh, gw))
+    guide = torch.linspace(-8, -2, gh * gw).reshape(gh, gw)
+    for layer in local:
+        mask = rasterise(layer, g, guide, lambda x, y: torch.full_like(x, -5.0))
+        assert mask.shape == (gh, gw) and torch.isfinite(mask).all() and mask.min() >= 0 and mask.max() <= 1
+
+
+def test_hidden_and_zero_layers_leave_the_render_exactly_as_it_was(enhancer):
+    img = object_scene(48, 64)
+    s = enhancer.prepare(img, t_range=(0.0, 2.0))
+    shape = Radial((0.5, 0.4), (0.3, 0.3))
+    idle = (Layer(shape, amount=1.0, visible=False), Layer(shape, amount=0.0), Layer(Brush(()), amount=2.0))
+    np.testing.assert_array_equal(s.render(1.5, denoise=0, local=idle), s.render(1.5, denoise=0))
