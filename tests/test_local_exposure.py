@@ -160,8 +160,9 @@ def test_fast_and_exact_paths_agree_with_layers(enhancer):
 def test_layers_beyond_the_model_range_are_clamped(enhancer):
     img = object_scene(48, 64)
     up = (Layer(Radial((0.5, 0.375), (2.0, 2.0), feather=0.0), amount=3.0),) * 3     # T + 9 everywhere
-    top = enhancer.enhance(img, enhancer.t_max, denoise=0)
-    np.testing.assert_allclose(enhancer.enhance(img, enhancer.t_max - 2, denoise=0, local=up), top, atol=1e-5)
+    s = enhancer.prepare(img, t_range=(0.0, enhancer.t_max))
+    top = s.render(enhancer.t_max, denoise=0)
+    np.testing.assert_allclose(s.render(enhancer.t_max - 2, denoise=0, local=up), top, atol=1e-5)
 
 
 def test_session_cli_and_batch_give_the_same_pixels(enhancer, tmp_path, fixture_model_path, monkeypatch):
@@ -186,7 +187,7 @@ def test_session_cli_and_batch_give_the_same_pixels(enhancer, tmp_path, fixture_
     cli_out, batch_out = (np.asarray(Image.open(tmp_path / d / "night.png")) for d in ("cli", "batch"))
     np.testing.assert_array_equal(cli_out, batch_out)
     np.testing.assert_array_equal(cli_out, editor)
-    plain = enhancer.enhance(pixels, 2.0, dtype=np.uint8, **edit.replace(local=()).effects())
+    plain = session.render(edit.T, dtype=np.uint8, **edit.replace(local=()).effects())
     assert np.abs(cli_out.astype(int) - plain).max() > 20          # the layers did something
 
 
