@@ -1,5 +1,5 @@
 """The edit of one photo as a value: ``Adjustments`` (exposure T, denoise, colour noise, neutral colours,
-highlight protection).
+highlight protection, local exposure layers).
 
 One frozen value with its defaults and one validating constructor from a mapping
 (``Adjustments.from_mapping``), shared by the sidecar, the batch, the CLI, provenance and the
@@ -10,10 +10,11 @@ wire its widget or command-line flag; reading, checking, saving and provenance f
 from __future__ import annotations
 
 import math
-from dataclasses import asdict, dataclass, field, fields, replace
+from dataclasses import dataclass, field, fields, replace
 from typing import Any, Callable, Mapping, Optional
 
 from .errors import ClodeError
+from .local_exposure import Layer, LayersSetting, layers_to_json
 
 #: The exposure the shipped model was trained for (a model file may carry its own).
 DEFAULT_T = 3.0
@@ -91,6 +92,8 @@ class Adjustments:
     #: highlight protection (``clode.highlights``): 0 = off, 1 = lights and bright sky keep the
     #: exposure they were photographed with while the shadows get the full T
     protect: float = _setting(0.0, Limits(0.0, 1.0, "protect"))
+    #: local exposure layers (``clode.local_exposure``): T + amount where each layer's mask is 1
+    local: tuple[Layer, ...] = _setting((), LayersSetting())
 
     @classmethod
     def limits(cls, name: str):
@@ -139,16 +142,22 @@ class Adjustments:
         return Adjustments.from_mapping(changes, base=self)
 
     def to_dict(self) -> dict:
-        return asdict(self)
+        """The settings as JSON values (the layers in their sidecar form)."""
+        out = {f.name: getattr(self, f.name) for f in fields(self)}
+        out["local"] = layers_to_json(self.local)
+        return out
 
     def effects(self) -> dict:
         """The finishing settings as ``Session.render`` / ``Enhancer.enhance`` take them."""
         return {"denoise": self.denoise, "colour_noise": self.colour_noise, "neutral": self.neutral,
-                "protect": self.protect}
+                "protect": self.protect, "local": self.local}
 
     def provenance(self, model: Optional[str] = None) -> dict:
         """What an exported file records about how it was made (one rule for CLI, batch and app)."""
-        out: dict = {k: v if isinstance(v, bool) else round(float(v), 3) for k, v in asdict(self).items()}
+        out: dict = {f.name: getattr(self, f.name) for f in fields(self) if f.name != "local"}
+        out = {k: v if isinstance(v, bool) else round(float(v), 3) for k, v in out.items()}
+        if self.local:
+            out["local"] = len(self.local)      # how many layers (their shapes are in the sidecar)
         if model is not None:
             out["model"] = model
         return out
@@ -180,4 +189,6 @@ def _short(value: Any) -> str:
 
 
 def _show(value: Any) -> str:
+    if isinstance(value, tuple):
+        return f"{len(value)} layers" if value else "no layers"
     return ("on" if value else "off") if isinstance(value, bool) else f"{value:g}"

@@ -19,6 +19,8 @@ from .denoise_speed import AUTO, denoiser_for
 from .devices import resolve_device
 from .errors import ClodeError
 from .highlights import at_times, end_times
+from .local_exposure import Layer, active_layers, time_span
+from .masks import Grid, grid_shape
 from .network import CLODENet
 from .ode import EXACT, Solver, integrate, integrate_lambda, logistic, mirrors_darkening
 from .pixels import quantize, resize
@@ -26,8 +28,8 @@ from .progress import CancelToken, ProgressCallback
 from .neutral import photo_gains
 from .noise_level import measured_strength
 from .small import pad_small
-from .session import (PROXY_SIDE, PROXY_SOLVER, QUICK_PROXY_SIDE, QUICK_SOLVER, Session, prepare, proxy_size,
-                      time_grid, covering_range)
+from .session import (PROXY_SIDE, PROXY_SOLVER, QUICK_PROXY_SIDE, QUICK_SOLVER, LocalMaps, Session, prepare,
+                      proxy_size, time_grid, covering_range)
 
 MODES = ("fast", "exact")
 #: The exact path solves the whole image in one piece (the network's GroupNorm
@@ -103,19 +105,19 @@ class Enhancer:
         return self.prepare(img, progress=progress, cancel=cancel).auto_T(taste)
 
     def enhance_auto(self, img: np.ndarray, *, mode: str = "fast", denoise: float = 1.0, colour_noise: float = 0.0,
-                     neutral: bool = False, protect: float = 0.0, dtype=np.float32,
+                     neutral: bool = False, protect: float = 0.0, local: Sequence[Layer] = (), dtype=np.float32,
                      progress: Optional[ProgressCallback] = None,
                      cancel: Optional[CancelToken] = None, taste: bool = True) -> tuple[np.ndarray, float]:
         """The result at the automatic T, and that T. In fast mode one solve serves both."""
         if mode != "fast":
             T = self.auto_T(img, cancel=cancel, taste=taste)
             return self.enhance(img, T, mode=mode, denoise=denoise, colour_noise=colour_noise, neutral=neutral,
-                                protect=protect, dtype=dtype, progress=progress, cancel=cancel), T
+                                protect=protect, local=local, dtype=dtype, progress=progress, cancel=cancel), T
         session = self.prepare(img, progress=None if progress is None else lambda f, m: progress(0.5 * f, m),
                                cancel=cancel)
         T = float(session.auto_T(taste))
         return session.render(T, denoise=denoise, colour_noise=colour_noise, neutral=neutral, protect=protect,
-                              dtype=dtype, cancel=cancel), T
+                              local=local, dtype=dtype, cancel=cancel), T
 
     @torch.no_grad()
     def trajectory(self, img: np.ndarray, Ts: Sequence[float], *, denoise: float = 1.0, colour_noise: float = 0.0,
@@ -147,41 +149,61 @@ class Enhancer:
         return to_numpy(out.permute(2, 0, 1)[None])
 
     @torch.no_grad()
-    def _protected_exact(self, img: np.ndarray, T: float, protect: float, denoise: float, colour_noise: float,
-                         neutral: bool, progress, cancel) -> np.ndarray:
-        """The exact path with highlight protection: the whole image solved on the fast path's time
-        grid, each pixel's Lambda read at its own end time (the proxy's map, upsampled bilinearly
-        as the fast path upsamples Lambda), then the closed form."""
+    def _per_pixel_exact(self, img: np.ndarray, T: float, protect: float, layers: tuple, denoise: float,
+                         colour_noise: float, neutral: bool, progress, cancel) -> np.ndarray:
+        """The exact path with an end time per pixel (highlight protection, local exposure layers):
+        the whole image solved on the fast path's time grid, each pixel's Lambda read at its own
+        end time, then the closed form. The time map is the fast path's: protection's on the
+        proxy, with layers on the fast path's mask grid (``clode.masks``), upsampled bilinearly
+        as the fast path upsamples Lambda."""
         x = to_tensor(img, self.device)
         h, w = x.shape[2:]
-        t_map = end_times(resize(x, proxy_size(h, w)), T, protect)
+        proxy = resize(x, proxy_size(h, w))
+        if layers:
+            grid = Grid((h, w), (0, 0, w, h), grid_shape((h, w)))
+            t_map = LocalMaps(img, proxy).end_times(T, protect, layers, grid, (-self.t_max, self.t_max))
+        else:
+            t_map = end_times(proxy, T, protect)
         t_full = torch.nn.functional.interpolate(t_map[None, None], size=(h, w), mode="bilinear",
                                                  align_corners=False)[0, 0]
-        times = time_grid(0.0, T)
+        if layers:
+            times = time_grid(*covering_range(T, self.t_max, also=(float(t_full.min()), float(t_full.max()))))
+        else:
+            times = time_grid(0.0, T)
         solve = [t for t in times if t != 0]
-        states = integrate_lambda(self.model, pad_small(x), solve, self.solver, progress=progress, cancel=cancel)
-        lam = torch.stack([torch.zeros_like(states[0][0, 3:6, :h, :w])]
-                          + [s[0, 3:6, :h, :w] for s in states]).permute(0, 2, 3, 1)
-        lam_x = at_times(torch.tensor(times, dtype=torch.float64), lam, t_full).permute(2, 0, 1)[None]
+        states = integrate_lambda(self.model, pad_small(x), solve, self.solver, progress=progress,
+                                  cancel=cancel) if solve else []
+        zero = torch.zeros_like(x[0])
+        lam = torch.stack([zero if t == 0 else states[solve.index(t)][0, 3:6, :h, :w] for t in times]
+                          ).permute(0, 2, 3, 1)
+        recorded = torch.tensor(times, dtype=torch.float64)
+        lam_x = at_times(recorded, lam, t_full).permute(2, 0, 1)[None]
         image = logistic(x, lam_x, self.model.curve_mode)
-        # The noise treatment's strength is measured on the unprotected result, as the fast path does.
-        plain = logistic(x, states[-1][:, 3:6, :h, :w], self.model.curve_mode)
+        # The noise treatment's strength is measured on the result at T everywhere, as the fast path does.
+        if layers:
+            lam_T = at_times(recorded, lam, torch.full_like(t_full, float(T))).permute(2, 0, 1)[None]
+        else:
+            lam_T = states[-1][:, 3:6, :h, :w]          # T is the grid's last time
+        plain = logistic(x, lam_T, self.model.curve_mode)
         return self._finish(x, image, denoise, colour_noise, neutral, measured=plain)
 
     def enhance(self, img: np.ndarray, T: Optional[float] = None, *, mode: str = "fast", denoise: float = 1.0,
-                colour_noise: float = 0.0, neutral: bool = False, protect: float = 0.0, dtype=np.float32,
-                progress: Optional[ProgressCallback] = None, cancel: Optional[CancelToken] = None) -> np.ndarray:
+                colour_noise: float = 0.0, neutral: bool = False, protect: float = 0.0, local: Sequence[Layer] = (),
+                dtype=np.float32, progress: Optional[ProgressCallback] = None,
+                cancel: Optional[CancelToken] = None) -> np.ndarray:
         """The result at end time ``T`` (the model's default when None), as float32 in [0, 1] or uint8;
-        ``protect`` (0-1) gives highlights a shorter end time (``clode.highlights``)."""
+        ``protect`` (0-1) gives highlights a shorter end time (``clode.highlights``), ``local``
+        layers add end time where their masks are (``clode.masks``)."""
         T = self.default_T if T is None else check_T(T, self.t_max)
+        layers = active_layers(tuple(local))
         if mode == "exact":
             pixels = img.shape[0] * img.shape[1]
             if pixels > EXACT_MAX_PIXELS:
                 raise ClodeError(f"exact mode solves the whole image at once and is limited to "
                                  f"{EXACT_MAX_PIXELS / 1e6:g} MP (this one has {pixels / 1e6:.1f} MP); "
                                  f"use the fast mode")
-            if protect > 0 and T > 0:
-                out = self._protected_exact(img, T, protect, denoise, colour_noise, neutral, progress, cancel)
+            if (protect > 0 and T > 0) or layers:
+                out = self._per_pixel_exact(img, T, protect, layers, denoise, colour_noise, neutral, progress, cancel)
             else:
                 out = self.trajectory(img, [T], denoise=denoise, colour_noise=colour_noise, neutral=neutral,
                                       progress=progress, cancel=cancel)[0]
@@ -189,6 +211,8 @@ class Enhancer:
         if mode != "fast":
             raise ClodeError(f"unknown mode {mode!r} (expected one of: {', '.join(MODES)})")
         # Only [0, T] (to the next grid step) is needed for one result: half the solve of a full prepare.
-        session = self.prepare(img, progress=progress, cancel=cancel, t_range=covering_range(T, self.t_max))
+        # (and the span the layers reach)
+        span = covering_range(T, self.t_max, also=time_span(T, layers, protect) if layers else ())
+        session = self.prepare(img, progress=progress, cancel=cancel, t_range=span)
         return session.render(T, denoise=denoise, colour_noise=colour_noise, neutral=neutral, protect=protect,
-                              dtype=dtype, cancel=cancel)
+                              local=layers, dtype=dtype, cancel=cancel)

@@ -18,6 +18,10 @@ optional denoiser, in tiles. At the proxy's own size the render equals the
 exact solve (up to solver tolerance and the linear interpolation in t between
 grid points); above it, the curve is the proxy's, as in Zero-DCE++.
 
+Local exposure layers (``clode.local_exposure``) give each pixel its own end time: ``LocalMaps``
+makes the map on a grid finer than the proxy (``clode.masks``), ``lambda_on_grid`` reads Lambda
+there, and the render upsamples from that grid instead of from the proxy.
+
 For an exposure dial: render the view with ``denoise=0`` (and ``dtype=np.uint8``)
 while the dial moves (a few memory passes over the view, no network at all),
 and once more with the denoiser when it stops. A session is not thread-safe:
@@ -42,6 +46,8 @@ from .adjustments import DEFAULT_T
 from .errors import ClodeError
 from .guided_filter import coefficients, luminance
 from .highlights import at_times, end_times
+from .local_exposure import Layer, active_layers
+from .masks import Grid, grid_shape, needs_guide, rasterise, sample, stops
 from .network import CLODENet
 from .neutral import photo_gains
 from .noise_level import measured_strength
@@ -110,14 +116,14 @@ def strength_time(T: float) -> float:
     return round(float(T), 1)
 
 
-def covering_range(T: float, t_max: float, step: float = T_STEP) -> tuple[float, float]:
+def covering_range(T: float, t_max: float, step: float = T_STEP, also: Sequence[float] = ()) -> tuple[float, float]:
     """The span a session must be prepared over to render ``T`` as a session over [-t_max, t_max]
     renders it: from 0 to T and to ``strength_time(T)``, widened to whole grid steps (within
     ``t_max``). On the same grid points the solver takes the same steps, so Lambda, and so the
     pixels, are those of the editor's full session (T = 1.58 is interpolated between 1.5 and 1.75
     in both), and the noise is measured at a time inside the span (T = 1.58 was measured at 1.6,
-    outside a session prepared to 1.58)."""
-    ts = (0.0, float(T), strength_time(T))
+    outside a session prepared to 1.58). ``also``: more end times to cover (local exposure's)."""
+    ts = (0.0, float(T), strength_time(T), *(float(t) for t in also))
     lo = math.floor(min(ts) / step + 1e-9) * step
     hi = math.ceil(max(ts) / step - 1e-9) * step
     return max(lo, -t_max), min(hi, t_max)
@@ -162,6 +168,116 @@ class _Axis:
         return cls(i0, (i0 + 1).clamp_(max=n_src - 1), (s - i0).float())
 
 
+def _resample(field: torch.Tensor, rows: _Axis, cols: _Axis) -> torch.Tensor:
+    """``field`` ([h, w, ...]) read bilinearly at the points of ``rows`` x ``cols``."""
+    wx = cols.w.to(field.dtype).view(1, -1, *([1] * (field.dim() - 2)))
+    wy = rows.w.to(field.dtype).view(-1, 1, *([1] * (field.dim() - 2)))
+    fx = torch.lerp(field[:, cols.i0], field[:, cols.i1], wx)
+    return torch.lerp(fx[rows.i0], fx[rows.i1], wy)
+
+
+def lambda_on_grid(times: torch.Tensor, field: torch.Tensor, t_map: torch.Tensor, rows: _Axis,
+                   cols: _Axis) -> torch.Tensor:
+    """``field`` ([K, ph, pw, C] recorded at ``times``) at each grid pixel's own time ``t_map``
+    ([gh, gw]): bilinear in space (``rows`` and ``cols`` map the grid onto the proxy) and linear
+    in t. The recorded times the map reaches are interpolated along x first ([K', ph, gw, C],
+    small), then each grid pixel gathers its two rows at its two times (no [K', gh, gw] stack)."""
+    K, ph, pw, C = field.shape
+    times = times.to(t_map.device, torch.float64)
+    if K == 1:
+        k = torch.zeros_like(t_map, dtype=torch.long)
+        a = None
+    else:
+        k = torch.searchsorted(times, t_map.contiguous()).clamp_(1, K - 1)
+        t0, t1 = times[k - 1], times[k]
+        a = ((t_map - t0) / (t1 - t0)).clamp_(0, 1).to(field.dtype)[..., None]
+        k = k - 1
+    k_lo, k_hi = int(k.min()), int(k.max()) + (2 if a is not None else 1)
+    part = field[k_lo:k_hi]
+    fx = torch.lerp(part[:, :, cols.i0], part[:, :, cols.i1], cols.w[None, None, :, None].to(field.dtype))
+    gw = fx.shape[2]
+    flat = fx.reshape(-1, C)
+    j = torch.arange(gw, device=t_map.device)[None, :]
+    r0, r1 = rows.i0[:, None] * gw + j, rows.i1[:, None] * gw + j       # [gh, gw]
+    wy = rows.w[:, None, None].to(field.dtype)
+    step = ph * gw
+    base = (k - k_lo) * step
+
+    def at(offset: torch.Tensor) -> torch.Tensor:
+        return torch.lerp(flat[offset + r0], flat[offset + r1], wy)
+
+    if a is None:
+        return at(base)
+    return torch.lerp(at(base), at(base + step), a)
+
+
+class LocalMaps:
+    """Per-pixel end times from local exposure layers (``clode.masks``) for one image, with the
+    masks of recent layers and grids kept: while a brush paints, only its own layer is drawn
+    again, and the dial moving over a photo with layers draws none."""
+
+    def __init__(self, image: np.ndarray, proxy: torch.Tensor):
+        self.image = image
+        self.proxy = proxy
+        self._masks: OrderedDict = OrderedDict()
+        self._guides: OrderedDict = OrderedDict()
+        self._reference: Optional[torch.Tensor] = None
+
+    @property
+    def size(self) -> Size:
+        return self.image.shape[0], self.image.shape[1]
+
+    def _guide(self, grid: Grid) -> torch.Tensor:
+        guide = self._guides.get(grid)
+        if guide is None:
+            x, y, w, h = grid.region
+            crop = image_tensor(self.image[y:y + h, x:x + w]).to(self.proxy.device)
+            guide = stops(resize(crop, grid.shape)[0].mean(0))
+            self._guides[grid] = guide
+            while len(self._guides) > 2:
+                self._guides.popitem(last=False)
+        return guide
+
+    def _sample_reference(self, xs: torch.Tensor, ys: torch.Tensor) -> torch.Tensor:
+        if self._reference is None:
+            self._reference = stops(self.proxy[0].mean(0))
+        return sample(self._reference, xs, ys, self.size)
+
+    def _mask(self, layer: Layer, grid: Grid, guide: Optional[torch.Tensor]) -> torch.Tensor:
+        key = (layer.shape, layer.edges, grid)
+        mask = self._masks.get(key)
+        if mask is None:
+            mask = rasterise(layer, grid, guide, self._sample_reference, self.proxy.device)
+            self._masks[key] = mask
+            while len(self._masks) > 16:
+                self._masks.popitem(last=False)
+        else:
+            self._masks.move_to_end(key)
+        return mask
+
+    def offset(self, layers: tuple[Layer, ...], grid: Grid) -> torch.Tensor:
+        """Sum of amount x mask on ``grid``, [gh, gw] float32."""
+        guide = self._guide(grid) if needs_guide(layers) else None
+        total = torch.zeros(grid.shape, device=self.proxy.device)
+        for layer in active_layers(layers):
+            total.add_(self._mask(layer, grid, guide if layer.edges else None), alpha=layer.amount)
+        return total
+
+    def end_times(self, T: float, protect: float, layers: tuple[Layer, ...], grid: Grid,
+                  t_range: tuple[float, float]) -> torch.Tensor:
+        """Each grid pixel's end time: highlight protection's map (``clode.highlights``, read
+        bilinearly from the proxy) plus the layers, clamped to ``t_range``: [gh, gw] float64."""
+        (ph, pw), (H, W) = self.proxy.shape[-2:], self.size
+        x, y, w, h = grid.region
+        rows = _Axis.make(grid.shape[0], y, h, ph, H, self.proxy.device)
+        cols = _Axis.make(grid.shape[1], x, w, pw, W, self.proxy.device)
+        if protect > 0 and T > 0:
+            t = _resample(end_times(self.proxy, T, protect), rows, cols)
+        else:
+            t = torch.full(grid.shape, float(T), dtype=torch.float64, device=self.proxy.device)
+        return (t + self.offset(layers, grid)).clamp_(*t_range)
+
+
 class Session:
     """One image prepared for fast rendering (see the module doc).
 
@@ -197,6 +313,7 @@ class Session:
         self._views: OrderedDict = OrderedDict()
         self._strengths: dict = {}
         self._gains: Optional[np.ndarray] = None
+        self._local = LocalMaps(image, proxy)
 
     def with_upsample(self, upsample: str) -> "Session":
         """The same solve rendered with another upsampling (shares the recorded Lambda)."""
@@ -365,7 +482,7 @@ class Session:
     @torch.no_grad()
     def render(self, T: float, size: Optional[Size] = None, region: Optional[Region] = None,
                denoise: float = 1.0, *, colour_noise: float = 0.0, neutral: bool = False, protect: float = 0.0,
-               dtype=np.float32, cancel: Optional[CancelToken] = None,
+               local: Sequence[Layer] = (), dtype=np.float32, cancel: Optional[CancelToken] = None,
                progress: Optional[ProgressCallback] = None) -> np.ndarray:
         """The result at end time ``T`` as an H x W x 3 array (float32 in [0, 1], or uint8).
 
@@ -377,18 +494,22 @@ class Session:
         blur at full resolution, scaled with the output size). For a model with
         ``adaptive_denoise`` both are scaled by ``noise_strength(T)``: a clean
         result is left alone, a noisy one gets the full treatment. ``neutral`` removes the photo's colour cast (``clode.neutral``).
-        ``protect`` (0-1) gives highlights a shorter end time (``clode.highlights``).
+        ``protect`` (0-1) gives highlights a shorter end time (``clode.highlights``); ``local``
+        layers add to each pixel's end time where their masks are (``clode.masks``; the noise
+        treatment's strength stays the one measured at ``T``).
         ``dtype=np.uint8`` converts strip by strip (for
         display, no float copy of the whole output).
         """
         if (denoise or colour_noise) and self.net.adaptive_denoise:
             strength = self.noise_strength(T)
             denoise, colour_noise = denoise * strength, colour_noise * strength
-        return self._render(T, size, region, denoise, colour_noise, neutral, dtype, cancel, progress, True, protect)
+        return self._render(T, size, region, denoise, colour_noise, neutral, dtype, cancel, progress, True, protect,
+                            tuple(local))
 
     def _render(self, T: float, size: Optional[Size], region: Optional[Region], denoise: float,
                 colour_noise: float, neutral: bool, dtype, cancel: Optional[CancelToken],
-                progress: Optional[ProgressCallback], remember_view: bool, protect: float = 0.0) -> np.ndarray:
+                progress: Optional[ProgressCallback], remember_view: bool, protect: float = 0.0,
+                local: tuple = ()) -> np.ndarray:
         H, W = self.size
         region = (0, 0, W, H) if region is None else tuple(int(v) for v in region)
         x, y, w, h = region
@@ -400,11 +521,27 @@ class Session:
         cols = view["cols"]
         gains = torch.from_numpy(self.neutral_gains()).to(self.device) if neutral else None
         fields = []
-        t_map = end_times(self.proxy, float(T), protect) if protect > 0 and T > 0 else None
+        layers = active_layers(local)
+        t_map = end_times(self.proxy, float(T), protect) if protect > 0 and T > 0 and not layers else None
         pixels = out_h * out_w
         with _one_thread(pixels):
-            for field in self.fields:
-                f = self._at(field, float(T)) if t_map is None else at_times(self.times, field, t_map)
+            if layers:
+                # Lambda at each pixel's own time on a grid finer than the proxy (clode.masks);
+                # the render then upsamples from that grid instead of from the proxy.
+                self._at(self.fields[0], float(T))         # T itself must lie in the prepared range
+                grid = Grid(self.size, region, grid_shape(size))
+                (ph, pw), (gh, gw) = self.proxy_size, grid.shape
+                t_grid = self._local.end_times(float(T), protect, layers, grid, self.t_range)
+                g_rows = _Axis.make(gh, y, h, ph, H, self.device)
+                g_cols = _Axis.make(gw, x, w, pw, W, self.device)
+                sources = [lambda_on_grid(self.times, field, t_grid, g_rows, g_cols) for field in self.fields]
+                view = dict(view, rows=_Axis.make(out_h, 0, gh, gh, gh, self.device))
+                cols = _Axis.make(out_w, 0, gw, gw, gw, self.device)
+            for i, field in enumerate(self.fields):
+                if layers:
+                    f = sources[i]
+                else:
+                    f = self._at(field, float(T)) if t_map is None else at_times(self.times, field, t_map)
                 fx = torch.lerp(f[:, cols.i0], f[:, cols.i1], cols.w[None, :, None])   # [ph, out_w, C]
                 fields.append((fx, torch.cat([fx[1:] - fx[:-1], fx.new_zeros(1, out_w, fx.shape[-1])])))
         out = np.empty((out_h, out_w, 3), dtype)

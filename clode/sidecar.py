@@ -99,7 +99,8 @@ def _read(path: Path) -> Optional[Saved]:
     problems: list[str] = []
     adjustments = Adjustments.from_mapping(settings, on_problem=problems.append)
     good = Adjustments.valid_keys(settings)
-    clean = {key: (getattr(adjustments, key) if key in good else value) for key, value in settings.items()
+    checked = adjustments.to_dict()         # JSON values (local exposure layers in their JSON form)
+    clean = {key: (checked[key] if key in good else value) for key, value in settings.items()
              if key in good or key not in Adjustments.names()}
     history = data.get("history") if "settings" in data else None
     culling = Culling.from_mapping(data["culling"]) if "culling" in data else None
@@ -144,6 +145,14 @@ def load(photo_path: PathLike) -> Optional[Saved]:
         if saved is not None:
             return saved
     return None
+
+
+def read(path: PathLike) -> Saved:
+    """The sidecar file ``path`` itself (not a photo's), or ClodeError when it is not one."""
+    saved = _read(Path(path))
+    if saved is None:
+        raise ClodeError(f"{path}: not a readable CLODE sidecar (a JSON file of settings)")
+    return saved
 
 
 def load_settings(photo_path: PathLike) -> Optional[dict]:

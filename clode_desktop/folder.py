@@ -98,7 +98,8 @@ def paste_settings(photos: Iterable[Path], source: Adjustments, names: Iterable[
     ``base``: the edit of a photo that has none saved (the model's default T). Returns one line per
     photo that could not be written."""
     names = list(names)
-    values = {n: getattr(source, n) for n in names}
+    as_json = source.to_dict()          # what a sidecar holds (local exposure layers as JSON)
+    values = {n: as_json[n] for n in names}
     label = paste_label(names)
     problems = []
     for photo in photos:

@@ -30,13 +30,15 @@ CHANGED_ELSEWHERE = "Changed elsewhere"
 
 #: The settings' names as the panel and the dialogs show them.
 LABELS = {"T": "Exposure (T)", "denoise": "Denoiser", "colour_noise": "Colour noise", "neutral": "Neutral colours",
-          "protect": "Protect highlights"}
+          "protect": "Protect highlights", "local": "Local exposure"}
 
 
 def describe(name: str, value: Any) -> str:
     """A setting's value as the user reads it: T 3.40, 50 %, on."""
     if isinstance(value, bool):
         return "on" if value else "off"
+    if isinstance(value, (tuple, list)):  # local exposure layers (as values or as JSON)
+        return f"{len(value)} layer{'s' if len(value) != 1 else ''}" if value else "none"
     return f"{value:.2f}" if name == "T" else f"{value * 100:.0f} %"
 
 

@@ -58,6 +58,7 @@ def main(out: Path) -> int:
     app = QApplication.instance() or QApplication([])
     theme.apply(app)            # as clode_desktop.app.main does
     problems: list[str] = []
+    notes: list[str] = []          # what the status bar said at some steps
     w = MainWindow(None, device="cpu", settings=Settings(out / "settings.ini"))
     w.resize(1500, 950)
     w.show()
@@ -156,6 +157,7 @@ def main(out: Path) -> int:
     # Edit three picks with the dial's keys (Page Up: +0.5 T, Up: +0.05).
     edited = {}
     for n, p in enumerate(sorted(picks)[:3]):
+        finals.clear()
         w.open_file(p)
         ready(p, "the pick")
         w.exposure.dial.setFocus()
@@ -168,6 +170,7 @@ def main(out: Path) -> int:
     # Copy from the first edited pick, paste to five others chosen with Ctrl-click in the strip.
     action("show_all_photos").trigger()
     source = sorted(picks)[0]
+    finals.clear()
     w.open_file(source)
     ready(source, "the source photo")
     key(Qt.Key.Key_C, Qt.KeyboardModifier.ControlModifier | Qt.KeyboardModifier.ShiftModifier)
@@ -181,6 +184,7 @@ def main(out: Path) -> int:
     accept_next_dialog()
     key(Qt.Key.Key_V, Qt.KeyboardModifier.ControlModifier | Qt.KeyboardModifier.ShiftModifier)
     settle(1.5)
+    notes.append(w.statusBar().currentMessage())
     pasted = {t.name: (sidecar.load(t).settings.get("T") if sidecar.load(t) else None) for t in targets}
     if any(v is None or abs(v - edited[source]) > 1e-6 for v in pasted.values()):
         problems.append(f"paste to five: {pasted}, source T {edited[source]}")
@@ -255,7 +259,7 @@ def main(out: Path) -> int:
         problems.append("the worker was still busy after the window closed")
     summary = {"photos": len(photos), "picks": [p.name for p in picks], "edited_T": {p.name: T for p, T in edited.items()},
                "pasted_T": pasted, "exported": sizes, "xmp_sidecar_ratings": side_stars,
-               "exported_ratings": exported_stars,
+               "exported_ratings": exported_stars, "status_bar": notes,
                "problems": problems}
     print(json.dumps(summary, indent=1))
     return 1 if problems else 0

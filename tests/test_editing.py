@@ -145,7 +145,7 @@ def test_sidecar_is_due_once_after_an_edit(photo):
     assert e.sidecar_due("m") is None
     assert e.edit(T=1.0)
     assert e.sidecar_due("m") == {"T": 1.0, "denoise": 1.0, "colour_noise": 0.5, "neutral": False, "protect": 0.0,
-                                  "model": "m"}
+                                  "local": [], "model": "m"}
     assert e.sidecar_due("m") is None
     fresh = Editing()
     assert not fresh.edit(T=1.0) and fresh.sidecar_due() is None   # nothing open: nothing to save

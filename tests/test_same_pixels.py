@@ -53,7 +53,8 @@ def test_cli_batch_and_editor_write_the_same_pixels(qtbot, tmp_path, photo, fixt
     w.panel.set_colour_noise(float(colour), emit=True)
     w.panel.set_neutral(neutral, emit=True)
     w.panel.set_protect(float(protect), emit=True)
-    assert w.adjustments.effects() == {"denoise": 0.8, "colour_noise": 0.7, "neutral": neutral, "protect": 0.6}
+    assert w.adjustments.effects() == {"denoise": 0.8, "colour_noise": 0.7, "neutral": neutral, "protect": 0.6,
+                                       "local": ()}
     with qtbot.waitSignal(w.exported, timeout=WAIT):
         w.export(tmp_path / "app" / "night.png", ExportOptions(format="png"))
     w.close()
@@ -61,5 +62,40 @@ def test_cli_batch_and_editor_write_the_same_pixels(qtbot, tmp_path, photo, fixt
     outs = [load_image(p).pixels for p in (tmp_path / "cli" / "night.png", tmp_path / "batch" / "night.png",
                                            tmp_path / "app" / "night.png")]
     assert outs[0].mean() > load_image(photo).pixels.mean() + 0.05
+    np.testing.assert_array_equal(outs[0], outs[1])
+    np.testing.assert_array_equal(outs[0], outs[2])
+
+
+def test_layers_from_the_sidecar_give_the_same_pixels_in_the_editor_cli_and_batch(qtbot, tmp_path, photo,
+                                                                                  fixture_model_path, monkeypatch):
+    from clode.adjustments import Adjustments
+    from clode.local_exposure import Brush, Layer, Linear, Radial, Stroke
+    from clode.sidecar import save_settings
+
+    monkeypatch.setenv("CLODE_DATA_DIR", str(tmp_path / "userdata"))
+    local = (Layer(Brush((Stroke(((0.4, 0.3), (0.6, 0.35)), radius=0.12),)), amount=1.5, edges=True),
+             Layer(Radial((0.7, 0.3), (0.2, 0.15)), amount=-1.0), Layer(Linear((0, 0), (0, 0.3)), amount=-0.6))
+    save_settings(photo, Adjustments(T=2.0, denoise=0.8, colour_noise=0.5, local=local).to_dict())
+    common = ["--model", str(fixture_model_path), "--device", "cpu", "--denoise", "0.8", "--colour-noise", "0.5"]
+    assert cli(["enhance", str(photo), "-o", str(tmp_path / "cli"), "--T", "2",
+                "--mask", str(photo.parent / "night.png.clode.json"), *common]) == 0
+    assert cli(["batch", str(photo.parent), "-o", str(tmp_path / "batch"), "--format", "png",
+                "--name", "{stem}", "--T", "sidecar", *common]) == 0
+
+    settings = Settings(tmp_path / "settings.ini")
+    settings.set_start_at_auto(False)
+    w = MainWindow(fixture_model_path, device="cpu", settings=settings, proxy_side=128)
+    qtbot.addWidget(w)
+    w.show()
+    qtbot.waitUntil(lambda: w.model_state is not None, timeout=WAIT)
+    with qtbot.waitSignal(w.rendered, timeout=WAIT, check_params_cb=lambda r: not r.draft):
+        w.open_file(photo)
+    assert w.adjustments.local == local and w.adjustments.T == 2.0
+    with qtbot.waitSignal(w.exported, timeout=WAIT):
+        w.export(tmp_path / "app" / "night.png", ExportOptions(format="png"))
+    w.close()
+
+    outs = [load_image(p).pixels for p in (tmp_path / "cli" / "night.png", tmp_path / "batch" / "night.png",
+                                           tmp_path / "app" / "night.png")]
     np.testing.assert_array_equal(outs[0], outs[1])
     np.testing.assert_array_equal(outs[0], outs[2])

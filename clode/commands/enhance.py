@@ -19,6 +19,7 @@ import time
 from pathlib import Path
 from typing import Optional
 
+from .. import sidecar
 from ..adjustments import check_T
 from ..atomic import TargetExists, remove_stale
 from ..batch import CONFLICT_POLICIES, alternatives, in_tree
@@ -53,6 +54,9 @@ def register(subparsers) -> None:
                    help=f"JPEG/WebP quality 1-100 (default {HIGH_QUALITY})")
     add_long_edge_option(p)
     add_adjustment_options(p)
+    p.add_argument("--mask", metavar="SIDECAR",
+                   help="local exposure layers (brush, gradients) from this sidecar file (a photo's "
+                        "<name>.clode.json), applied to every photo")
     p.add_argument("--mode", choices=MODES, default="fast",
                    help="fast (default): solve on a small proxy, render at full size; "
                         "exact: integrate the whole image, as the paper does (slow on a CPU)")
@@ -102,6 +106,11 @@ def run(args) -> int:
     if not 1 <= args.quality <= 100:
         raise ClodeError(f"--quality {args.quality}: must be 1 to 100")
     adjustments = adjustments_from(args)       # option errors before the model loads
+    if getattr(args, "mask", None):
+        saved = sidecar.read(args.mask)
+        if saved.warning():
+            print(f"clode: warning: {saved.warning()}", file=sys.stderr)
+        adjustments = adjustments.replace(local=saved.adjustments().local)
     enhancer = make_enhancer(args)
     auto = args.T in ("auto", "auto:model")
     taste = args.T != "auto:model"
