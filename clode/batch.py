@@ -30,6 +30,7 @@ from .errors import Cancelled, ClodeError, describe_unexpected
 from .enhance_file import Rendered, render_for_file
 from .export import FORMAT_EXTENSIONS, ExportOptions, format_for
 from .imageio import find_images, load_image
+from .paths import file_id, place_in, real_path
 from .progress import CancelToken, check
 from . import sidecar
 
@@ -221,10 +222,6 @@ def output_stem(name: str, source: Path) -> str:
     return name.format(stem=source.stem, ext=source.suffix.lstrip(".").lower(), folder=source.parent.name)
 
 
-def _same_or_inside(path: Path, folder: Path) -> bool:
-    return path == folder or folder in path.parents
-
-
 # ----------------------------------------------------------------------------------------------
 # planning
 
@@ -244,16 +241,20 @@ def plan(input_dir: PathLike, output_dir: PathLike, options: Optional[BatchOptio
     fmt = format_for(output_dir / "x", options.export)
     ext = FORMAT_EXTENSIONS[fmt]
 
-    real_in, real_out = input_dir.resolve(), output_dir.resolve()
-    if real_in == real_out:
+    real_in = real_path(input_dir)
+    # Judged by the folders themselves (device, inode), not their spelling: through a bind mount or
+    # a symlinked folder the output may be the input folder, or lie inside it.
+    placed = place_in(output_dir, input_dir)
+    if placed == Path("."):
         raise ClodeError(f"{output_dir}: the output folder must not be the input folder; choose another one")
     # An output folder inside the input tree is left out of the scan, so results are never
     # enhanced again by a rerun.
-    exclude = real_out if _same_or_inside(real_out, real_in) else None
+    exclude = real_in / placed if placed is not None else None
     # One recursive scan: it names every original a target must not hit, even in sub-folders
     # that a flat run leaves out.
     everything = find_images(input_dir, recursive=True, exclude=exclude)
-    originals = {s.resolve() for s in everything}
+    originals = {real_path(s) for s in everything}
+    original_ids = {file_id(s) for s in everything} - {None}
     relatives = [s.relative_to(input_dir) for s in everything]
     if not options.recursive:
         relatives = [r for r in relatives if len(r.parts) == 1]
@@ -285,7 +286,7 @@ def plan(input_dir: PathLike, output_dir: PathLike, options: Optional[BatchOptio
                                        f"another photo of this batch has the output name {target.name}"))
             continue
         taken.add(_key(target))
-        if target.resolve() in originals:
+        if real_path(target) in originals or file_id(target) in original_ids:   # a link or hard link too
             rejected.append(ItemResult(source, target, FAILED, f"refused: the output {target} is an original photo"))
             continue
         jobs.append(Job(source, target, rel))
@@ -313,11 +314,11 @@ def alternatives(target: Path, reserved: set[Path], first: bool = False):
 
 
 def in_tree(path: Path, folder: Path) -> bool:
-    """Whether ``path`` (resolved) lies in the folder tree ``folder``."""
-    try:
-        return _same_or_inside(path.resolve(), folder.resolve())
-    except (OSError, RuntimeError):
+    """Whether ``path`` lies in the folder tree ``folder``, judged by the folders themselves (through
+    links and bind mounts: ``clode.paths.place_in``)."""
+    if file_id(folder) is None:
         return True   # cannot tell: treat it as inside, so it is never replaced
+    return place_in(path, folder) is not None
 
 
 # ----------------------------------------------------------------------------------------------

@@ -27,6 +27,7 @@ from ..errors import Cancelled, ClodeError, describe_unexpected
 from ..enhance_file import enhance_to_file
 from ..export import FORMAT_EXTENSIONS, HIGH_QUALITY, format_for, same_kind_format, same_kind_options
 from ..imageio import find_images, load_image
+from ..paths import file_id, place_in, real_path
 from ..progress import CancelToken
 from .common import (add_adjustment_options, add_engine_options, adjustments_from, exposure, make_enhancer,
                      stop_on_signals)
@@ -71,7 +72,6 @@ def plan_outputs(inputs: list[str], outdir: Path, fmt: Optional[str] = None) -> 
     """
     jobs: list[tuple[Path, Path]] = []
     failed = 0
-    out_resolved = outdir.resolve()
 
     def suffix(source: Path) -> str:
         return FORMAT_EXTENSIONS[fmt or same_kind_format(source)]
@@ -79,7 +79,8 @@ def plan_outputs(inputs: list[str], outdir: Path, fmt: Optional[str] = None) -> 
     for name in inputs:
         path = Path(name)
         if path.is_dir():
-            found = find_images(path, exclude=None if out_resolved == path.resolve() else outdir)
+            placed = place_in(outdir, path)      # the output folder inside this one (a bind mount too)?
+            found = find_images(path, exclude=None if placed in (None, Path(".")) else real_path(path) / placed)
             if not found:
                 _error(f"{path}: no supported images in this folder")
                 failed += 1
@@ -107,11 +108,19 @@ def run(args) -> int:
     policy = args.on_conflict
 
     jobs, failed = plan_outputs(args.inputs, outdir, args.format)
-    sources = {src.resolve() for src, _ in jobs}
+    # Inputs are compared as files (device, inode), so a link, a hard link or a bind mount to one
+    # is one too.
+    sources = {file_id(src) for src, _ in jobs} - {None}
     # The input trees: the folders given, and the folder of each file given (its neighbours are
-    # originals too: IMG_1.jpg must never replace an IMG_1.png beside it).
-    trees = {Path(name).resolve() if Path(name).is_dir() else Path(name).resolve().parent for name in args.inputs
-             if Path(name).exists()}
+    # originals too: IMG_1.jpg must never replace an IMG_1.png beside it), as spelt and with links
+    # resolved (a linked photo's own folder and its original's).
+    trees = set()
+    for name in args.inputs:
+        path = Path(name)
+        if path.is_dir():
+            trees.add(path)
+        elif path.exists():
+            trees.update({path.absolute().parent, real_path(path).parent})
     reserved = {target for _, target in jobs}
     for folder in {target.parent for _, target in jobs}:
         remove_stale(folder)                     # what killed runs left
@@ -122,8 +131,8 @@ def run(args) -> int:
         for i, (src, target) in enumerate(jobs, 1):
             if cancel.cancelled:
                 break
-            key = target.resolve()
-            if key in sources:
+            key = real_path(target)
+            if file_id(target) in sources:
                 _error(f"{src}: refusing to write over the input {target}; choose another output folder")
                 failed += 1
                 continue
