@@ -15,6 +15,7 @@ import datetime as _dt
 import hashlib
 import math
 import os
+import re
 import string
 import time
 from collections import deque
@@ -25,7 +26,7 @@ from typing import Callable, Optional, Union
 
 from .version import __version__
 from .adjustments import DEFAULT_COLOUR_NOISE, DEFAULT_DENOISE, Adjustments, check_T
-from .atomic import TargetExists, remove_stale, write_text
+from .atomic import TargetExists, check_writable_folder, remove_stale, write_text
 from .errors import Cancelled, ClodeError, describe_unexpected
 from .enhance_file import Rendered, render_for_file
 from .export import FORMAT_EXTENSIONS, ExportOptions, format_for
@@ -135,6 +136,9 @@ class Result:
     cancelled: bool
     elapsed: float
     log_path: Optional[Path] = None
+    #: why the log file could not be written ("" when it was, or none was asked for); not a photo
+    #: of the batch, so it is in none of the counts
+    log_error: str = ""
 
     def count(self, status: str) -> int:
         return sum(1 for it in self.items if it.status == status)
@@ -157,7 +161,7 @@ class Result:
 
     @property
     def ok(self) -> bool:
-        return not self.failed and not self.cancelled
+        return not self.failed and not self.cancelled and not self.log_error
 
     def headline(self) -> str:
         text = f"{self.done} done, {self.skipped} skipped, {self.failed} failed"
@@ -201,20 +205,42 @@ def shard_of(relative: PathLike, n: int) -> int:
     return int.from_bytes(hashlib.sha1(key).digest()[:8], "big") % n + 1
 
 
+#: The longest file name most disks take (bytes of one path component): what a template may give.
+MAX_NAME_BYTES = 255
+
+
 def check_template(name: str) -> None:
+    """Refuse a name template that cannot give a plain file name, before anything is formatted:
+    an unknown field, a field width or precision beyond a file name's length (``{stem:>999999999}``
+    would build a gigabyte string), or a sample name over ``MAX_NAME_BYTES``."""
     try:
-        fields = [f for _, f, _, _ in string.Formatter().parse(name) if f is not None]
+        parsed = [(f, spec or "") for _, f, spec, _ in string.Formatter().parse(name) if f is not None]
     except ValueError as e:
-        raise ClodeError(f"--name {name!r}: {e}") from None
-    for f in fields:
+        raise ClodeError(f"--name {_short_text(name)}: {e}") from None
+    for f, spec in parsed:
         if f not in NAME_FIELDS:
-            raise ClodeError(f"--name {name!r}: unknown field {{{f}}} (use {', '.join('{' + k + '}' for k in NAME_FIELDS)})")
+            raise ClodeError(f"--name {_short_text(name)}: unknown field {{{_short_text(f)}}} "
+                             f"(use {', '.join('{' + k + '}' for k in NAME_FIELDS)})")
+        if "{" in spec or any(int(n) > MAX_NAME_BYTES for n in re.findall(r"\d+", spec)):
+            raise ClodeError(f"--name {_short_text(name)}: the field {{{f}:{_short_text(spec)}}} asks for more than "
+                             f"a file name holds ({MAX_NAME_BYTES} characters at most)")
     try:
         sample = output_stem(name, Path("IMG_0001.JPG"))
     except (ValueError, KeyError, IndexError, AttributeError, TypeError) as e:   # e.g. {stem:%}, {stem!z}
-        raise ClodeError(f"--name {name!r}: {e}") from None
+        raise ClodeError(f"--name {_short_text(name)}: {e}") from None
     if not sample.strip() or "/" in sample or "\\" in sample or sample in (".", ".."):
-        raise ClodeError(f"--name {name!r}: must give a plain file name (no folders)")
+        raise ClodeError(f"--name {_short_text(name)}: must give a plain file name (no folders)")
+    if _name_bytes(sample + ".jpeg") > MAX_NAME_BYTES:
+        raise ClodeError(f"--name {_short_text(name)}: gives names longer than a file name may be "
+                         f"({MAX_NAME_BYTES} bytes)")
+
+
+def _short_text(text: str) -> str:
+    return repr(text) if len(text) <= 80 else repr(text[:40] + "..." + text[-30:])
+
+
+def _name_bytes(name: str) -> int:
+    return len(os.fsencode(name))
 
 
 def output_stem(name: str, source: Path) -> str:
@@ -231,8 +257,8 @@ def plan(input_dir: PathLike, output_dir: PathLike, options: Optional[BatchOptio
     input_dir, output_dir = Path(input_dir).expanduser(), Path(output_dir).expanduser()
     if not input_dir.is_dir():
         raise ClodeError(f"{input_dir}: no such folder" if not input_dir.exists() else f"{input_dir}: not a folder")
-    if output_dir.exists() and not output_dir.is_dir():
-        raise ClodeError(f"{output_dir}: exists and is not a folder")
+    # Once, up front: a read-only, looping or too long output folder costs one line, not a failure per photo.
+    check_writable_folder(output_dir)
     if options.on_conflict not in CONFLICT_POLICIES:
         raise ClodeError(f"unknown conflict policy {options.on_conflict!r} (choose {', '.join(CONFLICT_POLICIES)})")
     if options.shard is not None:
@@ -281,6 +307,10 @@ def plan(input_dir: PathLike, output_dir: PathLike, options: Optional[BatchOptio
         if claims[_key(rel.parent / (stem + ext))] > 1:
             stem = f"{stem}-{rel.suffix.lstrip('.').lower()}"
         target = output_dir / rel.parent / (stem + ext)
+        if _name_bytes(target.name) > MAX_NAME_BYTES:
+            rejected.append(ItemResult(source, target, FAILED, f"the output name would be too long "
+                                       f"({_name_bytes(target.name)} bytes, at most {MAX_NAME_BYTES})"))
+            continue
         if _key(target) in taken:   # same name even with the extension (a.jpg and a.JPG on a case-sensitive disk)
             rejected.append(ItemResult(source, target, FAILED,
                                        f"another photo of this batch has the output name {target.name}"))
@@ -453,7 +483,7 @@ def run(plan_: Plan, enhancer, *, progress: Optional[ProgressFn] = None,
             result.log_path = _write_log(result, model)
         except OSError as e:
             result.log_path = None
-            items.append(ItemResult(plan_.output_dir, None, FAILED, f"cannot write the log file: {e.strerror or e}"))
+            result.log_error = f"cannot write the log file: {e.strerror or e}"
     return result
 
 

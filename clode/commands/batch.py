@@ -88,7 +88,9 @@ def run(args) -> int:
     for item in result.items:
         if item.status == batch.FAILED:
             print(f"clode: error: {item.source}: {item.reason}", file=sys.stderr)
+    if result.log_error:
+        print(f"clode: error: {plan.output_dir}: {result.log_error}", file=sys.stderr)
     if result.cancelled:
         print("clode: cancelled (rerun with --on-conflict skip to do the rest)", file=sys.stderr)
         return 130
-    return 1 if result.failed else 0
+    return 1 if result.failed or result.log_error else 0

@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Optional
 
 from ..adjustments import check_T
-from ..atomic import TargetExists, remove_stale
+from ..atomic import TargetExists, check_writable_folder, remove_stale
 from ..batch import CONFLICT_POLICIES, alternatives, in_tree
 from ..enhancer import MODES
 from ..errors import Cancelled, ClodeError, describe_unexpected
@@ -95,9 +95,7 @@ def plan_outputs(inputs: list[str], outdir: Path, fmt: Optional[str] = None) -> 
 
 
 def run(args) -> int:
-    outdir = Path(args.output)
-    if outdir.exists() and not outdir.is_dir():
-        raise ClodeError(f"{outdir}: exists and is not a folder")
+    outdir = check_writable_folder(args.output, "-o")     # once, before any work
     if not 1 <= args.quality <= 100:
         raise ClodeError(f"--quality {args.quality}: must be 1 to 100")
     adjustments = adjustments_from(args)       # option errors before the model loads
