@@ -26,7 +26,7 @@ from typing import Callable, Optional, Union
 
 from .version import __version__
 from .adjustments import DEFAULT_COLOUR_NOISE, DEFAULT_DENOISE, Adjustments, check_T
-from .atomic import TargetExists, check_writable_folder, remove_stale, write_text
+from .atomic import TargetExists, atomic_write, check_writable_folder, remove_stale
 from .errors import Cancelled, ClodeError, describe_unexpected
 from .enhance_file import Rendered, render_for_file
 from .export import FORMAT_EXTENSIONS, ExportOptions, format_for
@@ -312,9 +312,11 @@ def plan(input_dir: PathLike, output_dir: PathLike, options: Optional[BatchOptio
                                        f"({_name_bytes(target.name)} bytes, at most {MAX_NAME_BYTES})"))
             continue
         if _key(target) in taken:   # same name even with the extension (a.jpg and a.JPG on a case-sensitive disk)
-            rejected.append(ItemResult(source, target, FAILED,
-                                       f"another photo of this batch has the output name {target.name}"))
-            continue
+            if options.on_conflict != "unique":
+                rejected.append(ItemResult(source, target, FAILED,
+                                           f"another photo of this batch has the output name {target.name}"))
+                continue
+            target = next(c for c in alternatives(target, set()) if _key(c) not in taken)   # unique: -2, -3 ...
         taken.add(_key(target))
         if real_path(target) in originals or file_id(target) in original_ids:   # a link or hard link too
             rejected.append(ItemResult(source, target, FAILED, f"refused: the output {target} is an original photo"))
@@ -668,9 +670,10 @@ def log_name(shard: Optional[tuple[int, int]] = None) -> str:
 def _write_log(result: Result, model: str) -> Path:
     p = result.plan
     path = p.output_dir / log_name(p.options.shard)
-    n = 1
-    while path.exists():   # two runs in one second (a quick rerun) keep both logs
-        n += 1
-        path = path.with_name(f"{path.stem.rsplit('.', 1)[0]}-{n}.log")
     text = summary(result).replace("\nresult:", f"\nmodel:   {model}\nresult:", 1)
-    return write_text(path, text)
+    # Two runs in one second (a quick rerun, two processes) keep both logs: the name is claimed
+    # atomically, the next one free being <stamp>-2.log, -3 ... (each from the stamp, never -2-3).
+    with atomic_write(path, exclusive=True, alternatives=alternatives(path, set())) as write:
+        write.tmp.write_bytes(text.encode("utf-8", "surrogateescape"))
+    assert write.path is not None
+    return write.path

@@ -165,3 +165,69 @@ def test_name_template_too_long_for_one_photo_is_that_photo_refused(tmp_path):
 def test_reasonable_templates_still_work(tmp_path):
     for name in ("{stem:>12}", "{stem:.3}_{ext}", "{folder}-{stem}", "x{stem:_^20}"):
         batch.check_template(name)
+
+
+# ----------------------------------------------------------------------------------------------
+# smaller things (29.15)
+
+def test_refusals_show_the_value_as_given(tmp_path, model, capsys):
+    p = photo(tmp_path / "in" / "a.png")
+    for command, where in (("enhance", p), ("batch", p.parent)):
+        assert clode(command, where, "-o", tmp_path / "out", "--T", "6.0000001", *model) == 1
+        err = capsys.readouterr().err
+        assert "--T 6.0000001: must be" in err, err
+    assert clode("enhance", p, "-o", tmp_path / "out", "--denoise", "4.0000001") == 2
+    assert "4.0000001: must be 0 to 4" in capsys.readouterr().err
+
+
+def test_negative_values_are_values_not_options(tmp_path, model, capsys):
+    p = photo(tmp_path / "in" / "a.png")
+    assert clode("enhance", p, "-o", tmp_path / "o1", "--T", "-1e-3", *model) == 0
+    assert "T=-0.001" in capsys.readouterr().out
+    assert clode("batch", p.parent, "-o", tmp_path / "o2", "--T", "-1e-3", "--format", "png", *model) == 0
+    assert "T=-0.001" in capsys.readouterr().out
+    assert clode("batch", p.parent, "-o", tmp_path / "o3", "--shard", "-1/2", *model) == 1
+    err = capsys.readouterr().err
+    assert "--shard '-1/2': need 1 <= i <= n" in err and "expected one argument" not in err
+
+
+def test_batch_logs_in_one_second_are_all_kept(tmp_path, monkeypatch, fixture_model):
+    from clode.enhancer import Enhancer
+    monkeypatch.setattr(batch, "log_name", lambda shard=None: "clode-batch-20260101-000000.log")
+    photo(tmp_path / "in" / "a.png")
+    enhancer = Enhancer(fixture_model, device="cpu")
+    options = batch.BatchOptions(on_conflict="skip")
+    logs = [batch.run(batch.plan(tmp_path / "in", tmp_path / "out", options), enhancer).log_path for _ in range(4)]
+    assert [p.name for p in logs] == ["clode-batch-20260101-000000.log", "clode-batch-20260101-000000-2.log",
+                                      "clode-batch-20260101-000000-3.log", "clode-batch-20260101-000000-4.log"]
+    assert all("result:" in p.read_text() for p in logs)
+
+
+def test_same_output_name_in_one_run_gets_a_unique_name(tmp_path, model, capsys):
+    inp = tmp_path / "in"
+    photo(inp / "a.bmp", 0)
+    photo(inp / "a.png", 1)
+    before = snapshot(inp)
+    assert clode("enhance", inp / "a.bmp", inp / "a.png", "-o", tmp_path / "e", *model) == 0
+    assert sorted(p.name for p in (tmp_path / "e").iterdir()) == ["a-2.png", "a.png"]
+    capsys.readouterr()
+
+    case = tmp_path / "case"
+    photo(case / "UPPER.JPG", 0)
+    photo(case / "upper.jpg", 1)
+    assert clode("batch", case, "-o", tmp_path / "b", *model) == 0
+    names = sorted(p.name for p in (tmp_path / "b").glob("*.jpg"))
+    assert len(names) == 2 and len({n.lower() for n in names}) == 2, names
+    assert snapshot(inp) == before
+
+
+def test_a_huge_model_name_does_not_fail_every_photo(tmp_path, fixture_model_path, capsys):
+    from clode.weights import load_model, save_model
+    named = save_model(load_model(fixture_model_path), tmp_path / "named.safetensors", name="N" * 100_000)
+    p = photo(tmp_path / "in" / "a.jpg")
+    p.rename(p.with_suffix(".png"))
+    photo(tmp_path / "in" / "b.png", 1)
+    assert clode("batch", tmp_path / "in", "-o", tmp_path / "out", "--model", named) == 0
+    assert len(list((tmp_path / "out").glob("*.jpg"))) == 2
+    exif = Image.open(next((tmp_path / "out").glob("*.jpg"))).getexif()
+    assert 0 < len(exif.get(0x010E, "")) < 1000                 # the description, bounded

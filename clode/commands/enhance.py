@@ -134,7 +134,7 @@ def run(args) -> int:
                 _error(f"{src}: refusing to write over the input {target}; choose another output folder")
                 failed += 1
                 continue
-            if key in written:
+            if key in written and policy != "unique":     # unique: the write takes the next free name
                 _error(f"{src}: skipped, {target} was already written from {written[key]} in this run")
                 failed += 1
                 continue
