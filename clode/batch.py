@@ -22,14 +22,14 @@ from collections import deque
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import InitVar, dataclass, field
 from pathlib import Path
-from typing import Callable, Optional, Union
+from typing import Callable, Optional, Sequence, Union
 
 from .version import __version__
 from .adjustments import DEFAULT_COLOUR_NOISE, DEFAULT_DENOISE, Adjustments, check_T
 from .atomic import TargetExists, atomic_write, check_writable_folder, remove_stale
 from .errors import Cancelled, ClodeError, describe_unexpected
 from .enhance_file import Rendered, render_for_file
-from .export import FORMAT_EXTENSIONS, ExportOptions, format_for
+from .export import FORMAT_EXTENSIONS, ExportOptions, format_for, same_kind_format, same_kind_options
 from .imageio import find_images, load_image
 from .paths import file_id, place_in, real_path
 from .progress import CancelToken, check
@@ -38,7 +38,7 @@ from . import sidecar
 PathLike = Union[str, os.PathLike]
 
 CONFLICT_POLICIES = ("unique", "overwrite", "skip")
-T_MODES = ("auto", "sidecar")            # besides a number
+T_MODES = ("auto", "sidecar")            # besides a number (read from --T by clode.commands.common.parse_T)
 DEFAULT_NAME = "{stem}_clode"
 #: Fields a name template may use.
 NAME_FIELDS = {"stem": "the file name without its extension", "ext": "the original extension, e.g. jpg",
@@ -60,6 +60,11 @@ class BatchOptions:
     #: an existing output file: "unique" (new name), "overwrite" (never a file in the input tree), "skip"
     on_conflict: str = "unique"
     shard: Optional[tuple[int, int]] = None   # (i, n), 1 <= i <= n: this run does shard i of n
+    #: each photo its own export options (``clode enhance``): its own kind of file unless
+    #: ``export.format`` names one (JPEG -> JPEG, RAW -> TIFF), and 16 bits where it has more than 8;
+    #: ``export`` then gives only the format and the quality
+    same_kind: bool = False
+    mode: str = "fast"                    # clode.enhancer.MODES: "exact" integrates the whole image
     #: shorthands for ``adjustments`` fields (``BatchOptions(denoise=0.5)``)
     denoise: InitVar[Optional[float]] = None
     colour_noise: InitVar[Optional[float]] = None
@@ -80,6 +85,8 @@ class Job:
     source: Path
     target: Path           # as planned; "unique" may pick another name if this one exists when written
     relative: Path         # source relative to the input folder (names the file in logs and shards)
+    #: folders whose files "overwrite" never replaces (default: the input folder)
+    trees: tuple[Path, ...] = ()
 
 
 @dataclass
@@ -182,20 +189,6 @@ def parse_shard(text: str) -> tuple[int, int]:
     if n < 1 or not 1 <= i <= n:
         raise ClodeError(f"--shard {text!r}: need 1 <= i <= n (shards are numbered from 1)")
     return i, n
-
-
-def parse_T(text: Union[str, float, None]) -> Union[float, str, None]:
-    """A number, "auto" or "sidecar" (what ``--T`` accepts)."""
-    if text is None or isinstance(text, (int, float)):
-        return None if text is None else float(text)
-    word = str(text).strip().lower()
-    if word in T_MODES:
-        return word
-    try:
-        float(word)
-    except ValueError:
-        raise ClodeError(f"--T {text!r}: expected a number, auto or sidecar") from None
-    return Adjustments.limits("T").where("--T").check("T", word)
 
 
 def shard_of(relative: PathLike, n: int) -> int:
@@ -323,6 +316,58 @@ def plan(input_dir: PathLike, output_dir: PathLike, options: Optional[BatchOptio
             continue
         jobs.append(Job(source, target, rel))
     return Plan(input_dir, output_dir, options, jobs, rejected, found)
+
+
+def plan_paths(inputs: Sequence[PathLike], output_dir: PathLike, options: Optional[BatchOptions] = None) -> Plan:
+    """``clode enhance``'s plan: photos and folders named one by one (a folder's photos found
+    recursively, its sub-folders kept under ``output_dir``), each output named as its photo with
+    the extension of its format. Unlike ``plan``, the output folder may be an input folder (its
+    photos' other kinds are written beside them), so every refusal is per photo: an output that
+    is an input (as a file: through links too), a name two photos ask for (``unique`` gives the
+    second the next free one), and "overwrite" never replaces a file in an input's tree.
+    Missing inputs and folders without photos are rejected items too, in the order given."""
+    options = options or BatchOptions()
+    output_dir = Path(output_dir)
+    fmt = format_for(output_dir / "x", options.export) if options.export.format or not options.same_kind else None
+    rejected: list[ItemResult] = []
+    candidates: list[tuple[Path, Path, Path, tuple[Path, ...]]] = []      # source, target, relative, trees
+    for name in inputs:
+        path = Path(name)
+        if path.is_dir():
+            placed = place_in(output_dir, path)      # the output folder inside this one (a bind mount too)?
+            found = find_images(path, exclude=None if placed in (None, Path(".")) else real_path(path) / placed)
+            if not found:
+                rejected.append(ItemResult(path, None, FAILED, "no supported images in this folder"))
+            for p in found:
+                rel = p.relative_to(path)
+                candidates.append((p, output_dir / rel.with_suffix(FORMAT_EXTENSIONS[fmt or same_kind_format(p)]),
+                                   rel, (path,)))
+        elif os.path.lexists(path):
+            # its folder is an input tree too, as spelt and with links resolved: IMG_1.jpg never
+            # replaces an IMG_1.png beside it, nor beside the photo a link points to
+            candidates.append((path, output_dir / (path.stem + FORMAT_EXTENSIONS[fmt or same_kind_format(path)]),
+                               Path(path.name), (Path(os.path.abspath(path)).parent, real_path(path).parent)))
+        else:
+            rejected.append(ItemResult(path, None, FAILED, "no such file or folder"))
+
+    sources = {file_id(source) for source, *_ in candidates} - {None}
+    jobs: list[Job] = []
+    taken: dict[Path, Path] = {}        # each output (links resolved) and the photo it is for
+    for source, target, rel, trees in candidates:
+        if file_id(target) in sources:
+            rejected.append(ItemResult(source, target, FAILED,
+                                       f"refusing to write over the input {target}; choose another output folder"))
+            continue
+        if real_path(target) in taken:
+            if options.on_conflict != "unique":
+                rejected.append(ItemResult(source, target, FAILED, f"skipped, {target} was already written from "
+                                                                   f"{taken[real_path(target)]} in this run"))
+                continue
+            target = next(c for c in alternatives(target, set()) if real_path(c) not in taken)
+        taken[real_path(target)] = source
+        jobs.append(Job(source, target, rel, trees))
+    first = Path(inputs[0]) if len(inputs) == 1 else Path(".")
+    return Plan(first if first.is_dir() else first.parent, output_dir, options, jobs, rejected, len(candidates))
 
 
 def _key(path: Path) -> str:
@@ -533,7 +578,7 @@ def _decode(job: Job, policy: str):
     if os.path.lexists(target):
         if policy == "skip":
             return ItemResult(job.source, target, SKIPPED, "output exists")
-        if policy == "overwrite" and in_tree(target, _input_root(job)):
+        if policy == "overwrite" and any(in_tree(target, tree) for tree in job.trees or (_input_root(job),)):
             return ItemResult(job.source, target, FAILED,
                               f"refused: {target.name} exists inside the input folder, and overwrite never "
                               "replaces a file there (use unique or skip)")
@@ -550,8 +595,11 @@ def _render(job: Job, photo, options: BatchOptions, enhancer, cancel: Optional[C
     try:
         check(cancel)
         adjustments, auto, how = _resolve_settings(job, options, enhancer)
-        return render_for_file(photo, job.target, adjustments, enhancer=enhancer, auto=auto,
-                               options=options.export, progress=step, cancel=cancel), how
+        export = options.export
+        if options.same_kind:
+            export = same_kind_options(photo, format_for(job.target), export.quality)
+        return render_for_file(photo, job.target, adjustments, enhancer=enhancer, auto=auto, mode=options.mode,
+                               options=export, progress=step, cancel=cancel), how
     except Cancelled:
         raise
     except Exception as e:  # noqa: BLE001 - one strange file must not stop the whole batch

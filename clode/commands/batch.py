@@ -13,7 +13,8 @@ from .. import batch
 from ..errors import ClodeError
 from ..export import FORMAT_EXTENSIONS, ExportOptions
 from ..progress import CancelToken
-from .common import add_adjustment_options, add_engine_options, adjustments_from, make_enhancer, stop_on_signals
+from .common import (add_adjustment_options, add_engine_options, adjustments_from, make_enhancer, parse_T,
+                     stop_on_signals)
 
 
 def register(subparsers) -> None:
@@ -57,7 +58,7 @@ def options_from(args) -> batch.BatchOptions:
     except ClodeError as e:
         raise ClodeError(f"--{e}") from None
     return batch.BatchOptions(
-        recursive=args.recursive, T=batch.parse_T(args.T), adjustments=adjustments, name=args.name,
+        recursive=args.recursive, T=parse_T(args.T, batch.T_MODES), adjustments=adjustments, name=args.name,
         export=ExportOptions(format=args.format, quality=args.quality, bits=args.bits,
                              strip_metadata=args.strip_metadata),
         on_conflict=args.on_conflict, shard=batch.parse_shard(args.shard) if args.shard else None)

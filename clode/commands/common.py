@@ -50,16 +50,38 @@ def checked(limits: Limits):
     return parse
 
 
-def exposure(text: str):
-    """argparse type of --T: an end time (negative darkens) or "auto" (chosen per photo); the
-    model's own range is checked once it is loaded (``clode.adjustments.check_T``)."""
-    if text.strip().lower() == "auto":
-        return "auto"
+#: The words --T takes besides a number, and what each means (a command accepts some of them).
+#: A new way of choosing T per photo is one more entry here, and its meaning in ``clode.batch``.
+T_WORDS = {
+    "auto": "chosen per photo",
+    "sidecar": "the settings saved by the editor (photos without them get auto)",
+}
+
+
+def parse_T(text, words: tuple[str, ...] = ("auto",)):
+    """The one reading of --T for every command: an end time (negative darkens) within the
+    setting's limits, or one of ``words`` (``T_WORDS``), lower-cased; ClodeError names --T and
+    the text as given. The model's own range is checked once it is loaded
+    (``clode.adjustments.check_T``)."""
+    if text is None or isinstance(text, (int, float)):
+        return None if text is None else Adjustments.limits("T").where("--T").check("T", text)
+    word = str(text).strip().lower()
+    if word in words:
+        return word
     try:
-        float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a number or auto, not {text!r}") from None
-    return checked(Adjustments.limits("T"))(text)
+        float(word)
+    except (ValueError, OverflowError):
+        expected = " or ".join([", ".join(["a number", *words[:-1]]), words[-1]] if words else ["a number"])
+        raise ClodeError(f"--T {str(text)[:40]!r}: expected {expected}") from None
+    return Adjustments.limits("T").where("--T").check("T", text)
+
+
+def exposure(text: str):
+    """argparse type of enhance's --T (``parse_T``: a number or auto)."""
+    try:
+        return parse_T(text, ("auto",))
+    except ClodeError as e:
+        raise argparse.ArgumentTypeError(str(e).removeprefix("--T ").strip()) from None
 
 
 def setting(name: str):
