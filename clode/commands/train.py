@@ -66,13 +66,13 @@ def check_output(args) -> Path:
     if not text.strip():
         raise ClodeError(f"--out {text!r}: give a model name or a .safetensors file path")
     out = model_path_for(text)
-    if out.name.startswith(".") or out.suffix.lower() != ".safetensors":
-        raise ClodeError(f"--out {shown}: a model file's name ends in .safetensors and does not start with a dot "
-                         "(or give a bare name, kept in the user's models folder)")
     try:
         exists = os.path.lexists(out)
         if out.is_dir():
             raise ClodeError(f"--out {shown}: is a folder; give a model name or a .safetensors file path")
+        if out.name.startswith(".") or out.suffix.lower() != ".safetensors":
+            raise ClodeError(f"--out {shown}: a model file's name ends in .safetensors and does not start with a "
+                             "dot (or give a bare name, kept in the user's models folder)")
         if exists and not out.is_file():
             raise ClodeError(f"--out {shown}: is not a regular file")
         if exists and file_id(out) in _input_files(args):
