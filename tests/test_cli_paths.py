@@ -231,3 +231,24 @@ def test_a_huge_model_name_does_not_fail_every_photo(tmp_path, fixture_model_pat
     assert len(list((tmp_path / "out").glob("*.jpg"))) == 2
     exif = Image.open(next((tmp_path / "out").glob("*.jpg"))).getexif()
     assert 0 < len(exif.get(0x010E, "")) < 1000                 # the description, bounded
+
+
+# ----------------------------------------------------------------------------------------------
+# one folder path (27.3)
+
+def test_enhance_of_a_folder_runs_the_batch_loop(tmp_path, model, capsys, monkeypatch):
+    photo(tmp_path / "in" / "a.png")
+    photo(tmp_path / "in" / "sub" / "b.jpg", 1)
+    calls = []
+    real_run = batch.run
+
+    def spy(plan, enhancer, **kw):
+        calls.append(plan)
+        return real_run(plan, enhancer, **kw)
+    monkeypatch.setattr(batch, "run", spy)
+    assert clode("enhance", tmp_path / "in", "-o", tmp_path / "out", *model) == 0
+    assert clode("batch", tmp_path / "in", "-o", tmp_path / "b", "-r", *model) == 0
+    assert len(calls) == 2 and [len(p.jobs) for p in calls] == [2, 2]
+    out = capsys.readouterr().out
+    assert "2 written to" in out and "2 done, 0 skipped, 0 failed" in out
+    assert (tmp_path / "out" / "a.png").is_file() and (tmp_path / "out" / "sub" / "b.jpg").is_file()
