@@ -137,3 +137,15 @@ def test_progress_to_stdout_is_json_only(data, tmp_path, capsys):
     for line in captured.out.splitlines():        # what the app's training panel reads: JSON lines only
         assert json.loads(line)["event"]
     assert "model written to" in captured.err
+
+
+def test_resume_writes_its_own_model_without_overwrite(data, tmp_path, capsys):
+    out = tmp_path / "r.safetensors"
+    assert train(data, "--out", out) == 0
+    first = out.read_bytes()
+    capsys.readouterr()
+    # a resume names no --out: it writes the model its run was started for (the checks look at that one)
+    assert cli.main(["train", "--data", str(data), "--resume", str(out.with_suffix(".checkpoints")),
+                     "--steps", "2", "--device", "cpu"]) == 0
+    assert f"model written to {out}" in capsys.readouterr().out
+    assert out.read_bytes() != first and load_model(out).info.card["steps"] == 2

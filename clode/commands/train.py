@@ -142,8 +142,9 @@ def register(sub) -> None:
                         "small rates keep more of what an --init model knows")
     p.add_argument("--E", type=float, default=0.6, help="exposure target: mean gray level of 16x16 patches at T")
     p.add_argument("--T", type=float, default=3.0, help="end time the losses are computed at")
-    p.add_argument("--out", default="my-model", metavar="NAME_OR_PATH",
-                   help="model name (saved in the user's models folder) or a .safetensors path; an existing "
+    p.add_argument("--out", metavar="NAME_OR_PATH",
+                   help="model name (saved in the user's models folder) or a .safetensors path (default: "
+                        "my-model; on a --resume, the run's own); an existing "
                         "model is replaced only with --overwrite, any other file never")
     p.add_argument("--overwrite", action="store_true", help="replace the model file --out names if it exists")
     p.add_argument("--resume", metavar="CKPT", help="continue from a checkpoint (folder or the run's .checkpoints folder)")
@@ -245,6 +246,17 @@ def starting_model(args) -> Optional[str]:
     return args.init
 
 
+def resumed_out(resume: str) -> str:
+    """The model a resumed run writes: its own (what its checkpoint says), so the checks of --out
+    look at that file; "my-model" when the checkpoint cannot be read (the resume says why)."""
+    from ..train import find_checkpoint
+    try:
+        out = json.loads((find_checkpoint(resume) / "state.json").read_text())["config"]["out"]
+        return out if isinstance(out, str) else "my-model"
+    except (ClodeError, OSError, ValueError, KeyError, TypeError):
+        return "my-model"
+
+
 def progress_sink(path: Optional[str]):
     """Where the JSON progress events go: None (plain lines instead), stdout, or the file opened
     now, so a path that cannot be written costs one line before any work."""
@@ -290,6 +302,8 @@ def run(args) -> int:
     if (args.val_low is None) != (args.val_high is None):
         raise ClodeError("--val-low and --val-high go together")
     args.init = starting_model(args)
+    if args.out is None:
+        args.out = resumed_out(args.resume) if args.resume else "my-model"
     apply_preset(args)
     check_options(args)
     config = TrainConfig(
