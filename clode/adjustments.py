@@ -52,7 +52,7 @@ class Limits:
         if not self.lo <= number <= self.hi:
             bounds = (f"{self.lo:g} or more" if self.hi == math.inf else
                       f"{self.hi:g} or less" if self.lo == -math.inf else f"{self.lo:g} to {self.hi:g}")
-            raise ClodeError(f"{label} {number:g}: must be {bounds}")
+            raise ClodeError(f"{label} {_as_given(value, number)}: must be {bounds}")
         return number
 
     def where(self, source: str) -> "Limits":
@@ -186,6 +186,16 @@ def _short(value: Any) -> str:
     """A value as an error message shows it: never a 10,000-digit integer or a deep structure."""
     text = repr(value) if not isinstance(value, int) or abs(value) < 10 ** 30 else "(a huge integer)"
     return text if len(text) <= 40 else text[:37] + "..."
+
+
+def _as_given(value: Any, number: float) -> str:
+    """A refused number as the user wrote it: ``--T 6.0000001`` is not "6" (it would read as a
+    refusal of a value in range)."""
+    if isinstance(value, str) and len(value.strip()) <= 40:
+        return value.strip()
+    if isinstance(value, int):
+        return _short(value)
+    return f"{number:g}" if float(f"{number:g}") == number else repr(number)
 
 
 def _show(value: Any) -> str:

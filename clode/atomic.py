@@ -168,3 +168,36 @@ def write_bytes(target: Union[str, Path], data: bytes, *, exclusive: bool = Fals
 def write_text(target: Union[str, Path], text: str, *, exclusive: bool = False) -> Path:
     # surrogateescape: a file name of any byte encoding (as Python holds it) survives into a log
     return write_bytes(target, text.encode("utf-8", "surrogateescape"), exclusive=exclusive)
+
+
+def check_writable_folder(folder: Union[str, Path], label: str = "") -> Path:
+    """``folder`` as a folder results can be written to, or ClodeError in one line (naming it as
+    ``label``, e.g. ``-o``) before any work: a name too long, a symlink loop, a file, a folder that
+    cannot be written. A folder that does not exist yet is judged by the one it will be made in
+    (it is not made here)."""
+    from .errors import ClodeError
+    text = os.fspath(folder)
+    shown = (f"{label} " if label else "") + (text if len(text) <= 200 else text[:90] + " ... " + text[-90:])
+    folder = Path(folder)
+    try:
+        if not text.strip():
+            raise ClodeError(f"{shown!r}: an empty folder name")
+        if any(len(os.fsencode(part)) > 255 for part in folder.parts) or len(os.fsencode(text)) > 4095:
+            raise OSError(errno.ENAMETOOLONG, os.strerror(errno.ENAMETOOLONG))
+        if os.path.lexists(folder):
+            os.stat(folder)                    # a symlink loop or a dangling link says why here
+            if not folder.is_dir():
+                raise ClodeError(f"{shown}: exists and is not a folder")
+            existing = folder
+        else:
+            existing = next(p for p in Path(os.path.abspath(folder)).parents if os.path.lexists(p))
+            if not existing.is_dir():
+                raise ClodeError(f"{shown}: cannot be made, {existing} is not a folder")
+        probe = existing / part_name()         # a killed run's cleanup recognises the name
+        os.close(os.open(probe, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o600))
+        os.unlink(probe)
+    except OSError as e:
+        why = "cannot write there (read-only)" if e.errno in (errno.EROFS, errno.EACCES, errno.EPERM) else \
+            (e.strerror or str(e))
+        raise ClodeError(f"{shown}: {why}") from None
+    return folder

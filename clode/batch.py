@@ -20,24 +20,25 @@ import string
 import time
 from collections import deque
 from concurrent.futures import Future, ThreadPoolExecutor
-from dataclasses import InitVar, dataclass, field
+from dataclasses import InitVar, dataclass, field, replace
 from pathlib import Path
-from typing import Callable, Optional, Union
+from typing import Callable, Optional, Sequence, Union
 
 from .version import __version__
 from .adjustments import DEFAULT_COLOUR_NOISE, DEFAULT_DENOISE, Adjustments, check_T
-from .atomic import TargetExists, remove_stale, write_text
+from .atomic import TargetExists, atomic_write, check_writable_folder, remove_stale
 from .errors import Cancelled, ClodeError, describe_unexpected
 from .enhance_file import Rendered, render_for_file
-from .export import DEFAULT_FORMAT, FORMAT_EXTENSIONS, ExportOptions, format_for
+from .export import DEFAULT_FORMAT, FORMAT_EXTENSIONS, ExportOptions, format_for, same_kind_format, same_kind_options
 from .imageio import find_images, load_image
+from .paths import file_id, place_in, real_path
 from .progress import CancelToken, check
 from . import sidecar
 
 PathLike = Union[str, os.PathLike]
 
 CONFLICT_POLICIES = ("unique", "overwrite", "skip")
-T_MODES = ("auto", "auto:model", "sidecar")   # besides a number
+T_MODES = ("auto", "auto:model", "sidecar")   # besides a number (read from --T by clode.commands.common.parse_T)
 DEFAULT_NAME = "{stem}_clode"
 #: Fields a name template may use.
 NAME_FIELDS = {"stem": "the file name without its extension", "ext": "the original extension, e.g. jpg",
@@ -63,6 +64,11 @@ class BatchOptions:
     #: an existing output file: "unique" (new name), "overwrite" (never a file in the input tree), "skip"
     on_conflict: str = "unique"
     shard: Optional[tuple[int, int]] = None   # (i, n), 1 <= i <= n: this run does shard i of n
+    #: each photo its own export options (``clode enhance``): its own kind of file unless
+    #: ``export.format`` names one (JPEG -> JPEG, RAW -> TIFF), and 16 bits where it has more than 8;
+    #: ``export`` then gives only the format and the quality
+    same_kind: bool = False
+    mode: str = "fast"                    # clode.enhancer.MODES: "exact" integrates the whole image
     #: shorthands for ``adjustments`` fields (``BatchOptions(denoise=0.5)``)
     denoise: InitVar[Optional[float]] = None
     colour_noise: InitVar[Optional[float]] = None
@@ -83,6 +89,8 @@ class Job:
     source: Path
     target: Path           # as planned; "unique" may pick another name if this one exists when written
     relative: Path         # source relative to the input folder (names the file in logs and shards)
+    #: folders whose files "overwrite" never replaces (default: the input folder)
+    trees: tuple[Path, ...] = ()
 
 
 @dataclass
@@ -140,6 +148,9 @@ class Result:
     cancelled: bool
     elapsed: float
     log_path: Optional[Path] = None
+    #: why the log file could not be written ("" when it was, or none was asked for); not a photo
+    #: of the batch, so it is in none of the counts
+    log_error: str = ""
 
     def count(self, status: str) -> int:
         return sum(1 for it in self.items if it.status == status)
@@ -162,7 +173,7 @@ class Result:
 
     @property
     def ok(self) -> bool:
-        return not self.failed and not self.cancelled
+        return not self.failed and not self.cancelled and not self.log_error
 
     def headline(self) -> str:
         text = f"{self.done} done, {self.skipped} skipped, {self.failed} failed"
@@ -185,20 +196,6 @@ def parse_shard(text: str) -> tuple[int, int]:
     return i, n
 
 
-def parse_T(text: Union[str, float, None]) -> Union[float, str, None]:
-    """A number, "auto", "auto:model" (Auto without the learned taste) or "sidecar" (what ``--T`` accepts)."""
-    if text is None or isinstance(text, (int, float)):
-        return None if text is None else float(text)
-    word = str(text).strip().lower()
-    if word in T_MODES:
-        return word
-    try:
-        float(word)
-    except ValueError:
-        raise ClodeError(f"--T {text!r}: expected a number, auto, auto:model or sidecar") from None
-    return Adjustments.limits("T").where("--T").check("T", word)
-
-
 def shard_of(relative: PathLike, n: int) -> int:
     """The shard (1..n) a file belongs to: a stable hash of its path relative to the input folder,
     so every machine agrees without coordination, and adding files never moves the others."""
@@ -206,20 +203,42 @@ def shard_of(relative: PathLike, n: int) -> int:
     return int.from_bytes(hashlib.sha1(key).digest()[:8], "big") % n + 1
 
 
+#: The longest file name most disks take (bytes of one path component): what a template may give.
+MAX_NAME_BYTES = 255
+
+
 def check_template(name: str) -> None:
+    """Refuse a name template that cannot give a plain file name, before anything is formatted:
+    an unknown field, a field width or precision beyond a file name's length (``{stem:>999999999}``
+    would build a gigabyte string), or a sample name over ``MAX_NAME_BYTES``."""
     try:
-        fields = [f for _, f, _, _ in string.Formatter().parse(name) if f is not None]
+        parsed = [(f, spec or "") for _, f, spec, _ in string.Formatter().parse(name) if f is not None]
     except ValueError as e:
-        raise ClodeError(f"--name {name!r}: {e}") from None
-    for f in fields:
+        raise ClodeError(f"--name {_short_text(name)}: {e}") from None
+    for f, spec in parsed:
         if f not in NAME_FIELDS:
-            raise ClodeError(f"--name {name!r}: unknown field {{{f}}} (use {', '.join('{' + k + '}' for k in NAME_FIELDS)})")
+            raise ClodeError(f"--name {_short_text(name)}: unknown field {{{_short_text(f)}}} "
+                             f"(use {', '.join('{' + k + '}' for k in NAME_FIELDS)})")
+        if "{" in spec or any(int(n) > MAX_NAME_BYTES for n in re.findall(r"\d+", spec)):
+            raise ClodeError(f"--name {_short_text(name)}: the field {{{f}:{_short_text(spec)}}} asks for more than "
+                             f"a file name holds ({MAX_NAME_BYTES} characters at most)")
     try:
         sample = output_stem(name, Path("IMG_0001.JPG"))
     except (ValueError, KeyError, IndexError, AttributeError, TypeError) as e:   # e.g. {stem:%}, {stem!z}
-        raise ClodeError(f"--name {name!r}: {e}") from None
+        raise ClodeError(f"--name {_short_text(name)}: {e}") from None
     if not sample.strip() or "/" in sample or "\\" in sample or sample in (".", ".."):
-        raise ClodeError(f"--name {name!r}: must give a plain file name (no folders)")
+        raise ClodeError(f"--name {_short_text(name)}: must give a plain file name (no folders)")
+    if _name_bytes(sample + ".jpeg") > MAX_NAME_BYTES:
+        raise ClodeError(f"--name {_short_text(name)}: gives names longer than a file name may be "
+                         f"({MAX_NAME_BYTES} bytes)")
+
+
+def _short_text(text: str) -> str:
+    return repr(text) if len(text) <= 80 else repr(text[:40] + "..." + text[-30:])
+
+
+def _name_bytes(name: str) -> int:
+    return len(os.fsencode(name))
 
 
 def output_stem(name: str, source: Path) -> str:
@@ -232,10 +251,6 @@ def is_own_export(path: PathLike) -> bool:
     return OWN_EXPORT.search(Path(path).stem) is not None
 
 
-def _same_or_inside(path: Path, folder: Path) -> bool:
-    return path == folder or folder in path.parents
-
-
 # ----------------------------------------------------------------------------------------------
 # planning
 
@@ -245,8 +260,8 @@ def plan(input_dir: PathLike, output_dir: PathLike, options: Optional[BatchOptio
     input_dir, output_dir = Path(input_dir).expanduser(), Path(output_dir).expanduser()
     if not input_dir.is_dir():
         raise ClodeError(f"{input_dir}: no such folder" if not input_dir.exists() else f"{input_dir}: not a folder")
-    if output_dir.exists() and not output_dir.is_dir():
-        raise ClodeError(f"{output_dir}: exists and is not a folder")
+    # Once, up front: a read-only, looping or too long output folder costs one line, not a failure per photo.
+    check_writable_folder(output_dir)
     if options.on_conflict not in CONFLICT_POLICIES:
         raise ClodeError(f"unknown conflict policy {options.on_conflict!r} (choose {', '.join(CONFLICT_POLICIES)})")
     if options.shard is not None:
@@ -255,16 +270,20 @@ def plan(input_dir: PathLike, output_dir: PathLike, options: Optional[BatchOptio
     fmt = format_for(output_dir / "x", options.export)
     ext = FORMAT_EXTENSIONS[fmt]
 
-    real_in, real_out = input_dir.resolve(), output_dir.resolve()
-    if real_in == real_out:
+    real_in = real_path(input_dir)
+    # Judged by the folders themselves (device, inode), not their spelling: through a bind mount or
+    # a symlinked folder the output may be the input folder, or lie inside it.
+    placed = place_in(output_dir, input_dir)
+    if placed == Path("."):
         raise ClodeError(f"{output_dir}: the output folder must not be the input folder; choose another one")
     # An output folder inside the input tree is left out of the scan, so results are never
     # enhanced again by a rerun.
-    exclude = real_out if _same_or_inside(real_out, real_in) else None
+    exclude = real_in / placed if placed is not None else None
     # One recursive scan: it names every original a target must not hit, even in sub-folders
     # that a flat run leaves out.
     everything = find_images(input_dir, recursive=True, exclude=exclude)
-    originals = {s.resolve() for s in everything}
+    originals = {real_path(s) for s in everything}
+    original_ids = {file_id(s) for s in everything} - {None}
     relatives = [s.relative_to(input_dir) for s in everything]
     if not options.recursive:
         relatives = [r for r in relatives if len(r.parts) == 1]
@@ -293,16 +312,74 @@ def plan(input_dir: PathLike, output_dir: PathLike, options: Optional[BatchOptio
         if claims[_key(rel.parent / (stem + ext))] > 1:
             stem = f"{stem}-{rel.suffix.lstrip('.').lower()}"
         target = output_dir / rel.parent / (stem + ext)
-        if _key(target) in taken:   # same name even with the extension (a.jpg and a.JPG on a case-sensitive disk)
-            rejected.append(ItemResult(source, target, FAILED,
-                                       f"another photo of this batch has the output name {target.name}"))
+        if _name_bytes(target.name) > MAX_NAME_BYTES:
+            rejected.append(ItemResult(source, target, FAILED, f"the output name would be too long "
+                                       f"({_name_bytes(target.name)} bytes, at most {MAX_NAME_BYTES})"))
             continue
+        if _key(target) in taken:   # same name even with the extension (a.jpg and a.JPG on a case-sensitive disk)
+            if options.on_conflict != "unique":
+                rejected.append(ItemResult(source, target, FAILED,
+                                           f"another photo of this batch has the output name {target.name}"))
+                continue
+            target = next(c for c in alternatives(target, set()) if _key(c) not in taken)   # unique: -2, -3 ...
         taken.add(_key(target))
-        if target.resolve() in originals:
+        if real_path(target) in originals or file_id(target) in original_ids:   # a link or hard link too
             rejected.append(ItemResult(source, target, FAILED, f"refused: the output {target} is an original photo"))
             continue
         jobs.append(Job(source, target, rel))
     return Plan(input_dir, output_dir, options, jobs, rejected, found, left_out)
+
+
+def plan_paths(inputs: Sequence[PathLike], output_dir: PathLike, options: Optional[BatchOptions] = None) -> Plan:
+    """``clode enhance``'s plan: photos and folders named one by one (a folder's photos found
+    recursively, its sub-folders kept under ``output_dir``), each output named as its photo with
+    the extension of its format. Unlike ``plan``, the output folder may be an input folder (its
+    photos' other kinds are written beside them), so every refusal is per photo: an output that
+    is an input (as a file: through links too), a name two photos ask for (``unique`` gives the
+    second the next free one), and "overwrite" never replaces a file in an input's tree.
+    Missing inputs and folders without photos are rejected items too, in the order given."""
+    options = options or BatchOptions()
+    output_dir = Path(output_dir)
+    fmt = format_for(output_dir / "x", options.export) if options.export.format or not options.same_kind else None
+    rejected: list[ItemResult] = []
+    candidates: list[tuple[Path, Path, Path, tuple[Path, ...]]] = []      # source, target, relative, trees
+    for name in inputs:
+        path = Path(name)
+        if path.is_dir():
+            placed = place_in(output_dir, path)      # the output folder inside this one (a bind mount too)?
+            found = find_images(path, exclude=None if placed in (None, Path(".")) else real_path(path) / placed)
+            if not found:
+                rejected.append(ItemResult(path, None, FAILED, "no supported images in this folder"))
+            for p in found:
+                rel = p.relative_to(path)
+                candidates.append((p, output_dir / rel.with_suffix(FORMAT_EXTENSIONS[fmt or same_kind_format(p)]),
+                                   rel, (path,)))
+        elif os.path.lexists(path):
+            # its folder is an input tree too, as spelt and with links resolved: IMG_1.jpg never
+            # replaces an IMG_1.png beside it, nor beside the photo a link points to
+            candidates.append((path, output_dir / (path.stem + FORMAT_EXTENSIONS[fmt or same_kind_format(path)]),
+                               Path(path.name), (Path(os.path.abspath(path)).parent, real_path(path).parent)))
+        else:
+            rejected.append(ItemResult(path, None, FAILED, "no such file or folder"))
+
+    sources = {file_id(source) for source, *_ in candidates} - {None}
+    jobs: list[Job] = []
+    taken: dict[Path, Path] = {}        # each output (links resolved) and the photo it is for
+    for source, target, rel, trees in candidates:
+        if file_id(target) in sources:
+            rejected.append(ItemResult(source, target, FAILED,
+                                       f"refusing to write over the input {target}; choose another output folder"))
+            continue
+        if real_path(target) in taken:
+            if options.on_conflict != "unique":
+                rejected.append(ItemResult(source, target, FAILED, f"skipped, {target} was already written from "
+                                                                   f"{taken[real_path(target)]} in this run"))
+                continue
+            target = next(c for c in alternatives(target, set()) if real_path(c) not in taken)
+        taken[real_path(target)] = source
+        jobs.append(Job(source, target, rel, trees))
+    first = Path(inputs[0]) if len(inputs) == 1 else Path(".")
+    return Plan(first if first.is_dir() else first.parent, output_dir, options, jobs, rejected, len(candidates))
 
 
 def _key(path: Path) -> str:
@@ -326,11 +403,11 @@ def alternatives(target: Path, reserved: set[Path], first: bool = False):
 
 
 def in_tree(path: Path, folder: Path) -> bool:
-    """Whether ``path`` (resolved) lies in the folder tree ``folder``."""
-    try:
-        return _same_or_inside(path.resolve(), folder.resolve())
-    except (OSError, RuntimeError):
+    """Whether ``path`` lies in the folder tree ``folder``, judged by the folders themselves (through
+    links and bind mounts: ``clode.paths.place_in``)."""
+    if file_id(folder) is None:
         return True   # cannot tell: treat it as inside, so it is never replaced
+    return place_in(path, folder) is not None
 
 
 # ----------------------------------------------------------------------------------------------
@@ -465,7 +542,7 @@ def run(plan_: Plan, enhancer, *, progress: Optional[ProgressFn] = None,
             result.log_path = _write_log(result, model)
         except OSError as e:
             result.log_path = None
-            items.append(ItemResult(plan_.output_dir, None, FAILED, f"cannot write the log file: {e.strerror or e}"))
+            result.log_error = f"cannot write the log file: {e.strerror or e}"
     return result
 
 
@@ -513,7 +590,7 @@ def _decode(job: Job, policy: str):
     if os.path.lexists(target):
         if policy == "skip":
             return ItemResult(job.source, target, SKIPPED, "output exists")
-        if policy == "overwrite" and in_tree(target, _input_root(job)):
+        if policy == "overwrite" and any(in_tree(target, tree) for tree in job.trees or (_input_root(job),)):
             return ItemResult(job.source, target, FAILED,
                               f"refused: {target.name} exists inside the input folder, and overwrite never "
                               "replaces a file there (use unique or skip)")
@@ -530,9 +607,13 @@ def _render(job: Job, photo, options: BatchOptions, enhancer, cancel: Optional[C
     try:
         check(cancel)
         adjustments, auto, how = _resolve_settings(job, options, enhancer)
-        return render_for_file(photo, job.target, adjustments, enhancer=enhancer, auto=auto,
-                               taste=options.T != "auto:model",
-                               options=options.export, progress=step, cancel=cancel), how
+        export = options.export
+        if options.same_kind:
+            # the photo's own kind, with the size and metadata choices of the run
+            export = replace(same_kind_options(photo, format_for(job.target), export.quality),
+                             long_edge=export.long_edge, strip_metadata=export.strip_metadata)
+        return render_for_file(photo, job.target, adjustments, enhancer=enhancer, auto=auto, mode=options.mode,
+                               taste=options.T != "auto:model", options=export, progress=step, cancel=cancel), how
     except Cancelled:
         raise
     except Exception as e:  # noqa: BLE001 - one strange file must not stop the whole batch
@@ -652,9 +733,10 @@ def log_name(shard: Optional[tuple[int, int]] = None) -> str:
 def _write_log(result: Result, model: str) -> Path:
     p = result.plan
     path = p.output_dir / log_name(p.options.shard)
-    n = 1
-    while path.exists():   # two runs in one second (a quick rerun) keep both logs
-        n += 1
-        path = path.with_name(f"{path.stem.rsplit('.', 1)[0]}-{n}.log")
     text = summary(result).replace("\nresult:", f"\nmodel:   {model}\nresult:", 1)
-    return write_text(path, text)
+    # Two runs in one second (a quick rerun, two processes) keep both logs: the name is claimed
+    # atomically, the next one free being <stamp>-2.log, -3 ... (each from the stamp, never -2-3).
+    with atomic_write(path, exclusive=True, alternatives=alternatives(path, set())) as write:
+        write.tmp.write_bytes(text.encode("utf-8", "surrogateescape"))
+    assert write.path is not None
+    return write.path

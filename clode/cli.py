@@ -11,6 +11,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import importlib
+import re
 import sys
 import warnings
 from typing import Optional, Sequence
@@ -22,7 +23,15 @@ COMMANDS = ["enhance", "eval", "train", "batch"]
 
 
 class OneLineParser(argparse.ArgumentParser):
-    """Bad options cost one line on stderr, like every other user error (argparse adds the usage)."""
+    """Bad options cost one line on stderr, like every other user error (argparse adds the usage).
+
+    A value that starts with a minus and a digit is a value, never an option: argparse alone
+    takes ``--T -1e-3`` and ``--shard -1/2`` for a missing value ("expected one argument"), as it
+    knows only ``-3`` and ``-0.5`` as negative numbers (no option of ours looks like one)."""
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self._negative_number_matcher = re.compile(r"^-(\d|\.\d|inf|nan)", re.IGNORECASE)
 
     def error(self, message: str):
         self.exit(2, f"{self.prog}: error: {message} (see {self.prog} --help)\n")

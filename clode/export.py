@@ -119,10 +119,26 @@ def same_kind_options(photo: Photo, fmt: str, quality: int = HIGH_QUALITY) -> Ex
     return ExportOptions(format=fmt, quality=quality, bits=16 if deep else 8)
 
 
+#: The most characters one provenance value (a model's name, say) puts in a file's metadata: a
+#: JPEG's EXIF holds 64 kB in all, and a 100,000-character model name must not fail every photo.
+MAX_PROVENANCE_CHARS = 200
+
+
+def bounded_provenance(provenance: Optional[dict]) -> dict:
+    """``provenance`` with each value cut to ``MAX_PROVENANCE_CHARS`` (both ends kept)."""
+    def bound(value):
+        if isinstance(value, (int, float, bool)) or value is None:
+            return value
+        text = str(value)
+        half = MAX_PROVENANCE_CHARS // 2 - 2
+        return text if len(text) <= MAX_PROVENANCE_CHARS else text[:half] + " ... " + text[-half:]
+    return {str(k)[:MAX_PROVENANCE_CHARS]: bound(v) for k, v in (provenance or {}).items()}
+
+
 def describe_provenance(provenance: Optional[dict]) -> str:
     """The one-line text a viewer shows as the image description."""
     parts = []
-    for key, value in (provenance or {}).items():
+    for key, value in bounded_provenance(provenance).items():
         if isinstance(value, float):
             value = f"{value:.3g}"
         parts.append(f"{key}={value}")
@@ -239,7 +255,7 @@ class _Metadata:
         self.strip = strip
         self.software = SOFTWARE
         self.description = describe_provenance(provenance)
-        self.provenance = dict(provenance or {})
+        self.provenance = bounded_provenance(provenance)
         self.make = source.make if source else None
         self.model = source.model if source else None
         self.capture_time = source.capture_time if source else None

@@ -22,6 +22,7 @@ import numpy as np
 from PIL import Image, ImageCms, TiffImagePlugin, UnidentifiedImageError
 
 from .errors import ImageReadError
+from .paths import real_path
 from .pixels import resize  # noqa: F401 - also this module's public resize
 
 PathLike = Union[str, os.PathLike]
@@ -127,19 +128,20 @@ def find_images(folder: PathLike, recursive: bool = True,
     if exclude is None:
         excluded = []
     elif isinstance(exclude, (str, os.PathLike)):
-        excluded = [Path(exclude).resolve()]
+        excluded = [real_path(exclude)]
     else:
-        excluded = [Path(p).resolve() for p in exclude]
+        excluded = [real_path(p) for p in exclude]
     found = []
     for dirpath, dirnames, filenames in os.walk(folder):
         here = Path(dirpath)
         dirnames[:] = sorted(d for d in dirnames
-                             if not d.startswith(".") and (here / d).resolve() not in excluded)
+                             if not d.startswith(".") and real_path(here / d) not in excluded)
         if not recursive:
             dirnames[:] = []
         for name in filenames:
             p = here / name
-            if not name.startswith(".") and is_supported(p) and p.resolve() not in excluded:
+            # real_path: a symlink loop named *.jpg is found (and refused when read), not a crash
+            if not name.startswith(".") and is_supported(p) and (not excluded or real_path(p) not in excluded):
                 found.append(p)
     return sorted(found, key=lambda p: [part.lower() for part in p.relative_to(folder).parts])
 
@@ -211,6 +213,11 @@ def _fail(path: Path, problem: str) -> ImageReadError:
 def _check_file(path: PathLike) -> Path:
     path = Path(path)
     if not path.exists():
+        try:
+            os.stat(path)
+        except OSError as e:        # a symlink loop or a dangling link says so, not "not found"
+            if os.path.lexists(path) and e.strerror:
+                raise _fail(path, f"cannot read ({e.strerror})") from None
         raise _fail(path, "file not found")
     if path.is_dir():
         raise _fail(path, "is a folder, not an image file")

@@ -459,6 +459,8 @@ class BatchDialog(QDialog):
         if result.log_path is not None:
             self.time_label.setText(f"The summary is saved in the output folder as {result.log_path.name}")
             self.time_label.setToolTip(str(result.log_path))
+        elif result.log_error:
+            self.time_label.setText(f"The summary could not be saved: {result.log_error}")
         # The summary's lines without its header (the options are on screen, the counts above).
         self.summary.setPlainText(batch.summary(result).split("\n\n", 1)[-1].rstrip())
         self.batchFinished.emit(result)

@@ -281,7 +281,9 @@ class TrainingPanel(QWidget):
         if minutes:
             # A resumed run is given the minutes left; the total is remembered here for the next resume.
             write_text(run.run_dir / RUN_NOTE, json.dumps({"minutes": minutes}))
-        self._launch(run, ["--data", *map(str, self.photos.folders), "--out", name, *args])
+        # the user agreed to replace an existing model above; the trainer replaces one only when told
+        replace = ["--overwrite"] if out.exists() else []
+        self._launch(run, ["--data", *map(str, self.photos.folders), "--out", name, *replace, *args])
         return True
 
     def resume(self, name: Optional[str] = None) -> bool:

@@ -245,7 +245,6 @@ class TrainingSettings(QGroupBox):
                 "--adjoint" if self.adjoint_box.isChecked() else "--no-adjoint", "--holdout", repr(HOLDOUT)]
         if minutes:
             args += ["--minutes", repr(minutes)]
-        init = self.init_box.currentData()
-        if init:
-            args += ["--init", init]
+        # "" is the box's "Nothing (train from scratch)"; the trainer's own default is the shipped model
+        args += ["--init", self.init_box.currentData() or "scratch"]
         return args, steps, minutes

@@ -141,10 +141,14 @@ def test_plan_refuses_bad_folders_and_options(tree, tmp_path):
     for bad in ("0/4", "5/4", "1", "a/b", "1/0"):
         with pytest.raises(ClodeError, match="--shard"):
             batch.parse_shard(bad)
-    assert batch.parse_T("auto") == "auto" and batch.parse_T("SIDECAR") == "sidecar"
-    assert batch.parse_T("-1.5") == -1.5
+    # --T is read by the commands' one parser, with the words batch takes
+    from clode.commands.common import parse_T
+    assert parse_T("auto", batch.T_MODES) == "auto" and parse_T("SIDECAR", batch.T_MODES) == "sidecar"
+    assert parse_T("-1.5", batch.T_MODES) == -1.5
     with pytest.raises(ClodeError, match="--T"):
-        batch.parse_T("bright")
+        parse_T("bright", batch.T_MODES)
+    with pytest.raises(ClodeError, match="--T"):
+        parse_T("sidecar", ("auto",))          # enhance has no sidecar mode
 
 
 def test_plan_never_targets_an_original(tmp_path):

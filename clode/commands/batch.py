@@ -14,7 +14,7 @@ from ..errors import ClodeError
 from ..export import DEFAULT_FORMAT, DEFAULT_QUALITY, FORMAT_EXTENSIONS, ExportOptions
 from ..progress import CancelToken
 from .common import (add_adjustment_options, add_engine_options, add_long_edge_option, adjustments_from,
-                     make_enhancer, stop_on_signals)
+                     make_enhancer, parse_T, stop_on_signals)
 
 
 def register(subparsers) -> None:
@@ -62,7 +62,7 @@ def options_from(args) -> batch.BatchOptions:
     except ClodeError as e:
         raise ClodeError(f"--{e}") from None
     return batch.BatchOptions(
-        recursive=args.recursive, T=batch.parse_T(args.T), adjustments=adjustments, name=args.name,
+        recursive=args.recursive, T=parse_T(args.T, batch.T_MODES), adjustments=adjustments, name=args.name,
         export=ExportOptions(format=args.format, quality=args.quality, bits=args.bits,
                              strip_metadata=args.strip_metadata, long_edge=args.long_edge),
         on_conflict=args.on_conflict, shard=batch.parse_shard(args.shard) if args.shard else None)
@@ -93,7 +93,9 @@ def run(args) -> int:
     for item in result.items:
         if item.status == batch.FAILED:
             print(f"clode: error: {item.source}: {item.reason}", file=sys.stderr)
+    if result.log_error:
+        print(f"clode: error: {plan.output_dir}: {result.log_error}", file=sys.stderr)
     if result.cancelled:
         print("clode: cancelled (rerun with --on-conflict skip to do the rest)", file=sys.stderr)
         return 130
-    return 1 if result.failed else 0
+    return 1 if result.failed or result.log_error else 0

@@ -50,17 +50,39 @@ def checked(limits: Limits):
     return parse
 
 
-def exposure(text: str):
-    """argparse type of --T: an end time (negative darkens), "auto" (chosen per photo, with the
-    photographer's learned taste: ``clode.taste``) or "auto:model" (the model's Auto without it); the
-    model's own range is checked once it is loaded (``clode.adjustments.check_T``)."""
-    if text.strip().lower() in ("auto", "auto:model"):
-        return text.strip().lower()
+#: The words --T takes besides a number, and what each means (a command accepts some of them).
+#: A new way of choosing T per photo is one more entry here, and its meaning in ``clode.batch``.
+T_WORDS = {
+    "auto": "chosen per photo",
+    "auto:model": "chosen per photo by the model's Auto alone, without the taste learned from your edits",
+    "sidecar": "the settings saved by the editor (photos without them get auto)",
+}
+
+
+def parse_T(text, words: tuple[str, ...] = ("auto",)):
+    """The one reading of --T for every command: an end time (negative darkens) within the
+    setting's limits, or one of ``words`` (``T_WORDS``), lower-cased; ClodeError names --T and
+    the text as given. The model's own range is checked once it is loaded
+    (``clode.adjustments.check_T``)."""
+    if text is None or isinstance(text, (int, float)):
+        return None if text is None else Adjustments.limits("T").where("--T").check("T", text)
+    word = str(text).strip().lower()
+    if word in words:
+        return word
     try:
-        float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a number, auto or auto:model, not {text!r}") from None
-    return checked(Adjustments.limits("T"))(text)
+        float(word)
+    except (ValueError, OverflowError):
+        expected = " or ".join([", ".join(["a number", *words[:-1]]), words[-1]] if words else ["a number"])
+        raise ClodeError(f"--T {str(text)[:40]!r}: expected {expected}") from None
+    return Adjustments.limits("T").where("--T").check("T", text)
+
+
+def exposure(text: str):
+    """argparse type of enhance's --T (``parse_T``: a number, auto or auto:model)."""
+    try:
+        return parse_T(text, ("auto", "auto:model"))
+    except ClodeError as e:
+        raise argparse.ArgumentTypeError(str(e).removeprefix("--T ").strip()) from None
 
 
 def setting(name: str):

@@ -13,21 +13,15 @@ file in an input's folder tree, is written over.
 
 from __future__ import annotations
 
-import os
 import sys
-import time
-from pathlib import Path
-from typing import Optional
 
-from .. import sidecar
+from .. import batch, sidecar
 from ..adjustments import check_T
-from ..atomic import TargetExists, remove_stale
-from ..batch import CONFLICT_POLICIES, alternatives, in_tree
+from ..atomic import check_writable_folder
+from ..batch import CONFLICT_POLICIES
 from ..enhancer import MODES
-from ..errors import Cancelled, ClodeError, describe_unexpected
-from ..enhance_file import enhance_to_file
-from ..export import FORMAT_EXTENSIONS, HIGH_QUALITY, format_for, same_kind_format, same_kind_options
-from ..imageio import find_images, load_image
+from ..errors import ClodeError
+from ..export import FORMAT_EXTENSIONS, HIGH_QUALITY, ExportOptions
 from ..progress import CancelToken
 from .common import (add_adjustment_options, add_engine_options, add_long_edge_option, adjustments_from, exposure,
                      make_enhancer, stop_on_signals)
@@ -64,45 +58,11 @@ def register(subparsers) -> None:
     p.set_defaults(func=run)
 
 
-def _error(message: str) -> None:
-    print(f"clode: error: {message}", file=sys.stderr)
-
-
-def plan_outputs(inputs: list[str], outdir: Path, fmt: Optional[str] = None) -> tuple[list[tuple[Path, Path]], int]:
-    """(source, target) for every photo named or found, and how many inputs were bad; each target
-    has the extension of ``fmt``, or of the source's own kind when None (``same_kind_format``).
-
-    When ``outdir`` lies inside a folder being scanned, the files in it are
-    skipped, so results of an earlier run are not enhanced again.
-    """
-    jobs: list[tuple[Path, Path]] = []
-    failed = 0
-    out_resolved = outdir.resolve()
-
-    def suffix(source: Path) -> str:
-        return FORMAT_EXTENSIONS[fmt or same_kind_format(source)]
-
-    for name in inputs:
-        path = Path(name)
-        if path.is_dir():
-            found = find_images(path, exclude=None if out_resolved == path.resolve() else outdir)
-            if not found:
-                _error(f"{path}: no supported images in this folder")
-                failed += 1
-            for p in found:
-                jobs.append((p, outdir / p.relative_to(path).with_suffix(suffix(p))))
-        elif path.exists():
-            jobs.append((path, outdir / (path.stem + suffix(path))))
-        else:
-            _error(f"{path}: no such file or folder")
-            failed += 1
-    return jobs, failed
-
-
 def run(args) -> int:
-    outdir = Path(args.output)
-    if outdir.exists() and not outdir.is_dir():
-        raise ClodeError(f"{outdir}: exists and is not a folder")
+    """One photo per input, through the batch loop (``clode.batch.run``, as ``clode batch``): a
+    plan of every input first (``clode.batch.plan_paths``), then the pipeline; this command only
+    says each result its own way."""
+    outdir = check_writable_folder(args.output, "-o")     # once, before any work
     if not 1 <= args.quality <= 100:
         raise ClodeError(f"--quality {args.quality}: must be 1 to 100")
     adjustments = adjustments_from(args)       # option errors before the model loads
@@ -112,85 +72,37 @@ def run(args) -> int:
             print(f"clode: warning: {saved.warning()}", file=sys.stderr)
         adjustments = adjustments.replace(local=saved.adjustments().local)
     enhancer = make_enhancer(args)
-    auto = args.T in ("auto", "auto:model")
-    taste = args.T != "auto:model"
-    T = enhancer.default_T if args.T is None or auto else check_T(args.T, enhancer.t_max, "--T")
-    adjustments = adjustments.replace(T=T)
-    policy = args.on_conflict
+    # the model's range; a T within a hair of 0 is 0
+    T = check_T(args.T, enhancer.t_max, "--T") if isinstance(args.T, float) else args.T
+    options = batch.BatchOptions(T=T, adjustments=adjustments, on_conflict=args.on_conflict, mode=args.mode,
+                                 same_kind=True, export=ExportOptions(format=args.format, quality=args.quality,
+                                                                     long_edge=args.long_edge))
+    plan = batch.plan_paths(args.inputs, outdir, options)
+    rejected = {id(item) for item in plan.rejected}
+    number = 0
 
-    jobs, failed = plan_outputs(args.inputs, outdir, args.format)
-    sources = {src.resolve() for src, _ in jobs}
-    # The input trees: the folders given, and the folder of each file given (its neighbours are
-    # originals too: IMG_1.jpg must never replace an IMG_1.png beside it).
-    trees = {Path(name).resolve() if Path(name).is_dir() else Path(name).resolve().parent for name in args.inputs
-             if Path(name).exists()}
-    reserved = {target for _, target in jobs}
-    for folder in {target.parent for _, target in jobs}:
-        remove_stale(folder)                     # what killed runs left
-    written: dict[Path, Path] = {}
-    skipped = 0
+    def progress(p: batch.Progress) -> None:
+        nonlocal number
+        item = p.item
+        if item is None:
+            return
+        if id(item) not in rejected:
+            number += 1
+        where = f"[{number}/{len(plan.jobs)}] {item.source}"
+        if item.status == batch.DONE:
+            print(f"{where} -> {item.target} (T={item.T:g}, {item.seconds:.1f} s)", flush=True)
+        elif item.status == batch.SKIPPED:
+            why = "exists" if item.reason == "output exists" else "was written meanwhile by another run"
+            print(f"{where}: skipped, {item.target} {why}", flush=True)
+        else:
+            print(f"clode: error: {item.source}: {item.reason}", file=sys.stderr, flush=True)
+
     cancel = CancelToken()
     with stop_on_signals(cancel):
-        for i, (src, target) in enumerate(jobs, 1):
-            if cancel.cancelled:
-                break
-            key = target.resolve()
-            if key in sources:
-                _error(f"{src}: refusing to write over the input {target}; choose another output folder")
-                failed += 1
-                continue
-            if key in written:
-                _error(f"{src}: skipped, {target} was already written from {written[key]} in this run")
-                failed += 1
-                continue
-            if os.path.lexists(target):
-                if policy == "skip":
-                    print(f"[{i}/{len(jobs)}] {src}: skipped, {target} exists", flush=True)
-                    skipped += 1
-                    continue
-                if policy == "overwrite" and any(in_tree(target, tree) for tree in trees):
-                    _error(f"{src}: refused, {target} lies in an input folder and overwrite never replaces "
-                           "a file there (use unique or skip)")
-                    failed += 1
-                    continue
-            start = time.perf_counter()
-            try:
-                photo = load_image(src)
-                target.parent.mkdir(parents=True, exist_ok=True)
-                options = same_kind_options(photo, format_for(target), args.quality)
-                options.long_edge = args.long_edge
-                result = enhance_to_file(photo, target, adjustments, enhancer=enhancer, auto=auto, taste=taste, mode=args.mode,
-                                         options=options, cancel=cancel, exclusive=policy != "overwrite",
-                                         alternatives=alternatives(target, reserved) if policy == "unique" else ())
-            except Cancelled:
-                break
-            except TargetExists:
-                print(f"[{i}/{len(jobs)}] {src}: skipped, {target} was written meanwhile by another run", flush=True)
-                skipped += 1
-                continue
-            except ClodeError as e:
-                _error(str(e))
-                failed += 1
-                continue
-            except OSError as e:  # e.g. the output folder cannot be created
-                _error(f"{e.filename or target}: {e.strerror or e}")
-                failed += 1
-                continue
-            except MemoryError:
-                _error(f"{src}: out of memory")
-                failed += 1
-                continue
-            except Exception as e:  # noqa: BLE001 - one strange file must not stop the others
-                _error(f"{src}: {describe_unexpected(e)}")
-                failed += 1
-                continue
-            written[key] = src
-            reserved.add(result.path)
-            print(f"[{i}/{len(jobs)}] {src} -> {result.path} (T={result.adjustments.T:g}, "
-                  f"{time.perf_counter() - start:.1f} s)", flush=True)
-    print(f"{len(written)} written to {outdir}" + (f", {skipped} skipped" if skipped else "")
-          + (f", {failed} failed" if failed else ""), flush=True)
-    if cancel.cancelled:
+        result = batch.run(plan, enhancer, progress=progress, cancel=cancel, write_log=False)
+    print(f"{result.done} written to {outdir}" + (f", {result.skipped} skipped" if result.skipped else "")
+          + (f", {result.failed} failed" if result.failed else ""), flush=True)
+    if result.cancelled:
         print("clode: cancelled (rerun with --on-conflict skip to do the rest)", file=sys.stderr)
         return 130
-    return 1 if failed else 0
+    return 1 if result.failed else 0

@@ -3,19 +3,24 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
+import os
 import signal
 import sys
 import threading
 from dataclasses import fields
+from pathlib import Path
+from typing import Optional
 
 from ..adjustments import Limits
+from ..atomic import part_name
 from ..devices import resolve_device
 from ..errors import ClodeError
 from ..losses import LossWeights
 from ..network import CURVE_MODES, DENOISERS
 from ..progress import CancelToken
-from ..paths import model_path_for
+from ..paths import file_id, model_path_for
 from ..train import TrainConfig, train
 from ..training_recipes import PRESETS, Recipe, check_fits, recipe
 
@@ -28,6 +33,10 @@ LIMITS = {
 }
 #: The loss weights: finite, from 0 to this.
 MAX_LOSS_WEIGHT = 1e6
+#: --seed: what torch's generator takes (a 64-bit signed integer).
+MAX_SEED = 2 ** 63 - 1
+#: What --init takes to start from a random model instead of the shipped one.
+SCRATCH = "scratch"
 
 
 def check_options(args) -> None:
@@ -41,11 +50,71 @@ def check_options(args) -> None:
         Limits(0.0, MAX_LOSS_WEIGHT, f"--w-{f.name}").check(f.name, getattr(args, f"w_{f.name}"))
     if args.crop > args.max_side:
         raise ClodeError(f"--crop {args.crop}: must be at most --max-side ({args.max_side})")
-    out = model_path_for(args.out)
-    if out.is_dir():
-        raise ClodeError(f"--out {args.out}: {out} is a folder; give a model name or a .safetensors file path")
-    if out.exists() and not out.is_file():
-        raise ClodeError(f"--out {args.out}: {out} is not a regular file")
+    if not 0 <= args.seed <= MAX_SEED:
+        raise ClodeError(f"--seed {args.seed if abs(args.seed) < 10 ** 30 else '(a huge integer)'}: "
+                         f"must be 0 to {MAX_SEED}")
+    check_output(args)
+
+
+def check_output(args) -> Path:
+    """The model file --out names, once it is known to be safe and possible to write: never an
+    existing file that is not a model, nor any of the run's inputs (photos, the starting model);
+    an existing model only with --overwrite (a resumed run writes the model its run was started
+    for); and its folder writable now, not after the training."""
+    text = args.out
+    shown = text if len(text) <= 200 else text[:90] + " ... " + text[-90:]   # a 5,000-character path
+    if not text.strip():
+        raise ClodeError(f"--out {text!r}: give a model name or a .safetensors file path")
+    out = model_path_for(text)
+    try:
+        exists = os.path.lexists(out)
+        if out.is_dir():
+            raise ClodeError(f"--out {shown}: is a folder; give a model name or a .safetensors file path")
+        if out.name.startswith(".") or out.suffix.lower() != ".safetensors":
+            raise ClodeError(f"--out {shown}: a model file's name ends in .safetensors and does not start with a "
+                             "dot (or give a bare name, kept in the user's models folder)")
+        if exists and not out.is_file():
+            raise ClodeError(f"--out {shown}: is not a regular file")
+        if exists and file_id(out) in _input_files(args):
+            raise ClodeError(f"--out {shown}: is one of this run's inputs; refusing to replace it")
+        if exists and not _is_model_file(out):
+            raise ClodeError(f"--out {shown}: exists and is not a model file; refusing to replace it")
+        if exists and not args.overwrite and not args.resume:
+            raise ClodeError(f"--out {shown}: exists; add --overwrite to replace it, or choose another name")
+        out.parent.mkdir(parents=True, exist_ok=True)
+        probe = out.parent / part_name()     # a temporary name a killed run's cleanup recognises
+        os.close(os.open(probe, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o600))
+        os.unlink(probe)
+    except (OSError, ValueError, RuntimeError) as e:   # RuntimeError: a symlink loop on the way
+        raise ClodeError(f"--out {shown}: cannot write it: {getattr(e, 'strerror', None) or e}") from None
+    return out
+
+
+def _input_files(args) -> set:
+    """(device, inode) of every file the run reads: its photos, starting model and validation pairs."""
+    from ..imageio import find_images
+    from ..weights import DEFAULT_MODEL
+    ids = set()
+    for folder in [*args.data, args.val_low, args.val_high]:
+        if folder and os.path.isdir(folder):
+            ids.update(file_id(p) for p in find_images(folder))
+        elif folder:
+            ids.add(file_id(folder))
+    for model in (args.init, DEFAULT_MODEL):
+        if model and model != SCRATCH:
+            ids.add(file_id(model_path_for(str(model))))
+    ids.discard(None)
+    return ids
+
+
+def _is_model_file(path: Path) -> bool:
+    """Whether ``path`` holds a safetensors file (its 8-byte header length, then JSON)."""
+    try:
+        with open(path, "rb") as f:
+            head = f.read(9)
+    except OSError:
+        return False
+    return len(head) == 9 and 0 < int.from_bytes(head[:8], "little") < 100_000_000 and head[8:9] == b"{"
 
 
 def register(sub) -> None:
@@ -55,7 +124,9 @@ def register(sub) -> None:
                                    "for the device and its free memory; any of them given explicitly wins. A "
                                    "setting that would not fit in memory is refused before training starts.")
     p.add_argument("--data", nargs="+", required=True, metavar="DIR", help="folders of JPEG/PNG/TIFF/RAW photos")
-    p.add_argument("--init", metavar="MODEL", help="start from this model (default: random initialisation)")
+    p.add_argument("--init", metavar="MODEL|scratch",
+                   help="start from this model (default: the shipped model, as the app's training panel does); "
+                        "scratch: a random model (needs many steps)")
     p.add_argument("--preset", choices=PRESETS, default="quick",
                    help="quick (default): about 10 minutes on a CPU (64 px crops, batch 2, RK4 with 3 steps), "
                         "the full recipe with 300 steps on a GPU; thorough: bigger crops and batches, about an "
@@ -71,8 +142,11 @@ def register(sub) -> None:
                         "small rates keep more of what an --init model knows")
     p.add_argument("--E", type=float, default=0.6, help="exposure target: mean gray level of 16x16 patches at T")
     p.add_argument("--T", type=float, default=3.0, help="end time the losses are computed at")
-    p.add_argument("--out", default="my-model", metavar="NAME_OR_PATH",
-                   help="model name (saved in the user's models folder) or a .safetensors path")
+    p.add_argument("--out", metavar="NAME_OR_PATH",
+                   help="model name (saved in the user's models folder) or a .safetensors path (default: "
+                        "my-model; on a --resume, the run's own); an existing "
+                        "model is replaced only with --overwrite, any other file never")
+    p.add_argument("--overwrite", action="store_true", help="replace the model file --out names if it exists")
     p.add_argument("--resume", metavar="CKPT", help="continue from a checkpoint (folder or the run's .checkpoints folder)")
     p.add_argument("--calibrate-T", dest="calibrate_T", action="store_true",
                    help="at the end, store as the model's default T the one that best restores the training "
@@ -85,7 +159,9 @@ def register(sub) -> None:
                         "and the trained model are reported at the end and stored in the model's card")
     p.add_argument("--val-low", metavar="DIR", help="dark photos of validation pairs, scored (PSNR, SSIM) at the end")
     p.add_argument("--val-high", metavar="DIR", help="their well-exposed versions, same file names")
-    p.add_argument("--progress", metavar="JSONL", help="append progress events as JSON lines to this file ('-' = stdout)")
+    p.add_argument("--progress", metavar="JSONL",
+                   help="append progress events as JSON lines to this file ('-' = stdout, instead of the "
+                        "plain progress lines)")
     p.add_argument("--device", default="auto", help="auto (best available), cpu, cuda, cuda:N or mps")
     p.add_argument("--solver", help="ODE solver in training (default: the preset's), e.g. dopri5:1e-3 "
                                     "(adaptive, tolerance), rk4:0.5 or euler:0.5 (fixed step in T)")
@@ -158,11 +234,76 @@ def fit_exposure(args) -> int:
     return 0
 
 
+def starting_model(args) -> Optional[str]:
+    """What --init means: a model file, the shipped model when none is given (what the app's
+    training panel starts from: a newcomer's short run then keeps its colours), or None for
+    ``scratch`` (a random model). A resumed run starts from its checkpoint."""
+    from ..weights import DEFAULT_MODEL
+    if args.init == SCRATCH:
+        return None
+    if args.init is None and not args.resume and not args.finish and DEFAULT_MODEL.exists():
+        return str(DEFAULT_MODEL)
+    return args.init
+
+
+def resumed_out(resume: str) -> str:
+    """The model a resumed run writes: its own (what its checkpoint says), so the checks of --out
+    look at that file; "my-model" when the checkpoint cannot be read (the resume says why)."""
+    from ..train import find_checkpoint
+    try:
+        out = json.loads((find_checkpoint(resume) / "state.json").read_text())["config"]["out"]
+        return out if isinstance(out, str) else "my-model"
+    except (ClodeError, OSError, ValueError, KeyError, TypeError):
+        return "my-model"
+
+
+def progress_sink(path: Optional[str]):
+    """Where the JSON progress events go: None (plain lines instead), stdout, or the file opened
+    now, so a path that cannot be written costs one line before any work."""
+    if path is None:
+        return None
+    if path == "-":
+        return sys.stdout
+    try:
+        return open(path, "a", buffering=1, encoding="utf-8")
+    except (OSError, ValueError) as e:
+        raise ClodeError(f"--progress {path}: {getattr(e, 'strerror', None) or e}") from None
+
+
+def describe_event(event: dict) -> Optional[str]:
+    """A training event as the plain line a person reads (None: not worth a line)."""
+    kind = event.get("event")
+    if kind == "step":
+        if event["step"] % 10 == 0 or event["step"] in (1, event["steps"]):
+            return f"step {event['step']}/{event['steps']}  loss {event['loss']:.4f}  eta {event['eta']:.0f}s"
+        return None
+    if kind == "data":
+        held = f" ({event['held_out']} kept out to validate on)" if event.get("held_out") else ""
+        skipped = event.get("skipped") or []
+        note = f"; {len(skipped)} skipped: " + ", ".join(f"{p} ({why})" for p, why in skipped[:3]) if skipped else ""
+        return f"{event['images']} training photos{held}{note}"
+    if kind == "checkpoint":
+        return f"checkpoint at step {event['step']}: {event['path']}"
+    if kind == "validation":
+        if isinstance(event.get("held_out"), dict):
+            from ..training_validation import summary
+            return summary(event["held_out"])
+        scores = [f"{k} {v:.4g}" for k, v in event.items() if isinstance(v, float)]
+        return "validation: " + ", ".join(scores)
+    if kind == "cancelled":
+        return f"stopped at step {event['step']}" + (f"; resume from {event['checkpoint']}"
+                                                      if event.get("checkpoint") else "")
+    return None      # "done": the closing line says it
+
+
 def run(args) -> int:
     if args.fit_exposure:
         return fit_exposure(args)
     if (args.val_low is None) != (args.val_high is None):
         raise ClodeError("--val-low and --val-high go together")
+    args.init = starting_model(args)
+    if args.out is None:
+        args.out = resumed_out(args.resume) if args.resume else "my-model"
     apply_preset(args)
     check_options(args)
     config = TrainConfig(
@@ -172,24 +313,24 @@ def run(args) -> int:
         device=args.device, augment=not args.no_augment, max_side=args.max_side, val_low=args.val_low,
         val_high=args.val_high, name=args.name, curve=args.curve, denoiser_only=args.denoiser_only,
         denoiser=args.denoiser, calibrate_T=args.calibrate_T, holdout=args.holdout)
-    if not args.resume and args.progress != "-":
+    sink = progress_sink(args.progress)
+    # Plain lines for a person, JSON events for a program (--progress): never both on one stream.
+    say = (lambda line: print(line, file=sys.stderr, flush=True)) if sink is sys.stdout else \
+        (lambda line: print(line, flush=True))
+    if not args.resume:
         est = check_fits(config, resolve_device(args.device))
-        print(f"crop {config.crop}, batch {config.batch}, {config.solver}{', adjoint' if config.adjoint else ''}, "
-              f"{config.steps} steps: {est.describe(config.steps)}", flush=True)
-    sink = None
-    if args.progress == "-":
-        sink = sys.stdout
-    elif args.progress:
-        sink = open(args.progress, "a", buffering=1, encoding="utf-8")
+        say(f"crop {config.crop}, batch {config.batch}, {config.solver}{', adjoint' if config.adjoint else ''}, "
+            f"{config.steps} steps: {est.describe(config.steps)}")
 
     def progress(event: dict) -> None:
         if sink is not None:
-            sink.write(json.dumps(event) + "\n")
-            sink.flush()
-        elif event["event"] == "step" and (event["step"] % 10 == 0 or event["step"] in (1, event["steps"])):
-            print(f"step {event['step']}/{event['steps']}  loss {event['loss']:.4f}  eta {event['eta']:.0f}s", flush=True)
-        elif event["event"] != "step":
-            print(json.dumps(event), flush=True)
+            try:
+                sink.write(json.dumps(event) + "\n")
+                sink.flush()
+            except OSError as e:
+                raise ClodeError(f"--progress {args.progress}: {e.strerror or e}") from None
+        elif (line := describe_event(event)) is not None:
+            say(line)
 
     # The app stops a run with SIGTERM: the run ends at its next cancel check, never inside a
     # checkpoint write, so the last checkpoint stays whole and the run can be resumed.
@@ -202,7 +343,7 @@ def run(args) -> int:
         if main_thread:
             signal.signal(signal.SIGTERM, previous)
         if sink not in (None, sys.stdout):
-            sink.close()
-    if sink is not sys.stdout:
-        print(f"model written to {result.model_path} ({result.steps} steps, {result.seconds:.0f} s)")
+            with contextlib.suppress(OSError):      # its error, if any, was said already
+                sink.close()
+    say(f"model written to {result.model_path} ({result.steps} steps, {result.seconds:.0f} s)")
     return 0
