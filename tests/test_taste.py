@@ -131,9 +131,9 @@ def test_simulated_photographers_are_learned_from_ten_edits(photographers_photos
 def test_the_T_options_accept_auto_without_the_taste():
     import argparse
 
-    from clode.batch import parse_T
-    from clode.commands.common import exposure
-    assert parse_T("auto:model") == "auto:model" and parse_T("AUTO") == "auto"
+    from clode.batch import T_MODES
+    from clode.commands.common import exposure, parse_T
+    assert parse_T("auto:model", T_MODES) == "auto:model" and parse_T("AUTO", T_MODES) == "auto"
     assert exposure("auto:model") == "auto:model" and exposure("Auto") == "auto"
     with pytest.raises(argparse.ArgumentTypeError, match="expected a number, auto or auto:model"):
         exposure("auto:mine")
