@@ -66,6 +66,7 @@ class LocalTools(QObject):
         self._now: Optional[tuple[float, float]] = None
         self._points: list[tuple[float, float]] = []
         self._erase = False
+        self._photo = None                   # the photo whose layers are shown (another: none selected)
         self.panel.amountChanged.connect(self._amount_changed)
         self.panel.visibleChanged.connect(self._visible_changed)
         self.panel.deleteRequested.connect(self._delete)
@@ -79,6 +80,8 @@ class LocalTools(QObject):
     def show(self) -> None:
         """The edit changed (a step, an undo, another photo): the list and the overlay follow."""
         layers = self.layers
+        if self.window.editing.path != self._photo:
+            self._photo, self.selected = self.window.editing.path, None
         if self.selected is not None and self.selected >= len(layers):
             self.selected = len(layers) - 1 if layers else None
         if self.selected is None and layers:

@@ -11,7 +11,7 @@ from PySide6.QtWidgets import QApplication
 
 from clode.local_exposure import Brush, Layer, Linear, Radial, Stroke
 from clode_desktop.local_tools import BRUSH, LINEAR, RADIAL
-from clode_desktop.shortcuts_dialog import shortcut_rows
+from clode_desktop.shortcuts_dialog import GESTURES, shortcut_rows
 
 from conftest import final_render, open_and_render
 
@@ -156,6 +156,10 @@ def test_the_overlay_shows_the_selected_layers_mask(qtbot, window, artifacts):
     window.resize(1100, 800)
     window.panel.grab().save(str(artifacts / "local-layers-panel.png"))
     window.grab().save(str(artifacts / "local-overlay.png"))
+    window.local.set_tool(BRUSH)
+    qtbot.mouseMove(window.canvas, view_pos(window, (0.6, 0.4)))
+    assert window.local._now == pytest.approx((0.6, 0.4), abs=0.02)   # the brush outline follows
+    window.grab().save(str(artifacts / "local-brush-tool.png"))
     window.actions.overlay_action.trigger()
     assert not window.local.overlay and window.canvas.mask_overlay() is None
 
@@ -165,6 +169,7 @@ def test_the_tools_are_in_the_menu_and_the_shortcut_list(window):
     for name, keys in (("Brush", "B"), ("Linear Gradient", "G"), ("Radial Gradient", "Shift+G"),
                        ("Show Mask Overlay", "O"), ("Leave Tool", "Esc")):
         assert (name, keys) in rows, (name, keys, sorted(rows))
+    assert any("Ctrl+wheel" in keys for _, keys, _ in GESTURES)
     window.actions.tool_actions[BRUSH].trigger()
     window.actions.tool_actions[BRUSH].trigger()        # the active tool's key again leaves it
     assert window.local.tool is None
