@@ -13,7 +13,7 @@ from clode.local_exposure import Brush, Layer, Linear, Radial, Stroke
 from clode_desktop.local_tools import BRUSH, LINEAR, RADIAL
 from clode_desktop.shortcuts_dialog import GESTURES, shortcut_rows
 
-from conftest import final_render, open_and_render
+from conftest import WAIT, final_render, open_and_render
 
 pytestmark = pytest.mark.usefixtures("user_data", "one_torch_thread")
 
@@ -23,11 +23,13 @@ def view_pos(window, pt) -> QPoint:
     return QPoint(round(p.x()), round(p.y()))
 
 
-def drag(qtbot, window, points, modifier=Qt.KeyboardModifier.NoModifier):
+def drag(qtbot, window, points, modifier=Qt.KeyboardModifier.NoModifier, while_dragging=None):
     canvas = window.canvas
     qtbot.mousePress(canvas, Qt.MouseButton.LeftButton, modifier, view_pos(window, points[0]))
     for pt in points[1:]:
         qtbot.mouseMove(canvas, view_pos(window, pt))
+    if while_dragging is not None:
+        while_dragging()
     with qtbot.waitSignal(**final_render(window)) as blocker:
         qtbot.mouseRelease(canvas, Qt.MouseButton.LeftButton, modifier, view_pos(window, points[-1]))
     return blocker.args[0]
@@ -113,8 +115,11 @@ def test_a_brush_stroke_renders_while_dragged_and_is_one_step(qtbot, window):
     steps = len(window.editing.history)
     drafts = []
     window.rendered.connect(lambda r: drafts.append(r) if r.draft else None)
-    r = drag(qtbot, window, [(0.15, 0.2), (0.15, 0.3), (0.15, 0.4), (0.15, 0.5)])
-    assert drafts and drafts[0].adjustments.local, "no draft with the stroke while dragging"
+    def a_draft_arrives():
+        qtbot.waitUntil(lambda: bool(drafts), timeout=WAIT)      # before the button is released
+        assert drafts[-1].adjustments.local and not window.adjustments.local   # shown, not yet a step
+        assert brightness(drafts[-1].image, 0.1, 0.2) > brightness(before, 0.1, 0.2)
+    r = drag(qtbot, window, [(0.15, 0.2), (0.15, 0.3), (0.15, 0.4), (0.15, 0.5)], while_dragging=a_draft_arrives)
     (layer,) = window.adjustments.local
     assert isinstance(layer.shape, Brush) and len(layer.shape.strokes) == 1
     assert len(layer.shape.strokes[0].points) >= 3
