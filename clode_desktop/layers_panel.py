@@ -1,5 +1,5 @@
 """The side panel's list of local exposure layers: one row per layer (which one is selected, its
-kind, its amount, show/hide, delete). The panel only reports what the user did; the window makes
+kind, its amount, show/hide, follow edges, delete). The panel only reports what the user did; the window makes
 each change an edit (one undo step) and shows the layers again."""
 
 from __future__ import annotations
@@ -36,6 +36,12 @@ class LayerRow(QWidget):
         self.visible = QCheckBox()
         self.visible.setObjectName("layerVisible")
         self.visible.setToolTip("Show or hide the layer's effect")
+        self.edges = QToolButton()
+        self.edges.setObjectName("layerEdges")
+        self.edges.setText("◐")
+        self.edges.setCheckable(True)
+        self.edges.setToolTip("Follow the photo's edges: the mask keeps to objects as bright or dark as "
+                              "where it was painted")
         self.delete = QToolButton()
         self.delete.setObjectName("layerDelete")
         self.delete.setText("✕")
@@ -45,12 +51,14 @@ class LayerRow(QWidget):
         row.addWidget(self.choose, 1)
         row.addWidget(self.amount)
         row.addWidget(self.visible)
+        row.addWidget(self.edges)
         row.addWidget(self.delete)
         self.show_layer(layer)
 
     def show_layer(self, layer: Layer) -> None:
         for widget, set_ in ((self.amount, lambda: self.amount.setValue(layer.amount)),
-                             (self.visible, lambda: self.visible.setChecked(layer.visible))):
+                             (self.visible, lambda: self.visible.setChecked(layer.visible)),
+                             (self.edges, lambda: self.edges.setChecked(layer.edges))):
             blocked = widget.blockSignals(True)
             set_()
             widget.blockSignals(blocked)
@@ -59,6 +67,7 @@ class LayerRow(QWidget):
 class LayersPanel(QWidget):
     amountChanged = Signal(int, float)
     visibleChanged = Signal(int, bool)
+    edgesChanged = Signal(int, bool)
     deleteRequested = Signal(int)
     layerSelected = Signal(int)
 
@@ -91,6 +100,7 @@ class LayersPanel(QWidget):
                 row = LayerRow(i, layer, self.group, self)
                 row.amount.valueChanged.connect(lambda v, i=i: self.amountChanged.emit(i, float(v)))
                 row.visible.toggled.connect(lambda on, i=i: self.visibleChanged.emit(i, bool(on)))
+                row.edges.toggled.connect(lambda on, i=i: self.edgesChanged.emit(i, bool(on)))
                 row.delete.clicked.connect(lambda _=False, i=i: self.deleteRequested.emit(i))
                 self.box.addWidget(row)
                 self.rows.append(row)

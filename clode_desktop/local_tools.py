@@ -12,6 +12,7 @@ import math
 from typing import Optional
 
 import numpy as np
+import torch
 from PySide6.QtCore import QObject, Qt
 from PySide6.QtGui import QColor, QImage, QPainter, QPen
 
@@ -34,13 +35,21 @@ def _clamp(pt: tuple[float, float]) -> tuple[float, float]:
     return (min(max(pt[0], COORD_LO), COORD_HI), min(max(pt[1], COORD_LO), COORD_HI))
 
 
-def mask_overlay(layer: Layer, full_size: tuple[int, int], view_size: tuple[int, int]) -> QImage:
+def mask_overlay(layer: Layer, full_size: tuple[int, int], view_size: tuple[int, int],
+                 view8: Optional[np.ndarray] = None) -> QImage:
     """The layer's mask as semi-transparent red on the view's grid (``view_size`` (h, w) pixels
-    covering a photo of ``full_size`` (H, W)). Drawn as if not edge-aware: the overlay needs no
-    decode of the luminance."""
+    covering a photo of ``full_size`` (H, W)). An edge-aware layer follows the edges of ``view8``
+    (the original as the view shows it, h x w x 3 uint8), the luminance the render's masks follow
+    (``clode.session``: the mean of the display RGB, in stops), here at the view's resolution."""
     H, W = full_size
     grid = masks.Grid(image=(H, W), region=(0, 0, W, H), shape=(int(view_size[0]), int(view_size[1])))
-    m = masks.rasterise(layer, grid).numpy()
+    guide = reference = None
+    if layer.edges and view8 is not None and view8.shape[:2] == grid.shape:
+        guide = masks.stops(torch.from_numpy(view8.astype(np.float32).mean(-1) / 255.0))
+
+        def reference(xs, ys):
+            return masks.sample(guide, xs, ys, (H, W))
+    m = masks.rasterise(layer, grid, guide, reference).numpy()
     rgba = np.empty(m.shape + (4,), np.uint8)
     rgba[..., :3] = OVERLAY_RGB
     rgba[..., 3] = np.round(m * (255 * OVERLAY_ALPHA)).astype(np.uint8)
@@ -69,6 +78,7 @@ class LocalTools(QObject):
         self._photo = None                   # the photo whose layers are shown (another: none selected)
         self.panel.amountChanged.connect(self._amount_changed)
         self.panel.visibleChanged.connect(self._visible_changed)
+        self.panel.edgesChanged.connect(self._edges_changed)
         self.panel.deleteRequested.connect(self._delete)
         self.panel.layerSelected.connect(self.select)
 
@@ -115,6 +125,11 @@ class LocalTools(QObject):
             self._replace(index, _with(self.layers[index], visible=on),
                           f"Layer {index + 1} {'shown' if on else 'hidden'}")
 
+    def _edges_changed(self, index: int, on: bool) -> None:
+        if 0 <= index < len(self.layers):
+            self._replace(index, _with(self.layers[index], edges=on),
+                          f"Layer {index + 1} {'follows edges' if on else 'ignores edges'}")
+
     def _delete(self, index: int) -> None:
         self._replace(index, None, f"Layer {index + 1} deleted")
 
@@ -147,7 +162,9 @@ class LocalTools(QObject):
         if not self.overlay or self.selected is None or self.selected >= len(layers) or full is None or view is None:
             self.canvas.set_mask_overlay(None)
             return
-        self.canvas.set_mask_overlay(mask_overlay(layers[self.selected], full, view))
+        opened = self.window.editing.opened
+        view8 = getattr(opened, "view", None)
+        self.canvas.set_mask_overlay(mask_overlay(layers[self.selected], full, view, view8))
 
     # -- gestures (called by the canvas with photo points in long-side units) ------------------------
     def press(self, pt: tuple[float, float], modifiers) -> None:

@@ -158,6 +158,13 @@ def test_the_overlay_shows_the_selected_layers_mask(qtbot, window, artifacts):
     alpha = np.frombuffer(mask.constBits(), np.uint8).reshape(mask.height(), mask.width(), 4)[..., 3]
     h, w = alpha.shape
     assert alpha[int(0.3 * w), int(0.25 * w)] > 100 and alpha[:, -10:].max() == 0
+    # follow edges: one step; the overlay follows the photo's edges as the render's mask does
+    with qtbot.waitSignal(**final_render(window)):
+        window.panel.layers.rows[0].edges.click()
+    assert window.adjustments.local[0].edges and window.editing.history.entries()[-1][0] == "Layer 1 follows edges"
+    edged = window.canvas.mask_overlay()
+    edged = np.frombuffer(edged.constBits(), np.uint8).reshape(h, w, 4)[..., 3]
+    assert np.abs(edged.astype(int) - alpha).max() > 20 and edged.max() > 0
     window.resize(1100, 800)
     window.panel.grab().save(str(artifacts / "local-layers-panel.png"))
     window.grab().save(str(artifacts / "local-overlay.png"))
