@@ -137,14 +137,14 @@ class Canvas(QWidget):
 
     def photo_point(self, pos: QPointF) -> tuple[float, float]:
         """A view position as a photo point in units of the photo's long side (``clode.local_exposure``)."""
-        pt = self.view_to_photo(pos, self.viewports()[-1])
+        pt = self.view_to_photo(pos)
         long = float(max(self._full))
         return (pt.x() / long, pt.y() / long)
 
-    def view_point(self, pt: tuple[float, float]) -> QPointF:
-        """A photo point (long-side units) in view coordinates (the result's viewport)."""
+    def view_point(self, pt: tuple[float, float], vp: Optional[QRectF] = None) -> QPointF:
+        """A photo point (long-side units) in view coordinates (in viewport ``vp``, else the result's)."""
         long = float(max(self._full))
-        vp = self.viewports()[-1]
+        vp = vp or self.viewports()[-1]
         return vp.center() + (QPointF(pt[0] * long, pt[1] * long) - self._center) * self._scale()
 
     def set_mask_overlay(self, image: Optional[QImage]) -> None:
@@ -364,7 +364,11 @@ class Canvas(QWidget):
             vp = vps[-1]
             self._blit(p, self._mask, self.photo_rect(vp), vp, vp)
         if self.tool is not None:
-            self.tool.paint(p, self.view_point)
+            for vp in vps:                      # side by side: the outline on both halves
+                p.save()
+                p.setClipRect(vp)
+                self.tool.paint(p, lambda pt, vp=vp: self.view_point(pt, vp))
+                p.restore()
         if self._overlay:
             self._pill(p, QPointF(self.width() / 2, self.height() - 28), self._overlay, centered=True)
         p.end()

@@ -131,6 +131,13 @@ def test_a_brush_stroke_renders_while_dragged_and_is_one_step(qtbot, window):
     drag(qtbot, window, [(0.15, 0.2), (0.15, 0.5)], Qt.KeyboardModifier.AltModifier)
     (layer,) = window.adjustments.local
     assert layer.shape.strokes[-1].erase and window.editing.history.entries()[-1][0] == "Erase stroke"
+    with qtbot.waitSignal(**final_render(window)):
+        window.undo()
+    assert len(window.adjustments.local[0].shape.strokes) == 1
+    with qtbot.waitSignal(**final_render(window)) as blocker:
+        window.undo()
+    assert window.adjustments.local == ()
+    np.testing.assert_array_equal(blocker.args[0].image, before)
 
 
 def wheel(window, modifiers, delta):
@@ -174,6 +181,23 @@ def test_the_overlay_shows_the_selected_layers_mask(qtbot, window, artifacts):
     window.grab().save(str(artifacts / "local-brush-tool.png"))
     window.actions.overlay_action.trigger()
     assert not window.local.overlay and window.canvas.mask_overlay() is None
+
+
+def test_side_by_side_either_half_paints_the_same_place(qtbot, window):
+    window.set_compare_mode("side")
+    window.local.set_tool(LINEAR)
+    left, right = window.canvas.viewports()
+    pos = window.canvas.view_point((0.5, 0.3), left)
+    assert window.canvas.photo_point(pos) == pytest.approx((0.5, 0.3), abs=1e-6)
+    pos = window.canvas.view_point((0.5, 0.3), right)
+    assert window.canvas.photo_point(pos) == pytest.approx((0.5, 0.3), abs=1e-6)
+    window.canvas.grab()                                # the outline is drawn in both halves
+
+
+def test_the_tools_wait_for_a_photo(make_window):
+    w = make_window()
+    assert not w.actions.tool_actions[BRUSH].isEnabled() and not w.actions.overlay_action.isEnabled()
+    assert not w.panel.layers.isEnabled()
 
 
 def test_the_tools_are_in_the_menu_and_the_shortcut_list(window):
