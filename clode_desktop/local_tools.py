@@ -156,15 +156,17 @@ class LocalTools(QObject):
         self.window.actions.overlay_action.setChecked(self.overlay)
         self.update_overlay()
 
-    def update_overlay(self, layers: Optional[tuple[Layer, ...]] = None) -> None:
+    def update_overlay(self, layers: Optional[tuple[Layer, ...]] = None, selected: Optional[int] = None) -> None:
+        """Show (or hide) the mask of the selected layer (``selected``: of this one) of ``layers``."""
         layers = self.layers if layers is None else layers
+        selected = self.selected if selected is None else selected
         full, view = self.canvas.photo_size(), self.canvas.view_image_size()
-        if not self.overlay or self.selected is None or self.selected >= len(layers) or full is None or view is None:
+        if not self.overlay or selected is None or selected >= len(layers) or full is None or view is None:
             self.canvas.set_mask_overlay(None)
             return
         opened = self.window.editing.opened
         view8 = getattr(opened, "view", None)
-        self.canvas.set_mask_overlay(mask_overlay(layers[self.selected], full, view, view8))
+        self.canvas.set_mask_overlay(mask_overlay(layers[selected], full, view, view8))
 
     # -- gestures (called by the canvas with photo points in long-side units) ------------------------
     def press(self, pt: tuple[float, float], modifiers) -> None:
@@ -187,6 +189,10 @@ class LocalTools(QObject):
             if math.hypot(self._now[0] - last[0], self._now[1] - last[1]) >= POINT_SPACING * self.radius:
                 self._points.append(self._now)
                 self._draft()
+        else:
+            layer = self._gradient(self._start, self._now)
+            if layer is not None:               # the gradient's effect follows the drag, too
+                self._show_draft(self.layers + (layer,), len(self.layers))
         self.canvas.update()
 
     def release(self, pt: tuple[float, float], modifiers) -> None:
@@ -200,11 +206,10 @@ class LocalTools(QObject):
             layers = self._with_stroke()
             if layers is not None:
                 self.window.edit_local(layers, "Erase stroke" if self._erase else "Brush stroke")
-        elif self.tool == LINEAR and end != start:
-            self._add(Layer(Linear(start, end), amount=self.last_amount), "Linear gradient")
-        elif self.tool == RADIAL:
-            r = max(math.hypot(end[0] - start[0], end[1] - start[1]), 1e-3)
-            self._add(Layer(Radial(start, (r, r)), amount=self.last_amount), "Radial gradient")
+        else:
+            layer = self._gradient(start, end)
+            if layer is not None:
+                self._add(layer, "Linear gradient" if self.tool == LINEAR else "Radial gradient")
         self._points = []
         self.canvas.update()
 
@@ -222,6 +227,13 @@ class LocalTools(QObject):
                            3000)
         self.canvas.update()
         return True
+
+    def _gradient(self, start, end) -> Optional[Layer]:
+        """The gradient dragged from ``start`` to ``end`` (None: not yet a gradient)."""
+        if self.tool == LINEAR:
+            return Layer(Linear(start, end), amount=self.last_amount) if end != start else None
+        r = max(math.hypot(end[0] - start[0], end[1] - start[1]), 1e-3)
+        return Layer(Radial(start, (r, r)), amount=self.last_amount)
 
     def _with_stroke(self) -> Optional[tuple[Layer, ...]]:
         """The layers with the stroke so far: into the selected brush layer, else a new one (an
@@ -241,12 +253,16 @@ class LocalTools(QObject):
     def _draft(self) -> None:
         selected = self.selected
         layers = self._with_stroke()
-        self.selected = selected             # the stroke is not added yet
-        if layers is None:
-            return
+        target, self.selected = self.selected, selected     # the stroke is not added yet
+        if layers is not None:
+            self._show_draft(layers, target)
+
+    def _show_draft(self, layers: tuple[Layer, ...], target: Optional[int]) -> None:
+        """Render a draft of the edit with ``layers`` (not recorded: the gesture is not finished);
+        the overlay shows layer ``target``, the one being drawn."""
         self.window.request_render(draft=True, adjustments=self.window.editing.adjustments.replace(local=layers))
         if self.overlay:
-            self.update_overlay(layers)
+            self.update_overlay(layers, target)
 
     # -- drawing on the canvas ---------------------------------------------------------------------
     def paint(self, p: QPainter, to_view) -> None:

@@ -55,7 +55,13 @@ def test_a_linear_gradient_lifts_its_side_in_one_undo_step(qtbot, window):
     window.actions.tool_actions[LINEAR].trigger()
     assert window.local.tool == LINEAR and window.canvas.tool is window.local
     # the photo is 96 x 64: long-side units x in [0, 1], y in [0, 2/3]; full effect left of x = 0.3
-    r = drag(qtbot, window, [(0.3, 0.33), (0.5, 0.33), (0.7, 0.33)])
+    drafts = []
+    window.rendered.connect(lambda r: drafts.append(r) if r.draft else None)
+
+    def a_draft_arrives():              # the gradient's effect shows while it is dragged
+        qtbot.waitUntil(lambda: bool(drafts), timeout=WAIT)
+        assert len(drafts[-1].adjustments.local) == 1 and not window.adjustments.local
+    r = drag(qtbot, window, [(0.3, 0.33), (0.5, 0.33), (0.7, 0.33)], while_dragging=a_draft_arrives)
     (layer,) = window.adjustments.local
     assert isinstance(layer.shape, Linear) and layer.amount == 1.0
     assert layer.shape.start == pytest.approx((0.3, 0.33), abs=0.02)
@@ -115,10 +121,14 @@ def test_a_brush_stroke_renders_while_dragged_and_is_one_step(qtbot, window):
     steps = len(window.editing.history)
     drafts = []
     window.rendered.connect(lambda r: drafts.append(r) if r.draft else None)
+    window.local.toggle_overlay()
+    assert window.canvas.mask_overlay() is None                 # no layer yet
+
     def a_draft_arrives():
         qtbot.waitUntil(lambda: bool(drafts), timeout=WAIT)      # before the button is released
         assert drafts[-1].adjustments.local and not window.adjustments.local   # shown, not yet a step
         assert brightness(drafts[-1].image, 0.1, 0.2) > brightness(before, 0.1, 0.2)
+        assert window.canvas.mask_overlay() is not None     # the overlay shows the stroke being painted
     r = drag(qtbot, window, [(0.15, 0.2), (0.15, 0.3), (0.15, 0.4), (0.15, 0.5)], while_dragging=a_draft_arrives)
     (layer,) = window.adjustments.local
     assert isinstance(layer.shape, Brush) and len(layer.shape.strokes) == 1
