@@ -59,6 +59,9 @@ class Canvas(QWidget):
         self._drag: Optional[str] = None                 # "pan" | "divider"
         self._drag_start = QPointF()
         self._center_start = QPointF()
+        #: the active local exposure tool (``local_tools.LocalTools``) or None: it gets the drags
+        self.tool = None
+        self._mask: Optional[QImage] = None             # the selected layer's mask overlay
 
     # -- content ----------------------------------------------------------------------------
     def set_original(self, img8: np.ndarray, full_size: tuple[int, int], photo: object = None) -> None:
@@ -75,6 +78,7 @@ class Canvas(QWidget):
         if new_photo:
             self._result = None
             self._detail = None
+            self._mask = None
             self.fit_to_window()
         self.update()
 
@@ -83,7 +87,7 @@ class Canvas(QWidget):
         self.update()
 
     def clear(self, message: str = "") -> None:
-        self._original = self._result = self._detail = None
+        self._original = self._result = self._detail = self._mask = None
         self._full = self._photo = None
         if message:
             self._message = message
@@ -122,6 +126,34 @@ class Canvas(QWidget):
         if x1 <= x0 or y1 <= y0:
             return None
         return x0, y0, x1 - x0, y1 - y0
+
+    def photo_size(self) -> Optional[tuple[int, int]]:
+        """The photo's (H, W)."""
+        return self._full
+
+    def view_image_size(self) -> Optional[tuple[int, int]]:
+        """(h, w) of the view image (the grid the mask overlay is drawn on)."""
+        return None if self._original is None else (self._original.height(), self._original.width())
+
+    def photo_point(self, pos: QPointF) -> tuple[float, float]:
+        """A view position as a photo point in units of the photo's long side (``clode.local_exposure``)."""
+        pt = self.view_to_photo(pos)
+        long = float(max(self._full))
+        return (pt.x() / long, pt.y() / long)
+
+    def view_point(self, pt: tuple[float, float], vp: Optional[QRectF] = None) -> QPointF:
+        """A photo point (long-side units) in view coordinates (in viewport ``vp``, else the result's)."""
+        long = float(max(self._full))
+        vp = vp or self.viewports()[-1]
+        return vp.center() + (QPointF(pt[0] * long, pt[1] * long) - self._center) * self._scale()
+
+    def set_mask_overlay(self, image: Optional[QImage]) -> None:
+        """A mask drawn over the result (RGBA, covering the whole photo), or None."""
+        self._mask = image
+        self.update()
+
+    def mask_overlay(self) -> Optional[QImage]:
+        return self._mask
 
     def original_image(self) -> Optional[QImage]:
         return self._original
@@ -328,6 +360,15 @@ class Canvas(QWidget):
             p.fillRect(QRectF(vps[0].right(), 0, SIDE_GAP, self.height()), QColor(20, 20, 20))
             self._label(p, self._shown(vps[0]), "Before", left=True)
             self._label(p, self._shown(vps[1]), "After" if show_result else "Before", left=True)
+        if self._mask is not None:
+            vp = vps[-1]
+            self._blit(p, self._mask, self.photo_rect(vp), vp, vp)
+        if self.tool is not None:
+            for vp in vps:                      # side by side: the outline on both halves
+                p.save()
+                p.setClipRect(vp)
+                self.tool.paint(p, lambda pt, vp=vp: self.view_point(pt, vp))
+                p.restore()
         if self._overlay:
             self._pill(p, QPointF(self.width() / 2, self.height() - 28), self._overlay, centered=True)
         p.end()
@@ -423,7 +464,10 @@ class Canvas(QWidget):
         if event.button() != Qt.MouseButton.LeftButton or self._full is None:
             return super().mousePressEvent(event)
         pos = event.position()
-        if self._near_divider(pos):
+        if self.tool is not None:
+            self._drag = "tool"
+            self.tool.press(self.photo_point(pos), event.modifiers())
+        elif self._near_divider(pos):
             self._drag = "divider"
         else:
             self._drag = "pan"
@@ -434,7 +478,9 @@ class Canvas(QWidget):
 
     def mouseMoveEvent(self, event) -> None:  # noqa: N802
         pos = event.position()
-        if self._drag == "divider":
+        if self.tool is not None and self._full is not None and self._drag in (None, "tool"):
+            self.tool.move(self.photo_point(pos), event.modifiers())
+        elif self._drag == "divider":
             vp = self.viewports()[0]
             self.set_divider((pos.x() - vp.left()) / max(vp.width(), 1.0))
         elif self._drag == "pan":
@@ -452,6 +498,8 @@ class Canvas(QWidget):
             self.unsetCursor()
 
     def mouseReleaseEvent(self, event) -> None:  # noqa: N802
+        if self._drag == "tool" and self.tool is not None:
+            self.tool.release(self.photo_point(event.position()), event.modifiers())
         if self._drag == "pan":
             self.setCursor(Qt.CursorShape.OpenHandCursor)
             if not self._fit:
@@ -459,7 +507,7 @@ class Canvas(QWidget):
         self._drag = None
 
     def mouseDoubleClickEvent(self, event) -> None:  # noqa: N802
-        if self._full is None or self._near_divider(event.position()):
+        if self._full is None or self._near_divider(event.position()) or self.tool is not None:
             return
         if self._fit:
             self.actual_size(event.position())
@@ -468,6 +516,11 @@ class Canvas(QWidget):
 
     def wheelEvent(self, event) -> None:  # noqa: N802
         if self._full is None:
+            return
+        # (with Shift, some platforms turn the vertical wheel into a horizontal one)
+        steps = (event.angleDelta().y() or event.angleDelta().x()) / 120.0
+        if steps and self.tool is not None and self.tool.wheel(steps, event.modifiers()):
+            event.accept()
             return
         steps = event.angleDelta().y() / 120.0
         if steps:

@@ -166,6 +166,14 @@ class Editing:
         The user's own T cancels a pending Auto on open; the noise reduction does not."""
         return self._edit(changes, None)
 
+    def edit_step(self, label: str, **changes: Any) -> bool:
+        """A change that is one step of its own named ``label`` (a brush stroke, a layer's amount).
+        Returns whether the sidecar is now due."""
+        self.history.seal()
+        due = self._edit(changes, label)
+        self.history.seal()
+        return due
+
     def _edit(self, changes: dict, label: Optional[str]) -> bool:
         before = self.adjustments
         self.adjustments = before.replace(**changes)

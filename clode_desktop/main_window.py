@@ -25,6 +25,7 @@ from .folder_culling import FolderCulling
 from .folder_editing import FolderEditing
 from .folder_session import FolderSession
 from .history_panel import HistoryDock
+from .local_tools import LocalTools
 from .model_choice import ModelChoice
 from .photo_export import PhotoExporter
 from .settings import Settings
@@ -146,6 +147,8 @@ class MainWindow(QMainWindow):
                                      targets=self.folder_editing.selection, save_sidecar=self.save_sidecar,
                                      notify=self.notify, error=self.error)
         self.folder_editing.folderOpened.connect(self.culling.folder_opened)
+        #: the local exposure tools (brush, gradients, mask overlay) and the layer list's changes
+        self.local = LocalTools(self)
         self.actions = WindowActions(self, self.settings, self.open_file)
         # the parts' widgets and actions under the names the tests and the other windows know them by
         self.toolbar, self.zoom_label = self.actions.toolbar, self.actions.zoom_label
@@ -215,6 +218,7 @@ class MainWindow(QMainWindow):
                                                     neutral=self.panel.neutral_value(),
                                                     protect=self.panel.protect_value()))
         self._show_history()
+        self.local.show()
 
     def _show_history(self) -> None:
         """The history list follows the open photo's history (a step, an undo, another photo)."""
@@ -468,14 +472,15 @@ class MainWindow(QMainWindow):
         if overlay is not None:
             self.canvas.set_overlay(overlay)
 
-    def request_render(self, draft: bool = False) -> None:
-        """Render the current adjustments; a newer request replaces a queued one."""
+    def request_render(self, draft: bool = False, adjustments: Optional[Adjustments] = None) -> None:
+        """Render the current adjustments (or ``adjustments``: a brush stroke being dragged); a newer
+        request replaces a queued one."""
         action = self.editing.render_request()
         if action == PREPARE:
             self.prepare()
         if action != RENDER:
             return
-        adjustments, engine = self.editing.adjustments, self.engine
+        adjustments, engine = adjustments or self.editing.adjustments, self.engine
         self.tasks.submit(lambda job: engine.render(adjustments, draft, job.token),
                           label="Rendering", key="render", group="curves", on_done=self._render_done)
 
@@ -518,6 +523,16 @@ class MainWindow(QMainWindow):
     def _protect_changed(self, value: float) -> None:
         self._edited(protect=value)
         self._final_timer.start()
+
+    def edit_local(self, layers: tuple, label: str) -> None:
+        """The local exposure layers become ``layers``: one step named ``label``, rendered."""
+        if not self.editing.can_edit:
+            return
+        if self.editing.edit_step(label, local=layers):
+            self._sidecar_timer.start()
+        self._show_history()
+        self.local.show()
+        self.request_render(draft=False)
 
     def _edited(self, **changes) -> None:
         if self.editing.edit(**changes):
@@ -653,6 +668,7 @@ class MainWindow(QMainWindow):
         self.panel.colour_noise.setEnabled(on)
         self.panel.neutral.setEnabled(on)
         self.panel.protect.setEnabled(on)
+        self.panel.layers.setEnabled(on)
         self.actions.set_editing_enabled(on)
 
     def eventFilter(self, obj: QObject, event: QEvent) -> bool:  # noqa: N802

@@ -23,6 +23,8 @@ GESTURES = [
     ("Pan, or move the split divider", "Drag", "Photo"),
     ("Fit / 100 % at the pointer", "Double-click", "Photo"),
     ("Select several photos", "Ctrl+click, Shift+click", "Filmstrip"),
+    ("Brush: size / feather", "Ctrl+wheel / Shift+wheel (brush tool)", "Photo"),
+    ("Brush: erase", "Alt+drag (brush tool)", "Photo"),
 ]
 
 

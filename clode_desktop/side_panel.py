@@ -1,5 +1,5 @@
-"""The panel right of the image: histogram, exposure dial and highlight protection, noise reduction,
-photo details."""
+"""The panel right of the image: histogram, exposure dial and highlight protection, local exposure
+layers, noise reduction, photo details."""
 
 from __future__ import annotations
 
@@ -12,6 +12,7 @@ from clode.adjustments import DEFAULT_COLOUR_NOISE, DEFAULT_DENOISE
 
 from .exposure_dial import ExposureControl
 from .histogram import Histogram
+from .layers_panel import LayersPanel
 
 __all__ = ["DEFAULT_COLOUR_NOISE", "SidePanel", "StrengthSlider"]
 
@@ -90,6 +91,8 @@ class SidePanel(QWidget):
         self.neutral.setToolTip("Take out the photo's colour cast (white balance). Off: the photo keeps "
                                 "its own colours, which the exposure never changes.")
 
+        self.layers = LayersPanel()
+
         self.info = QFormLayout()
         self.info.setLabelAlignment(Qt.AlignmentFlag.AlignLeft)
         self.model_label = QLabel("—")
@@ -104,6 +107,9 @@ class SidePanel(QWidget):
         layout.addWidget(self.exposure)
         layout.addLayout(highlights)
         layout.addWidget(self.neutral)
+        layout.addSpacing(6)
+        layout.addWidget(section("Local exposure"))
+        layout.addWidget(self.layers)
         layout.addSpacing(6)
         layout.addWidget(section("Noise reduction"))
         layout.addLayout(noise)

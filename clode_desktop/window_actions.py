@@ -95,9 +95,26 @@ class WindowActions:
         for a in self.nav_actions:
             w.addAction(a)
             a.setEnabled(False)
+        # -- local exposure: the tools take the canvas's drags (``local_tools``) --
+        from .local_tools import BRUSH, LINEAR, RADIAL
+        self.tool_actions = {
+            BRUSH: action("Brush", lambda: w.local.set_tool(BRUSH), "B",
+                          "Paint exposure: drag; Alt+drag erases; Ctrl+wheel: size, Shift+wheel: feather"),
+            LINEAR: action("Linear Gradient", lambda: w.local.set_tool(LINEAR), "G",
+                           "Drag from where the effect is full to where it ends"),
+            RADIAL: action("Radial Gradient", lambda: w.local.set_tool(RADIAL), "Shift+G",
+                           "Drag from the centre out to the radius"),
+        }
+        for a in self.tool_actions.values():
+            a.setCheckable(True)
+        self.leave_tool_action = action("Leave Tool", lambda: w.local.set_tool(None), "Esc")
+        self.leave_tool_action.setEnabled(False)        # Esc is the tools' only while one is active
+        self.overlay_action = action("Show Mask Overlay", w.local.toggle_overlay, "O",
+                                     "The selected layer's mask in red over the photo")
+        self.overlay_action.setCheckable(True)
         #: enabled only while a photo is open and a model is loaded
         self.editing_actions = [self.export_action, self.undo_action, self.redo_action, self.reset_action,
-                                self.copy_action]
+                                self.copy_action, *self.tool_actions.values(), self.overlay_action]
         self._build_menus(settings, open_file)
         # -- culling: the Folder menu (stars, flags, labels, filter, export the filtered photos) --
         from .folder_culling import build_folder_menu
@@ -124,6 +141,10 @@ class WindowActions:
         for a in (self.undo_action, self.redo_action, self.reset_action, None, self.copy_action,
                   self.paste_action, self.sync_action, None):
             edit_menu.addAction(a) if a is not None else edit_menu.addSeparator()
+        self.local_menu = edit_menu.addMenu("&Local Exposure")
+        for a in (*self.tool_actions.values(), self.leave_tool_action, None, self.overlay_action):
+            self.local_menu.addAction(a) if a is not None else self.local_menu.addSeparator()
+        edit_menu.addSeparator()
         edit_menu.addAction(self.prefs_action)
         edit_menu.addAction(make_action(w, "Train a model on my photos…", w.training_panel_dialog, "Ctrl+T",
                                         "Fine-tune the model on your own photos"))
@@ -197,6 +218,12 @@ class WindowActions:
     def _zoom_changed(self, zoom: float, fitted: bool) -> None:
         self.zoom_label.setText(f"Fit {zoom * 100:.0f} %" if fitted else f"{zoom * 100:.0f} %")
 
+    def tool_changed(self, tool) -> None:
+        """The active local exposure tool is ``tool`` (None: none): its action is checked."""
+        for name, a in self.tool_actions.items():
+            a.setChecked(name == tool)
+        self.leave_tool_action.setEnabled(tool is not None)
+
     def set_navigable(self, on: bool) -> None:
         for a in self.nav_actions:
             a.setEnabled(on)
@@ -204,6 +231,8 @@ class WindowActions:
     def set_editing_enabled(self, on: bool) -> None:
         for a in self.editing_actions:
             a.setEnabled(on)
+        if not on and self.window.local.tool is not None:
+            self.window.local.set_tool(None)
 
 
 class RecentMenu:

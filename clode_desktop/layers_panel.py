@@ -1,0 +1,118 @@
+"""The side panel's list of local exposure layers: one row per layer (which one is selected, its
+kind, its amount, show/hide, follow edges, delete). The panel only reports what the user did; the window makes
+each change an edit (one undo step) and shows the layers again."""
+
+from __future__ import annotations
+
+from typing import Optional
+
+from PySide6.QtCore import Signal
+from PySide6.QtWidgets import (QButtonGroup, QCheckBox, QDoubleSpinBox, QHBoxLayout, QLabel, QRadioButton,
+                               QToolButton, QVBoxLayout, QWidget)
+
+from clode.local_exposure import KINDS, MAX_AMOUNT, Layer
+
+KIND_NAMES = {"brush": "Brush", "linear": "Linear", "radial": "Radial"}
+EMPTY_TEXT = "No layers. B: brush, G: linear gradient, Shift+G: radial gradient"
+
+
+def layer_name(index: int, layer: Layer) -> str:
+    return f"{index + 1} {KIND_NAMES[KINDS[type(layer.shape)]]}"
+
+
+class LayerRow(QWidget):
+    def __init__(self, index: int, layer: Layer, group: QButtonGroup, parent: Optional[QWidget] = None) -> None:
+        super().__init__(parent)
+        self.choose = QRadioButton(layer_name(index, layer))
+        self.choose.setToolTip("Select this layer (the brush paints into it; O shows its mask)")
+        group.addButton(self.choose, index)
+        self.amount = QDoubleSpinBox()
+        self.amount.setObjectName("layerAmount")
+        self.amount.setRange(-MAX_AMOUNT, MAX_AMOUNT)
+        self.amount.setSingleStep(0.25)
+        self.amount.setDecimals(2)
+        self.amount.setKeyboardTracking(False)      # one edit per value typed, not per digit
+        self.amount.setToolTip("Exposure time added where the mask is (negative darkens)")
+        self.visible = QCheckBox()
+        self.visible.setObjectName("layerVisible")
+        self.visible.setToolTip("Show or hide the layer's effect")
+        self.edges = QToolButton()
+        self.edges.setObjectName("layerEdges")
+        self.edges.setText("◐")
+        self.edges.setCheckable(True)
+        self.edges.setToolTip("Follow the photo's edges: the mask keeps to objects as bright or dark as "
+                              "where it was painted")
+        self.delete = QToolButton()
+        self.delete.setObjectName("layerDelete")
+        self.delete.setText("✕")
+        self.delete.setToolTip("Delete the layer")
+        row = QHBoxLayout(self)
+        row.setContentsMargins(0, 0, 0, 0)
+        row.addWidget(self.choose, 1)
+        row.addWidget(self.amount)
+        row.addWidget(self.visible)
+        row.addWidget(self.edges)
+        row.addWidget(self.delete)
+        self.show_layer(layer)
+
+    def show_layer(self, layer: Layer) -> None:
+        for widget, set_ in ((self.amount, lambda: self.amount.setValue(layer.amount)),
+                             (self.visible, lambda: self.visible.setChecked(layer.visible)),
+                             (self.edges, lambda: self.edges.setChecked(layer.edges))):
+            blocked = widget.blockSignals(True)
+            set_()
+            widget.blockSignals(blocked)
+
+
+class LayersPanel(QWidget):
+    amountChanged = Signal(int, float)
+    visibleChanged = Signal(int, bool)
+    edgesChanged = Signal(int, bool)
+    deleteRequested = Signal(int)
+    layerSelected = Signal(int)
+
+    def __init__(self, parent: Optional[QWidget] = None) -> None:
+        super().__init__(parent)
+        self.setObjectName("layersPanel")
+        self.rows: list[LayerRow] = []
+        self._kinds: tuple = ()
+        self.group = QButtonGroup(self)
+        self.group.idClicked.connect(self.layerSelected)
+        self.empty = QLabel(EMPTY_TEXT)
+        self.empty.setObjectName("hint")
+        self.empty.setWordWrap(True)
+        self.box = QVBoxLayout(self)
+        self.box.setContentsMargins(0, 0, 0, 0)
+        self.box.setSpacing(2)
+        self.box.addWidget(self.empty)
+
+    def show_layers(self, layers: tuple[Layer, ...], selected: Optional[int]) -> None:
+        """Show ``layers``; rows are rebuilt only when the kinds change, so a spin box that emitted
+        the change being shown is not deleted under its own signal."""
+        kinds = tuple(type(layer.shape) for layer in layers)
+        if kinds != self._kinds:
+            for row in self.rows:
+                self.group.removeButton(row.choose)
+                row.hide()
+                row.deleteLater()
+            self.rows = []
+            for i, layer in enumerate(layers):
+                row = LayerRow(i, layer, self.group, self)
+                row.amount.valueChanged.connect(lambda v, i=i: self.amountChanged.emit(i, float(v)))
+                row.visible.toggled.connect(lambda on, i=i: self.visibleChanged.emit(i, bool(on)))
+                row.edges.toggled.connect(lambda on, i=i: self.edgesChanged.emit(i, bool(on)))
+                row.delete.clicked.connect(lambda _=False, i=i: self.deleteRequested.emit(i))
+                self.box.addWidget(row)
+                self.rows.append(row)
+            self._kinds = kinds
+        for row, layer in zip(self.rows, layers):
+            row.show_layer(layer)
+        self.empty.setVisible(not layers)
+        if selected is not None and 0 <= selected < len(self.rows):
+            blocked = self.group.blockSignals(True)
+            self.rows[selected].choose.setChecked(True)
+            self.group.blockSignals(blocked)
+
+    def set_enabled(self, on: bool) -> None:
+        self.setEnabled(on)
+
