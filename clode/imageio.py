@@ -438,11 +438,7 @@ def _decode_pil(path: Path, im: Image.Image, budget: _Budget, preview_side: Opti
     else:
         bits = _tiff_bits(im) if im.format == "TIFF" else 16 if png16 else 8
         sample_bytes = len(im.getbands()) * max(1, (bits + 7) // 8) * (2 if png16 else 1)
-        _check_pixels(path, width, height, budget, sample_bytes)   # before getexif(), which may decode a PNG to look for EXIF after the pixels
-    exif = _exif_of(im)
-    orientation, make, model, when = _exif_fields(exif)
-    icc = im.info.get("icc_profile") or None
-    full_size = (width, height) if _swaps_axes(orientation) else (height, width)   # (H, W) once upright
+        _check_pixels(path, width, height, budget, sample_bytes)
 
     if preview_side is not None and im.format in ("JPEG", "MPO"):
         scale = max(width, height) / preview_side
@@ -457,7 +453,15 @@ def _decode_pil(path: Path, im: Image.Image, budget: _Budget, preview_side: Opti
     elif png16:
         rgb, alpha, bit_depth = _decode_png16(path)
     if rgb is None:
+        # Decode the pixels before anything reads the EXIF: a PNG's getexif() decodes the image to
+        # reach EXIF stored after it, and _exif_of's guard would swallow a damaged stream ("broken
+        # data stream") while Pillow marks the image loaded, leaving black or partial pixels.
         im.load()
+    exif = _exif_of(im)
+    orientation, make, model, when = _exif_fields(exif)
+    icc = im.info.get("icc_profile") or None
+    full_size = (width, height) if _swaps_axes(orientation) else (height, width)   # (H, W) once upright
+    if rgb is None:
         if im.format == "TIFF" and _TAG_ORIENTATION not in im.tag_v2:
             orientation = None   # Pillow's TIFF loader has already turned the image upright
         if preview_side is not None and max(im.size) > preview_side and im.mode in ("RGB", "RGBA", "L", "LA") \
