@@ -1,8 +1,10 @@
 """CLODE: low-light enhancement with a neural ODE in exposure time (no Qt here)."""
 
+from .cli_signals import exit_on_signals
 from .heap import keep_large_buffers
 from .threads import set_thread_count, set_wait_policy
 
+exit_on_signals()          # first: a signal while torch imports ends a command line run cleanly (130)
 set_wait_policy()          # before anything below imports torch (clode.threads says why)
 keep_large_buffers()     # before the first large buffer (clode.heap says why)
 
