@@ -91,11 +91,8 @@ def paste_settings(photos: Iterable[Path], source: Adjustments, names: Iterable[
     values = {n: getattr(source, n) for n in names}
     problems = []
     for photo in photos:
-        saved = sidecar.load(photo)
-        settings = dict(saved.settings) if saved is not None else {}
-        settings.update(values)
         try:
-            sidecar.save_settings(photo, settings)
+            sidecar.update_settings(photo, values)   # read, merge, write under a lock (another process may paste too)
         except ClodeError as e:
             problems.append(str(e))
     return problems

@@ -30,7 +30,7 @@ def test_round_trip_beside_the_photo(photo, data_dir):
     assert json.loads(where.read_text())["settings"]["T"] == 2.25
     assert sidecar.load_settings(photo) == {"T": 2.25, "denoise": 0.5, "model": "default"}
     assert photo.read_bytes() == b"not really a jpeg, never read"
-    assert not data_dir.exists()
+    assert not list(data_dir.glob("*" + sidecar.SUFFIX))   # (the data dir holds only the save lock)
     # no temporary files left behind
     assert sorted(p.name for p in photo.parent.iterdir()) == ["IMG 0001.JPG", "IMG 0001.JPG.clode.json"]
 
@@ -83,3 +83,89 @@ def test_nowhere_to_write_is_one_clear_error(photo, tmp_path, monkeypatch):
     sidecar.sidecar_path(photo).mkdir()
     with pytest.raises(ClodeError, match="cannot save its settings"):
         sidecar.save_settings(photo, {"T": 1.0})
+
+
+# ----------------------------------------------------------------------------------------------
+# issue 29: damaged as a whole warns; concurrent pastes keep every update; the newer save wins by
+# its revision, not its mtime
+
+WHOLE_DAMAGE = {
+    "invalid JSON": lambda p: p.write_text("{not json"),
+    "deep nesting": lambda p: p.write_text("[" * 100_000 + "]" * 100_000),
+    "5000-digit integer": lambda p: p.write_text('{"T": ' + "7" * 5000 + "}"),
+    "top-level list": lambda p: p.write_text("[1, 2]"),
+    "settings not an object": lambda p: p.write_text('{"settings": 3}'),
+    "over 1 MB": lambda p: p.write_text('{"T": 1, "pad": "' + "x" * (sidecar.MAX_BYTES + 10) + '"}'),
+    "FIFO": lambda p: os.mkfifo(p),
+    "folder": lambda p: p.mkdir(),
+    "empty": lambda p: p.write_text(""),
+}
+
+
+@pytest.mark.parametrize("damage", sorted(WHOLE_DAMAGE))
+def test_sidecar_damaged_as_a_whole_warns(photo, data_dir, damage):
+    if damage == "FIFO" and not hasattr(os, "mkfifo"):
+        pytest.skip("no FIFOs here")
+    WHOLE_DAMAGE[damage](sidecar.sidecar_path(photo))
+    saved = sidecar.load(photo)
+    assert saved is not None and saved.settings == {}
+    warning = saved.warning()
+    assert "damaged sidecar" in warning and "\n" not in warning and len(warning) < 300, warning
+    assert saved.adjustments() == sidecar.Adjustments()
+    assert sidecar.load_settings(photo) is None
+
+
+def test_byte_order_mark_is_read(photo, data_dir):
+    sidecar.sidecar_path(photo).write_bytes(b"\xef\xbb\xbf" + json.dumps({"settings": {"T": 1.5}}).encode())
+    assert sidecar.load_settings(photo) == {"T": 1.5}
+
+
+def test_a_usable_sidecar_wins_over_a_damaged_one(photo, data_dir):
+    sidecar.sidecar_path(photo).mkdir()
+    sidecar.save_settings(photo, {"T": 2.0})   # to the user data dir
+    assert sidecar.load_settings(photo) == {"T": 2.0}
+
+
+def test_newer_save_wins_by_revision_not_mtime(photo, data_dir, monkeypatch):
+    """A card's sidecar with a future mtime must not hide a newer edit saved in the fallback folder."""
+    beside = sidecar.sidecar_path(photo)
+    sidecar.save_settings(photo, {"T": 1.0})
+    future = beside.stat().st_mtime + 10 * 365 * 86400
+    os.utime(beside, (future, future))
+    real_write = sidecar.write_text
+
+    def read_only_card(path, text):
+        if path == beside:
+            raise PermissionError(13, "Read-only file system")
+        return real_write(path, text)
+
+    monkeypatch.setattr(sidecar, "write_text", read_only_card)
+    where = sidecar.save_settings(photo, {"T": 2.5})
+    assert where.parent == data_dir
+    assert sidecar.load_settings(photo) == {"T": 2.5}
+    sidecar.update_settings(photo, {"denoise": 0.5})
+    assert sidecar.load_settings(photo) == {"T": 2.5, "denoise": 0.5}
+
+
+def _paste_many(photo: str, data_dir: str, tag: str, count: int) -> None:
+    os.environ["CLODE_DATA_DIR"] = data_dir
+    for i in range(count):
+        sidecar.update_settings(photo, {f"{tag}{i}": i})
+
+
+def test_two_processes_pasting_keep_every_update(photo, data_dir):
+    import multiprocessing
+
+    count = 120
+    ctx = multiprocessing.get_context("spawn")
+    userdata = str(data_dir.parent)
+    workers = [ctx.Process(target=_paste_many, args=(str(photo), userdata, tag, count)) for tag in ("a", "b")]
+    for w in workers:
+        w.start()
+    for w in workers:
+        w.join(timeout=240)
+        assert w.exitcode == 0
+    settings = sidecar.load_settings(photo)
+    lost = [f"{tag}{i}" for tag in "ab" for i in range(count) if f"{tag}{i}" not in settings]
+    assert lost == []
+    assert sidecar.load(photo).revision == 2 * count
