@@ -9,6 +9,7 @@ line naming the file and the problem.
 from __future__ import annotations
 
 import io
+import logging
 import os
 import struct
 import sys
@@ -57,6 +58,11 @@ def default_max_bytes() -> int:
     except (AttributeError, ValueError, OSError):
         physical = 16 * 2 ** 30
     return int(min(6 * 2 ** 30, physical // 2))
+
+# tifffile reports what it works around (odd tags, bad values) through logging: with nobody
+# listening, logging's last resort would print it on stderr; a program that configures logging
+# still gets it.
+logging.getLogger("tifffile").addHandler(logging.NullHandler())
 
 # Pillow formats we accept ("JPEG" also opens the multi-picture MPO files many cameras write).
 _PIL_FORMATS = ["JPEG", "PNG", "TIFF", "WEBP", "BMP"]
@@ -180,7 +186,7 @@ def read_size(path: PathLike) -> tuple[int, int]:
     if is_raw_path(path):
         import rawpy
 
-        with _LibRawMessages():
+        with _DecoderMessages():
             try:
                 with rawpy.imread(str(path)) as raw:
                     s = raw.sizes
@@ -456,7 +462,11 @@ def _decode_pil(path: Path, im: Image.Image, budget: _Budget, preview_side: Opti
         # Decode the pixels before anything reads the EXIF: a PNG's getexif() decodes the image to
         # reach EXIF stored after it, and _exif_of's guard would swallow a damaged stream ("broken
         # data stream") while Pillow marks the image loaded, leaving black or partial pixels.
-        im.load()
+        if im.format == "TIFF":
+            with _DecoderMessages():   # libtiff prints its warnings on stderr (TIFFFetchNormalTag...)
+                im.load()
+        else:
+            im.load()
     exif = _exif_of(im)
     orientation, make, model, when = _exif_fields(exif)
     icc = im.info.get("icc_profile") or None
@@ -673,7 +683,7 @@ def _load_raw(path: Path, budget: _Budget, opts: RawOptions, preview_side: Optio
     import rawpy
 
     params = _raw_params(opts, half_size=preview_side is not None)
-    with _LibRawMessages() as messages:
+    with _DecoderMessages() as messages:
         try:
             raw = rawpy.imread(str(path))   # reads the header only; the data is unpacked on demand
         except (rawpy.LibRawError, OSError, ValueError, MemoryError) as e:
@@ -712,12 +722,12 @@ def _load_raw(path: Path, budget: _Budget, opts: RawOptions, preview_side: Optio
     return photo
 
 
-class _LibRawMessages:
-    """Catch what LibRaw prints on the process's stderr (it has no other channel for "Unexpected end
-    of file" and "data corrupted"), so the user sees our one line instead, and we learn of the damage.
+class _DecoderMessages:
+    """Catch what a C decoder prints on the process's stderr, so the user sees our one line instead:
+    LibRaw (it has no other channel for "Unexpected end of file" and "data corrupted", which tell
+    us of the damage: kept in ``lines``) and libtiff inside Pillow (its warnings, dropped).
 
-    File descriptor 2 is process-wide, so RAW decodes take turns; anything else written to stderr
-    meanwhile is passed on afterwards."""
+    File descriptor 2 is process-wide, so such decodes take turns."""
 
     _lock = threading.Lock()
 

@@ -79,3 +79,45 @@ def test_cli_bit_flipped_png_is_one_error_not_black(tmp_path, capfd, fixture_mod
     assert len(lines) == len(originals), err
     assert not out.exists() or not any(out.iterdir())   # nothing written, black or otherwise
     assert all(p.read_bytes() == data for p, data in originals.items())
+
+
+# ----------------------------------------------------------------------------------------------
+# TIFFs with odd tags: libtiff and tifffile keep their messages to themselves (issue 29)
+
+def tiff_bad_tag_type(path):
+    """A 16-bit TIFF (read through tifffile) with a tag of an unknown data type, which tifffile
+    skips and reports through logging."""
+    import tifffile
+    a = (np.random.default_rng(0).random((16, 16, 3)) * 65535).astype(np.uint16)
+    tifffile.imwrite(path, a, photometric="rgb", metadata=None, extratags=[(65001, "I", 1, 7, True)])
+    data = bytearray(path.read_bytes())
+    i = data.find(struct.pack("<HHI", 65001, 4, 1))
+    data[i + 2:i + 4] = struct.pack("<H", 99)
+    path.write_bytes(bytes(data))
+    return path
+
+
+def tiff_short_strip(path):
+    """An LZW TIFF (decoded by libtiff inside Pillow) whose description grew by a byte, so its strip
+    runs past the end: libtiff prints "TIFFFillStrip: Read error on strip 0"."""
+    import tifffile
+    a = (np.random.default_rng(0).random((16, 16, 3)) * 255).astype(np.uint8)
+    tifffile.imwrite(path, a, photometric="rgb", compression="lzw", description="hello world here", metadata=None)
+    path.write_bytes(path.read_bytes().replace(b"hello world here\x00", b"hel\xff\xfeworld herex"))
+    return path
+
+
+def test_tiff_library_messages_stay_off_stderr(tmp_path, capfd, fixture_model_path):
+    from clode.cli import main
+    quiet = tiff_bad_tag_type(tmp_path / "badtype.tif")
+    broken = tiff_short_strip(tmp_path / "shortstrip.tif")
+    before = {p: p.read_bytes() for p in (quiet, broken)}
+    out = tmp_path / "out"
+    code = main(["enhance", str(quiet), str(broken), "-o", str(out), "--model", str(fixture_model_path),
+                 "--device", "cpu", "--solver", "rk4:1"])
+    err = capfd.readouterr().err   # file-descriptor level: libtiff's C prints would show here
+    lines = [line for line in err.splitlines() if line.strip()]
+    assert code == 1
+    assert len(lines) == 1 and "shortstrip.tif" in lines[0], err
+    assert [p.name for p in out.iterdir()] == ["badtype.tif"]
+    assert all(p.read_bytes() == data for p, data in before.items())
