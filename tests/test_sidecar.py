@@ -1,11 +1,15 @@
 """Per-photo settings sidecars: beside the photo, or in the user data dir when that fails."""
 
 import json
+import math
 import os
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from clode import sidecar
+from clode.adjustments import MAX_T, Adjustments, check_T
 from clode.errors import ClodeError
 
 
@@ -169,3 +173,37 @@ def test_two_processes_pasting_keep_every_update(photo, data_dir):
     lost = [f"{tag}{i}" for tag in "ab" for i in range(count) if f"{tag}{i}" not in settings]
     assert lost == []
     assert sidecar.load(photo).revision == 2 * count
+
+
+def _json_values():
+    scalars = st.one_of(st.none(), st.booleans(), st.integers(), st.floats(allow_nan=True, allow_infinity=True),
+                        st.text(max_size=20))
+    return st.recursive(scalars, lambda inner: st.one_of(st.lists(inner, max_size=4),
+                                                         st.dictionaries(st.text(max_size=8), inner, max_size=4)),
+                        max_leaves=12)
+
+
+def _sidecar_documents():
+    keys = st.sampled_from(list(Adjustments.names()) + ["model", "revision", "settings", "x"])
+    settings = st.dictionaries(keys, _json_values(), max_size=6)
+    return st.one_of(
+        _json_values().map(json.dumps),
+        settings.map(json.dumps),
+        st.tuples(settings, _json_values()).map(lambda p: json.dumps({"settings": p[0], "revision": p[1]})),
+        st.binary(max_size=64).map(lambda b: b.decode("latin-1")),
+    )
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(text=_sidecar_documents())
+def test_any_sidecar_content_loads_to_sane_settings(photo, data_dir, text):
+    sidecar.sidecar_path(photo).write_text(text, encoding="utf-8", errors="surrogateescape")
+    saved = sidecar.load(photo)       # never raises
+    assert saved is not None
+    adjustments = saved.adjustments()  # usable values only: every one within its limits
+    for name in Adjustments.names():
+        value = getattr(adjustments, name)
+        assert isinstance(value, (int, float)) and math.isfinite(value)
+        Adjustments.limits(name).check(name, value) if name != "T" else check_T(value, MAX_T)
+    assert "\n" not in saved.warning()
+    assert isinstance(saved.revision, int) and saved.revision >= 0
