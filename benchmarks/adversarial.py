@@ -203,7 +203,7 @@ def build_and_run(work: Path, quick: bool) -> dict:
     os.symlink("x.jpg", loop / "x.jpg")
     r.run("symlink loop *.jpg", ["enhance", loop, "-o", work / "loop_out", *fast], [loop / "ok.png"], work / "loop_out")
     data = work / "train"
-    train_photos = [_png(data / f"p{i}.png", 48, 48, seed=i) for i in range(2)]
+    train_photos = [_png(data / f"p{i}.png", 160, 160, seed=i) for i in range(2)]
     r.run("train --out onto a training photo", ["train", "--data", data, "--steps", "1", "--crop", "32", "--batch", "1",
                                                 "--device", "cpu", "--out", train_photos[0]], train_photos,
           expect_fail=True)
