@@ -10,9 +10,11 @@ from __future__ import annotations
 import importlib
 from typing import Any
 
+from .cli_signals import exit_on_signals
 from .heap import keep_large_buffers
 from .threads import set_thread_count, set_wait_policy
 
+exit_on_signals()          # first: a signal while torch imports ends a command line run cleanly (130)
 set_wait_policy()          # before anything imports torch (clode.threads says why)
 keep_large_buffers()     # before the first large buffer (clode.heap says why)
 set_thread_count()       # imports torch only when CLODE_THREADS asks for a count

@@ -90,5 +90,25 @@ def main(argv=None) -> int:
         return 1
 
 
+def run() -> None:
+    """The ``clode`` program: ``main``, then leave without Python's finalization. During that
+    teardown (torch's takes a while) the interpreter has already put back the default signal
+    handlers, so a Ctrl-C or SIGTERM then killed the process (-2, -15) instead of exiting 130
+    (``clode.cli_signals``); what the teardown does that matters, atexit's handlers and flushing
+    the output, is done here first."""
+    try:
+        code = main()
+    except SystemExit as e:   # argparse's --help, --version and option errors (no work done)
+        code = e.code if isinstance(e.code, int) else 0 if e.code is None else 1
+    import atexit
+    import os
+
+    atexit._run_exitfuncs()
+    for stream in (sys.stdout, sys.stderr):
+        with contextlib.suppress(Exception):
+            stream.flush()
+    os._exit(code)
+
+
 if __name__ == "__main__":
-    sys.exit(main())
+    run()

@@ -472,6 +472,12 @@ def write_png(f, a: np.ndarray, chunks=()) -> None:
     pairs: metadata) go right after the header."""
     import imagecodecs
 
+    # libpng takes rows as they lie in memory: imagecodecs refuses any other layout ("invalid data
+    # shape, strides"), such as the exact path's channels-first tensor seen as H x W x 3, whose
+    # copy is skipped for thin images (2 x 3000, 5000 x 1), or a size-1 axis with an odd stride.
+    a = np.ascontiguousarray(a)
+    if a.strides != tuple(int(np.prod(a.shape[i + 1:])) * a.itemsize for i in range(a.ndim)):
+        a = a.copy(order="C")
     png = memoryview(imagecodecs.png_encode(a, level=PNG_LEVEL, filter=PNG_FILTER, strategy=PNG_STRATEGY))
     header = 8 + 8 + 13 + 4                  # signature, then IHDR: length and type, 13 bytes, CRC
     if bytes(png[12:16]) != b"IHDR":

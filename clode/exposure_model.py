@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import json
 import math
+import sys
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Optional, Sequence, Union
@@ -50,6 +51,8 @@ LIGHT_LEVEL = 0.5
 #: Percentiles of the largest linear channel that ``shortfall_features`` reads.
 SHORTFALL_PERCENTILES = (50, 75, 90, 95, 97, 98, 99, 99.5, 99.9)
 SUFFIX = ".exposure.json"
+#: A predictor file is a few kB; anything much larger is not one (and is not read).
+MAX_BYTES = 1 << 20
 FORMAT = "clode-exposure-ridge-2"
 FORMAT_1 = "clode-exposure-ridge-1"
 
@@ -159,7 +162,13 @@ class Predictor:
     @classmethod
     def load(cls, path: Path) -> "Predictor":
         try:
-            data = json.loads(Path(path).read_text())
+            with open(path, "rb") as f:
+                text = f.read(MAX_BYTES + 1)
+            if len(text) > MAX_BYTES:
+                raise ValueError(f"larger than {MAX_BYTES // 1024} kB")
+            data = json.loads(text)
+            if not isinstance(data, dict):
+                raise ValueError(f"a JSON {type(data).__name__}, not a predictor")
             if data.get("format") == FORMAT_1:
                 T, shortfall = Ridge.checked(data), None
             elif data.get("format") == FORMAT:
@@ -171,8 +180,11 @@ class Predictor:
             if not 0 <= error < 20:
                 raise ValueError("damaged numbers")
             return cls(T, shortfall, error, data.get("card", {}))
-        except (OSError, ValueError, KeyError, TypeError) as e:
-            raise ClodeError(f"{path}: not a usable exposure predictor ({e})") from None
+        except RecursionError:
+            raise ClodeError(f"{path}: not a usable exposure predictor (nested too deeply)") from None
+        except (OSError, ValueError, KeyError, TypeError, AttributeError) as e:
+            reason = " ".join(str(e).split())[:120] or type(e).__name__
+            raise ClodeError(f"{path}: not a usable exposure predictor ({reason})") from None
 
 
 def fit(X: np.ndarray, y: np.ndarray, ridge: float = 1.0, weights: Optional[np.ndarray] = None) -> Ridge:
@@ -215,6 +227,13 @@ def for_model(net) -> Optional[Predictor]:
     if cached is not False:
         return cached
     file = predictor_path(path)
-    predictor = Predictor.load(file) if file.is_file() else None
+    predictor = None
+    if file.is_file():
+        try:
+            predictor = Predictor.load(file)
+        except ClodeError as e:
+            # A damaged predictor must not fail every photo: Auto falls back to the white-point
+            # rule, and says so once per model (the result is cached on the network).
+            print(f"clode: warning: {e}; Auto uses the white-point rule", file=sys.stderr, flush=True)
     net._exposure_predictor = predictor
     return predictor

@@ -9,6 +9,7 @@ line naming the file and the problem.
 from __future__ import annotations
 
 import io
+import logging
 import os
 import struct
 import sys
@@ -58,6 +59,11 @@ def default_max_bytes() -> int:
     except (AttributeError, ValueError, OSError):
         physical = 16 * 2 ** 30
     return int(min(6 * 2 ** 30, physical // 2))
+
+# tifffile reports what it works around (odd tags, bad values) through logging: with nobody
+# listening, logging's last resort would print it on stderr; a program that configures logging
+# still gets it.
+logging.getLogger("tifffile").addHandler(logging.NullHandler())
 
 # Pillow formats we accept ("JPEG" also opens the multi-picture MPO files many cameras write).
 _PIL_FORMATS = ["JPEG", "PNG", "TIFF", "WEBP", "BMP"]
@@ -182,7 +188,7 @@ def read_size(path: PathLike) -> tuple[int, int]:
     if is_raw_path(path):
         import rawpy
 
-        with _LibRawMessages():
+        with _DecoderMessages():
             try:
                 with rawpy.imread(str(path)) as raw:
                     s = raw.sizes
@@ -445,11 +451,7 @@ def _decode_pil(path: Path, im: Image.Image, budget: _Budget, preview_side: Opti
     else:
         bits = _tiff_bits(im) if im.format == "TIFF" else 16 if png16 else 8
         sample_bytes = len(im.getbands()) * max(1, (bits + 7) // 8) * (2 if png16 else 1)
-        _check_pixels(path, width, height, budget, sample_bytes)   # before getexif(), which may decode a PNG to look for EXIF after the pixels
-    exif = _exif_of(im)
-    orientation, make, model, when = _exif_fields(exif)
-    icc = im.info.get("icc_profile") or None
-    full_size = (width, height) if _swaps_axes(orientation) else (height, width)   # (H, W) once upright
+        _check_pixels(path, width, height, budget, sample_bytes)
 
     if preview_side is not None and im.format in ("JPEG", "MPO"):
         scale = max(width, height) / preview_side
@@ -464,7 +466,19 @@ def _decode_pil(path: Path, im: Image.Image, budget: _Budget, preview_side: Opti
     elif png16:
         rgb, alpha, bit_depth = _decode_png16(path)
     if rgb is None:
-        im.load()
+        # Decode the pixels before anything reads the EXIF: a PNG's getexif() decodes the image to
+        # reach EXIF stored after it, and _exif_of's guard would swallow a damaged stream ("broken
+        # data stream") while Pillow marks the image loaded, leaving black or partial pixels.
+        if im.format == "TIFF":
+            with _DecoderMessages():   # libtiff prints its warnings on stderr (TIFFFetchNormalTag...)
+                im.load()
+        else:
+            im.load()
+    exif = _exif_of(im)
+    orientation, make, model, when = _exif_fields(exif)
+    icc = im.info.get("icc_profile") or None
+    full_size = (width, height) if _swaps_axes(orientation) else (height, width)   # (H, W) once upright
+    if rgb is None:
         if im.format == "TIFF" and _TAG_ORIENTATION not in im.tag_v2:
             orientation = None   # Pillow's TIFF loader has already turned the image upright
         if preview_side is not None and max(im.size) > preview_side and im.mode in ("RGB", "RGBA", "L", "LA") \
@@ -676,7 +690,7 @@ def _load_raw(path: Path, budget: _Budget, opts: RawOptions, preview_side: Optio
     import rawpy
 
     params = _raw_params(opts, half_size=preview_side is not None)
-    with _LibRawMessages() as messages:
+    with _DecoderMessages() as messages:
         try:
             raw = rawpy.imread(str(path))   # reads the header only; the data is unpacked on demand
         except (rawpy.LibRawError, OSError, ValueError, MemoryError) as e:
@@ -715,12 +729,12 @@ def _load_raw(path: Path, budget: _Budget, opts: RawOptions, preview_side: Optio
     return photo
 
 
-class _LibRawMessages:
-    """Catch what LibRaw prints on the process's stderr (it has no other channel for "Unexpected end
-    of file" and "data corrupted"), so the user sees our one line instead, and we learn of the damage.
+class _DecoderMessages:
+    """Catch what a C decoder prints on the process's stderr, so the user sees our one line instead:
+    LibRaw (it has no other channel for "Unexpected end of file" and "data corrupted", which tell
+    us of the damage: kept in ``lines``) and libtiff inside Pillow (its warnings, dropped).
 
-    File descriptor 2 is process-wide, so RAW decodes take turns; anything else written to stderr
-    meanwhile is passed on afterwards."""
+    File descriptor 2 is process-wide, so such decodes take turns."""
 
     _lock = threading.Lock()
 

@@ -55,6 +55,15 @@ from torchdiffeq import odeint, odeint_adjoint  # noqa: E402
 FIXED_STEP_METHODS = {"euler", "midpoint", "rk4", "explicit_adams", "implicit_adams"}
 ADAPTIVE_METHODS = {"dopri5", "dopri8", "bosh3", "fehlberg2", "adaptive_heun"}
 ERROR_NORMS = ("published", "rms")
+#: The tolerances ``Solver.parse`` accepts. Tighter ones exceed max_num_steps (torchdiffeq's
+#: AssertionError, per photo) at T = 6: adaptive_heun (second order) below 1e-6, fehlberg2 below
+#: 1e-8 on a 4 x 4 image; looser than 0.1 is hardly error control (dopri5:1 ends 0.34 darker than
+#: 1e-5 at T = 3).
+TOLERANCE_RANGE = (1e-8, 0.1)
+MIN_TOLERANCE = {"adaptive_heun": 1e-6}
+#: The fixed steps ``Solver.parse`` accepts, in exposure time: a smaller one would solve for hours;
+#: a larger one than twice the longest T (adjustments.MAX_T) would never be taken whole.
+STEP_RANGE = (0.01, 40.0)
 
 
 @dataclass(frozen=True)
@@ -99,9 +108,10 @@ class Solver:
     def parse(cls, text: str) -> "Solver":
         """``dopri5``, ``dopri5:1e-3``, ``rk4:0.5`` (method[:tolerance or step size])."""
         method, _, arg = text.strip().lower().partition(":")
+        shown = _quoted(text)
         if method not in FIXED_STEP_METHODS | ADAPTIVE_METHODS:
             known = ", ".join(sorted(FIXED_STEP_METHODS | ADAPTIVE_METHODS))
-            raise ClodeError(f"unknown solver '{text}' (use one of {known}, e.g. dopri5:1e-5 or rk4:0.5)")
+            raise ClodeError(f"unknown solver {shown} (use one of {known}, e.g. dopri5:1e-5 or rk4:0.5)")
         solver = cls(method=method)
         if arg:
             try:
@@ -109,9 +119,25 @@ class Solver:
             except ValueError:
                 value = -1.0
             if not (0 < value < float("inf")):
-                raise ClodeError(f"solver '{text}': '{arg}' is not a positive number")
+                raise ClodeError(f"solver {shown}: {_quoted(arg)} is not a positive number")
+            # Bounded here, where the text is read: outside these the solver fails per photo with its
+            # own assertions (a tolerance below float precision never accepts a step; a step beyond
+            # any T leaves a one-point grid) or runs for hours (a tiny step).
+            if solver.fixed_step:
+                (lo, hi), what = STEP_RANGE, "step"
+            else:
+                (lo, hi), what = TOLERANCE_RANGE, "tolerance"
+                lo = MIN_TOLERANCE.get(method, lo)
+            if not lo <= value <= hi:
+                raise ClodeError(f"solver {shown}: the {what} must be {lo:g} to {hi:g}")
             solver = replace(solver, step_size=value) if solver.fixed_step else replace(solver, rtol=value, atol=value)
         return solver
+
+
+def _quoted(text: str) -> str:
+    """``text`` for a one-line message: quoted, control characters escaped, at most 40 characters."""
+    short = text if len(text) <= 40 else text[:37] + "..."
+    return f"'{short}'" if short.isprintable() else ascii(short)
 
 
 #: The official inference settings: dopri5, rtol = atol = 1e-5, at most 1000 steps, the published

@@ -3,7 +3,7 @@
 The sidecar is ``<photo file name>.clode.json`` beside the photo, so it travels
 with it. When that folder cannot be written (a card, a shared drive), it goes
 to the user data dir instead, under a name derived from the photo's absolute
-path. Reading takes whichever of the two was written last. The photo itself is
+path. Reading takes whichever of the two was saved last (by a revision counter in the file). The photo itself is
 never touched.
 
 Besides the settings, a sidecar may hold the photo's edit history (``history``: the app's undo
@@ -21,7 +21,7 @@ import os
 import stat
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Optional, Union
+from typing import Callable, Optional, Union
 
 from .adjustments import Adjustments
 from .atomic import write_text
@@ -36,6 +36,10 @@ SUFFIX = ".clode.json"
 FORMAT_VERSION = 1
 #: A sidecar is a few hundred bytes; anything much larger is not one (and is not read).
 MAX_BYTES = 1 << 20
+#: The key of the save counter in the file: each save writes one more than the highest of both places.
+REVISION = "revision"
+#: How long a save waits for another process saving the same photo's settings.
+LOCK_TIMEOUT_S = 30.0
 
 
 def fallback_dir() -> Path:
@@ -67,6 +71,12 @@ class Saved:
     history: Optional[dict] = None
     #: stars, flag and colour label (``clode.culling``); None in a sidecar written before them
     culling: Optional[Culling] = None
+    revision: int = 0                           # REVISION: how many saves this photo's sidecar had
+
+    @property
+    def damaged(self) -> bool:
+        """Unusable as a whole (no settings read)."""
+        return not self.settings and bool(self.problems)
 
     def adjustments(self, base: Optional[Adjustments] = None) -> Adjustments:
         """``base`` (default: the defaults) with the saved adjustments."""
@@ -79,55 +89,86 @@ class Saved:
         return f"{self.path.name}: " + "; ".join(self.problems)
 
 
-def _read(path: Path) -> Optional[Saved]:
-    """One sidecar, or None if it is missing or unreadable (a damaged sidecar is ignored).
+def _damaged(path: Path, problem: str) -> Saved:
+    """A sidecar that is there but unusable as a whole: no settings, one line saying why."""
+    return Saved(path, {}, [f"damaged sidecar ignored, {problem}; using the defaults"])
 
-    A damaged value (not a number, NaN, out of range) must not reach the model: it is dropped, and
-    named in ``problems``, so that setting takes its default."""
+
+def _read(path: Path) -> Optional[Saved]:
+    """One sidecar; None if there is none. A sidecar damaged as a whole (not JSON, not settings,
+    a FIFO or folder in its place) gives no settings and one problem; a damaged value (not a
+    number, NaN, out of range) must not reach the model: it is dropped and named in ``problems``,
+    so that setting takes its default."""
     text = _read_small(path)
     if text is None:
         return None
+    if isinstance(text, _Unusable):
+        return _damaged(path, text.problem)
     try:
         data = json.loads(text)
-    except (ValueError, RecursionError):   # not JSON, a 10,000-digit number, nesting 100,000 deep
-        return None
+    except RecursionError:
+        return _damaged(path, "nested too deeply")
+    except ValueError as e:   # not JSON, a 10,000-digit number
+        return _damaged(path, f"not valid JSON ({str(e).splitlines()[0][:80]})")
     if not isinstance(data, dict):
-        return None
+        return _damaged(path, f"a JSON {type(data).__name__}, not settings")
     settings = data.get("settings", data)
     if not isinstance(settings, dict):
-        return None
+        return _damaged(path, "its settings are not a JSON object")
     problems: list[str] = []
     adjustments = Adjustments.from_mapping(settings, on_problem=problems.append)
     good = Adjustments.valid_keys(settings)
     checked = adjustments.to_dict()         # JSON values (local exposure layers in their JSON form)
     clean = {key: (checked[key] if key in good else value) for key, value in settings.items()
              if key in good or key not in Adjustments.names()}
+    clean.pop(REVISION, None)
+    revision = data.get(REVISION, 0)
+    if isinstance(revision, bool) or not isinstance(revision, int) or revision < 0:
+        revision = 0
     history = data.get("history") if "settings" in data else None
     culling = Culling.from_mapping(data["culling"]) if "culling" in data else None
-    return Saved(path, clean, problems, history=history if isinstance(history, dict) else None, culling=culling)
+    return Saved(path, clean, problems, history=history if isinstance(history, dict) else None, culling=culling,
+                 revision=revision)
 
 
-def _read_small(path: Path) -> Optional[str]:
-    """The text of a regular file of at most ``MAX_BYTES``, else None. Opened without blocking
-    (a FIFO named like a sidecar would otherwise hang the reader forever) and checked to be a
-    regular file before anything is read."""
+@dataclass(frozen=True)
+class _Unusable:
+    problem: str
+
+
+def _read_small(path: Path) -> Union[str, _Unusable, None]:
+    """The text of a regular file of at most ``MAX_BYTES``; None when there is no file; an
+    ``_Unusable`` when something else is there. Opened without blocking (a FIFO named like a
+    sidecar would otherwise hang the reader forever) and checked to be a regular file before
+    anything is read."""
     try:
         fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))
-    except OSError:
+    except FileNotFoundError:
         return None
+    except IsADirectoryError:
+        return _Unusable("a folder is in its place")
+    except OSError as e:
+        if not os.path.lexists(path):
+            return None
+        return _Unusable(f"cannot be read ({e.strerror or e})")
     try:
         info = os.fstat(fd)
-        if not stat.S_ISREG(info.st_mode) or info.st_size > MAX_BYTES:
-            return None
+        if stat.S_ISDIR(info.st_mode):
+            return _Unusable("a folder is in its place")
+        if not stat.S_ISREG(info.st_mode):
+            return _Unusable("not a regular file")
+        if info.st_size > MAX_BYTES:
+            return _Unusable(f"larger than {MAX_BYTES // 2 ** 20} MB")
         with os.fdopen(fd, "rb", closefd=False) as f:
             data = f.read(MAX_BYTES + 1)
-    except OSError:
-        return None
+    except OSError as e:
+        return _Unusable(f"cannot be read ({e.strerror or e})")
     finally:
         os.close(fd)
     if len(data) > MAX_BYTES:
-        return None
-    return data.decode("utf-8", "replace")
+        return _Unusable(f"larger than {MAX_BYTES // 2 ** 20} MB")
+    # "utf-8-sig": a byte-order mark (a text editor's) is not damage
+    return data.decode("utf-8-sig", "replace")
 
 
 def _mtime(path: Path) -> float:
@@ -137,14 +178,23 @@ def _mtime(path: Path) -> float:
         return -math.inf
 
 
+def _newest(photo_path: PathLike) -> Optional[Saved]:
+    """The sidecar to use of the two places: the usable one with the higher revision (a counter
+    written into the file: a clock that is wrong, or a card's future mtime, cannot hide a newer
+    edit), the newer file between equal ones (older files have no revision); a damaged one only
+    when neither is usable, so its warning is shown."""
+    found = [(saved, _mtime(saved.path)) for saved in
+             (_read(sidecar_path(photo_path)), _read(fallback_path(photo_path))) if saved is not None]
+    if not found:
+        return None
+    usable = [(saved, mtime) for saved, mtime in found if not saved.damaged]
+    return max(usable or found, key=lambda pair: (pair[0].revision, pair[1]))[0]
+
+
 def load(photo_path: PathLike) -> Optional[Saved]:
-    """The photo's sidecar (the newer of the two places), or None."""
-    candidates = sorted((sidecar_path(photo_path), fallback_path(photo_path)), key=_mtime, reverse=True)
-    for path in candidates:
-        saved = _read(path)
-        if saved is not None:
-            return saved
-    return None
+    """The photo's sidecar (the newer of the two places), or None when it has none. One damaged as
+    a whole has no settings and says why in ``warning()``."""
+    return _newest(photo_path)
 
 
 def read(path: PathLike) -> Saved:
@@ -158,7 +208,18 @@ def read(path: PathLike) -> Saved:
 def load_settings(photo_path: PathLike) -> Optional[dict]:
     """The saved settings for a photo (``{"T": float, "denoise": float, ...}``), or None."""
     saved = load(photo_path)
-    return None if saved is None else saved.settings
+    return None if saved is None or saved.damaged else saved.settings
+
+
+def _lock(photo_path: PathLike):
+    """A lock shared by every process saving this photo's settings. Its file lives in the user
+    data dir (never beside the photo: no litter on the card), named by the photo's path."""
+    from filelock import FileLock
+
+    name = fallback_path(photo_path).name
+    folder = fallback_dir() / "locks"
+    folder.mkdir(parents=True, exist_ok=True)
+    return FileLock(str(folder / (name[:40] + ".lock")), timeout=LOCK_TIMEOUT_S)
 
 
 def save_settings(photo_path: PathLike, settings: dict, history: Optional[dict] = None) -> Path:
@@ -168,39 +229,80 @@ def save_settings(photo_path: PathLike, settings: dict, history: Optional[dict] 
 
     Beside the photo when that works, else in the user data dir.
     """
-    if history is None:
-        return _write(photo_path, settings=settings)
-    return _write(photo_path, settings=settings, history=history)
+    sections = {"settings": settings} if history is None else {"settings": settings, "history": history}
+    return _update(photo_path, lambda current: sections)
 
 
 def save_culling(photo_path: PathLike, culling: dict) -> Path:
     """Write the photo's culling marks (``Culling.to_dict()``), keeping its settings and the rest."""
-    return _write(photo_path, culling=Culling.from_mapping(culling).to_dict())
+    marks = Culling.from_mapping(culling).to_dict()
+    return _update(photo_path, lambda current: {"culling": marks})
 
 
-def _stored_sections(photo: Path) -> dict:
-    """The top-level sections of the photo's sidecar as stored (the newer of the two places; a sidecar
-    of the first, flat form is its settings), or {} when there is none that reads."""
-    for path in sorted((sidecar_path(photo), fallback_path(photo)), key=_mtime, reverse=True):
-        text = _read_small(path)
-        try:
-            data = json.loads(text) if text is not None else None
-        except (ValueError, RecursionError):
-            continue
-        if isinstance(data, dict):
-            if "settings" not in data:
-                return {"settings": data}
-            return {k: v for k, v in data.items() if k != "settings" or isinstance(v, dict)}
-    return {}
+def update_settings(photo_path: PathLike, changes: dict, *, replace: bool = False,
+                    history_of: Optional[Callable[[Optional[Saved], dict], dict]] = None) -> Path:
+    """Merge ``changes`` into the photo's saved settings (``replace``: they become the settings)
+    and write them, keeping the sidecar's other sections; returns the sidecar's path.
+    ``history_of(saved, new settings)`` gives the edit history to save with them (the app's paste
+    records itself as a step), made under the same lock."""
+    def merged(current: Optional[Saved]) -> dict:
+        settings = dict(changes) if replace or current is None else {**current.settings, **changes}
+        sections = {"settings": settings}
+        if history_of is not None:
+            sections["history"] = history_of(current, settings)
+        return sections
+    return _update(photo_path, merged)
 
 
-def _write(photo_path: PathLike, **sections) -> Path:
-    """Write the sidecar with ``sections`` replaced and every other section of the stored one kept."""
+def _update(photo_path: PathLike, sections_of) -> Path:
+    """Write the sections ``sections_of(the saved sidecar)`` gives, every other stored section kept.
+    Read, merge and write happen under a lock, so two processes updating one photo both keep their
+    changes; the save's revision is one above the highest stored (the newer save wins by it, not by
+    a file's mtime)."""
+    from filelock import Timeout
+
     photo = Path(photo_path)
-    content = {"settings": {}, **_stored_sections(photo), **sections}
+    try:
+        lock = _lock(photo)
+        lock.acquire()
+    except Timeout:
+        raise ClodeError(f"{photo}: cannot save its settings, another program has been saving them for "
+                         f"{LOCK_TIMEOUT_S:g} s") from None
+    except OSError:   # no user data dir to hold the lock: save unguarded, as one process does
+        lock = None
+    try:
+        current = load(photo)
+        revision = 1 + max((saved.revision for saved in (_read(sidecar_path(photo)), _read(fallback_path(photo)))
+                            if saved is not None), default=0)
+        return _write(photo, {**_stored_sections(current), **sections_of(current)}, revision)
+    finally:
+        if lock is not None:
+            lock.release()
+
+
+def _stored_sections(saved: Optional[Saved]) -> dict:
+    """The top-level sections of the saved sidecar as stored (a sidecar of the first, flat form is its
+    settings), or {} when there is none that reads."""
+    if saved is None or saved.damaged:
+        return {}
+    text = _read_small(saved.path)
+    try:
+        data = json.loads(text) if isinstance(text, str) else None
+    except (ValueError, RecursionError):
+        return {}
+    if not isinstance(data, dict):
+        return {}
+    if "settings" not in data:
+        return {"settings": data}
+    return {k: v for k, v in data.items() if k != "settings" or isinstance(v, dict)}
+
+
+def _write(photo: Path, sections: dict, revision: int) -> Path:
+    content = {"settings": {}, **sections}
     content.update({
         "format": "clode-sidecar",
         "version": FORMAT_VERSION,
+        REVISION: revision,
         "software": f"clode {__version__}",
         "photo": photo.name,
     })

@@ -15,6 +15,7 @@ Anything else raises ``ModelLoadError`` naming the file and the problem.
 from __future__ import annotations
 
 import json
+import math
 import pickle
 import re
 from dataclasses import dataclass, field
@@ -131,7 +132,92 @@ def official_to_ours(state: dict) -> dict:
     return ours
 
 
+#: The most tensor data a checkpoint may declare: the official CLODE file holds 2.3 MB (both
+#: prefixes and its unused layers), ours 0.8-0.9 MB; anything near this is not a CLODE model, and
+#: reading it would take its declared size in memory (a 1.5 MB file can hold a deflated 1.6 GB).
+MAX_CHECKPOINT_BYTES = 64 * 2 ** 20
+
+
+class _Anything:
+    """What the size survey builds in place of every class a pickle names: it takes any arguments
+    and any state, so nothing the pickle names is imported or run."""
+
+    def __init__(self, *args, **kwargs):
+        pass
+
+    def __call__(self, *args, **kwargs):
+        return _Anything()
+
+    def __setstate__(self, state):
+        pass
+
+    def __setitem__(self, key, value):
+        pass
+
+    def append(self, value):
+        pass
+
+    def extend(self, values):
+        pass
+
+
+class _StorageSurvey(pickle.Unpickler):
+    """Reads a checkpoint's pickle without building it: records the element count of every storage
+    it refers to (torch's persistent ids: ('storage', type, key, location, numel, ...))."""
+
+    def __init__(self, file):
+        super().__init__(file)
+        self.elements = 0
+
+    def find_class(self, module, name):
+        return _Anything
+
+    def persistent_load(self, pid):
+        if isinstance(pid, tuple) and len(pid) >= 5 and pid[0] == "storage" and isinstance(pid[4], int):
+            self.elements += max(0, pid[4])
+        return _Anything()
+
+
+def _declared_bytes(path: Path) -> int:
+    """The tensor data ``path`` declares, read before torch allocates any of it: the zip entries'
+    uncompressed sizes and the storages its pickle names (the legacy format's storages are
+    allocated from the pickle's counts before their data is read)."""
+    import zipfile
+
+    declared = 0
+    if zipfile.is_zipfile(path):
+        with zipfile.ZipFile(path) as z:
+            pickles = []
+            for info in z.infolist():
+                declared += info.file_size
+                if info.filename.endswith("data.pkl"):
+                    pickles.append(info)
+            for info in pickles:
+                if info.file_size <= MAX_CHECKPOINT_BYTES:
+                    with z.open(info) as f:
+                        survey = _StorageSurvey(f)
+                        survey.load()
+                        declared = max(declared, survey.elements * 4)   # at least float32's bytes
+        return declared
+    with open(path, "rb") as f:   # legacy: magic number, protocol, system info, then the object
+        survey = _StorageSurvey(f)
+        for _ in range(4):
+            survey.load()
+    return survey.elements * 4
+
+
+def _check_declared_size(path: Path) -> None:
+    try:
+        declared = _declared_bytes(path)
+    except Exception:   # unreadable here: torch.load reports it in its own words below
+        return
+    if declared > MAX_CHECKPOINT_BYTES:
+        raise ModelLoadError(f"{path}: not a CLODE model (it declares {declared / 2 ** 20:,.0f} MB of tensors; "
+                             f"a CLODE model holds about 1-3 MB)")
+
+
 def _read_official(path: Path) -> dict:
+    _check_declared_size(path)
     try:
         obj = torch.load(path, map_location="cpu", weights_only=True)
     except pickle.UnpicklingError as e:
@@ -151,6 +237,11 @@ def _read_safetensors(path: Path) -> tuple[dict, dict]:
     try:
         with safe_open(str(path), framework="pt") as f:
             metadata = f.metadata() or {}
+            # the header's shapes, before any tensor is read (the file is mapped, not loaded)
+            elements = sum(math.prod(f.get_slice(k).get_shape()) for k in f.keys())
+        if elements * 4 > MAX_CHECKPOINT_BYTES:
+            raise ModelLoadError(f"{path}: not a CLODE model (it declares {elements * 4 / 2 ** 20:,.0f} MB of "
+                                 f"tensors; a CLODE model holds about 1-3 MB)")
         state = load_file(str(path))
     except (SafetensorError, OSError, ValueError) as e:
         raise ModelLoadError(f"{path}: not a readable safetensors file, truncated or corrupt ({str(e).splitlines()[0][:120]})") from None

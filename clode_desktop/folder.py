@@ -103,16 +103,17 @@ def paste_settings(photos: Iterable[Path], source: Adjustments, names: Iterable[
     label = paste_label(names)
     problems = []
     for photo in photos:
-        saved = sidecar.load(photo)
-        settings = dict(saved.settings) if saved is not None else {}
-        before = saved.adjustments(base) if saved is not None else base
-        history = History(before)
-        if saved is not None and saved.history is not None:
-            history.load(saved.history, before)
-        settings.update(values)
-        history.record(Adjustments.from_mapping(settings, base), label)
+        def pasted(saved, settings: dict) -> dict:
+            """The photo's history with the paste as its newest step."""
+            before = saved.adjustments(base) if saved is not None else base
+            history = History(before)
+            if saved is not None and saved.history is not None:
+                history.load(saved.history, before)
+            history.record(Adjustments.from_mapping(settings, base), label)
+            return history.to_dict()
         try:
-            sidecar.save_settings(photo, settings, history.to_dict())
+            # read, merge, write under a lock (another process may paste too)
+            sidecar.update_settings(photo, values, history_of=pasted)
         except ClodeError as e:
             problems.append(str(e))
     return problems

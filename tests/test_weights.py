@@ -230,3 +230,86 @@ def test_default_model():
 def test_model_moves_to_device(fixture_model_path):
     net = load_model(Path(fixture_model_path), device="cpu")
     assert next(net.parameters()).device.type == "cpu"
+
+
+# ----------------------------------------------------------------------------------------------
+# files that declare far more tensor data than a CLODE model (issue 29): refused before reading it
+
+BOMB_ELEMENTS = 40_000_000   # 160 MB of float32 zeros, deflated to about 160 kB
+
+
+def bomb_pth(path: Path, elements: int = BOMB_ELEMENTS) -> Path:
+    """An official-layout .pth whose one tensor declares ``elements`` float32 values, stored as a
+    deflated run of zeros (torch reads deflated entries; its own files store them uncompressed)."""
+    import collections
+    import io
+    import zipfile
+
+    small = io.BytesIO()
+    torch.save({"x": torch.zeros(1)}, small)
+    src = zipfile.ZipFile(io.BytesIO(small.getvalue()))
+    pkl_name = next(i.filename for i in src.infolist() if i.filename.endswith("data.pkl"))
+    storage = object()
+
+    class Tensor:
+        def __reduce__(self):
+            return (torch._utils._rebuild_tensor_v2, (storage, 0, (elements,), (1,), False, collections.OrderedDict()))
+
+    class Writer(pickle.Pickler):
+        def persistent_id(self, obj):
+            return ("storage", torch.FloatStorage, "0", "cpu", elements) if obj is storage else None
+
+    pkl = io.BytesIO()
+    Writer(pkl, protocol=2).dump({"odefunc.e_conv1.weight": Tensor()})
+    with zipfile.ZipFile(path, "w", compression=zipfile.ZIP_DEFLATED) as z:
+        for info in src.infolist():
+            if info.filename != pkl_name and "/data/" not in info.filename:
+                z.writestr(info.filename, src.read(info))
+        z.writestr(pkl_name, pkl.getvalue())
+        with z.open(pkl_name[:-len("data.pkl")] + "data/0", "w", force_zip64=True) as f:
+            zeros = bytes(1 << 20)
+            for start in range(0, elements * 4, len(zeros)):
+                f.write(zeros[:min(len(zeros), elements * 4 - start)])
+    return path
+
+
+PEAK_GROWTH = ("import resource, sys\nfrom clode.weights import load_model\nfrom clode.errors import ModelLoadError\n"
+               "load_model(sys.argv[1])\nbefore = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss\n"
+               "try:\n    load_model(sys.argv[2])\nexcept ModelLoadError as e:\n    print(e)\n"
+               "print((resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before) // 1024)\n")
+
+
+def test_compressed_huge_tensor_is_refused_in_small_memory(tmp_path, fixture_model_path):
+    import subprocess
+    import sys
+
+    from conftest import ROOT
+    bomb = bomb_pth(tmp_path / "bomb.pth")
+    assert bomb.stat().st_size < 2 * 2 ** 20
+    env = dict(os.environ, PYTHONPATH=str(ROOT), OMP_NUM_THREADS="1")
+    proc = subprocess.run([sys.executable, "-c", PEAK_GROWTH, str(fixture_model_path), str(bomb)],
+                          capture_output=True, text=True, env=env, timeout=240)
+    assert proc.returncode == 0, proc.stderr
+    message, growth_mb = proc.stdout.strip().splitlines()
+    assert "bomb.pth" in message and "declares" in message
+    assert int(growth_mb) < 40, message   # the tensor alone would be 160 MB
+
+
+def test_huge_declared_safetensors_is_refused_from_its_header(tmp_path):
+    import json
+    import struct
+    elements = 20_000_000
+    header = json.dumps({"w": {"dtype": "F32", "shape": [elements], "data_offsets": [0, elements * 4]}}).encode()
+    path = tmp_path / "big.safetensors"
+    with open(path, "wb") as f:
+        f.write(struct.pack("<Q", len(header)) + header)
+        f.truncate(8 + len(header) + elements * 4)   # sparse: the data reads as zeros, takes no disk
+    with pytest.raises(ModelLoadError, match="declares"):
+        load_model(path)
+
+
+def test_legacy_format_official_file_still_loads(tmp_path, official_state, fixture_model):
+    path = tmp_path / "legacy.pth"
+    torch.save(official_state, path, _use_new_zipfile_serialization=False)
+    net = load_model(path)
+    assert_weights(net, fixture_model.state_dict())

@@ -6,11 +6,11 @@ from __future__ import annotations
 import argparse
 import contextlib
 import signal
-import sys
 import threading
 from typing import Iterator
 
 from ..adjustments import DEFAULT_COLOUR_NOISE, DEFAULT_DENOISE, Adjustments, Limits
+from ..cli_signals import mark_stopping
 from ..denoise_speed import AUTO, PRECISIONS
 from ..enhancer import Enhancer
 from ..errors import ClodeError
@@ -150,7 +150,8 @@ def stop_on_signals(cancel: CancelToken) -> Iterator[None]:
     def interrupt(signum, frame):
         if cancel.cancelled:
             raise KeyboardInterrupt
-        print("clode: stopping after cleaning up (Ctrl-C again to stop at once)", file=sys.stderr, flush=True)
+        # No line here: the command says "cancelled" once it has stopped (one line per signal exit).
+        mark_stopping()
         cancel.cancel()
 
     if threading.current_thread() is not threading.main_thread():   # handlers live in the main thread only
