@@ -30,7 +30,7 @@ from .pixels import Size, fit_size
 #: (a 2 MP view: 433 x 289, drawn again for each brush dab), at most MASK_SIDE long (a 24 MP
 #: export: 1500 x 1000); small outputs get a grid of their own size. An edge-aware brush's change
 #: 8 px outside a hard edge stays under 1 % of its change inside at 4 px per grid pixel
-#: (benchmarks/local_exposure.py).
+#: (benchmarks/quality/local_exposure.py).
 GRID_STEP = 4
 MASK_SIDE = 1536
 SMALL_SIDE = 256

@@ -1,6 +1,6 @@
 """Local exposure layers (clode.masks): edges, the cost of a brush dab and of an export with layers.
 
-    .venv/bin/python benchmarks/local_exposure.py [--export-size 4000x6000] [--repeats 3]
+    .venv/bin/python benchmarks/quality/local_exposure.py [--export-size 4000x6000] [--repeats 3]
 
 Prints one JSON object:
 
@@ -23,16 +23,29 @@ Timings on a shared machine move with its load: compare the ratios of one run, n
 from __future__ import annotations
 
 import argparse
-import json
-import statistics
 import sys
-import time
 from pathlib import Path
 
-import numpy as np
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))   # benchmarks/: machine.py
+from machine import Report  # noqa: E402
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
+
+def parse_args() -> argparse.Namespace:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--export-size", default="4000x6000", help="H x W of the export (default 24 MP)")
+    ap.add_argument("--repeats", type=int, default=3)
+    ap.add_argument("--skip-edges", action="store_true")
+    return ap.parse_args()
+
+
+if __name__ == "__main__":
+    ARGS = parse_args()        # --help answers before torch loads
+
+import json  # noqa: E402
+import statistics  # noqa: E402
+import time  # noqa: E402
+
+import numpy as np  # noqa: E402
 
 from clode import Enhancer, load_model  # noqa: E402
 from clode.adjustments import Adjustments  # noqa: E402
@@ -130,19 +143,17 @@ def costs(enh: Enhancer, size: tuple[int, int], repeats: int) -> dict:
                    "layer_work_over_export_without": round(statistics.median(work_s) / statistics.median(plain_s), 3)}}
 
 
-def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--export-size", default="4000x6000", help="H x W of the export (default 24 MP)")
-    ap.add_argument("--repeats", type=int, default=3)
-    ap.add_argument("--skip-edges", action="store_true")
-    args = ap.parse_args()
+def main(args: argparse.Namespace) -> None:
     H, W = (int(v) for v in args.export_size.lower().split("x"))
     enh = Enhancer(load_model(), device="cpu")
     result = {} if args.skip_edges else {"edges": edges(enh)}
     result.update(costs(enh, (H, W), args.repeats))
     result["note"] = "timings from one run on a shared, loaded 2-core machine: read the ratios"
     print(json.dumps(result, indent=1))
+    report = Report(__file__, args)
+    report["local_exposure"] = result
+    report.emit()
 
 
 if __name__ == "__main__":
-    main()
+    main(ARGS)

@@ -14,7 +14,7 @@ prints a JSON summary:
   peak_rss_mb       the largest child's peak RSS (os.wait4), and per case in "details"
   over_memory_limit runs killed for passing MEMORY_LIMIT_MB (their peak is then about that limit)
 
-  PYTHONPATH=. python benchmarks/adversarial.py [--quick] [--keep DIR]
+  .venv/bin/python benchmarks/tools/adversarial.py [--quick] [--keep DIR]
 """
 
 from __future__ import annotations
@@ -35,7 +35,10 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))   # benchmarks/: machine.py
+from machine import Report  # noqa: E402
+
+ROOT = Path(__file__).resolve().parents[2]
 #: A child above this is killed (and counted): the acceptance is no peak over 2 GB from a small input.
 MEMORY_LIMIT_MB = 2048
 sys.path.insert(0, str(ROOT / "tests"))
@@ -241,6 +244,9 @@ def main() -> int:
         with tempfile.TemporaryDirectory(prefix="clode-adversarial-") as tmp:
             summary = build_and_run(Path(tmp), args.quick)
     print(json.dumps(summary, indent=1))
+    report = Report(__file__, args)
+    report["adversarial"] = summary
+    report.emit()
     return 0
 
 
