@@ -9,6 +9,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from clode import sidecar
+from clode.local_exposure import Layer
 from clode.adjustments import MAX_T, Adjustments, check_T
 from clode.errors import ClodeError
 
@@ -224,6 +225,9 @@ def test_any_sidecar_content_loads_to_sane_settings(photo, data_dir, text):
     adjustments = saved.adjustments()  # usable values only: every one within its limits
     for name in Adjustments.names():
         value = getattr(adjustments, name)
+        if name == "local":             # local exposure layers: checked values, or none
+            assert isinstance(value, tuple) and all(isinstance(layer, Layer) for layer in value)
+            continue
         assert isinstance(value, (int, float)) and math.isfinite(value)
         Adjustments.limits(name).check(name, value) if name != "T" else check_T(value, MAX_T)
     assert "\n" not in saved.warning()
