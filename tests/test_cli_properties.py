@@ -101,3 +101,19 @@ def test_batch_any_T_any_sizes(model, capsys, T, sizes_, bright, fmt):
             with Image.open(tmp / "out" / f"{p.stem}_clode{ext}") as im:
                 assert im.size == (s[1], s[0])
         assert {p: p.read_bytes() for p in photos} == before
+
+
+@pytest.mark.parametrize("T, size", [(1.58, (1200, 1600)), (2.47, (3000, 2)), (3.15, (1, 1)),
+                                     (2.000000000000001, (480, 640))])
+def test_enhance_with_the_shipped_model_takes_the_Ts_the_app_makes(capsys, T, size):
+    """The shipped model measures its noise at T rounded to 0.1 (1.58 -> 1.6): the case that failed
+    with "outside the prepared range" (issue 26), which the fixture model above (no adaptive noise
+    treatment) cannot show; a large photo among them."""
+    with tempfile.TemporaryDirectory(prefix="clode-prop-") as tmp:
+        tmp = Path(tmp)
+        src = make_photo(tmp / "in" / "p.jpg", size, 0.1)
+        code, out, err = run_cli(capsys, "enhance", src, "-o", tmp / "out", "--T", T_text(T), "--device", "cpu")
+        assert code == 0 and err == "", (T, size, err)
+        (written,) = (tmp / "out").iterdir()
+        with Image.open(written) as im:
+            assert im.size == (size[1], size[0])
