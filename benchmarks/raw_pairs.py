@@ -13,8 +13,8 @@ long one is the ground truth, the short one the input.
 
 Each input is prepared once (fast engine, the full T range) and rendered with the product's finish
 (``Adjustments().effects()``) at the model's default T, at ``session.auto_T()`` (whatever Auto is
-now), and at the oracle T: the best PSNR over a grid of T (0.5 steps over [0, t_max], then 0.25
-either side of the best) chosen with the ground truth -- a bound, not a method. PSNR / SSIM by the
+now), and at the oracle T: the best PSNR over a grid of T (whole steps over [0, t_max], then 0.5 and
+0.25 either side of the best) chosen with the ground truth -- a bound, not a method. PSNR / SSIM by the
 LOL protocol (``clode.metrics``). The same three on ``../shared/datasets/lowlight-dev``.
 """
 
@@ -125,9 +125,9 @@ def score(enh: Enhancer, low: np.ndarray, high: np.ndarray) -> dict:
     def by_psnr(T: float) -> float:
         return psnr(render(T), high)
 
-    grid = list(np.arange(0.0, hi + 1e-9, 0.5))
-    best = max(grid, key=by_psnr)
-    best = max([best - 0.25, best, best + 0.25], key=by_psnr)
+    best = max(np.arange(0.0, hi + 1e-9, 1.0), key=by_psnr)
+    for step in (0.5, 0.25):          # PSNR is unimodal in T here: refine around the best
+        best = max([best - step, best, best + step], key=by_psnr)
     return {"default": at(enh.default_T), "auto": at(float(session.auto_T())), "oracle": at(float(best))}
 
 
