@@ -3,6 +3,8 @@ input's noise floor fades toward gray as they are lifted; the luma, the pixels t
 the pixels with real colour stay exactly as rendered; the fast and exact paths apply the same rule;
 the product's finish has it on while the engine's raw outputs do not."""
 
+import inspect
+
 import numpy as np
 import pytest
 import torch
@@ -76,11 +78,14 @@ def test_input_noise_reads_the_noise_and_never_less_than_the_floor():
 
 def test_the_product_finish_has_it_on_and_the_engine_default_leaves_it_off(fixture_model):
     assert Adjustments().effects()["near_black"] is True
-    img = dark_sky()
-    enh = Enhancer(fixture_model, device="cpu")
-    plain = enh.enhance(img, 3.0)
-    assert np.array_equal(plain, enh.enhance(img, 3.0, near_black=False))
-    assert not np.array_equal(plain, enh.enhance(img, 3.0, near_black=True))
+    session = prepare(fixture_model, dark_sky(), t_min=0.0, t_max=3.0)
+    plain = session.render(3.0)
+    assert np.array_equal(plain, session.render(3.0, near_black=False))
+    assert not np.array_equal(plain, session.render(3.0, near_black=True))
+    defaults = {name: inspect.signature(f).parameters["near_black"].default
+                for name, f in (("enhance", Enhancer.enhance), ("enhance_auto", Enhancer.enhance_auto),
+                                ("trajectory", Enhancer.trajectory))}
+    assert defaults == {"enhance": False, "enhance_auto": False, "trajectory": False}
 
 
 @pytest.fixture(scope="module")
