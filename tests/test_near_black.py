@@ -12,7 +12,7 @@ import torch
 from clode import Enhancer, load_model
 from clode.adjustments import Adjustments
 from clode.metrics import srgb_to_lab
-from clode.near_black import (NOISE_FLOOR, NOISE_SNR, SIGNAL_SNR, fade_near_black, input_noise,
+from clode.near_black import (CHROMA_AVERAGING, NOISE_FLOOR, NOISE_SNR, SIGNAL_SNR, fade_near_black, input_noise,
                               signal_weight)
 from clode.noise_level import sample_regions
 from clode.pixels import image_tensor
@@ -67,12 +67,14 @@ def test_a_pixel_that_is_not_lifted_keeps_its_colour():
     assert torch.equal(fade_near_black(rows.clone(), rows.amax(-1, keepdim=True), 1.0), rows)
 
 
-def test_input_noise_reads_the_noise_and_never_less_than_the_floor():
+def test_input_noise_reads_the_noise_the_colour_keeps_and_never_less_than_the_floor():
     rng = np.random.default_rng(1)
     flat = np.full((200, 200, 3), 0.5, np.float32)
     assert measured_noise(flat) == NOISE_FLOOR
     noisy = np.clip(flat + rng.normal(0, 3 / 255, flat.shape), 0, 1).astype(np.float32)
-    assert 2.5 < measured_noise(noisy) < 3.5
+    assert measured_noise(noisy) == NOISE_FLOOR          # 3 levels: under one once the chroma is blurred
+    noisier = np.clip(flat + rng.normal(0, 8 / 255, flat.shape), 0, 1).astype(np.float32)
+    assert 7.0 / CHROMA_AVERAGING < measured_noise(noisier) < 9.0 / CHROMA_AVERAGING
     assert len(sample_regions(200, 200)) == 9
 
 
