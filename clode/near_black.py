@@ -18,6 +18,11 @@ the pixel's chroma (its deviation from its own BT.601 luma) is scaled by
 so a noise-floor pixel keeps the chroma it had in the input (a level or two, invisible) while its
 brightness rises, and a pixel that is not brightened (T <= 0, a highlight) keeps all of it. The luma
 is untouched: the brightness, the tones and every pixel with real colour stay as rendered.
+
+Measured (``benchmarks/near_black.py``, T = 3, product finish): the mean CIELAB chroma of the pixels
+whose input is at most 4 of 255 went from 4.70 to 0.74 on average (2.46 at most, was up to 10.3) over
+the dim photos that have such pixels and three very dark test photos; the dim photos' hue shift
+stayed 1.95°, at Auto 2.14°.
 """
 
 from __future__ import annotations
