@@ -23,6 +23,9 @@ DEFAULT_DENOISE = 1.0
 #: Colour-noise reduction: 0.5 is a 1 px chroma blur, which scored 20.17 dB on lowlight-dev
 #: (2 px: 20.19, off: 19.55) and keeps more colour detail. The editor, the CLI and the batch share it.
 DEFAULT_COLOUR_NOISE = 0.5
+#: Near-black stays neutral as it rises (``clode.near_black``): part of the product's look, always on
+#: (a measured rule, not a setting); the engine's own default is off, so raw model outputs stay raw.
+NEAR_BLACK = True
 #: The largest strength the denoiser and the colour-noise reduction accept (the app's sliders stop
 #: at 1 or 2; more only smears the photo).
 MAX_STRENGTH = 4.0
@@ -148,9 +151,10 @@ class Adjustments:
         return out
 
     def effects(self) -> dict:
-        """The finishing settings as ``Session.render`` / ``Enhancer.enhance`` take them."""
+        """The finishing settings as ``Session.render`` / ``Enhancer.enhance`` take them, with the fixed
+        parts of the look that are not settings (``NEAR_BLACK``)."""
         return {"denoise": self.denoise, "colour_noise": self.colour_noise, "neutral": self.neutral,
-                "protect": self.protect, "local": self.local}
+                "protect": self.protect, "local": self.local, "near_black": NEAR_BLACK}
 
     def provenance(self, model: Optional[str] = None) -> dict:
         """What an exported file records about how it was made (one rule for CLI, batch and app)."""

@@ -25,6 +25,7 @@ from .network import CLODENet
 from .ode import EXACT, Solver, integrate, integrate_lambda, logistic, mirrors_darkening
 from .pixels import quantize, resize
 from .progress import CancelToken, ProgressCallback
+from .near_black import fade_near_black, input_noise
 from .neutral import photo_gains
 from .noise_level import measured_strength
 from .small import pad_small
@@ -105,38 +106,42 @@ class Enhancer:
         return self.prepare(img, progress=progress, cancel=cancel).auto_T(taste)
 
     def enhance_auto(self, img: np.ndarray, *, mode: str = "fast", denoise: float = 1.0, colour_noise: float = 0.0,
-                     neutral: bool = False, protect: float = 0.0, local: Sequence[Layer] = (), dtype=np.float32,
+                     neutral: bool = False, protect: float = 0.0, local: Sequence[Layer] = (),
+                     near_black: bool = False, dtype=np.float32,
                      progress: Optional[ProgressCallback] = None,
                      cancel: Optional[CancelToken] = None, taste: bool = True) -> tuple[np.ndarray, float]:
         """The result at the automatic T, and that T. In fast mode one solve serves both."""
         if mode != "fast":
             T = self.auto_T(img, cancel=cancel, taste=taste)
             return self.enhance(img, T, mode=mode, denoise=denoise, colour_noise=colour_noise, neutral=neutral,
-                                protect=protect, local=local, dtype=dtype, progress=progress, cancel=cancel), T
+                                protect=protect, local=local, near_black=near_black, dtype=dtype, progress=progress,
+                                cancel=cancel), T
         session = self.prepare(img, progress=None if progress is None else lambda f, m: progress(0.5 * f, m),
                                cancel=cancel)
         T = float(session.auto_T(taste))
         return session.render(T, denoise=denoise, colour_noise=colour_noise, neutral=neutral, protect=protect,
-                              local=local, dtype=dtype, cancel=cancel), T
+                              local=local, near_black=near_black, dtype=dtype, cancel=cancel), T
 
     @torch.no_grad()
     def trajectory(self, img: np.ndarray, Ts: Sequence[float], *, denoise: float = 1.0, colour_noise: float = 0.0,
-                   neutral: bool = False, progress: Optional[ProgressCallback] = None,
+                   neutral: bool = False, near_black: bool = False, progress: Optional[ProgressCallback] = None,
                    cancel: Optional[CancelToken] = None) -> list[np.ndarray]:
         """Results at several end times from one solve per direction (T may be negative), with the
-        fast path's finishing: noise treatment scaled by the measured noise, optional neutral colours."""
+        fast path's finishing: noise treatment scaled by the measured noise, optional neutral colours and
+        near-black fading."""
         x = to_tensor(img, self.device)
         if mirrors_darkening(self.model) and any(T < 0 for T in Ts):
             states = integrate_lambda(self.model, pad_small(x), Ts, self.solver, progress=progress, cancel=cancel)
         else:
             states = integrate(self.model, pad_small(x), Ts, self.solver, progress=progress, cancel=cancel)
-        return [self._finish(x, state[:, :3, :x.shape[2], :x.shape[3]], denoise, colour_noise, neutral)
+        return [self._finish(x, state[:, :3, :x.shape[2], :x.shape[3]], denoise, colour_noise, neutral, near_black)
                 for state in states]
 
     def _finish(self, x: torch.Tensor, image: torch.Tensor, denoise: float, colour_noise: float, neutral: bool,
-                measured: Optional[torch.Tensor] = None) -> np.ndarray:
+                near_black: bool = False, measured: Optional[torch.Tensor] = None) -> np.ndarray:
         """The fast path's finishing of an exact result ``image`` of the input ``x``: noise treatment
-        scaled by the noise measured in ``measured`` (default: ``image``), optional neutral colours."""
+        scaled by the noise measured in ``measured`` (default: ``image``), optional neutral colours,
+        optional near-black fading (``clode.near_black``), in the fast path's order."""
         measured = image if measured is None else measured
         strength = 1.0
         if (denoise or colour_noise) and self.model.adaptive_denoise:
@@ -146,11 +151,14 @@ class Enhancer:
                                   sigma_for(colour_noise * strength))
         if neutral:
             out = out.mul(torch.from_numpy(photo_gains(x)).to(self.device)).clamp_(0, 1)
+        if near_black:
+            noise = input_noise(lambda r: x[:, :, r[1]:r[1] + r[3], r[0]:r[0] + r[2]], *x.shape[2:])
+            out = fade_near_black(out.contiguous(), x[0].amax(0)[..., None], noise)
         return to_numpy(out.permute(2, 0, 1)[None])
 
     @torch.no_grad()
     def _per_pixel_exact(self, img: np.ndarray, T: float, protect: float, layers: tuple, denoise: float,
-                         colour_noise: float, neutral: bool, progress, cancel) -> np.ndarray:
+                         colour_noise: float, neutral: bool, near_black: bool, progress, cancel) -> np.ndarray:
         """The exact path with an end time per pixel (highlight protection, local exposure layers):
         the whole image solved on the fast path's time grid, each pixel's Lambda read at its own
         end time, then the closed form. The time map is the fast path's: protection's on the
@@ -185,15 +193,16 @@ class Enhancer:
         else:
             lam_T = states[-1][:, 3:6, :h, :w]          # T is the grid's last time
         plain = logistic(x, lam_T, self.model.curve_mode)
-        return self._finish(x, image, denoise, colour_noise, neutral, measured=plain)
+        return self._finish(x, image, denoise, colour_noise, neutral, near_black, measured=plain)
 
     def enhance(self, img: np.ndarray, T: Optional[float] = None, *, mode: str = "fast", denoise: float = 1.0,
                 colour_noise: float = 0.0, neutral: bool = False, protect: float = 0.0, local: Sequence[Layer] = (),
-                dtype=np.float32, progress: Optional[ProgressCallback] = None,
+                near_black: bool = False, dtype=np.float32, progress: Optional[ProgressCallback] = None,
                 cancel: Optional[CancelToken] = None) -> np.ndarray:
         """The result at end time ``T`` (the model's default when None), as float32 in [0, 1] or uint8;
         ``protect`` (0-1) gives highlights a shorter end time (``clode.highlights``), ``local``
-        layers add end time where their masks are (``clode.masks``)."""
+        layers add end time where their masks are (``clode.masks``); ``near_black`` fades the colour of
+        near-black pixels as they are lifted (``clode.near_black``)."""
         T = self.default_T if T is None else check_T(T, self.t_max)
         layers = active_layers(tuple(local))
         if mode == "exact":
@@ -203,10 +212,11 @@ class Enhancer:
                                  f"{EXACT_MAX_PIXELS / 1e6:g} MP (this one has {pixels / 1e6:.1f} MP); "
                                  f"use the fast mode")
             if (protect > 0 and T > 0) or layers:
-                out = self._per_pixel_exact(img, T, protect, layers, denoise, colour_noise, neutral, progress, cancel)
+                out = self._per_pixel_exact(img, T, protect, layers, denoise, colour_noise, neutral, near_black,
+                                            progress, cancel)
             else:
                 out = self.trajectory(img, [T], denoise=denoise, colour_noise=colour_noise, neutral=neutral,
-                                      progress=progress, cancel=cancel)[0]
+                                      near_black=near_black, progress=progress, cancel=cancel)[0]
             return out if dtype == np.float32 else quantize(np.clip(out, 0, 1), 8)
         if mode != "fast":
             raise ClodeError(f"unknown mode {mode!r} (expected one of: {', '.join(MODES)})")
@@ -215,4 +225,4 @@ class Enhancer:
         span = covering_range(T, self.t_max, also=time_span(T, layers, protect) if layers else ())
         session = self.prepare(img, progress=progress, cancel=cancel, t_range=span)
         return session.render(T, denoise=denoise, colour_noise=colour_noise, neutral=neutral, protect=protect,
-                              local=layers, dtype=dtype, cancel=cancel)
+                              local=layers, near_black=near_black, dtype=dtype, cancel=cancel)

@@ -49,6 +49,7 @@ from .highlights import at_times, end_times
 from .local_exposure import Layer, active_layers
 from .masks import Grid, grid_shape, needs_guide, rasterise, sample, stops
 from .network import CLODENet
+from .near_black import fade_near_black, input_noise
 from .neutral import photo_gains
 from .noise_level import measured_strength
 from .ode import Solver, integrate_lambda
@@ -314,6 +315,7 @@ class Session:
         self._strengths: dict = {}
         self._gains: Optional[np.ndarray] = None
         self._local = LocalMaps(image, proxy)
+        self._input_noise: Optional[float] = None
 
     def with_upsample(self, upsample: str) -> "Session":
         """The same solve rendered with another upsampling (shares the recorded Lambda)."""
@@ -410,6 +412,15 @@ class Session:
         # whose logit is NaN
         return resize(crop, size)[0, :, r0:r1].permute(1, 2, 0).clamp(0, 1).contiguous()
 
+    def _brightest_input(self, view: dict, size: Size, region: Region, r0: int, r1: int) -> torch.Tensor:
+        """The input's brightest channel at output rows [r0, r1), [rows, W, 1] (from the view's
+        resized input where it keeps one)."""
+        if "base" in view:
+            return view["base"][r0:r1]
+        if "logit" in view:
+            return torch.sigmoid(view["logit"][r0:r1].amax(-1, keepdim=True))
+        return self._input_rows(size, region, r0, r1).amax(-1, keepdim=True)
+
     def _closed_form(self, view: dict, fields: list, size: Size, region: Region,
                      a: int, b: int, out: torch.Tensor) -> None:
         """I(T) for output rows [a, b) into ``out`` ([b - a, W, 3]), in cache-sized chunks.
@@ -472,6 +483,14 @@ class Session:
             self._strengths[key] = strength
         return strength
 
+    def input_noise(self) -> float:
+        """The input's noise in 8-bit levels (``clode.near_black.input_noise``), measured once on
+        full-resolution crops of the photo."""
+        if self._input_noise is None:
+            self._input_noise = input_noise(lambda r: image_tensor(self.image[r[1]:r[1] + r[3], r[0]:r[0] + r[2]]),
+                                            *self.size)
+        return self._input_noise
+
     def neutral_gains(self) -> np.ndarray:
         """Per-channel gains (encoded values) that make the photo's average colour neutral
         (``clode.neutral``)."""
@@ -482,7 +501,8 @@ class Session:
     @torch.no_grad()
     def render(self, T: float, size: Optional[Size] = None, region: Optional[Region] = None,
                denoise: float = 1.0, *, colour_noise: float = 0.0, neutral: bool = False, protect: float = 0.0,
-               local: Sequence[Layer] = (), dtype=np.float32, cancel: Optional[CancelToken] = None,
+               local: Sequence[Layer] = (), near_black: bool = False, dtype=np.float32,
+               cancel: Optional[CancelToken] = None,
                progress: Optional[ProgressCallback] = None) -> np.ndarray:
         """The result at end time ``T`` as an H x W x 3 array (float32 in [0, 1], or uint8).
 
@@ -497,6 +517,8 @@ class Session:
         ``protect`` (0-1) gives highlights a shorter end time (``clode.highlights``); ``local``
         layers add to each pixel's end time where their masks are (``clode.masks``; the noise
         treatment's strength stays the one measured at ``T``).
+        ``near_black`` fades the colour of pixels at the input's noise floor toward gray as they are
+        lifted (``clode.near_black``; on in the product's finish, ``Adjustments.effects()``).
         ``dtype=np.uint8`` converts strip by strip (for
         display, no float copy of the whole output).
         """
@@ -504,12 +526,12 @@ class Session:
             strength = self.noise_strength(T)
             denoise, colour_noise = denoise * strength, colour_noise * strength
         return self._render(T, size, region, denoise, colour_noise, neutral, dtype, cancel, progress, True, protect,
-                            tuple(local))
+                            tuple(local), near_black)
 
     def _render(self, T: float, size: Optional[Size], region: Optional[Region], denoise: float,
                 colour_noise: float, neutral: bool, dtype, cancel: Optional[CancelToken],
                 progress: Optional[ProgressCallback], remember_view: bool, protect: float = 0.0,
-                local: tuple = ()) -> np.ndarray:
+                local: tuple = (), near_black: bool = False) -> np.ndarray:
         H, W = self.size
         region = (0, 0, W, H) if region is None else tuple(int(v) for v in region)
         x, y, w, h = region
@@ -520,6 +542,7 @@ class Session:
         view = self._view(size, region, keep_input=(h, w) != size, remember=remember_view)
         cols = view["cols"]
         gains = torch.from_numpy(self.neutral_gains()).to(self.device) if neutral else None
+        noise = self.input_noise() if near_black else None
         fields = []
         layers = active_layers(local)
         t_map = end_times(self.proxy, float(T), protect) if protect > 0 and T > 0 and not layers else None
@@ -572,6 +595,9 @@ class Session:
                 res = res[r0 - a:r0 - a + (r1 - r0)]
                 if gains is not None:
                     res = res.mul_(gains).clamp_(0, 1)
+                if noise is not None:
+                    # after the gains: the near-black ends gray, not tinted by the white balance
+                    res = fade_near_black(res, self._brightest_input(view, size, region, r0, r1), noise)
                 if out.dtype == np.uint8:
                     res = res.mul_(255).add_(0.5)
                 out_t[r0:r1] = res.to(device="cpu")     # the cast to uint8 truncates: +0.5 rounds

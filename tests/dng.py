@@ -14,7 +14,8 @@ from typing import Optional, Union
 
 import numpy as np
 
-PATTERNS = {"RGGB": [0, 1, 1, 2], "BGGR": [2, 1, 1, 0], "GRBG": [1, 0, 2, 1], "GBRG": [1, 2, 0, 1]}
+from clode.raw_pairs import PATTERNS, mosaic  # noqa: F401 (the one mosaic; tests import it from here)
+
 
 # XYZ (D65) -> linear sRGB (IEC 61966-2-1)
 XYZ_TO_SRGB = np.array([[3.2406, -1.5372, -0.4986],
@@ -32,21 +33,9 @@ def linear_to_srgb(x: np.ndarray) -> np.ndarray:
     return np.where(x <= 0.0031308, x * 12.92, 1.055 * x ** (1 / 2.4) - 0.055)
 
 
-def mosaic(linear_rgb: np.ndarray, pattern: str = "RGGB") -> np.ndarray:
-    """H x W x 3 -> H x W: each pixel keeps the channel its filter passes."""
-    cfa = np.array(PATTERNS[pattern]).reshape(2, 2)
-    h, w = linear_rgb.shape[:2]
-    channel = np.tile(cfa, (h // 2 + 1, w // 2 + 1))[:h, :w]
-    return np.take_along_axis(linear_rgb, channel[..., None], axis=2)[..., 0]
-
-
 def dng_bytes(rgb: np.ndarray, pattern: str = "RGGB", bits: int = 16, *, make: str = "CLODE",
               model: str = "Test Camera", capture_time: Optional[str] = None, orientation: int = 1,
               thumbnail: Optional[np.ndarray] = None) -> bytes:
-    from pidng.core import RAW2DNG
-    from pidng.defs import CalibrationIlluminant, DNGVersion, PhotometricInterpretation
-    from pidng.dng import DNGTags, Tag
-
     rgb = np.asarray(rgb, dtype=np.float64)
     h, w = rgb.shape[:2]
     if h % 2 or w % 2:
@@ -57,7 +46,28 @@ def dng_bytes(rgb: np.ndarray, pattern: str = "RGGB", bits: int = 16, *, make: s
     black = 1 << max(0, bits - 6)    # a realistic pedestal (64 at 12 bits), so black subtraction is tested
     linear = srgb_to_linear(np.clip(rgb, 0, 1))
     cfa = np.rint(black + mosaic(linear, pattern) * (white - black)).astype(np.uint16)
+    return cfa_dng_bytes(cfa, pattern, bits, black=black, white=white, make=make, model=model,
+                         capture_time=capture_time, orientation=orientation, thumbnail=thumbnail)
 
+
+def cfa_dng_bytes(cfa: np.ndarray, pattern: str = "RGGB", bits: int = 16, *, black: int = 0,
+                  white: Optional[int] = None, make: str = "CLODE", model: str = "Test Camera",
+                  capture_time: Optional[str] = None, orientation: int = 1,
+                  thumbnail: Optional[np.ndarray] = None) -> bytes:
+    """A DNG of the mosaic ``cfa`` (H x W uint16 DN, even H and W) with the given black and white
+    levels (white defaults to the bit depth's top; a 14-bit sensor's data goes in 16-bit samples with
+    ``white`` = 16383, as RAW converters store it) and linear sRGB as the camera's colour space."""
+    from pidng.core import RAW2DNG
+    from pidng.defs import CalibrationIlluminant, DNGVersion, PhotometricInterpretation
+    from pidng.dng import DNGTags, Tag
+
+    cfa = np.ascontiguousarray(cfa, dtype=np.uint16)
+    h, w = cfa.shape
+    if h % 2 or w % 2:
+        raise ValueError("a Bayer mosaic needs even width and height")
+    if pattern not in PATTERNS:
+        raise ValueError(f"pattern must be one of {', '.join(PATTERNS)}")
+    white = (1 << bits) - 1 if white is None else int(white)
     t = DNGTags()
     t.set(Tag.ImageWidth, w)
     t.set(Tag.ImageLength, h)
@@ -69,7 +79,7 @@ def dng_bytes(rgb: np.ndarray, pattern: str = "RGGB", bits: int = 16, *, make: s
     t.set(Tag.BitsPerSample, bits)
     t.set(Tag.CFARepeatPatternDim, [2, 2])
     t.set(Tag.CFAPattern, PATTERNS[pattern])
-    t.set(Tag.BlackLevel, black)
+    t.set(Tag.BlackLevel, int(black))
     t.set(Tag.WhiteLevel, white)
     t.set(Tag.ColorMatrix1, [[int(round(v * 10000)), 10000] for v in XYZ_TO_SRGB.ravel()])
     t.set(Tag.CalibrationIlluminant1, CalibrationIlluminant.D65)

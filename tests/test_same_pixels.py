@@ -54,7 +54,7 @@ def test_cli_batch_and_editor_write_the_same_pixels(qtbot, tmp_path, photo, fixt
     w.panel.set_neutral(neutral, emit=True)
     w.panel.set_protect(float(protect), emit=True)
     assert w.adjustments.effects() == {"denoise": 0.8, "colour_noise": 0.7, "neutral": neutral, "protect": 0.6,
-                                       "local": ()}
+                                       "local": (), "near_black": True}
     with qtbot.waitSignal(w.exported, timeout=WAIT):
         w.export(tmp_path / "app" / "night.png", ExportOptions(format="png"))
     w.close()
