@@ -1,6 +1,6 @@
 """CLODE: low-light enhancement with a neural ODE in exposure time (no Qt here).
 
-The public API below is re-exported lazily (PEP 562): ``import clode`` or ``import clode.adjustments``
+The public API below is re-exported lazily (PEP 562): ``import clode`` or ``import clode.base.adjustments``
 loads no torch, so the Qt-free rules, the settings and the CLI's argument parsing start quickly; the
 first use of ``clode.Enhancer`` (or of any module that needs torch) loads it.
 """
@@ -10,35 +10,35 @@ from __future__ import annotations
 import importlib
 from typing import Any
 
-from .cli_signals import exit_on_signals
-from .heap import keep_large_buffers
-from .threads import set_thread_count, set_wait_policy
+from clode.commands.cli_signals import exit_on_signals
+from clode.engine.heap import keep_large_buffers
+from clode.engine.threads import set_thread_count, set_wait_policy
 
 exit_on_signals()          # first: a signal while torch imports ends a command line run cleanly (130)
-set_wait_policy()          # before anything imports torch (clode.threads says why)
-keep_large_buffers()     # before the first large buffer (clode.heap says why)
+set_wait_policy()          # before anything imports torch (clode.engine.threads says why)
+keep_large_buffers()     # before the first large buffer (clode.engine.heap says why)
 set_thread_count()       # imports torch only when CLODE_THREADS asks for a count
 
 # name -> the submodule that defines it
 _EXPORTS = {
-    "CLODENet": "network",
-    "CancelToken": "progress",
-    "Cancelled": "errors",
-    "ClodeError": "errors",
-    "Device": "devices",
-    "EXACT": "ode",
-    "Enhancer": "enhancer",
-    "ImageReadError": "errors",
-    "ImageWriteError": "errors",
-    "ModelInfo": "weights",
-    "ModelLoadError": "errors",
-    "Session": "session",
-    "Solver": "ode",
-    "__version__": "version",
-    "devices": "devices",
-    "load_model": "weights",
-    "resolve_device": "devices",
-    "save_model": "weights",
+    "CLODENet": "engine.network",
+    "CancelToken": "base.progress",
+    "Cancelled": "base.errors",
+    "ClodeError": "base.errors",
+    "Device": "engine.devices",
+    "EXACT": "engine.ode",
+    "Enhancer": "engine.enhancer",
+    "ImageReadError": "base.errors",
+    "ImageWriteError": "base.errors",
+    "ModelInfo": "engine.weights",
+    "ModelLoadError": "base.errors",
+    "Session": "engine.session",
+    "Solver": "engine.ode",
+    "__version__": "base.version",
+    "devices": "engine.devices",
+    "load_model": "engine.weights",
+    "resolve_device": "engine.devices",
+    "save_model": "engine.weights",
 }
 
 __all__ = sorted(_EXPORTS)
@@ -48,7 +48,7 @@ def __getattr__(name: str) -> Any:
     if name in _EXPORTS:
         value = getattr(importlib.import_module(f".{_EXPORTS[name]}", __name__), name)
     else:
-        # ``clode.session`` and the like after a bare ``import clode``, as when this file imported eagerly
+        # ``clode.engine.session`` and the like after a bare ``import clode``, as when this file imported eagerly
         try:
             value = importlib.import_module(f".{name}", __name__)
         except ModuleNotFoundError as e:

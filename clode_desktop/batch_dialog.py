@@ -1,4 +1,4 @@
-"""File › Batch Export…: enhance a whole folder with ``clode.batch`` on a thread of its own.
+"""File › Batch Export…: enhance a whole folder with ``clode.io.batch`` on a thread of its own.
 
 The batch gets its own thread and its own copy of the model rather than the editor's worker:
 a batch runs for minutes, and the editor must stay usable meanwhile. The dialog only plans
@@ -19,12 +19,12 @@ from PySide6.QtWidgets import (QApplication, QCheckBox, QComboBox, QDialog, QDou
                                QFormLayout, QGroupBox, QHBoxLayout, QLabel, QLineEdit, QPlainTextEdit,
                                QProgressBar, QPushButton, QVBoxLayout, QWidget)
 
-from clode import batch
-from clode.errors import ClodeError
-from clode.adjustments import DEFAULT_COLOUR_NOISE, DEFAULT_DENOISE, DEFAULT_T, Adjustments
-from clode.export import DEFAULT_FORMAT, FORMAT_EXTENSIONS, ExportOptions
-from clode.export_presets import DEFAULT_FOLDER, expand_folder, folder_template
-from clode.progress import CancelToken
+from clode.io import batch
+from clode.base.errors import ClodeError
+from clode.base.adjustments import DEFAULT_COLOUR_NOISE, DEFAULT_DENOISE, DEFAULT_T, Adjustments
+from clode.io.export import DEFAULT_FORMAT, FORMAT_EXTENSIONS, ExportOptions
+from clode.io.export_presets import DEFAULT_FOLDER, expand_folder, folder_template
+from clode.base.progress import CancelToken
 
 from .export_form import ExportForm
 from .settings import Settings

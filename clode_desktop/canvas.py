@@ -136,7 +136,7 @@ class Canvas(QWidget):
         return None if self._original is None else (self._original.height(), self._original.width())
 
     def photo_point(self, pos: QPointF) -> tuple[float, float]:
-        """A view position as a photo point in units of the photo's long side (``clode.local_exposure``)."""
+        """A view position as a photo point in units of the photo's long side (``clode.base.local_exposure``)."""
         pt = self.view_to_photo(pos)
         long = float(max(self._full))
         return (pt.x() / long, pt.y() / long)

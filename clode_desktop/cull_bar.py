@@ -8,13 +8,13 @@ from typing import Optional
 from PySide6.QtCore import Signal
 from PySide6.QtWidgets import QComboBox, QHBoxLayout, QLabel, QWidget
 
-from clode.culling import LABELS, MAX_RATING, Filter
+from clode.io.culling import LABELS, MAX_RATING, Filter
 
 FLAG_TEXTS = {"all": "All photos", "picked": "Picked", "unrejected": "Not rejected", "rejected": "Rejected"}
 
 
 class CullBar(QWidget):
-    #: the user chose another filter (clode.culling.Filter)
+    #: the user chose another filter (clode.io.culling.Filter)
     filterChanged = Signal(object)
 
     def __init__(self, parent: Optional[QWidget] = None) -> None:

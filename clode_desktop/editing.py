@@ -14,8 +14,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Optional
 
-from clode.adjustments import DEFAULT_T, Adjustments
-from clode.sidecar import Saved
+from clode.base.adjustments import DEFAULT_T, Adjustments
+from clode.io.sidecar import Saved
 
 from .history import History
 
@@ -32,7 +32,7 @@ RENDER, PREPARE, WAIT = "render", "prepare", "wait"
 #: What a failed open puts back: the photo open before.
 _PHOTO_STATE = ("path", "opened", "saved", "adjustments", "prepared", "own_T", "auto_on_open", "history",
                 "auto_reading", "auto_T", "hand_T")
-#: A T this far from Auto's, set by hand, is a choice the taste learns from (``clode.taste``).
+#: A T this far from Auto's, set by hand, is a choice the taste learns from (``clode.engine.taste``).
 TASTE_MIN_MOVE = 0.05
 
 
@@ -62,7 +62,7 @@ class Editing:
         self.own_T = False                  # the photo's T is its own (saved, edited, Auto), not the model's
         self.history = History(self.adjustments)
         self._previous: Optional[dict] = None   # the photo open before the one being opened
-        self.auto_reading: Any = None       # Auto's reading of the photo (``clode.auto_exposure.Reading``)
+        self.auto_reading: Any = None       # Auto's reading of the photo (``clode.engine.auto_exposure.Reading``)
         self.auto_T: Optional[float] = None  # and its T (with the learned taste), once known
         self.hand_T = False                 # T was set by hand since the photo was opened
 
@@ -298,7 +298,7 @@ class Editing:
     def taste_choice(self) -> Optional[tuple[Any, float, bool]]:
         """(Auto's reading, the T now, whether it lies away from Auto's) once T was set by hand since
         the photo was opened and Auto's reading is known: a choice the learned taste records, or takes
-        back when the dial went back to Auto (``clode.taste``). None otherwise: Auto left untouched
+        back when the dial went back to Auto (``clode.engine.taste``). None otherwise: Auto left untouched
         is not a choice."""
         if self.auto_reading is None or self.auto_T is None or not self.hand_T:
             return None

@@ -15,16 +15,16 @@ from typing import Optional, Union
 import numpy as np
 
 from clode import Enhancer, load_model
-from clode.adjustments import Adjustments
-from clode.auto_exposure import Reading, auto_choice
-from clode.devices import devices, resolve_device
-from clode.enhance_file import enhance_to_file
-from clode.errors import ClodeError
-from clode.imageio import Photo, load_image, load_preview
-from clode.pixels import fit_size, resize, to_uint8
-from clode.progress import CancelToken, ProgressCallback, check
-from clode.taste import model_key
-from clode.weights import DEFAULT_MODEL
+from clode.base.adjustments import Adjustments
+from clode.engine.auto_exposure import Reading, auto_choice
+from clode.engine.devices import devices, resolve_device
+from clode.io.enhance_file import enhance_to_file
+from clode.base.errors import ClodeError
+from clode.io.imageio import Photo, load_image, load_preview
+from clode.base.pixels import fit_size, resize, to_uint8
+from clode.base.progress import CancelToken, ProgressCallback, check
+from clode.engine.taste import model_key
+from clode.engine.weights import DEFAULT_MODEL
 
 # Long side of the images the view shows (original and result). Bigger photos are shown
 # downscaled; export always renders the full resolution. The CPU gets a smaller view so the
@@ -185,7 +185,7 @@ class Engine:
         return VIEW_SIDE.get(device, VIEW_SIDE_DEFAULT)
 
     def wants_preview(self, path: Path) -> bool:
-        from clode.imageio import is_raw_path
+        from clode.io.imageio import is_raw_path
         try:
             return is_raw_path(path) or path.stat().st_size > PREVIEW_FILE_BYTES
         except OSError:
@@ -313,11 +313,11 @@ class Engine:
         return float(self._need_session().auto_T())
 
     def auto_choice(self) -> tuple[Reading, float]:
-        """Auto's reading of the open photo and its T with the learned taste (``clode.auto_exposure``)."""
+        """Auto's reading of the open photo and its T with the learned taste (``clode.engine.auto_exposure``)."""
         return auto_choice(self._need_session(), self.model_state.default_T)
 
     def taste_key(self) -> Optional[str]:
-        """The loaded model's key in the taste records (``clode.taste.model_key``)."""
+        """The loaded model's key in the taste records (``clode.engine.taste.model_key``)."""
         return None if self.enhancer is None else model_key(self.enhancer.model)
 
     def export(self, target: Path, options, adjustments: Adjustments,

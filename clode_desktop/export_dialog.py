@@ -9,10 +9,10 @@ from typing import Optional
 from PySide6.QtWidgets import (QDialog, QDialogButtonBox, QFileDialog, QFormLayout, QHBoxLayout, QLabel, QLineEdit,
                                QMessageBox, QPushButton, QVBoxLayout, QWidget)
 
-from clode.errors import ClodeError
-from clode.export import FORMAT_EXTENSIONS, FORMAT_NAMES, ExportOptions
-from clode.export_presets import expand_folder, folder_template
-from clode.pixels import fit_size
+from clode.base.errors import ClodeError
+from clode.io.export import FORMAT_EXTENSIONS, FORMAT_NAMES, ExportOptions
+from clode.io.export_presets import expand_folder, folder_template
+from clode.base.pixels import fit_size
 
 from .export_form import ExportForm
 from .settings import Settings

@@ -18,8 +18,8 @@ from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import (QCheckBox, QComboBox, QFormLayout, QHBoxLayout, QInputDialog, QPushButton, QSpinBox,
                                QWidget)
 
-from clode.export import DEEP, DEFAULT_FORMAT, FORMAT_NAMES, LOSSY, ExportOptions
-from clode.export_presets import BUILT_IN, DEFAULT_FOLDER, MAX_LONG_EDGE, ExportPreset, with_preset
+from clode.io.export import DEEP, DEFAULT_FORMAT, FORMAT_NAMES, LOSSY, ExportOptions
+from clode.io.export_presets import BUILT_IN, DEFAULT_FOLDER, MAX_LONG_EDGE, ExportPreset, with_preset
 
 from .settings import Settings
 

@@ -17,7 +17,7 @@ from PySide6.QtGui import QColor, QFont, QPainter, QPen, QRadialGradient
 from PySide6.QtWidgets import (QDial, QDoubleSpinBox, QHBoxLayout, QLabel, QPushButton, QSizePolicy,
                                QVBoxLayout, QWidget)
 
-from clode.adjustments import DEFAULT_T
+from clode.base.adjustments import DEFAULT_T
 
 UNITS = 100            # dial steps per unit of T
 FINE = 0.05

@@ -19,7 +19,7 @@ from PySide6.QtCore import QPointF, QRectF, QSize, Qt, Signal
 from PySide6.QtGui import QColor, QFont, QIcon, QPainter, QPainterPath, QPen, QPixmap
 from PySide6.QtWidgets import QAbstractItemView, QListView, QListWidget, QListWidgetItem, QWidget
 
-from clode.culling import PICK, REJECT, Culling, Filter
+from clode.io.culling import PICK, REJECT, Culling, Filter
 
 from .qimage import qimage_from_array
 

@@ -17,12 +17,12 @@ from typing import Iterable, Optional
 import numpy as np
 from PIL import Image
 
-from clode import sidecar
-from clode.adjustments import Adjustments
-from clode.atomic import atomic_path
-from clode.errors import ClodeError
-from clode.imageio import find_images, load_preview
-from clode.pixels import fit_size, resize, to_uint8
+from clode.io import sidecar
+from clode.base.adjustments import Adjustments
+from clode.base.atomic import atomic_path
+from clode.base.errors import ClodeError
+from clode.io.imageio import find_images, load_preview
+from clode.base.pixels import fit_size, resize, to_uint8
 
 from .history import History, paste_label
 

@@ -16,7 +16,7 @@ from typing import Callable, Optional
 from PySide6.QtGui import QAction, QActionGroup, QKeySequence
 from PySide6.QtWidgets import QMenu, QMenuBar, QWidget
 
-from clode.culling import LABELS, MAX_RATING, PICK, REJECT, Culling, Filter
+from clode.io.culling import LABELS, MAX_RATING, PICK, REJECT, Culling, Filter
 
 from .cull_bar import CullBar
 from .filmstrip import Filmstrip

@@ -9,8 +9,8 @@ from typing import Callable, Optional, Union
 from PySide6.QtCore import QObject, Signal
 from PySide6.QtWidgets import QFileDialog, QWidget
 
-from clode.adjustments import Adjustments
-from clode.errors import ClodeError
+from clode.base.adjustments import Adjustments
+from clode.base.errors import ClodeError
 
 from .editing import Editing
 from .filmstrip import Filmstrip

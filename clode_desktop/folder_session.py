@@ -18,8 +18,8 @@ from typing import Optional
 
 from PySide6.QtCore import QObject, Signal
 
-from clode import culling, xmp
-from clode.imageio import Photo, load_image
+from clode.io import culling, xmp
+from clode.io.imageio import Photo, load_image
 
 from . import folder
 from .filmstrip import Filmstrip

@@ -16,8 +16,8 @@ from __future__ import annotations
 import time
 from typing import Any, Callable, Optional
 
-from clode.adjustments import Adjustments
-from clode.errors import ClodeError
+from clode.base.adjustments import Adjustments
+from clode.base.errors import ClodeError
 
 #: Changes of the same setting closer than this (seconds) are one step, even without a gesture.
 COALESCE_SECONDS = 1.0

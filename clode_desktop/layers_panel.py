@@ -10,7 +10,7 @@ from PySide6.QtCore import Signal
 from PySide6.QtWidgets import (QButtonGroup, QCheckBox, QDoubleSpinBox, QHBoxLayout, QLabel, QRadioButton,
                                QToolButton, QVBoxLayout, QWidget)
 
-from clode.local_exposure import KINDS, MAX_AMOUNT, Layer
+from clode.base.local_exposure import KINDS, MAX_AMOUNT, Layer
 
 KIND_NAMES = {"brush": "Brush", "linear": "Linear", "radial": "Radial"}
 EMPTY_TEXT = "No layers. B: brush, G: linear gradient, Shift+G: radial gradient"

@@ -4,7 +4,7 @@ the mask overlay (O), and the layer list's changes.
 Every finished gesture (a stroke, a gradient, a change in the layer list) is one edit of
 ``Adjustments.local`` through ``MainWindow.edit_local`` (one undo step, named). While a stroke is
 dragged the window renders drafts of the edit with the stroke so far, without recording it.
-Points are photo coordinates in units of the photo's long side (``clode.local_exposure``)."""
+Points are photo coordinates in units of the photo's long side (``clode.base.local_exposure``)."""
 
 from __future__ import annotations
 
@@ -16,8 +16,8 @@ import torch
 from PySide6.QtCore import QObject, Qt
 from PySide6.QtGui import QColor, QImage, QPainter, QPen
 
-from clode import masks
-from clode.local_exposure import COORD_HI, COORD_LO, Brush, Layer, Linear, Radial, Stroke
+from clode.engine import masks
+from clode.base.local_exposure import COORD_HI, COORD_LO, Brush, Layer, Linear, Radial, Stroke
 
 BRUSH, LINEAR, RADIAL = "brush", "linear", "radial"
 TOOL_NAMES = {BRUSH: "Brush", LINEAR: "Linear gradient", RADIAL: "Radial gradient"}
@@ -40,7 +40,7 @@ def mask_overlay(layer: Layer, full_size: tuple[int, int], view_size: tuple[int,
     """The layer's mask as semi-transparent red on the view's grid (``view_size`` (h, w) pixels
     covering a photo of ``full_size`` (H, W)). An edge-aware layer follows the edges of ``view8``
     (the original as the view shows it, h x w x 3 uint8), the luminance the render's masks follow
-    (``clode.session``: the mean of the display RGB, in stops), here at the view's resolution."""
+    (``clode.engine.session``: the mean of the display RGB, in stops), here at the view's resolution."""
     H, W = full_size
     grid = masks.Grid(image=(H, W), region=(0, 0, W, H), shape=(int(view_size[0]), int(view_size[1])))
     guide = reference = None

@@ -10,7 +10,7 @@ from PySide6.QtCore import QPointF, QRectF, Qt
 from PySide6.QtGui import QColor, QPainter, QPainterPath, QPen
 from PySide6.QtWidgets import QSizePolicy, QWidget
 
-# The terms ``clode.losses.clode_loss`` reports, in legend order, with their colours.
+# The terms ``clode.training.losses.clode_loss`` reports, in legend order, with their colours.
 TERMS = ("total", "spatial", "exposure", "colour", "smoothness", "noise")
 COLOURS = {"total": QColor(235, 235, 235), "spatial": QColor(90, 160, 240), "exposure": QColor(240, 170, 60),
            "colour": QColor(110, 200, 120), "smoothness": QColor(190, 130, 230), "noise": QColor(230, 100, 100)}

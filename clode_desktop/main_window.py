@@ -10,10 +10,12 @@ from PySide6.QtCore import QEvent, QObject, Qt, QTimer, Signal
 from PySide6.QtWidgets import (QApplication, QFileDialog, QHBoxLayout, QMainWindow, QMessageBox,
                                QVBoxLayout, QWidget)
 
-from clode import sidecar, taste
-from clode.adjustments import Adjustments
-from clode.errors import ClodeError
-from clode.imageio import SUPPORTED_EXTENSIONS, is_supported
+from clode.io import sidecar
+
+from clode.engine import taste
+from clode.base.adjustments import Adjustments
+from clode.base.errors import ClodeError
+from clode.io.imageio import SUPPORTED_EXTENSIONS, is_supported
 
 from .canvas import MODES, SPLIT, Canvas
 from .cull_bar import CullBar
@@ -631,7 +633,7 @@ class MainWindow(QMainWindow):
 
     def _record_taste(self) -> None:
         """A T set by hand away from Auto is a choice Auto learns from; back at Auto, it is not
-        (``clode.taste``)."""
+        (``clode.engine.taste``)."""
         choice, key = self.editing.taste_choice(), self.engine.taste_key()
         if choice is None or key is None:
             return

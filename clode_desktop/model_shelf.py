@@ -15,11 +15,11 @@ from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import (QGroupBox, QHBoxLayout, QInputDialog, QListWidget, QListWidgetItem, QMessageBox,
                                QPushButton, QVBoxLayout, QWidget)
 
-from clode.adjustments import Adjustments
-from clode.errors import ClodeError
-from clode.model_library import (card_summary, delete_model, model_card, model_from_run, rename_model, render_small,
+from clode.base.adjustments import Adjustments
+from clode.base.errors import ClodeError
+from clode.training.model_library import (card_summary, delete_model, model_card, model_from_run, rename_model, render_small,
                                  small_image, trained_models, unfinished_runs)
-from clode.paths import model_path_for, user_models_dir
+from clode.base.paths import model_path_for, user_models_dir
 
 from .training_widgets import CompareDialog, hint
 from .worker import Job, TaskManager

@@ -6,7 +6,7 @@ from typing import Iterable, Optional
 
 from PySide6.QtWidgets import QCheckBox, QDialog, QDialogButtonBox, QLabel, QVBoxLayout, QWidget
 
-from clode.adjustments import Adjustments
+from clode.base.adjustments import Adjustments
 
 from .history import LABELS, describe
 

@@ -8,7 +8,7 @@ from typing import Callable, Union
 from PySide6.QtCore import QObject, Signal
 from PySide6.QtWidgets import QWidget
 
-from clode.errors import ClodeError
+from clode.base.errors import ClodeError
 
 from .editing import Editing
 from .engine import Engine

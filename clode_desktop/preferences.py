@@ -9,18 +9,18 @@ from PySide6.QtWidgets import (QButtonGroup, QCheckBox, QComboBox, QDialog, QDia
                                QGridLayout, QGroupBox, QHBoxLayout, QLabel, QLineEdit, QPushButton,
                                QRadioButton, QVBoxLayout, QWidget)
 
-from clode import taste
-from clode.devices import devices
-from clode.model_library import user_models
-from clode.paths import user_models_dir
-from clode.weights import DEFAULT_MODEL
+from clode.engine import taste
+from clode.engine.devices import devices
+from clode.training.model_library import user_models
+from clode.base.paths import user_models_dir
+from clode.engine.weights import DEFAULT_MODEL
 
 
 
 class PreferencesDialog(QDialog):
     def __init__(self, device: str, model_path: Optional[str], parent: Optional[QWidget] = None,
                  note: str = "", start_at_auto: bool = True, taste_model: Optional[str] = None) -> None:
-        """``taste_model``: the loaded model's key in the taste records (``clode.taste.model_key``);
+        """``taste_model``: the loaded model's key in the taste records (``clode.engine.taste.model_key``);
         None: no model loaded, nothing learned to show."""
         super().__init__(parent)
         self.setWindowTitle("Preferences")
@@ -112,7 +112,7 @@ class PreferencesDialog(QDialog):
         editing_layout = QVBoxLayout(editing_group)
         editing_layout.addWidget(self.auto_check)
         editing_layout.addWidget(auto_hint)
-        # what Auto learned from the T set by hand (clode.taste), for the loaded model
+        # what Auto learned from the T set by hand (clode.engine.taste), for the loaded model
         self.taste_model = taste_model
         self.taste_label = QLabel()
         self.taste_label.setWordWrap(True)

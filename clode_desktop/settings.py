@@ -1,6 +1,6 @@
 """The app's remembered state (QSettings): recent files, last folder, preferences, layout.
 
-Per-photo settings (T, denoise) are not here: they live in sidecars (``clode.sidecar``).
+Per-photo settings (T, denoise) are not here: they live in sidecars (``clode.io.sidecar``).
 Tests pass an ini file so they never touch the user's real settings.
 """
 
@@ -11,8 +11,8 @@ from typing import Optional, Union
 
 from PySide6.QtCore import QByteArray, QSettings
 
-from clode.export import DEFAULT_FORMAT, ExportOptions
-from clode.export_presets import ExportPreset, presets_from_json, presets_to_json
+from clode.io.export import DEFAULT_FORMAT, ExportOptions
+from clode.io.export_presets import ExportPreset, presets_from_json, presets_to_json
 
 MAX_RECENT = 10
 ORGANIZATION = "CLODE"

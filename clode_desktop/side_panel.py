@@ -8,7 +8,7 @@ from typing import Optional
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import QCheckBox, QFormLayout, QHBoxLayout, QLabel, QSlider, QVBoxLayout, QWidget
 
-from clode.adjustments import DEFAULT_COLOUR_NOISE, DEFAULT_DENOISE
+from clode.base.adjustments import DEFAULT_COLOUR_NOISE, DEFAULT_DENOISE
 
 from .exposure_dial import ExposureControl
 from .histogram import Histogram

@@ -1,7 +1,7 @@
 """The trainer as a child process (``python -m clode train ... --progress -``) with typed signals.
 
 A crash or an out-of-memory in training can never take the editor down. Its JSON-lines progress
-on stdout arrives as ``clode.trainer_events`` objects; its stderr is kept (the last lines) to
+on stdout arrives as ``clode.training.events`` objects; its stderr is kept (the last lines) to
 say why a run failed.
 """
 
@@ -15,7 +15,7 @@ from typing import Optional
 
 from PySide6.QtCore import QObject, QProcess, QProcessEnvironment, QTimer, Signal
 
-from clode import trainer_events as events
+from clode.training import events as events
 
 #: After SIGTERM, how long a step may take to finish before the process is killed.
 STOP_GRACE_MS = 15_000
@@ -25,7 +25,7 @@ STDERR_LINES = 40
 class TrainerProcess(QObject):
     #: the process is up: its pid
     started = Signal(int)
-    #: one progress event (a ``clode.trainer_events.TrainerEvent``)
+    #: one progress event (a ``clode.training.events.TrainerEvent``)
     event = Signal(object)
     #: the process could not be started: message
     failedToStart = Signal(str)

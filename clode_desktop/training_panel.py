@@ -9,8 +9,8 @@ Its parts live beside it, each given what it needs through its constructor: the 
 (``trainer_process``), the photo folders (``training_photos``), the settings form with its presets
 and estimate (``training_settings``), the previews and validation figures (``training_previews``),
 "Your models" (``model_shelf``), small widgets (``training_widgets``); the model library, the
-recipes and the event schema are in the core (``clode.model_library``, ``clode.training_recipes``,
-``clode.trainer_events``).
+recipes and the event schema are in the core (``clode.training.model_library``, ``clode.training.recipes``,
+``clode.training.events``).
 
 Stopping sends SIGTERM: the trainer finishes at its next cancel check, never inside a
 checkpoint write, and the run can be resumed from its last checkpoint. A run that is killed
@@ -32,13 +32,13 @@ from PySide6.QtCore import QEvent, QObject, Qt, Signal
 from PySide6.QtWidgets import (QGroupBox, QHBoxLayout, QLabel, QMessageBox, QProgressBar, QPushButton, QScrollArea,
                                QVBoxLayout, QWidget)
 
-from clode import trainer_events as events
-from clode import training_recipes as recipes
-from clode.atomic import write_text
-from clode.errors import ClodeError
-from clode.model_library import NAME_RE, check_name, model_card, trained_models, unfinished_runs  # noqa: F401
-from clode.paths import model_path_for
-from clode.weights import DEFAULT_MODEL
+from clode.training import events as events
+from clode.training import recipes as recipes
+from clode.base.atomic import write_text
+from clode.base.errors import ClodeError
+from clode.training.model_library import NAME_RE, check_name, model_card, trained_models, unfinished_runs  # noqa: F401
+from clode.base.paths import model_path_for
+from clode.engine.weights import DEFAULT_MODEL
 
 from .loss_plot import LossPlot
 from .model_shelf import EditorLink, ModelShelf
@@ -89,7 +89,7 @@ class TrainingPanel(QWidget):
     scanned = Signal(int, list)
     #: a run started (the process is up): pid
     runStarted = Signal(int)
-    #: a progress event from the trainer (its dict: ``clode.trainer_events``, ``to_dict()``)
+    #: a progress event from the trainer (its dict: ``clode.training.events``, ``to_dict()``)
     event = Signal(dict)
     #: the before/after preview was refreshed: step
     previewUpdated = Signal(int)
@@ -288,7 +288,7 @@ class TrainingPanel(QWidget):
 
     def resume(self, name: Optional[str] = None) -> bool:
         """Continue a stopped run (by its name, else the name field's) from its last checkpoint."""
-        from clode.train import find_checkpoint
+        from clode.training.train import find_checkpoint
         if self.is_running():
             return False
         name = (name or self.name_edit.text()).strip()
@@ -433,7 +433,7 @@ class TrainingPanel(QWidget):
         self.pause_button.setChecked(False)
         self.pause_button.setText("Pause")
         trainer.deleteLater()
-        from clode.train import remove_partial_files
+        from clode.training.train import remove_partial_files
         if run.pid:
             remove_partial_files(run.out, run.pid)
         kept = self._kept_step(run)
@@ -465,7 +465,7 @@ class TrainingPanel(QWidget):
         self._update_buttons()
 
     def _kept_step(self, run: Run) -> int:
-        from clode.train import find_checkpoint
+        from clode.training.train import find_checkpoint
         try:
             return int(json.loads((find_checkpoint(run.run_dir) / "state.json").read_text())["step"])
         except (ClodeError, OSError, ValueError, KeyError):
@@ -546,7 +546,7 @@ class TrainingPanel(QWidget):
 
 
 def _first_photo(folder: Path) -> list[Path]:
-    from clode.imageio import find_images
+    from clode.io.imageio import find_images
     try:
         return find_images(folder)[:1]
     except OSError:

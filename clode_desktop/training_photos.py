@@ -86,7 +86,7 @@ class TrainingPhotos(QGroupBox):
 
     def scan(self) -> None:
         """Count the usable photos in the folders (file headers only, on the worker thread)."""
-        from clode.training_data import scan_folders
+        from clode.training.data import scan_folders
         folders = list(self.folders)
         self.scanning = True
         self._scan_id += 1

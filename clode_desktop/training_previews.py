@@ -14,11 +14,11 @@ from typing import Optional
 from PySide6.QtCore import QTimer, Signal
 from PySide6.QtWidgets import QHBoxLayout, QVBoxLayout, QWidget
 
-from clode.errors import ClodeError
-from clode.model_library import render_small, small_image
-from clode.pixels import to_uint8
-from clode.training_validation import summary
-from clode.weights import DEFAULT_MODEL
+from clode.base.errors import ClodeError
+from clode.training.model_library import render_small, small_image
+from clode.base.pixels import to_uint8
+from clode.training.validation import summary
+from clode.engine.weights import DEFAULT_MODEL
 
 from .training_widgets import PREVIEW_SIDE, Thumb, hint
 from .worker import Job, TaskManager
@@ -71,7 +71,7 @@ class TrainingPreviews(QWidget):
             return
 
         def work(job: Job):
-            from clode.imageio import load_preview
+            from clode.io.imageio import load_preview
             pixels = small_image(load_preview(photo, max_side=PREVIEW_SIDE * 2).pixels, PREVIEW_SIDE)
             before = render_small(init, pixels) if init is not None or DEFAULT_MODEL.exists() else None
             return pixels, to_uint8(pixels), before
@@ -103,8 +103,8 @@ class TrainingPreviews(QWidget):
         previews, run_dir = self, self.run_dir
 
         def work(job: Job):
-            from clode.errors import ModelLoadError
-            from clode.train import find_checkpoint
+            from clode.base.errors import ModelLoadError
+            from clode.training.train import find_checkpoint
             pixels = previews._pixels
             if pixels is None:
                 return None
@@ -129,6 +129,6 @@ class TrainingPreviews(QWidget):
         self.tasks.submit(work, key="preview-after", label="Preview", on_done=done, on_error=lambda m: None)
 
     def show_validation(self, report: dict) -> None:
-        """The held-out figures of the starting model and the trained one (``clode.training_validation``)."""
+        """The held-out figures of the starting model and the trained one (``clode.training.validation``)."""
         self.figures.setText(summary(report))
         self.figures.show()

@@ -3,7 +3,7 @@
 long, brightness, crop, device and the advanced options; ``settings_args()`` turns them into
 ``clode train`` arguments and ``check()`` refuses a setting that would not fit in memory.
 
-The presets and the estimate come from ``clode.training_recipes``; how much memory is free is
+The presets and the estimate come from ``clode.training.recipes``; how much memory is free is
 asked through ``free_memory`` (given to the constructor, so a test can stand in a small computer).
 """
 
@@ -16,10 +16,10 @@ from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import (QCheckBox, QComboBox, QFormLayout, QGroupBox, QHBoxLayout, QLabel, QLineEdit,
                                QSlider, QSpinBox, QToolButton, QWidget)
 
-from clode import training_recipes as recipes
-from clode.devices import devices, resolve_device
-from clode.errors import ClodeError
-from clode.model_library import free_name
+from clode.training import recipes as recipes
+from clode.engine.devices import devices, resolve_device
+from clode.base.errors import ClodeError
+from clode.training.model_library import free_name
 
 from .training_widgets import hint
 
@@ -200,7 +200,7 @@ class TrainingSettings(QGroupBox):
                                     "<b>Too big for the memory free now:</b> " + text +
                                     ". Choose a smaller crop or batch, or the Quick preset.")
         self.estimate_label.setStyleSheet("" if est.fits else "color: #f08070;")
-        self.estimate_label.setToolTip("Estimated from measured runs (clode.training_recipes); the time "
+        self.estimate_label.setToolTip("Estimated from measured runs (clode.training.recipes); the time "
                                        "left while training comes from the measured step times")
         self.estimated.emit(est.fits)
 

@@ -22,9 +22,9 @@ from typing import Any, Callable, Optional
 
 from PySide6.QtCore import QCoreApplication, QObject, QThread, Qt, QTimer, Signal
 
-from clode.errors import Cancelled, ClodeError
-from clode.heap import give_back_free_memory
-from clode.progress import CancelToken
+from clode.base.errors import Cancelled, ClodeError
+from clode.engine.heap import give_back_free_memory
+from clode.base.progress import CancelToken
 
 log = logging.getLogger(__name__)
 
@@ -142,7 +142,7 @@ class _WorkerThread(QThread):
                     m._running = None
                     idle = not m._queue
             if idle:
-                # what the heap kept for the job's renders (clode.heap) goes back to the system
+                # what the heap kept for the job's renders (clode.engine.heap) goes back to the system
                 give_back_free_memory()
 
 

@@ -44,7 +44,7 @@ def main(out: Path) -> int:
     from PySide6.QtTest import QTest
     from PySide6.QtWidgets import QApplication, QDialog
 
-    from clode import sidecar
+    from clode.io import sidecar
     from clode_desktop.batch_dialog import BatchDialog
     from clode_desktop.main_window import MainWindow
     from clode_desktop import theme

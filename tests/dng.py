@@ -14,7 +14,7 @@ from typing import Optional, Union
 
 import numpy as np
 
-from clode.raw_pairs import PATTERNS, mosaic  # noqa: F401 (the one mosaic; tests import it from here)
+from clode.training.raw_pairs import PATTERNS, mosaic  # noqa: F401 (the one mosaic; tests import it from here)
 
 
 # XYZ (D65) -> linear sRGB (IEC 61966-2-1)

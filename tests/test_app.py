@@ -14,8 +14,8 @@ from PySide6.QtGui import QMouseEvent  # noqa: E402
 from PySide6.QtTest import QTest  # noqa: E402
 from PySide6.QtWidgets import QApplication  # noqa: E402
 
-from clode import sidecar  # noqa: E402
-from clode.imageio import load_image  # noqa: E402
+from clode.io import sidecar# noqa: E402
+from clode.io.imageio import load_image  # noqa: E402
 from clode_desktop.canvas import RESULT, SIDE, SPLIT  # noqa: E402
 from clode_desktop.settings import Settings  # noqa: E402
 from conftest import (PROXY, WAIT, as_array, dark_rgb, error_boxes, final_render,  # noqa: E402
@@ -237,7 +237,7 @@ def test_sidecar_restores_T(qtbot, make_window, jpeg):
 
 
 def test_colour_noise_slider_renders_saves_and_exports(qtbot, make_window, jpeg, tmp_path):
-    from clode.export import ExportOptions
+    from clode.io.export import ExportOptions
     from clode_desktop.side_panel import DEFAULT_COLOUR_NOISE
     w = make_window()
     before = open_and_render(qtbot, w, jpeg).image.copy()
@@ -258,7 +258,7 @@ def test_colour_noise_slider_renders_saves_and_exports(qtbot, make_window, jpeg,
 
 
 def test_export_writes_the_enhanced_photo(qtbot, make_window, jpeg, tmp_path):
-    from clode.export import ExportOptions
+    from clode.io.export import ExportOptions
     w = make_window()
     open_and_render(qtbot, w, jpeg)
     target = tmp_path / "out" / "night-clode.png"
@@ -397,7 +397,7 @@ def test_preferences_load_the_chosen_model_and_remember_it(qtbot, make_window, t
 def test_preferences_dialog_lists_devices_and_models(qtbot, tmp_path, fixture_model_path):
     import shutil
 
-    from clode.paths import user_models_dir
+    from clode.base.paths import user_models_dir
     from clode_desktop.preferences import PreferencesDialog
     user_models_dir().mkdir(parents=True)
     mine = user_models_dir() / "my-portraits.pth"
@@ -554,7 +554,7 @@ def test_a_photo_edited_before_keeps_its_T_when_new_photos_start_at_auto(qtbot, 
 def test_a_T_set_by_hand_teaches_auto_and_auto_left_alone_does_not(qtbot, make_window, jpeg):
     """Issue 28: the dial moved away from Auto and left there is recorded (per model) with Auto's
     reading; a photo left at Auto is not, and going back to Auto takes the record back."""
-    from clode import taste
+    from clode.engine import taste
     w = make_window(start_at_auto=True)
     w.open_file(jpeg)
     qtbot.waitUntil(lambda: not w._auto_on_open and w._prepared and w.exposure.auto_mark() is not None
@@ -580,8 +580,8 @@ def test_a_T_set_by_hand_teaches_auto_and_auto_left_alone_does_not(qtbot, make_w
 
 
 def test_preferences_show_what_auto_learned_and_reset_it(qtbot):
-    from clode import taste
-    from clode.auto_exposure import FEATURES, Reading
+    from clode.engine import taste
+    from clode.engine.auto_exposure import FEATURES, Reading
     from clode_desktop.preferences import PreferencesDialog
     for i in range(6):
         features = tuple(float(i + k) for k in range(len(FEATURES)))
@@ -635,7 +635,7 @@ def test_toolbar_and_window_have_icons(qtbot, make_window):
 
 @pytest.mark.parametrize("bad", ['"abc"', "NaN"])
 def test_damaged_sidecar_opens_at_defaults_with_a_warning(qtbot, make_window, jpeg, bad):
-    from clode.adjustments import DEFAULT_COLOUR_NOISE
+    from clode.base.adjustments import DEFAULT_COLOUR_NOISE
     sidecar.sidecar_path(jpeg).write_text('{"settings": {"T": 2.0, "colour_noise": %s}}' % bad)
     w = make_window()
     r = open_and_render(qtbot, w, jpeg)                  # it opens and renders

@@ -17,18 +17,18 @@ from hypothesis import given, settings, strategies as st
 from conftest import DATASETS
 
 from clode import Enhancer, load_model
-from clode import auto_exposure
-from clode.auto_exposure import (BRIGHTEST, IGNORED_WHITE, TRUSTED_WHITE, choose_T,
+from clode.engine import auto_exposure
+from clode.engine.auto_exposure import (BRIGHTEST, IGNORED_WHITE, TRUSTED_WHITE, choose_T,
                                  measuring_view, mean_luminance, pushed_brightness, trust, white_point)
-from clode.errors import ClodeError
-from clode.exposure_fit import read_photo
-from clode.exposure_model import (FORMAT_1, Predictor, fit, for_model, predictor_path, pushed_mean,
+from clode.base.errors import ClodeError
+from clode.training.exposure_fit import read_photo
+from clode.engine.exposure_model import (FORMAT_1, Predictor, fit, for_model, predictor_path, pushed_mean,
                                   shortfall_features)
-from clode.imageio import load_image
-from clode.metrics import psnr
-from clode.night_pairs import night_pair
-from clode.srgb import linear_to_srgb, srgb_to_linear
-from clode.weights import DEFAULT_MODEL
+from clode.io.imageio import load_image
+from clode.training.metrics import psnr
+from clode.training.night_pairs import night_pair
+from clode.base.srgb import linear_to_srgb, srgb_to_linear
+from clode.engine.weights import DEFAULT_MODEL
 
 
 def darken(img: np.ndarray, ev: float) -> np.ndarray:
@@ -354,7 +354,7 @@ def test_pushing_a_darkened_photo_back_gives_the_original_brightness():
 def test_auto_T_is_never_a_decibel_below_the_default_on_lowlight_dev(default_enhancer):
     """Issue 28's bar on the dark pairs here, on the fast path the editor uses, with the product's
     finish (benchmarks/quality/auto_check.py prints the figures)."""
-    from clode.adjustments import Adjustments
+    from clode.base.adjustments import Adjustments
     enh, effects = default_enhancer, Adjustments().effects()
     gains = []
     for low_path in sorted((DATASETS / "lowlight-dev" / "low").glob("*.png")):
@@ -381,7 +381,7 @@ def test_cli_enhance_with_auto_T(tmp_path, fixture_model_path):
 
 
 def test_train_refits_the_exposure_predictor_for_a_model(tmp_path, fixture_model_path):
-    from clode.exposure_fit import fit_for_model
+    from clode.training.exposure_fit import fit_for_model
     photos = sorted((DATASETS / "photos").glob("*.jpg"))[:6]
     model = tmp_path / "mine.pth"
     model.write_bytes(fixture_model_path.read_bytes())
@@ -407,9 +407,9 @@ def test_cli_batch_and_editor_choose_the_same_auto_T_with_the_same_taste(tmp_pat
     pytest.importorskip("PySide6")
     import re
     from PIL import Image
-    from clode import taste
-    from clode.auto_exposure import FEATURES, Reading
-    from clode.session import PROXY_SIDE
+    from clode.engine import taste
+    from clode.engine.auto_exposure import FEATURES, Reading
+    from clode.engine.session import PROXY_SIDE
     from clode_desktop.main_window import MainWindow
     from clode_desktop.settings import Settings
     monkeypatch.setenv("CLODE_DATA_DIR", str(tmp_path / "data"))     # the subprocesses' too

@@ -13,8 +13,8 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from clode.errors import ImageReadError
-from clode.imageio import load_image, load_preview
+from clode.base.errors import ImageReadError
+from clode.io.imageio import load_image, load_preview
 from conftest import ROOT
 from dng import dng_bytes
 
@@ -191,7 +191,7 @@ def _check_cli(name, returncode, stdout, stderr, out: Path):
 
 @pytest.mark.parametrize("name", CLI_CASES)
 def test_cli_bad_input(tmp_path, capfd, fixture_model_path, name):
-    from clode.cli import main
+    from clode.commands.cli import main
     target = _prepare(tmp_path, name)
     out = tmp_path / "out"
     code = main(["enhance", str(target), "-o", str(out), "--model", str(fixture_model_path), "--device", "cpu"])
@@ -224,7 +224,7 @@ def test_cli_bad_input_subprocess(subprocess_results, name):
 
 
 def test_cli_bad_file_does_not_stop_good_ones(tmp_path, capfd, fixture_model_path):
-    from clode.cli import main
+    from clode.commands.cli import main
     Image.fromarray(np.full((24, 32, 3), 40, np.uint8)).save(tmp_path / "good.png")
     (tmp_path / "bad.jpg").write_bytes(b"not a photo")
     code = main(["enhance", str(tmp_path / "bad.jpg"), str(tmp_path / "good.png"), "-o", str(tmp_path / "out"),

@@ -9,12 +9,14 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from clode import Enhancer, batch, sidecar
-from clode.cli import main
-from clode.errors import ClodeError
-from clode.export import ExportOptions
-from clode.imageio import load_image
-from clode.progress import CancelToken
+from clode import Enhancer
+
+from clode.io import batch, sidecar
+from clode.commands.cli import main
+from clode.base.errors import ClodeError
+from clode.io.export import ExportOptions
+from clode.io.imageio import load_image
+from clode.base.progress import CancelToken
 
 from dng import make_dng
 
@@ -340,8 +342,8 @@ def test_T_auto(tmp_path, enhancer):
 
 def test_T_auto_follows_the_learned_taste_and_auto_model_does_not(tmp_path, enhancer, monkeypatch):
     """Issue 28: five edits that each chose 0.5 below Auto; --T auto follows them, auto:model not."""
-    from clode import taste
-    from clode.auto_exposure import FEATURES, Reading
+    from clode.engine import taste
+    from clode.engine.auto_exposure import FEATURES, Reading
     monkeypatch.setenv("CLODE_DATA_DIR", str(tmp_path / "data"))
     key = taste.model_key(enhancer.model)
     for i in range(taste.MIN_EDITS):
@@ -445,7 +447,7 @@ class Stages:
     def __init__(self, monkeypatch, enhancer, gate):
         import threading
         import time
-        from clode import enhance_file
+        from clode.io import enhance_file
         self.events: list[tuple[str, str, str, float, float]] = []   # stage, photo, thread, start, end
         self.models: set[int] = set()
         self.started = 0      # enhancements started

@@ -233,7 +233,7 @@ def test_save_to_follows_photos_from_until_the_user_chooses_one(qtbot, fixture_m
 
 
 def test_earlier_exports_of_the_app_are_not_counted(qtbot, fixture_model_path, folders, tmp_path):
-    from clode import batch
+    from clode.io import batch
     inp, out = folders
     for name in ("IMG_0001-clode.jpg", "IMG_0002_clode.jpg", "IMG_0003-clode-2.jpg", "IMG_0001_CLODE.png"):
         to8(photo(1)).save(inp / name)

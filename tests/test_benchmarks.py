@@ -41,7 +41,7 @@ def test_report_prints_one_json_line_with_the_machine():
     code = ("import argparse, contextlib, io, json, sys\n"
             f"sys.path.insert(0, {str(BENCHMARKS)!r})\n"
             "from pathlib import Path\nfrom machine import ROOT, Report\n"
-            "import clode.adjustments\n"                      # machine put the checkout on the path
+            "import clode.base.adjustments\n"                      # machine put the checkout on the path
             "out = io.StringIO()\n"
             "with contextlib.redirect_stdout(out):\n"
             "    report = Report(str(ROOT / 'benchmarks/speed/x.py'), argparse.Namespace(n=1, p=Path('a')))\n"

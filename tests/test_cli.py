@@ -9,9 +9,9 @@ import pytest
 from PIL import Image
 
 from conftest import DATASETS, ROOT
-from clode.cli import main
-from clode.imageio import load_image
-from clode.weights import DEFAULT_MODEL
+from clode.commands.cli import main
+from clode.io.imageio import load_image
+from clode.engine.weights import DEFAULT_MODEL
 
 LOWLIGHT = DATASETS / "lowlight-dev"
 FAST_SOLVER = ["--solver", "rk4:1.0"]   # 3 RK4 steps to T = 3: keeps CI fast
@@ -129,7 +129,7 @@ def test_bad_options_give_one_line(tmp_path, photos, fixture_model_path, problem
     elif problem == "device":
         args += ["--model", fixture_model_path, "--device", "tpu"]
     else:     # an installation whose default model file went missing
-        monkeypatch.setattr("clode.weights.DEFAULT_MODEL", tmp_path / "gone" / DEFAULT_MODEL.name)
+        monkeypatch.setattr("clode.engine.weights.DEFAULT_MODEL", tmp_path / "gone" / DEFAULT_MODEL.name)
     code = main([str(a) for a in args])
     captured = capsys.readouterr()
     assert code != 0

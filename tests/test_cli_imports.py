@@ -9,15 +9,15 @@ from PIL import Image
 
 from conftest import ROOT
 
-# What enhancing a photo must never load (clode.train and clode.training_data pull in the training
+# What enhancing a photo must never load (clode.training.train and clode.training.data pull in the training
 # loop and its data pipeline; Qt is the app's; scipy comes with torchdiffeq for a solver clode never
-# uses, and costs 0.4 s of every start: clode.ode keeps it out).
-FORBIDDEN = ("PySide6", "shiboken6", "clode_desktop", "clode.train", "clode.training_data",
+# uses, and costs 0.4 s of every start: clode.engine.ode keeps it out).
+FORBIDDEN = ("PySide6", "shiboken6", "clode_desktop", "clode.training.train", "clode.training.data",
              "clode.commands.train", "clode.commands.eval", "clode.commands.batch", "scipy")
 
 PROBE = """
 import json, sys
-from clode import cli
+from clode.commands import cli
 code = cli.main(sys.argv[1:])
 print(json.dumps({"code": code, "modules": sorted(sys.modules)}))
 """
@@ -37,6 +37,6 @@ def test_enhance_imports_no_qt_and_no_training_code(tmp_path, fixture_model_path
 
 
 def test_the_full_parser_still_has_every_command():
-    from clode.cli import COMMANDS, build_parser
+    from clode.commands.cli import COMMANDS, build_parser
     choices = build_parser()._subparsers._group_actions[0].choices
     assert list(choices) == COMMANDS

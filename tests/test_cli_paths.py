@@ -13,8 +13,10 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from clode import batch, cli
-from clode.errors import ClodeError
+from clode.io import batch
+
+from clode.commands import cli
+from clode.base.errors import ClodeError
 
 pytestmark = pytest.mark.skipif(sys.platform == "win32", reason="POSIX links and mounts")
 
@@ -128,7 +130,7 @@ def test_read_only_output_folder_one_line_up_front(tmp_path, model, capsys):
 def test_counts_agree_when_the_folder_turns_read_only(tmp_path, fixture_model):
     """A folder that turns read-only after the check: each photo fails once, and the log that
     cannot be written is said apart, not counted as a seventh photo."""
-    from clode.enhancer import Enhancer
+    from clode.engine.enhancer import Enhancer
     inp = tmp_path / "in"
     for i in range(2):
         photo(inp / f"p{i}.png", i)
@@ -192,7 +194,7 @@ def test_negative_values_are_values_not_options(tmp_path, model, capsys):
 
 
 def test_batch_logs_in_one_second_are_all_kept(tmp_path, monkeypatch, fixture_model):
-    from clode.enhancer import Enhancer
+    from clode.engine.enhancer import Enhancer
     monkeypatch.setattr(batch, "log_name", lambda shard=None: "clode-batch-20260101-000000.log")
     photo(tmp_path / "in" / "a.png")
     enhancer = Enhancer(fixture_model, device="cpu")
@@ -222,7 +224,7 @@ def test_same_output_name_in_one_run_gets_a_unique_name(tmp_path, model, capsys)
 
 
 def test_a_huge_model_name_does_not_fail_every_photo(tmp_path, fixture_model_path, capsys):
-    from clode.weights import load_model, save_model
+    from clode.engine.weights import load_model, save_model
     named = save_model(load_model(fixture_model_path), tmp_path / "named.safetensors", name="N" * 100_000)
     p = photo(tmp_path / "in" / "a.jpg")
     p.rename(p.with_suffix(".png"))

@@ -16,7 +16,7 @@ from hypothesis import HealthCheck, Phase, example, given, settings
 from hypothesis import strategies as st
 from PIL import Image
 
-from clode import cli
+from clode.commands import cli
 
 #: The fixture model's range is [-6, 6].
 T_MAX = 6.0

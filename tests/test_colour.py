@@ -8,9 +8,9 @@ import pytest
 import torch
 
 from clode import Enhancer, ModelLoadError, Solver, load_model, save_model
-from clode.metrics import flat_noise, flat_patches, hue_shift, srgb_to_lab
-from clode.neutral import neutral_gains
-from clode.noise_level import estimate_noise, strength_for
+from clode.training.metrics import flat_noise, flat_patches, hue_shift, srgb_to_lab
+from clode.engine.neutral import neutral_gains
+from clode.engine.noise_level import estimate_noise, strength_for
 
 TIGHT = Solver("dopri5", rtol=1e-5, atol=1e-5)
 

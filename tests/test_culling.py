@@ -12,8 +12,8 @@ from PySide6.QtGui import QAction  # noqa: E402
 from PySide6.QtTest import QTest  # noqa: E402
 from PIL import Image  # noqa: E402
 
-from clode import culling, sidecar, xmp  # noqa: E402
-from clode.culling import PICK, REJECT, Culling, Filter  # noqa: E402
+from clode.io import culling, sidecar, xmp# noqa: E402
+from clode.io.culling import PICK, REJECT, Culling, Filter  # noqa: E402
 from clode_desktop.batch_dialog import BatchDialog  # noqa: E402
 from conftest import WAIT, make_folder  # noqa: E402
 from test_xmp import DARKTABLE  # noqa: E402

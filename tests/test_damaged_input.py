@@ -9,8 +9,8 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from clode.errors import ImageReadError
-from clode.imageio import load_image, load_preview
+from clode.base.errors import ImageReadError
+from clode.io.imageio import load_image, load_preview
 
 
 def _png(seed: int, exif: bool) -> bytes:
@@ -61,7 +61,7 @@ def test_bit_flipped_png_is_refused(tmp_path, seed, loader):
 
 
 def test_cli_bit_flipped_png_is_one_error_not_black(tmp_path, capfd, fixture_model_path):
-    from clode.cli import main
+    from clode.commands.cli import main
     src = tmp_path / "src"
     src.mkdir()
     originals = {}
@@ -108,7 +108,7 @@ def tiff_short_strip(path):
 
 
 def test_tiff_library_messages_stay_off_stderr(tmp_path, capfd, fixture_model_path):
-    from clode.cli import main
+    from clode.commands.cli import main
     quiet = tiff_bad_tag_type(tmp_path / "badtype.tif")
     broken = tiff_short_strip(tmp_path / "shortstrip.tif")
     before = {p: p.read_bytes() for p in (quiet, broken)}

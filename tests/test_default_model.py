@@ -6,7 +6,7 @@ import pytest
 from conftest import DATASETS
 
 from clode import Enhancer, Solver, load_model
-from clode.imageio import load_image, resize
+from clode.io.imageio import load_image, resize
 
 
 @pytest.fixture(scope="module")

@@ -1,4 +1,4 @@
-"""The denoiser's precision and layout (clode.denoise_speed) and the project's thread settings."""
+"""The denoiser's precision and layout (clode.engine.denoise_speed) and the project's thread settings."""
 
 from __future__ import annotations
 
@@ -13,8 +13,8 @@ import torch
 from PIL import Image
 
 from clode import Enhancer, load_model
-from clode.denoise_speed import as_net, denoiser_for, fast_denoiser, native_bfloat16
-from clode.tiles import denoise_tiled
+from clode.engine.denoise_speed import as_net, denoiser_for, fast_denoiser, native_bfloat16
+from clode.engine.tiles import denoise_tiled
 
 ROOT = Path(__file__).resolve().parent.parent
 PHOTOS = ROOT.parent / "shared" / "datasets" / "photos"
@@ -131,7 +131,7 @@ probe()
 worker = threading.Thread(target=probe)    # the app renders in a worker thread
 worker.start()
 worker.join()
-from clode.heap import give_back_free_memory
+from clode.engine.heap import give_back_free_memory
 print(give_back_free_memory(), libc.mallinfo2().fordblks < 300 << 20)
 """
 
@@ -140,6 +140,6 @@ print(give_back_free_memory(), libc.mallinfo2().fordblks < 300 << 20)
 def test_large_buffers_come_from_the_heap_and_stay_after_import_clode_until_given_back():
     # glibc alone maps a 300 MB buffer afresh and unmaps it on free, and a thread's own heaps
     # cannot hold it; after import clode it is carved from the one heap and kept for the next
-    # one, on the main thread and in a worker, until given back (clode.heap)
+    # one, on the main thread and in a worker, until given back (clode.engine.heap)
     assert run_python(HEAP_PROBE.format(setup="")) == ["True", "False", "True", "False", "False", "True"]
     assert run_python(HEAP_PROBE.format(setup="import clode")) == ["False", "True", "False", "True", "True", "True"]

@@ -5,9 +5,9 @@ from pathlib import Path
 
 import pytest
 
-from clode import sidecar
-from clode.adjustments import DEFAULT_COLOUR_NOISE, DEFAULT_T, Adjustments
-from clode.errors import ClodeError
+from clode.io import sidecar
+from clode.base.adjustments import DEFAULT_COLOUR_NOISE, DEFAULT_T, Adjustments
+from clode.base.errors import ClodeError
 from clode_desktop.editing import PREPARE, RENDER, WAIT, Editing
 
 

@@ -10,9 +10,9 @@ import pytest
 from PIL import Image, ImageCms, JpegImagePlugin
 
 from clode import __version__
-from clode.errors import ImageWriteError
-from clode.export import FORMAT_EXTENSIONS, ExportOptions, pixel_dtype, save_image
-from clode.imageio import Photo, load_image
+from clode.base.errors import ImageWriteError
+from clode.io.export import FORMAT_EXTENSIONS, ExportOptions, pixel_dtype, save_image
+from clode.io.imageio import Photo, load_image
 from dng import make_dng
 
 SOFTWARE = f"CLODE Desktop {__version__}"
@@ -258,7 +258,7 @@ def test_writes_are_atomic(tmp_path, pixels):
 
 def test_same_kind_of_file_by_default():
     """clode enhance's default output: the source's own kind, RAW as 16-bit TIFF, anything else PNG."""
-    from clode.export import HIGH_QUALITY, same_kind_format, same_kind_options
+    from clode.io.export import HIGH_QUALITY, same_kind_format, same_kind_options
     kinds = {"a.jpg": "jpeg", "b.JPEG": "jpeg", "c.png": "png", "d.tif": "tiff", "e.TIFF": "tiff",
              "f.CR2": "tiff", "g.dng": "tiff", "h.webp": "png", "i.bmp": "png"}
     assert {name: same_kind_format(name) for name in kinds} == kinds

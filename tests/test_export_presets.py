@@ -11,11 +11,11 @@ import pytest
 from hypothesis import given, settings, strategies as st
 from PIL import Image
 
-from clode.errors import ClodeError, ImageWriteError
-from clode.export import DEFAULT_QUALITY, ExportOptions, save_image
-from clode.export_presets import (BUILT_IN, DEFAULT_FOLDER, ExportPreset, expand_folder, folder_template,
+from clode.base.errors import ClodeError, ImageWriteError
+from clode.io.export import DEFAULT_QUALITY, ExportOptions, save_image
+from clode.io.export_presets import (BUILT_IN, DEFAULT_FOLDER, ExportPreset, expand_folder, folder_template,
                                   presets_from_json, presets_to_json, with_preset)
-from clode.pixels import fit_long_edge
+from clode.base.pixels import fit_long_edge
 from conftest import ROOT
 
 

@@ -7,8 +7,8 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from clode.errors import ClodeError
-from clode.exposure_model import Predictor, predictor_path
+from clode.base.errors import ClodeError
+from clode.engine.exposure_model import Predictor, predictor_path
 
 DAMAGE = {
     "a list": "[1]",
@@ -32,7 +32,7 @@ def test_damaged_predictor_file_is_one_line_error(tmp_path, damage):
 
 @pytest.mark.parametrize("damage", ["a list", "deep list"])
 def test_auto_with_a_damaged_predictor_warns_once_and_enhances(tmp_path, capfd, fixture_model_path, damage):
-    from clode.cli import main
+    from clode.commands.cli import main
     model = tmp_path / "model.pth"
     shutil.copyfile(fixture_model_path, model)
     predictor_path(model).write_text(DAMAGE[damage])

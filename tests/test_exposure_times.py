@@ -11,7 +11,7 @@ from hypothesis import HealthCheck, given, settings, strategies as st
 from PIL import Image
 
 from clode import Enhancer, load_model
-from clode.session import covering_range, strength_time, time_grid
+from clode.engine.session import covering_range, strength_time, time_grid
 
 #: Values the app makes, and values a hair from the grid that once broke the solver.
 AWKWARD_T = [1.58, 3.15, 2.47, 1.55, 0.75, 2.000000000000001, 3.0000001, 1.0000000000000002, -1e-3,

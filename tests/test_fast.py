@@ -1,4 +1,4 @@
-"""The fast engine (clode.session, clode.tiles): proxy solve + closed-form render."""
+"""The fast engine (clode.engine.session, clode.engine.tiles): proxy solve + closed-form render."""
 
 import copy
 
@@ -7,9 +7,9 @@ import pytest
 import torch
 
 from clode import CancelToken, Cancelled, ClodeError, Enhancer
-from clode import session as session_mod
-from clode.ode import Solver, integrate
-from clode.tiles import denoise_tiled
+from clode.engine import session as session_mod
+from clode.engine.ode import Solver, integrate
+from clode.engine.tiles import denoise_tiled
 
 TIGHT = Solver("dopri5", rtol=1e-5, atol=1e-5)   # the official tolerance
 
@@ -221,7 +221,7 @@ def test_enhance_in_uint8_is_the_rounded_float_result(enhancer):
 
 
 def test_colour_noise_reduction_keeps_luminance_and_smooths_chroma():
-    from clode.colour_noise import radius, reduce_colour_noise, sigma_for
+    from clode.engine.colour_noise import radius, reduce_colour_noise, sigma_for
     rng = np.random.default_rng(6)
     grey = np.full((40, 50, 3), 0.4, np.float32)
     noisy = torch.from_numpy(np.clip(grey + rng.normal(0, 0.05, grey.shape).astype(np.float32), 0, 1))

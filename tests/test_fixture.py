@@ -41,7 +41,7 @@ def test_brightness_increases_with_T(outputs):
 
 
 def test_inference_computes_no_loss_terms(fixture_npz, fixture_model):
-    from clode.ode import integrate
+    from clode.engine.ode import integrate
     import torch
     x = torch.from_numpy(fixture_npz["input"])[None]
     dyn = []
@@ -53,12 +53,12 @@ def test_inference_computes_no_loss_terms(fixture_npz, fixture_model):
 def test_exact_path_takes_the_published_steps(fixture_npz, fixture_model):
     """The published inference integrates [I, the smoothness and noise loss integrals, 3 channels
     each] with dopri5's RMS norm over all 9; ours integrates I alone with the published norm
-    (clode.ode.published_norm): the same steps, without computing the losses."""
+    (clode.engine.ode.published_norm): the same steps, without computing the losses."""
     import torch
     from dataclasses import replace
     from torchdiffeq import odeint
-    from clode.losses import noise2noise, total_variation
-    from clode.ode import EXACT, integrate
+    from clode.training.losses import noise2noise, total_variation
+    from clode.engine.ode import EXACT, integrate
 
     net = fixture_model
     x = torch.from_numpy(fixture_npz["input"])[None]

@@ -1,4 +1,4 @@
-"""Highlight protection (clode.highlights): a shorter end time for what is already near white,
+"""Highlight protection (clode.engine.highlights): a shorter end time for what is already near white,
 the same in the fast and the exact path, monotonic, a setting of the edit like the others."""
 
 import json
@@ -11,10 +11,10 @@ import torch
 from PIL import Image
 
 from clode import Enhancer
-from clode import highlights
-from clode.adjustments import Adjustments
-from clode.errors import ClodeError
-from clode.sidecar import load_settings, save_settings
+from clode.engine import highlights
+from clode.base.adjustments import Adjustments
+from clode.base.errors import ClodeError
+from clode.io.sidecar import load_settings, save_settings
 
 
 def lamp_scene(h: int = 40, w: int = 56, seed: int = 0) -> np.ndarray:

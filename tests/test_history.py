@@ -6,7 +6,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from clode.adjustments import Adjustments
+from clode.base.adjustments import Adjustments
 from clode_desktop.history import CHANGED_ELSEWHERE, COALESCE_SECONDS, LIMIT, History
 
 
@@ -164,7 +164,7 @@ def test_any_sequence_round_trips_through_the_sidecar_form(ops, back):
 
 
 def test_a_paste_into_another_photo_is_a_step_of_its_saved_history(tmp_path, monkeypatch):
-    from clode import sidecar
+    from clode.io import sidecar
     from clode_desktop.folder import paste_settings
     monkeypatch.setenv("CLODE_DATA_DIR", str(tmp_path / "userdata"))
     photo = tmp_path / "a.jpg"

@@ -9,7 +9,7 @@ pytest.importorskip("pytestqt")
 
 from PySide6.QtCore import Qt  # noqa: E402
 
-from clode.adjustments import Adjustments  # noqa: E402
+from clode.base.adjustments import Adjustments  # noqa: E402
 from conftest import final_render, open_burst, type_T  # noqa: E402
 
 pytestmark = pytest.mark.usefixtures("user_data", "one_torch_thread")     # tests/conftest.py

@@ -18,19 +18,21 @@ import pytest
 import torch
 from PIL import Image
 
-from clode import batch, cli, sidecar
-from clode.adjustments import MAX_STRENGTH, MAX_T, Adjustments, check_T
-from clode.atomic import PART_PREFIX, atomic_write, part_name, remove_stale
-from clode.errors import ClodeError, ModelLoadError
-from clode.export import ExportOptions
-from clode.imageio import load_image
-from clode.weights import load_model, save_model
+from clode.io import batch, sidecar
+
+from clode.commands import cli
+from clode.base.adjustments import MAX_STRENGTH, MAX_T, Adjustments, check_T
+from clode.base.atomic import PART_PREFIX, atomic_write, part_name, remove_stale
+from clode.base.errors import ClodeError, ModelLoadError
+from clode.io.export import ExportOptions
+from clode.io.imageio import load_image
+from clode.engine.weights import load_model, save_model
 from conftest import ROOT
 
 pytestmark = pytest.mark.skipif(sys.platform == "win32", reason="POSIX names, FIFOs and signals")
 
 #: A wrapper that runs the CLI and reports its peak memory (kB on Linux) as the last stderr line.
-RUN_WITH_RSS = ("import resource, sys\nfrom clode.cli import main\n"
+RUN_WITH_RSS = ("import resource, sys\nfrom clode.commands.cli import main\n"
                 "try:\n    code = main(sys.argv[1:])\nexcept SystemExit as e:\n    code = e.code\n"
                 "print('MAXRSS', resource.getrusage(resource.RUSAGE_SELF).ru_maxrss, file=sys.stderr)\n"
                 "sys.exit(code)\n")
@@ -382,7 +384,7 @@ def test_kills_leave_no_temporary_files(tmp_path, fixture_model_path):
         if sig == signal.SIGTERM and p.returncode != 0:
             assert p.returncode == 130 and "cancelled" in err and len(err.strip().splitlines()) == 1, err
     # A write killed between its temporary file and its rename (a window too short to hit by chance).
-    writer = subprocess.Popen([sys.executable, "-c", "import sys, time\nfrom clode.atomic import atomic_write\n"
+    writer = subprocess.Popen([sys.executable, "-c", "import sys, time\nfrom clode.base.atomic import atomic_write\n"
                                "with atomic_write(sys.argv[1]) as w:\n    w.tmp.write_bytes(b'half')\n"
                                "    print('writing', flush=True)\n    time.sleep(60)\n", str(out / "k0_clode.tif")],
                               stdout=subprocess.PIPE, text=True, cwd=ROOT, env=env)

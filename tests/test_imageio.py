@@ -5,8 +5,8 @@ import numpy as np
 import pytest
 from PIL import Image, ImageCms, ImageOps
 
-from clode.errors import ImageReadError
-from clode.imageio import (DEFAULT_MAX_PIXELS, SUPPORTED_EXTENSIONS, Photo, RawOptions, find_images,
+from clode.base.errors import ImageReadError
+from clode.io.imageio import (DEFAULT_MAX_PIXELS, SUPPORTED_EXTENSIONS, Photo, RawOptions, find_images,
                            is_supported, load_image, load_preview, read_size)
 from conftest import DATASETS
 from dng import make_dng
@@ -234,7 +234,7 @@ def gradient16():
 
 
 def test_16bit_png_reads_all_16_bits(tmp_path):
-    from clode.export import write_png
+    from clode.io.export import write_png
     a = gradient16()
     with open(tmp_path / "g16.png", "wb") as f:
         write_png(f, a)

@@ -1,4 +1,4 @@
-"""``import clode.adjustments`` (the settings, used by the app's Qt-free rules) loads no torch:
+"""``import clode.base.adjustments`` (the settings, used by the app's Qt-free rules) loads no torch:
 clode/__init__.py re-exports the public API lazily."""
 
 import os
@@ -16,7 +16,7 @@ def run_python(code: str) -> subprocess.CompletedProcess:
 
 
 def test_adjustments_load_no_torch():
-    done = run_python("import clode.adjustments, sys; assert 'torch' not in sys.modules, 'torch loaded'")
+    done = run_python("import clode.base.adjustments, sys; assert 'torch' not in sys.modules, 'torch loaded'")
     assert done.returncode == 0, done.stderr
 
 
@@ -29,6 +29,6 @@ def test_public_api_still_reachable_from_the_package():
         "assert 'torch' in sys.modules\n"                 # the engine's names brought it in
         "assert set(clode.__all__) <= set(dir(clode))\n"
         "from clode import Enhancer, Session\n"
-        "assert clode.session.Session is Session\n"       # submodules by attribute, as before\n"
+        "assert clode.engine.session.Session is Session\n"       # submodules by attribute, as before\n"
         "try:\n    clode.no_such_name\nexcept AttributeError:\n    pass\nelse:\n    raise SystemExit('no error')\n")
     assert done.returncode == 0, done.stderr

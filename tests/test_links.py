@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from clode import cli
+from clode.commands import cli
 
 pytestmark = pytest.mark.skipif(sys.platform == "win32", reason="POSIX links and mounts")
 

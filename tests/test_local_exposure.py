@@ -1,4 +1,4 @@
-"""Local exposure layers (clode.local_exposure, clode.masks): values that round-trip through the
+"""Local exposure layers (clode.base.local_exposure, clode.engine.masks): values that round-trip through the
 sidecar, masks on any grid, an edge-aware brush that stays on its object, and the same pixels from
 the editor's session, ``clode enhance --mask`` and ``clode batch --T sidecar``."""
 
@@ -12,13 +12,13 @@ from hypothesis import strategies as st
 from PIL import Image
 
 from clode import Enhancer
-from clode.adjustments import Adjustments
-from clode.cli import main as cli
-from clode.errors import ClodeError
-from clode.imageio import load_image
-from clode.local_exposure import MAX_AMOUNT, Brush, Layer, Linear, Radial, Stroke, layers_to_json, parse_layers
-from clode.masks import Grid, rasterise
-from clode.sidecar import load, save_settings
+from clode.base.adjustments import Adjustments
+from clode.commands.cli import main as cli
+from clode.base.errors import ClodeError
+from clode.io.imageio import load_image
+from clode.base.local_exposure import MAX_AMOUNT, Brush, Layer, Linear, Radial, Stroke, layers_to_json, parse_layers
+from clode.engine.masks import Grid, rasterise
+from clode.io.sidecar import load, save_settings
 
 coord = st.floats(-1.0, 2.0, allow_nan=False)
 point = st.tuples(coord, coord)
@@ -208,7 +208,7 @@ def test_layers_as_json_are_small():
 
 
 def test_the_time_span_covers_protected_highlights_that_a_layer_darkens():
-    from clode.local_exposure import time_span
+    from clode.base.local_exposure import time_span
     darken = (Layer(Linear((0, 0), (0, 1)), amount=-1.0), Layer(Radial((0.5, 0.5), (0.1, 0.1)), amount=0.5))
     assert time_span(2.0, darken) == (1.0, 2.5)
     assert time_span(2.0, darken, protect=1.0) == (-1.0, 2.5)      # a lamp at t = 0, then darkened

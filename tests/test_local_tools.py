@@ -9,7 +9,7 @@ from PySide6.QtCore import QPoint, QPointF, Qt
 from PySide6.QtGui import QWheelEvent
 from PySide6.QtWidgets import QApplication
 
-from clode.local_exposure import Brush, Layer, Linear, Radial, Stroke
+from clode.base.local_exposure import Brush, Layer, Linear, Radial, Stroke
 from clode_desktop.local_tools import BRUSH, LINEAR, RADIAL
 from clode_desktop.shortcuts_dialog import GESTURES, shortcut_rows
 

@@ -5,8 +5,8 @@ import math
 import numpy as np
 import pytest
 
-from clode.errors import ClodeError
-from clode.metrics import C1, C2, gaussian_window, psnr, quantize, ssim
+from clode.base.errors import ClodeError
+from clode.training.metrics import C1, C2, gaussian_window, psnr, quantize, ssim
 
 
 def reference_ssim(a, b):

@@ -1,4 +1,4 @@
-"""Near-black stays neutral as it rises (``clode.near_black``, issue 28.5): the colour of pixels at the
+"""Near-black stays neutral as it rises (``clode.engine.near_black``, issue 28.5): the colour of pixels at the
 input's noise floor fades toward gray as they are lifted; the luma, the pixels that are not lifted and
 the pixels with real colour stay exactly as rendered; the fast and exact paths apply the same rule;
 the product's finish has it on while the engine's raw outputs do not."""
@@ -10,13 +10,13 @@ import pytest
 import torch
 
 from clode import Enhancer, load_model
-from clode.adjustments import Adjustments
-from clode.metrics import srgb_to_lab
-from clode.near_black import (CHROMA_AVERAGING, NOISE_FLOOR, NOISE_SNR, SIGNAL_SNR, fade_near_black, input_noise,
+from clode.base.adjustments import Adjustments
+from clode.training.metrics import srgb_to_lab
+from clode.engine.near_black import (CHROMA_AVERAGING, NOISE_FLOOR, NOISE_SNR, SIGNAL_SNR, fade_near_black, input_noise,
                               signal_weight)
-from clode.noise_level import sample_regions
-from clode.pixels import image_tensor
-from clode.session import prepare
+from clode.engine.noise_level import sample_regions
+from clode.base.pixels import image_tensor
+from clode.engine.session import prepare
 
 LUMA = np.array([0.299, 0.587, 0.114], np.float32)
 

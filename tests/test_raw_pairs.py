@@ -1,4 +1,4 @@
-"""Real-capture-like pairs (``clode.raw_pairs``, issue 28.4): the short exposure made in the sensor's
+"""Real-capture-like pairs (``clode.training.raw_pairs``, issue 28.4): the short exposure made in the sensor's
 linear data has the noise statistics of a sensor (variance = signal / gain + read^2), keeps the black
 pedestal and the bit depth, and both frames develop through the app's RAW path."""
 
@@ -7,8 +7,8 @@ import pytest
 
 pytest.importorskip("pidng")
 
-from clode.imageio import load_image  # noqa: E402
-from clode.raw_pairs import Sensor, electrons_at_white, expose, long_exposure, short_exposure  # noqa: E402
+from clode.io.imageio import load_image  # noqa: E402
+from clode.training.raw_pairs import Sensor, electrons_at_white, expose, long_exposure, short_exposure  # noqa: E402
 from dng import cfa_dng_bytes, linear_to_srgb, srgb_to_linear  # noqa: E402
 
 

@@ -9,9 +9,9 @@ from PIL import Image
 pytest.importorskip("PySide6")
 pytest.importorskip("pytestqt")
 
-from clode.cli import main as cli  # noqa: E402
-from clode.export import ExportOptions  # noqa: E402
-from clode.imageio import load_image  # noqa: E402
+from clode.commands.cli import main as cli  # noqa: E402
+from clode.io.export import ExportOptions  # noqa: E402
+from clode.io.imageio import load_image  # noqa: E402
 from clode_desktop.main_window import MainWindow  # noqa: E402
 from clode_desktop.settings import Settings  # noqa: E402
 from conftest import DATASETS  # noqa: E402
@@ -68,9 +68,9 @@ def test_cli_batch_and_editor_write_the_same_pixels(qtbot, tmp_path, photo, fixt
 
 def test_layers_from_the_sidecar_give_the_same_pixels_in_the_editor_cli_and_batch(qtbot, tmp_path, photo,
                                                                                   fixture_model_path, monkeypatch):
-    from clode.adjustments import Adjustments
-    from clode.local_exposure import Brush, Layer, Linear, Radial, Stroke
-    from clode.sidecar import save_settings
+    from clode.base.adjustments import Adjustments
+    from clode.base.local_exposure import Brush, Layer, Linear, Radial, Stroke
+    from clode.io.sidecar import save_settings
 
     monkeypatch.setenv("CLODE_DATA_DIR", str(tmp_path / "userdata"))
     local = (Layer(Brush((Stroke(((0.4, 0.3), (0.6, 0.35)), radius=0.12),)), amount=1.5, edges=True),

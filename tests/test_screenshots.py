@@ -10,7 +10,7 @@ pytest.importorskip("pytestqt")
 
 from PySide6.QtWidgets import QApplication  # noqa: E402
 
-from clode.weights import DEFAULT_MODEL  # noqa: E402
+from clode.engine.weights import DEFAULT_MODEL  # noqa: E402
 from clode_desktop import theme  # noqa: E402
 from clode_desktop.app import SAMPLE_PHOTO  # noqa: E402
 from clode_desktop.canvas import MODES  # noqa: E402

@@ -13,7 +13,7 @@ pytest.importorskip("pytestqt")
 from PySide6.QtCore import QPoint, QTimer, Qt  # noqa: E402
 from PySide6.QtTest import QTest  # noqa: E402
 
-from clode import sidecar  # noqa: E402
+from clode.io import sidecar# noqa: E402
 from clode_desktop import app, platform_check  # noqa: E402
 from clode_desktop.batch_dialog import open_batch_dialog  # noqa: E402
 from conftest import ROOT, WAIT, error_boxes, final_render, make_folder, open_and_render, type_T  # noqa: E402
@@ -186,7 +186,7 @@ def test_paste_to_a_selection_and_export_it_with_each_photos_settings(qtbot, mak
 
 
 def test_paste_dialog_chooses_fields(qtbot, tmp_path):
-    from clode.adjustments import Adjustments
+    from clode.base.adjustments import Adjustments
     from clode_desktop.paste_dialog import PasteDialog
     d = PasteDialog(Adjustments(T=1.25, denoise=0.3, neutral=True), 3, chosen=["T", "neutral"])
     qtbot.addWidget(d)

@@ -8,10 +8,10 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from clode import sidecar
-from clode.local_exposure import Layer
-from clode.adjustments import MAX_T, Adjustments, check_T
-from clode.errors import ClodeError
+from clode.io import sidecar
+from clode.base.local_exposure import Layer
+from clode.base.adjustments import MAX_T, Adjustments, check_T
+from clode.base.errors import ClodeError
 
 
 @pytest.fixture

@@ -6,9 +6,9 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from clode.enhancer import Enhancer
-from clode.errors import ClodeError
-from clode.ode import ADAPTIVE_METHODS, FIXED_STEP_METHODS, STEP_RANGE, TOLERANCE_RANGE, Solver
+from clode.engine.enhancer import Enhancer
+from clode.base.errors import ClodeError
+from clode.engine.ode import ADAPTIVE_METHODS, FIXED_STEP_METHODS, STEP_RANGE, TOLERANCE_RANGE, Solver
 
 METHODS = sorted(FIXED_STEP_METHODS | ADAPTIVE_METHODS)
 
@@ -31,7 +31,7 @@ def test_the_ranges_edges_are_accepted():
 def test_cli_refuses_before_any_photo(tmp_path, capfd, fixture_model_path):
     from PIL import Image
 
-    from clode.cli import main
+    from clode.commands.cli import main
     photo = tmp_path / "a.png"
     Image.fromarray(np.full((6, 6, 3), 30, np.uint8)).save(photo)
     before = photo.read_bytes()

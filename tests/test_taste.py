@@ -1,4 +1,4 @@
-"""The photographer's taste (clode/taste.py): records per model, damaged or foreign records ignored,
+"""The photographer's taste (clode/engine/taste.py): records per model, damaged or foreign records ignored,
 plain Auto under 5 edits, and the acceptance simulation of issue 28 -- photographers who like Auto
 0.75 brighter, 0.75 darker, or a fixed output brightness, learned from 10 edits, tested on other photos."""
 
@@ -10,12 +10,14 @@ import torch
 
 from conftest import DATASETS
 
-from clode import Enhancer, taste
-from clode.adjustments import Adjustments
-from clode.auto_exposure import FEATURES, Reading, auto_choice, mean_luminance, match
-from clode.exposure_fit import read_photo
-from clode.imageio import find_images
-from clode.srgb import linear_to_srgb, srgb_to_linear
+from clode import Enhancer
+
+from clode.engine import taste
+from clode.base.adjustments import Adjustments
+from clode.engine.auto_exposure import FEATURES, Reading, auto_choice, mean_luminance, match
+from clode.training.exposure_fit import read_photo
+from clode.io.imageio import find_images
+from clode.base.srgb import linear_to_srgb, srgb_to_linear
 
 
 def reading(i: int, T: float = 2.0) -> Reading:
@@ -131,7 +133,7 @@ def test_simulated_photographers_are_learned_from_ten_edits(photographers_photos
 def test_the_T_options_accept_auto_without_the_taste():
     import argparse
 
-    from clode.batch import T_MODES
+    from clode.io.batch import T_MODES
     from clode.commands.common import exposure, parse_T
     assert parse_T("auto:model", T_MODES) == "auto:model" and parse_T("AUTO", T_MODES) == "auto"
     assert exposure("auto:model") == "auto:model" and exposure("Auto") == "auto"

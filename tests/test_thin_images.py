@@ -8,7 +8,7 @@ import pytest
 from numpy.lib.stride_tricks import as_strided
 from PIL import Image
 
-from clode.export import write_png
+from clode.io.export import write_png
 
 SHAPES = [(3000, 2), (2, 3000), (5000, 1), (1, 5000)]   # (H, W)
 
@@ -36,7 +36,7 @@ def test_write_png_takes_any_layout(hw, dtype):
 
 def test_exact_mode_to_png_for_thin_images(tmp_path, capfd):
     """With the shipped model (its exact path hands the exporter a channels-first view)."""
-    from clode.cli import main
+    from clode.commands.cli import main
     src = tmp_path / "src"
     src.mkdir()
     originals = {}

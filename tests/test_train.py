@@ -14,10 +14,10 @@ from PIL import Image
 from conftest import DATASETS
 
 from clode import CancelToken, Cancelled, Enhancer, load_model
-from clode.losses import LossWeights, clode_loss, trajectory_terms
-from clode.ode import Solver, integrate
-from clode.train import TrainConfig, find_checkpoint, train
-from clode.training_data import TrainingImages
+from clode.training.losses import LossWeights, clode_loss, trajectory_terms
+from clode.engine.ode import Solver, integrate
+from clode.training.train import TrainConfig, find_checkpoint, train
+from clode.training.data import TrainingImages
 
 
 @pytest.fixture(scope="module")
@@ -57,7 +57,7 @@ def test_data_skips_broken_files(photo_dir):
 
 def test_a_few_steps_lower_the_loss(photo_dir, tmp_path):
     torch.manual_seed(1)
-    from clode.network import CLODENet
+    from clode.engine.network import CLODENet
     before = loss_on_fixed_batch(CLODENet(), photo_dir)  # same seed -> the trainer's initial weights
     result = train(tiny_config(photo_dir, tmp_path / "m.safetensors", steps=12, seed=1))
     after = loss_on_fixed_batch(load_model(result.model_path), photo_dir)
@@ -113,7 +113,7 @@ def test_cancel_inside_the_solve(photo_dir, tmp_path):
     token = CancelToken()
     calls = []
 
-    from clode.network import CLODENet
+    from clode.engine.network import CLODENet
     original = CLODENet.curve
 
     def counting_curve(self, t, image):
@@ -185,10 +185,10 @@ def test_negative_loss_integrals_earn_nothing():
 
 
 def test_denoiser_only_refit_lowers_its_loss_and_leaves_the_curve(photo_dir, tmp_path):
-    from clode.losses import denoising
-    from clode.network import CLODENet
-    from clode.ode import logistic
-    from clode.weights import save_model
+    from clode.training.losses import denoising
+    from clode.engine.network import CLODENet
+    from clode.engine.ode import logistic
+    from clode.engine.weights import save_model
     torch.manual_seed(3)
     init = save_model(CLODENet(), tmp_path / "init.safetensors")
     gen = torch.Generator().manual_seed(7)
@@ -209,8 +209,8 @@ def test_denoiser_only_refit_lowers_its_loss_and_leaves_the_curve(photo_dir, tmp
 
 
 def test_a_fresh_dilated_denoiser_is_trained_and_ships_in_the_model(photo_dir, tmp_path):
-    from clode.weights import save_model
-    from clode.network import CLODENet
+    from clode.engine.weights import save_model
+    from clode.engine.network import CLODENet
     init = save_model(CLODENet(curve_mode="rgb_ratio"), tmp_path / "init.safetensors")
     result = train(tiny_config(photo_dir, tmp_path / "w.safetensors", init=str(init), denoiser="dilated",
                                denoiser_only=True, steps=2, batch=2))
@@ -225,8 +225,8 @@ def test_a_fresh_dilated_denoiser_is_trained_and_ships_in_the_model(photo_dir, t
 
 
 def test_denoiser_only_with_restore_trains_the_output_against_the_photo(photo_dir, tmp_path):
-    from clode.weights import save_model
-    from clode.network import CLODENet
+    from clode.engine.weights import save_model
+    from clode.engine.network import CLODENet
     start = CLODENet(curve_mode="rgb_ratio", denoiser="dilated")
     init = save_model(start, tmp_path / "init.safetensors")
     weights = {**LossWeights().as_dict(), "restore": 100.0}
@@ -243,7 +243,7 @@ def test_denoiser_only_with_restore_trains_the_output_against_the_photo(photo_di
 
 
 def test_jpeg_round_trip_makes_camera_blocks():
-    from clode.training_data import ExposureAugment, jpeg_round_trip, simulate_exposure
+    from clode.training.data import ExposureAugment, jpeg_round_trip, simulate_exposure
     gen = torch.Generator().manual_seed(0)
     flat = torch.full((1, 3, 32, 32), 0.5)
     noisy = simulate_exposure(flat, gen, ExposureAugment(dark=1.0, jpeg=0.0)).input[0]
@@ -279,7 +279,7 @@ def test_finish_ships_a_chosen_checkpoint_with_its_card(photo_dir, tmp_path):
 
 
 def test_calibrated_default_T_is_the_best_measured_and_ships_in_the_model(photo_dir, tmp_path):
-    from clode.calibrate import GRID
+    from clode.training.calibrate import GRID
     result = train(tiny_config(photo_dir, tmp_path / "c.safetensors", steps=1, calibrate_T=True))
     model = load_model(result.model_path)
     calibration = model.info.card["calibration"]

@@ -12,8 +12,8 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from clode import cli
-from clode.weights import DEFAULT_MODEL, load_model
+from clode.commands import cli
+from clode.engine.weights import DEFAULT_MODEL, load_model
 
 pytestmark = pytest.mark.skipif(sys.platform == "win32", reason="POSIX paths (/proc, /dev/full)")
 

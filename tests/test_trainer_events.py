@@ -1,8 +1,8 @@
-"""The trainer's event schema: what clode.train emits, the panel reads back typed."""
+"""The trainer's event schema: what clode.training.train emits, the panel reads back typed."""
 
 import json
 
-from clode import trainer_events as events
+from clode.training import events as events
 
 
 def test_events_round_trip_through_json_lines():

@@ -15,10 +15,10 @@ from PIL import Image
 pytest.importorskip("PySide6")
 pytest.importorskip("pytestqt")
 
-from clode.paths import user_models_dir  # noqa: E402
-from clode.train import remove_partial_files  # noqa: E402
-from clode.training_data import scan_folders  # noqa: E402
-from clode.weights import DEFAULT_MODEL, load_model, save_model  # noqa: E402
+from clode.base.paths import user_models_dir  # noqa: E402
+from clode.training.train import remove_partial_files  # noqa: E402
+from clode.training.data import scan_folders  # noqa: E402
+from clode.engine.weights import DEFAULT_MODEL, load_model, save_model  # noqa: E402
 from PySide6.QtCore import Qt  # noqa: E402
 from PySide6.QtWidgets import QApplication, QLabel  # noqa: E402
 
@@ -108,7 +108,7 @@ def test_scan_counts_usable_photos_and_says_why_others_are_skipped(tmp_path, pho
 
 
 def test_settings_become_clode_train_arguments(qtbot, tmp_path):
-    from clode.cli import build_parser
+    from clode.commands.cli import build_parser
     from clode_desktop.training_panel import TrainingPanel
     mine = user_models_dir() / "mine.safetensors"
     mine.parent.mkdir(parents=True)
@@ -293,7 +293,7 @@ def test_killed_trainer_gives_a_clear_message_and_the_editor_keeps_working(qtbot
 
 
 def test_the_quick_preset_suits_this_computer_and_shows_its_cost(qtbot):
-    from clode import training_recipes as recipes
+    from clode.training import recipes as recipes
     from clode_desktop.training_panel import TrainingPanel
     panel = TrainingPanel(free_memory=lambda device: 16 * 2**30)
     qtbot.addWidget(panel)

@@ -12,12 +12,12 @@ from PIL import Image
 
 from conftest import DATASETS
 
-from clode import cli
-from clode import training_recipes as recipes
-from clode.errors import ClodeError
-from clode.train import TrainConfig
-from clode.training_validation import held_out_indices
-from clode.weights import DEFAULT_MODEL, load_model
+from clode.commands import cli
+from clode.training import recipes as recipes
+from clode.base.errors import ClodeError
+from clode.training.train import TrainConfig
+from clode.training.validation import held_out_indices
+from clode.engine.weights import DEFAULT_MODEL, load_model
 
 GB = 2**30
 CPU, GPU = torch.device("cpu"), torch.device("cuda")
@@ -105,7 +105,7 @@ def test_the_running_eta_follows_recent_steps_not_the_slow_first_one():
 
 
 def test_every_training_option_has_help():
-    from clode.cli import build_parser
+    from clode.commands.cli import build_parser
     parser = build_parser(["train"])
     train_parser = next(a for a in parser._subparsers._actions if a.choices).choices["train"]
     missing = [a.option_strings[0] for a in train_parser._actions if a.option_strings and not a.help]
@@ -143,7 +143,7 @@ def test_quick_cli_run_finishes_validates_loads_and_is_listed_as_a_model(photo_d
     assert model.info.card["solver"] == quick.solver and model.info.card["batch"] == quick.batch
     # a fine-tune keeps the objective its starting model was trained with
     assert model.info.card["loss_weights"] == load_model(DEFAULT_MODEL).info.card["loss_weights"]
-    from clode.model_library import trained_models, unfinished_runs
+    from clode.training.model_library import trained_models, unfinished_runs
     assert (path.parent / "quick test.checkpoints" / "latest.json").exists()      # its checkpoints stay
     assert unfinished_runs() == [] and path in trained_models()
     # the CLI said what it would cost before it started
@@ -155,8 +155,8 @@ def test_measured_peak_memory_stays_under_the_estimate(photo_dir, tmp_path):
     bound) and not far below it (the estimate is not uselessly loose)."""
     code = ("import json, sys\n"
             "from pathlib import Path\n"
-            "from clode.train import TrainConfig, train\n"
-            "from clode.weights import DEFAULT_MODEL\n"
+            "from clode.training.train import TrainConfig, train\n"
+            "from clode.engine.weights import DEFAULT_MODEL\n"
             f"train(TrainConfig(data=[{str(photo_dir)!r}], out={str(tmp_path / 'm.safetensors')!r}, steps=1, crop=64, "
             "batch=2, solver='rk4:1.0', init=str(DEFAULT_MODEL), device='cpu', max_side=96))\n"
             "hwm = [l for l in Path('/proc/self/status').read_text().splitlines() if l.startswith('VmHWM')]\n"

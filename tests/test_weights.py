@@ -11,7 +11,7 @@ from safetensors import safe_open
 from safetensors.torch import save_file
 
 from clode import ModelLoadError, load_model, save_model
-from clode.weights import DEFAULT_MODEL
+from clode.engine.weights import DEFAULT_MODEL
 
 
 def ours(state, prefix="odefunc."):
@@ -273,7 +273,7 @@ def bomb_pth(path: Path, elements: int = BOMB_ELEMENTS) -> Path:
     return path
 
 
-PEAK_GROWTH = ("import resource, sys\nfrom clode.weights import load_model\nfrom clode.errors import ModelLoadError\n"
+PEAK_GROWTH = ("import resource, sys\nfrom clode.engine.weights import load_model\nfrom clode.base.errors import ModelLoadError\n"
                "load_model(sys.argv[1])\nbefore = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss\n"
                "try:\n    load_model(sys.argv[2])\nexcept ModelLoadError as e:\n    print(e)\n"
                "print((resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before) // 1024)\n")

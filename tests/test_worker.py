@@ -7,8 +7,8 @@ import pytest
 
 pytest.importorskip("PySide6")
 
-from clode.errors import ClodeError, ImageReadError  # noqa: E402
-from clode.progress import check  # noqa: E402
+from clode.base.errors import ClodeError, ImageReadError  # noqa: E402
+from clode.base.progress import check  # noqa: E402
 from clode_desktop.worker import TaskManager  # noqa: E402
 
 
@@ -147,10 +147,10 @@ def test_garbage_is_collected_on_the_ui_thread_not_in_the_worker(qtbot, tasks):
 
 
 def test_what_the_heap_kept_for_a_job_goes_back_when_the_queue_empties(qtbot, tasks):
-    # import clode keeps render buffers on the heap (clode.heap); a long-lived app must not hold
+    # import clode keeps render buffers on the heap (clode.engine.heap); a long-lived app must not hold
     # an export's memory once its work is done
     np = pytest.importorskip("numpy")
-    from clode.heap import GIVE_BACK_ABOVE, free_heap_bytes
+    from clode.engine.heap import GIVE_BACK_ABOVE, free_heap_bytes
     if free_heap_bytes() is None:
         pytest.skip("glibc's heap")
     done = []

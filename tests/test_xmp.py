@@ -1,5 +1,5 @@
 """Stars, flags and colour labels: kept in the sidecar, exchanged through XMP as darktable and
-Lightroom write it (clode.culling, clode.xmp)."""
+Lightroom write it (clode.io.culling, clode.io.xmp)."""
 
 import json
 import os
@@ -9,9 +9,9 @@ import pytest
 from hypothesis import given, settings, strategies as st
 from PIL import Image
 
-from clode import culling, sidecar, xmp
-from clode.culling import LABELS, PICK, REJECT, Culling, Filter
-from clode.errors import ClodeError
+from clode.io import culling, sidecar, xmp
+from clode.io.culling import LABELS, PICK, REJECT, Culling, Filter
+from clode.base.errors import ClodeError
 
 # An .xmp sidecar as darktable 4 writes it (trimmed): attributes, its own namespace, a history stack.
 DARKTABLE = """<?xml version="1.0" encoding="UTF-8"?>
@@ -79,7 +79,7 @@ def photo(tmp_path):
 
 
 def values(path):
-    """Every XMP property of a file (exiv2's keys), read independently of clode.xmp."""
+    """Every XMP property of a file (exiv2's keys), read independently of clode.io.xmp."""
     import exiv2
     image = exiv2.ImageFactory.open(str(path))
     image.readMetadata()
@@ -241,7 +241,7 @@ def test_a_fresh_process_writes_a_label(tmp_path):
     import sys
     photo = tmp_path / "a.jpg"
     photo.write_bytes(b"x")
-    code = ("import sys; from clode import xmp; from clode.culling import Culling; "
+    code = ("import sys; from clode import xmp; from clode.io.culling import Culling; "
             "xmp.write_sidecar(sys.argv[1], Culling(2, None, 'green')); print(xmp.read_sidecar(sys.argv[1])[0])")
     out = subprocess.run([sys.executable, "-c", code, str(photo)], capture_output=True, text=True,
                          env={**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)}, timeout=60)
@@ -252,8 +252,8 @@ def test_a_fresh_process_writes_a_label(tmp_path):
 @pytest.mark.parametrize("ext", [".jpg", ".png", ".tif", ".webp"])
 def test_an_export_carries_the_photos_stars_and_label(tmp_path, ext):
     import numpy as np
-    from clode.export import ExportOptions, save_image
-    from clode.imageio import load_image
+    from clode.io.export import ExportOptions, save_image
+    from clode.io.imageio import load_image
     photo = tmp_path / "IMG_1.jpg"
     Image.new("RGB", (16, 12), (30, 30, 30)).save(photo)
     culling.save(photo, Culling(4, PICK, "blue"))

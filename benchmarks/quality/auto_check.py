@@ -46,11 +46,11 @@ import numpy as np  # noqa: E402
 import torch  # noqa: E402
 
 from clode import Enhancer, load_model  # noqa: E402
-from clode import exposure_fit as ef  # noqa: E402
-from clode.adjustments import Adjustments  # noqa: E402
-from clode.auto_exposure import mean_luminance  # noqa: E402
-from clode.imageio import find_images, load_image  # noqa: E402
-from clode.metrics import psnr, ssim  # noqa: E402
+from clode.training import exposure_fit as ef# noqa: E402
+from clode.base.adjustments import Adjustments  # noqa: E402
+from clode.engine.auto_exposure import mean_luminance  # noqa: E402
+from clode.io.imageio import find_images, load_image  # noqa: E402
+from clode.training.metrics import psnr, ssim  # noqa: E402
 from study_night_exposure import DIM, SHARED, held_out_pairs, split  # noqa: E402
 
 #: The move from the default whose worst cost is printed beside the pairs.

@@ -1,8 +1,8 @@
-"""Highlight protection (clode.highlights): lamps clip less, shadows keep their brightness, no halo.
+"""Highlight protection (clode.engine.highlights): lamps clip less, shadows keep their brightness, no halo.
 
     .venv/bin/python benchmarks/quality/bench_protect.py [--halo-size 256x384]
 
-* lamps: night shots with lamps and lit windows (clode.night_pairs, from held-out photos/) and a
+* lamps: night shots with lamps and lit windows (clode.training.night_pairs, from held-out photos/) and a
   real dim photo with lights, at the automatic T (fast path, product finish): clipped pixels
   (largest channel at 255) in the lamp region (input's largest channel 0.6-0.98 sRGB: the lights'
   glow and surroundings; pixels clipped in the input stay clipped at any T), the mean
@@ -43,10 +43,10 @@ import torch  # noqa: E402
 sys.path.insert(0, str(BENCHMARKS / "speed"))
 from bench_fast import edge_image  # noqa: E402  (benchmarks/speed/bench_fast.py)
 from clode import Enhancer, load_model  # noqa: E402
-from clode.adjustments import Adjustments  # noqa: E402
-from clode.exposure_fit import photo_seed, read_photo  # noqa: E402
-from clode.metrics import psnr  # noqa: E402
-from clode.night_pairs import night_pair  # noqa: E402
+from clode.base.adjustments import Adjustments  # noqa: E402
+from clode.training.exposure_fit import photo_seed, read_photo  # noqa: E402
+from clode.training.metrics import psnr  # noqa: E402
+from clode.training.night_pairs import night_pair  # noqa: E402
 
 SHARED = DATASETS
 REPORT = None      # main's Report; the sections add their rows to it

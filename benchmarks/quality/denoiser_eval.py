@@ -3,7 +3,7 @@
     .venv/bin/python benchmarks/quality/denoiser_eval.py MODEL [MODEL ...]
 
 Each well-exposed photo of ``lowlight-dev/high`` (not in any training set) is darkened by 3 and 5
-stops with sensor noise (``clode.training_data.simulate_exposure``: shot and read noise, colour
+stops with sensor noise (``clode.training.data.simulate_exposure``: shot and read noise, colour
 noise through a camera matrix, demosaicking blotches), kept as it is ("raw") or saved as a camera
 JPEG of quality 75 or 90, then brightened back to the photo's mean by one global exposure of the
 model's own curve. The printed figure is the PSNR (dB) of the brightened image after the model's
@@ -34,11 +34,11 @@ import numpy as np  # noqa: E402
 import torch  # noqa: E402
 
 from clode import load_model  # noqa: E402
-from clode.imageio import load_image  # noqa: E402
-from clode.metrics import psnr  # noqa: E402
-from clode.ode import logistic  # noqa: E402
-from clode.train import global_lambda  # noqa: E402
-from clode.training_data import ExposureAugment, jpeg_round_trip, simulate_exposure  # noqa: E402
+from clode.io.imageio import load_image  # noqa: E402
+from clode.training.metrics import psnr  # noqa: E402
+from clode.engine.ode import logistic  # noqa: E402
+from clode.training.train import global_lambda  # noqa: E402
+from clode.training.data import ExposureAugment, jpeg_round_trip, simulate_exposure  # noqa: E402
 
 HIGH = DATASETS / "lowlight-dev" / "high"
 EVS = (3.0, 5.0)

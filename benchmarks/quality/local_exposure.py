@@ -1,4 +1,4 @@
-"""Local exposure layers (clode.masks): edges, the cost of a brush dab and of an export with layers.
+"""Local exposure layers (clode.engine.masks): edges, the cost of a brush dab and of an export with layers.
 
     .venv/bin/python benchmarks/quality/local_exposure.py [--export-size 4000x6000] [--repeats 3]
 
@@ -48,10 +48,10 @@ import time  # noqa: E402
 import numpy as np  # noqa: E402
 
 from clode import Enhancer, load_model  # noqa: E402
-from clode.adjustments import Adjustments  # noqa: E402
-from clode.local_exposure import Brush, Layer, Linear, Radial, Stroke  # noqa: E402
-from clode.masks import Grid, grid_shape  # noqa: E402
-from clode.session import LocalMaps, _Axis, lambda_on_grid  # noqa: E402
+from clode.base.adjustments import Adjustments  # noqa: E402
+from clode.base.local_exposure import Brush, Layer, Linear, Radial, Stroke  # noqa: E402
+from clode.engine.masks import Grid, grid_shape  # noqa: E402
+from clode.engine.session import LocalMaps, _Axis, lambda_on_grid  # noqa: E402
 
 
 def square_scene(h: int, w: int, half: int, seed: int = 0) -> np.ndarray:

@@ -3,9 +3,9 @@
     .venv/bin/python benchmarks/quality/look.py [--model FILE] [--curve shared|per_channel] [--T 3|auto]
                                         [--denoise 1] [--colour-noise 0.5]
 
-* hue shift (``clode.metrics.hue_shift``, CIELAB, chroma-weighted) from input to output on the seven
+* hue shift (``clode.training.metrics.hue_shift``, CIELAB, chroma-weighted) from input to output on the seven
   dim real photos of ``../shared/datasets/photos`` named in issue 13, and its mean;
-* flat-patch noise (``clode.metrics.flat_noise``, 8-bit levels) of the output in the smooth blocks of
+* flat-patch noise (``clode.training.metrics.flat_noise``, 8-bit levels) of the output in the smooth blocks of
   the same photos, chosen from the input;
 * PSNR / SSIM on ``lowlight-dev`` (LOL protocol) at the same settings, fast path.
 
@@ -23,7 +23,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))   # benchmarks/: machine.py
 from machine import DATASETS, Report  # noqa: E402
 
-CURVE_MODES = ("per_channel", "shared", "rgb_ratio")     # clode.network.CURVE_MODES (checked in main)
+CURVE_MODES = ("per_channel", "shared", "rgb_ratio")     # clode.engine.network.CURVE_MODES (checked in main)
 
 
 def parse_args() -> argparse.Namespace:
@@ -45,10 +45,10 @@ import numpy as np  # noqa: E402
 import torch  # noqa: E402
 
 from clode import Enhancer, load_model  # noqa: E402
-from clode.adjustments import Adjustments  # noqa: E402
-from clode.imageio import load_image  # noqa: E402
-from clode.network import CURVE_MODES as MODEL_CURVE_MODES  # noqa: E402
-from clode.metrics import flat_noise, flat_patches, hue_shift, psnr, ssim  # noqa: E402
+from clode.base.adjustments import Adjustments  # noqa: E402
+from clode.io.imageio import load_image  # noqa: E402
+from clode.engine.network import CURVE_MODES as MODEL_CURVE_MODES  # noqa: E402
+from clode.training.metrics import flat_noise, flat_patches, hue_shift, psnr, ssim  # noqa: E402
 
 assert set(CURVE_MODES) == set(MODEL_CURVE_MODES), MODEL_CURVE_MODES
 SHARED = DATASETS

@@ -4,11 +4,11 @@
 
 For each dim photo of ``../shared/datasets/photos`` (``benchmarks/look.py``'s list) and each very dark
 test photo made here (``dark_photos``), rendered with the product's finish (``Adjustments().effects()``,
-fast path, one session per photo) with ``clode.near_black`` off and on:
+fast path, one session per photo) with ``clode.engine.near_black`` off and on:
 
 * ``chroma``: the mean CIELAB chroma of the output over the pixels whose input's brightest channel is
   at most ``DARK_LEVEL`` of 255 (acceptance: at most 3 on every photo, with it on);
-* ``hue``: ``clode.metrics.hue_shift`` from input to output (acceptance: the dim photos' mean within 5°);
+* ``hue``: ``clode.training.metrics.hue_shift`` from input to output (acceptance: the dim photos' mean within 5°);
 * ``dark_share``: the share of the photo's pixels that count as near-black.
 
 ``--auto`` adds the same at each photo's automatic T (``session.auto_T()``).
@@ -47,9 +47,9 @@ ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
 
 from clode import Enhancer, load_model  # noqa: E402
-from clode.adjustments import Adjustments  # noqa: E402
-from clode.imageio import load_image  # noqa: E402
-from clode.metrics import hue_shift, srgb_to_lab  # noqa: E402
+from clode.base.adjustments import Adjustments  # noqa: E402
+from clode.io.imageio import load_image  # noqa: E402
+from clode.training.metrics import hue_shift, srgb_to_lab  # noqa: E402
 
 sys.path.insert(0, str(ROOT / "benchmarks" / "quality"))
 from look import DIM, SHARED  # noqa: E402

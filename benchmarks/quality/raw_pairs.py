@@ -3,19 +3,19 @@
     PYTHONPATH=.:tests .venv/bin/python benchmarks/raw_pairs.py [--model FILE] [--side 640] [--keep DIR]
                                                                  [--no-lowlight] [--threads 2]
 
-The pairs (``clode.raw_pairs``): four scenes -- the real camera RAW ``../shared/datasets/raw/kodak_c330.raw``
+The pairs (``clode.training.raw_pairs``): four scenes -- the real camera RAW ``../shared/datasets/raw/kodak_c330.raw``
 (its linear sensor data, 2 x 2 binned) and three ordinary photos of ``../shared/datasets/photos`` taken
 back to linear light -- become a 14-bit RGGB mosaic (black 512 DN) at base ISO, the long exposure; each
 is shot again ``EV`` stops shorter at a raised ISO (``SHOTS``: Poisson shot noise at the ISO's gain,
 read noise, the black pedestal, integer DN, clipping at white). Both frames are written as DNGs with
-the same tags (``tests/dng.py``) and developed by the app's RAW path (``clode.imageio.load_image``): the
+the same tags (``tests/dng.py``) and developed by the app's RAW path (``clode.io.imageio.load_image``): the
 long one is the ground truth, the short one the input.
 
 Each input is prepared once (fast engine, the full T range) and rendered with the product's finish
 (``Adjustments().effects()``) at the model's default T, at ``session.auto_T()`` (whatever Auto is
 now), and at the oracle T: the best PSNR over a grid of T (whole steps over [0, t_max], then 0.5 and
 0.25 either side of the best) chosen with the ground truth -- a bound, not a method. PSNR / SSIM by the
-LOL protocol (``clode.metrics``). The same three on ``../shared/datasets/lowlight-dev``.
+LOL protocol (``clode.training.metrics``). The same three on ``../shared/datasets/lowlight-dev``.
 """
 
 from __future__ import annotations
@@ -52,11 +52,11 @@ sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "tests"))
 
 from clode import Enhancer, load_model  # noqa: E402
-from clode.adjustments import Adjustments  # noqa: E402
-from clode.imageio import load_image  # noqa: E402
-from clode.metrics import psnr, ssim  # noqa: E402
-from clode.pixels import fit_size, resize  # noqa: E402
-from clode.raw_pairs import Sensor, electrons_at_white, long_exposure, short_exposure  # noqa: E402
+from clode.base.adjustments import Adjustments  # noqa: E402
+from clode.io.imageio import load_image  # noqa: E402
+from clode.training.metrics import psnr, ssim  # noqa: E402
+from clode.base.pixels import fit_size, resize  # noqa: E402
+from clode.training.raw_pairs import Sensor, electrons_at_white, long_exposure, short_exposure  # noqa: E402
 from dng import cfa_dng_bytes, srgb_to_linear  # noqa: E402
 
 SHARED = ROOT.parent / "shared" / "datasets"

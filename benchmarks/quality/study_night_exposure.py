@@ -2,7 +2,7 @@
 
     .venv/bin/python benchmarks/quality/study_night_exposure.py [--cache DIR] [--stage collect|fit|eval|rules|precision|all]
 
-* collect: synthetic night shots (``clode.night_pairs``) from ``photos/``: the fitting photos
+* collect: synthetic night shots (``clode.training.night_pairs``) from ``photos/``: the fitting photos
   (all but every fifth), 2 shots each with lights (1-7 EV short; every third photo's first 0-1 EV),
   one without lights ("unlit", 1-7 EV), 4 more with lights ("extra"), and each photo as it is (T = 0);
   the held-out photos (every fifth, never fitted on), 3 shots each 1-7 EV short, all with lights in
@@ -13,7 +13,7 @@
   45 to 42 of 315, the mean gain from +1.60 to +1.56 dB: too little to lengthen every refit).
 * fit: the two ridge regressions (T, shortfall) on the fitting photos' shots, each alone and their
   mean scored out of fold. With ``--write`` the predictor is refitted on the fitting photos by the
-  one route to a model's predictor, ``clode.exposure_fit.fit_for_model`` (what ``clode train
+  one route to a model's predictor, ``clode.training.exposure_fit.fit_for_model`` (what ``clode train
   --fit-exposure MODEL --data DIR`` runs), and written beside the shipped model.
 * eval: the acceptance table: mean PSNR (product finish: denoiser 1, colour noise 0.5, fast path)
   at the model's default T, at auto T, at the oracle T; the worst photo's auto - default; and on
@@ -48,7 +48,7 @@ def parse_args() -> argparse.Namespace:
     ap.add_argument("--threads", type=int, default=1)
     ap.add_argument("--sets", default="fit,extra,held,lowlight,normal", help="what the collect stage makes")
     ap.add_argument("--write", action="store_true",
-                    help="refit the shipped model's predictor on the fitting photos (clode.exposure_fit.fit_for_model, "
+                    help="refit the shipped model's predictor on the fitting photos (clode.training.exposure_fit.fit_for_model, "
                          "as clode train --fit-exposure does) and write it beside the model")
     return ap.parse_args()
 
@@ -60,18 +60,18 @@ import numpy as np  # noqa: E402
 import torch  # noqa: E402
 
 from clode import Enhancer, load_model  # noqa: E402
-from clode import exposure_fit as ef  # noqa: E402
-from clode.adjustments import Adjustments  # noqa: E402
-from clode.auto_exposure import choose_T, estimate_T, finished_brightness, held_by_rules, learned_T  # noqa: E402
-from clode.auto_exposure import (DEFAULT_ZONE, FLOOR_ERRORS, LEARNED_TRUST, NOT_DARK, NOT_DARK_SHORT,  # noqa: E402
+from clode.training import exposure_fit as ef# noqa: E402
+from clode.base.adjustments import Adjustments  # noqa: E402
+from clode.engine.auto_exposure import choose_T, estimate_T, finished_brightness, held_by_rules, learned_T  # noqa: E402
+from clode.engine.auto_exposure import (DEFAULT_ZONE, FLOOR_ERRORS, LEARNED_TRUST, NOT_DARK, NOT_DARK_SHORT,  # noqa: E402
                                  beside_white_point, estimated_shortfall, match, mean_luminance, measuring_view)
-from clode.auto_exposure import session_features  # noqa: E402
-from clode.exposure_model import Predictor, cross_validate, pushed_mean  # noqa: E402
-from clode.metrics import psnr  # noqa: E402
-from clode.session import Session  # noqa: E402
-from clode.imageio import find_images, load_image  # noqa: E402
-from clode.night_pairs import NightProfile, night_pair  # noqa: E402
-from clode.srgb import srgb_to_linear  # noqa: E402
+from clode.engine.auto_exposure import session_features  # noqa: E402
+from clode.engine.exposure_model import Predictor, cross_validate, pushed_mean  # noqa: E402
+from clode.training.metrics import psnr  # noqa: E402
+from clode.engine.session import Session  # noqa: E402
+from clode.io.imageio import find_images, load_image  # noqa: E402
+from clode.training.night_pairs import NightProfile, night_pair  # noqa: E402
+from clode.base.srgb import srgb_to_linear  # noqa: E402
 
 SHARED = DATASETS
 #: The photos of photos/ that are dim as photographed (shared/datasets/README.md).

@@ -1,4 +1,4 @@
-"""Batch export throughput: a folder of 12 MP JPEGs through ``clode.batch`` (the fast engine).
+"""Batch export throughput: a folder of 12 MP JPEGs through ``clode.io.batch`` (the fast engine).
 
     .venv/bin/python benchmarks/speed/bench_batch.py [--images 6] [--runs 3] [--mp 12] [--denoise 1.0]
         [--threads 2] [--device cpu] [--model PATH]
@@ -52,9 +52,11 @@ import numpy as np  # noqa: E402
 import torch  # noqa: E402
 from PIL import Image  # noqa: E402
 
-from clode import Enhancer, batch, load_model  # noqa: E402
-from clode.export import ExportOptions, save_image  # noqa: E402
-from clode.imageio import find_images, load_image  # noqa: E402
+from clode import Enhancer, load_model# noqa: E402
+
+from clode.io import batch# noqa: E402
+from clode.io.export import ExportOptions, save_image  # noqa: E402
+from clode.io.imageio import find_images, load_image  # noqa: E402
 
 
 def make_folder(folder: Path, count: int, megapixels: float) -> list[Path]:

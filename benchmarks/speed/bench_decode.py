@@ -42,7 +42,7 @@ if __name__ == "__main__":
     ARGS = parse_args()        # --help answers before clode (and torch) load
 
 sys.path.insert(0, str(ROOT / "tests"))
-from clode.imageio import load_image, load_preview  # noqa: E402
+from clode.io.imageio import load_image, load_preview  # noqa: E402
 from dng import make_dng  # noqa: E402  (tests/dng.py)
 
 

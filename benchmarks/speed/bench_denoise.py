@@ -1,9 +1,9 @@
 """The CPU denoiser: precision, memory layout, threads and tile size, against float32.
 
-One strip of a 24 MP photo as ``clode.session`` hands it to the denoiser (6000 x 424 pixels: a
+One strip of a 24 MP photo as ``clode.engine.session`` hands it to the denoiser (6000 x 424 pixels: a
 2.5 MP strip and its halo), made from a shared photo darkened with sensor grain and brightened by
-the shipped model at T = 3 without the denoiser, goes through ``clode.tiles.denoise_tiled`` in
-each variant of ``clode.denoise_speed``. Printed per variant: the median seconds of ``--repeats``
+the shipped model at T = 3 without the denoiser, goes through ``clode.engine.tiles.denoise_tiled`` in
+each variant of ``clode.engine.denoise_speed``. Printed per variant: the median seconds of ``--repeats``
 runs, the implied seconds for a 24 MP photo, and the difference of its output from the float32
 reference in 8-bit levels (max and mean over all samples). Run once per OpenMP wait policy
 (it must be set before torch starts):
@@ -44,8 +44,8 @@ import torch  # noqa: E402
 from PIL import Image  # noqa: E402
 
 from clode import Enhancer, load_model  # noqa: E402
-from clode.denoise_speed import PRECISIONS, as_net, fast_denoiser  # noqa: E402
-from clode.tiles import denoise_tiled  # noqa: E402
+from clode.engine.denoise_speed import PRECISIONS, as_net, fast_denoiser  # noqa: E402
+from clode.engine.tiles import denoise_tiled  # noqa: E402
 
 PHOTOS = DATASETS / "photos"
 WIDTH, ROWS = 6000, 424

@@ -41,9 +41,9 @@ import torch  # noqa: E402
 from PIL import Image  # noqa: E402
 
 from clode import EXACT, Enhancer, load_model, resolve_device  # noqa: E402
-from clode.enhancer import to_tensor  # noqa: E402
-from clode.ode import integrate  # noqa: E402
-from clode.weights import DEFAULT_MODEL  # noqa: E402
+from clode.engine.enhancer import to_tensor  # noqa: E402
+from clode.engine.ode import integrate  # noqa: E402
+from clode.engine.weights import DEFAULT_MODEL  # noqa: E402
 
 PHOTO = Path("datasets") / "lowlight-dev" / "low" / "00.png"
 FIXTURE = Path("reference") / "clode_official_fixture.npz"

@@ -12,7 +12,7 @@ Printed, each the median of ``--repeats`` runs:
   its defaults (JPEG out at quality 95, denoiser on, colour noise 0.5), wall time, CPU time and
   peak RSS (the child's own, from wait4; on a shared machine CPU time / cores is what the wall
   time would be if the cores were ours);
-- inprocess: the same command through ``clode.cli.main`` inside this process (no interpreter
+- inprocess: the same command through ``clode.commands.cli.main`` inside this process (no interpreter
   start, no imports; the model is still loaded by the command, as it would be);
 - stages: where the time of one photo goes: decode, prepare (the proxy solve), noise measurement,
   render without the denoiser (the closed form), the denoiser (render with it less render
@@ -64,7 +64,7 @@ if __name__ == "__main__":
 import numpy as np  # noqa: E402
 from PIL import Image  # noqa: E402
 
-import clode  # noqa: E402,F401  (sets the thread policy before torch loads: clode/threads.py)
+import clode  # noqa: E402,F401  (sets the thread policy before torch loads: clode/engine/threads.py)
 import torch  # noqa: E402
 from bench_batch import make_folder  # noqa: E402  (benchmarks/speed/bench_batch.py)
 
@@ -94,9 +94,9 @@ def engine_args(args) -> list[str]:
 
 def stages(photo_path: Path, out: Path, args) -> dict[str, float]:
     from clode import Enhancer, load_model
-    from clode.adjustments import DEFAULT_COLOUR_NOISE, DEFAULT_DENOISE
-    from clode.export import HIGH_QUALITY, ExportOptions, save_image
-    from clode.imageio import load_image
+    from clode.base.adjustments import DEFAULT_COLOUR_NOISE, DEFAULT_DENOISE
+    from clode.io.export import HIGH_QUALITY, ExportOptions, save_image
+    from clode.io.imageio import load_image
 
     times: dict[str, float] = {}
 
@@ -156,7 +156,7 @@ def main(args: argparse.Namespace) -> None:
             report["command"] = figures(runs)
 
         if "inprocess" in parts:
-            from clode.cli import main as cli_main
+            from clode.commands.cli import main as cli_main
             seconds = []
             for r in range(args.repeats + 1):                 # the first run warms up (imports, allocator)
                 t = time.perf_counter()

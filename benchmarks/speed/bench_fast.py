@@ -1,4 +1,4 @@
-"""Figures of the fast engine (clode.session): dial, first preview, export, fidelity, halos.
+"""Figures of the fast engine (clode.engine.session): dial, first preview, export, fidelity, halos.
 
     .venv/bin/python benchmarks/speed/bench_fast.py [--device cpu] [--threads 2] [--runs 5]
         [--sections prepare,dial,preview,export,auto,fidelity,halo] [--mp 24] [--model PATH]
@@ -67,12 +67,12 @@ import torch  # noqa: E402
 from PIL import Image  # noqa: E402
 
 from clode import EXACT, Enhancer, load_model  # noqa: E402
-from clode import session as S  # noqa: E402
-from clode.auto_exposure import learned_T  # noqa: E402
-from clode.exposure_model import for_model  # noqa: E402
-from clode.imageio import load_image, load_preview  # noqa: E402
-from clode.metrics import psnr  # noqa: E402
-from clode.ode import integrate  # noqa: E402
+from clode.engine import session as S# noqa: E402
+from clode.engine.auto_exposure import learned_T  # noqa: E402
+from clode.engine.exposure_model import for_model  # noqa: E402
+from clode.io.imageio import load_image, load_preview  # noqa: E402
+from clode.training.metrics import psnr  # noqa: E402
+from clode.engine.ode import integrate  # noqa: E402
 
 DEV = SHARED / "datasets" / "lowlight-dev"
 PHOTO = SHARED / "datasets" / "photos"
@@ -257,7 +257,7 @@ def section_export(enh, args, big, session):
 
 
 def child_export(args) -> None:
-    from clode.export import pixel_dtype, save_image
+    from clode.io.export import pixel_dtype, save_image
     enh = make_enhancer(args)
     t0 = time.perf_counter()
     photo = load_image(args.child_export)

@@ -5,9 +5,9 @@ for this device, from the shipped model, 15 % held out; ``--steps`` shortens it)
 
 - time from launch to the first progress event (photos read) and to the first step shown,
 - the measured step times and the trainer's running ETA,
-- the trainer's peak RSS (``wait4``), beside the estimate ``clode.training_recipes`` gave before,
+- the trainer's peak RSS (``wait4``), beside the estimate ``clode.training.recipes`` gave before,
 - with ``--dim``: a fine-tune on ten dim photos, and the hue-shift and flat-noise figures of the
-  shipped and the fine-tuned model on the held-out ones (``clode.training_validation``).
+  shipped and the fine-tuned model on the held-out ones (``clode.training.validation``).
 
     OMP_NUM_THREADS=2 .venv/bin/python benchmarks/speed/bench_finetune.py --steps 3 [--dim --dim-steps 30]
 
@@ -44,7 +44,7 @@ def load() -> str:
 
 def run_trainer(data: Path, out: Path, extra: list[str]) -> dict:
     """One ``clode train`` process: event times, the events, and its peak RSS."""
-    from clode.weights import DEFAULT_MODEL
+    from clode.engine.weights import DEFAULT_MODEL
     cmd = [sys.executable, "-m", "clode", "train", "--data", str(data), "--init", str(DEFAULT_MODEL),
            "--preset", "quick", "--holdout", "0.15", "--out", str(out), "--progress", "-", *extra]
     t0 = time.monotonic()
@@ -70,7 +70,7 @@ def first(result: dict, kind: str) -> float:
 
 def panel_defaults(args, report: Report) -> None:
     import torch
-    from clode import training_recipes as recipes
+    from clode.training import recipes as recipes
     r = recipes.recipe("quick", torch.device("cpu"))
     est = recipes.estimate(r.crop, r.batch, r.solver, r.adjoint, torch.device("cpu"))
     with tempfile.TemporaryDirectory() as tmp:

@@ -10,10 +10,10 @@ sqrt(3) times larger than ours does, and so takes fewer of them.
 
 Counted here on a real dark photo (``lowlight-dev/low/00.png``, 600 x 400), T = 3, dopri5 tol 1e-5:
 
-- published: the 9-channel state with the two loss integrands (``clode.losses``), default norm
+- published: the 9-channel state with the two loss integrands (``clode.training.losses``), default norm
   (on the official fixture this reproduces the recorded official outputs to 1e-6);
-- ours before: ``clode.ode.integrate`` on 3 channels with torchdiffeq's plain RMS norm;
-- ours now: 3 channels, the RMS error scaled by sqrt(3 / 9) (``clode.ode.published_norm``, the
+- ours before: ``clode.engine.ode.integrate`` on 3 channels with torchdiffeq's plain RMS norm;
+- ours now: 3 channels, the RMS error scaled by sqrt(3 / 9) (``clode.engine.ode.published_norm``, the
   exact path's default), no loss computed;
 
 with NFE, seconds, and the largest difference of the resulting image from the published one.
@@ -56,8 +56,8 @@ from PIL import Image  # noqa: E402
 from torchdiffeq import odeint  # noqa: E402
 
 from clode import EXACT, load_model, resolve_device  # noqa: E402
-from clode.losses import noise2noise, total_variation  # noqa: E402
-from clode.ode import Dynamics, integrate  # noqa: E402
+from clode.training.losses import noise2noise, total_variation  # noqa: E402
+from clode.engine.ode import Dynamics, integrate  # noqa: E402
 
 
 class Published(torch.nn.Module):

@@ -3,7 +3,7 @@
 A real photo from the shared photos, upscaled to 6000 x 4000 and given a little grain (so the low
 byte of each 16-bit sample carries noise, as in an enhanced RAW), is encoded in memory by:
 
-- ``clode.export.write_png``: what clode writes, libpng (imagecodecs) at zlib level 1 with the "sub"
+- ``clode.io.export.write_png``: what clode writes, libpng (imagecodecs) at zlib level 1 with the "sub"
   row filter and run-length matching (it replaced a hand-written encoder: 3.2 s against 10.1 s);
 - imagecodecs' ``png_encode`` (libpng) at level 1 with other row-filter sets;
 - the 16-bit TIFF writers: tifffile with deflate + predictor (zlib level 1 and 6), and LZW
@@ -46,7 +46,7 @@ def parse_args() -> argparse.Namespace:
 if __name__ == "__main__":
     ARGS = parse_args()        # --help answers before clode (and torch) load
 
-from clode.export import write_png  # noqa: E402
+from clode.io.export import write_png  # noqa: E402
 
 
 def photo16(megapixels: float, grain: float) -> np.ndarray:
@@ -88,7 +88,7 @@ def main(args: argparse.Namespace) -> None:
         return buf.tell()
 
     writers = {
-        "PNG clode.export (libpng level 1, sub, RLE)": lambda: ours(a),
+        "PNG clode.io.export (libpng level 1, sub, RLE)": lambda: ours(a),
         "PNG libpng level 1, sub": lambda: len(imagecodecs.png_encode(a, level=1, filter=F.SUB)),
         "PNG libpng level 1, up": lambda: len(imagecodecs.png_encode(a, level=1, filter=F.UP)),
         "PNG libpng level 1, sub/up/avg": lambda: len(imagecodecs.png_encode(a, level=1, filter=F.SUB | F.UP | F.AVG)),

@@ -3,7 +3,7 @@
 Two 6000 x 4000 test images: a real photo from the shared photos upscaled (smooth, compresses
 well) and a low-light photo of lowlight-dev brightened to the reference's mean and tiled (the
 amplified sensor noise of an enhanced photo, which compresses badly). Each 8-bit PNG is encoded in
-memory by Pillow, as ``clode.export`` does; the time is the best of ``--repeat`` runs (the machine
+memory by Pillow, as ``clode.io.export`` does; the time is the best of ``--repeat`` runs (the machine
 may be shared). JPEG at quality 95 is listed for comparison.
 
     python benchmarks/speed/bench_png_level.py [--levels 0,1,2,3,4,6] [--repeat 2]

@@ -159,7 +159,7 @@ def build_and_run(work: Path, quick: bool) -> dict:
         r.run(f"tiff {t.name}", ["enhance", t, "-o", work / "tiff_out", *fast], [t], work / "tiff_out",
               expect_fail=t.name == "shortstrip.tif")
 
-    from clode.weights import DEFAULT_MODEL
+    from clode.engine.weights import DEFAULT_MODEL
     for label, text in (("[1]", "[1]"), ("deep list", "[" * 100_000 + "]" * 100_000)):
         model = work / "exposure" / "m.safetensors"
         model.parent.mkdir(exist_ok=True)

@@ -1,4 +1,4 @@
-"""Measure a training step's peak memory and time per recipe, to fit ``clode.training_recipes``.
+"""Measure a training step's peak memory and time per recipe, to fit ``clode.training.recipes``.
 
 Each setting runs in a fresh process: ``train()`` from the shipped model on the given photos for
 two steps; the child reports its peak RSS (``VmHWM``) when the photos are loaded and after the
@@ -36,8 +36,8 @@ def vm_hwm() -> int:
 
 
 def child(args) -> None:
-    from clode.train import TrainConfig, train
-    from clode.weights import DEFAULT_MODEL
+    from clode.training.train import TrainConfig, train
+    from clode.engine.weights import DEFAULT_MODEL
 
     seen = {"t": []}
 

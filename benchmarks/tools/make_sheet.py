@@ -36,8 +36,8 @@ import torch  # noqa: E402
 from PIL import Image, ImageDraw  # noqa: E402
 
 from clode import Enhancer, load_model  # noqa: E402
-from clode.adjustments import Adjustments  # noqa: E402
-from clode.imageio import load_image, resize  # noqa: E402
+from clode.base.adjustments import Adjustments  # noqa: E402
+from clode.io.imageio import load_image, resize  # noqa: E402
 
 PHOTOS = DATASETS / "photos"
 DIM = ["kphotoalbum-bar55.jpg", "kphotoalbum-bar55_2.jpg", "kphotoalbum-pool_2.jpg", "kphotoalbum-sunset.jpg",

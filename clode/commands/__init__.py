@@ -1,1 +1,1 @@
-"""Sub-commands of the ``clode`` CLI, one module each (see ``clode.cli``)."""
+"""Sub-commands of the ``clode`` CLI, one module each (see ``clode.commands.cli``)."""

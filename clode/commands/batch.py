@@ -1,4 +1,4 @@
-"""``clode batch INPUT_DIR -o OUTPUT_DIR``: enhance a whole folder the same way (see ``clode.batch``).
+"""``clode batch INPUT_DIR -o OUTPUT_DIR``: enhance a whole folder the same way (see ``clode.io.batch``).
 
 One progress line per file on stdout, the summary at the end (also written as a log file in the
 output folder). Exit status: 0 when every file was done or skipped, 1 when any failed, 130 when
@@ -9,11 +9,11 @@ from __future__ import annotations
 
 import sys
 
-from .. import batch
-from ..errors import ClodeError
-from ..export import DEFAULT_FORMAT, DEFAULT_QUALITY, FORMAT_EXTENSIONS, ExportOptions
-from ..progress import CancelToken
-from .common import (add_adjustment_options, add_engine_options, add_long_edge_option, adjustments_from,
+from clode.io import batch
+from clode.base.errors import ClodeError
+from clode.io.export import DEFAULT_FORMAT, DEFAULT_QUALITY, FORMAT_EXTENSIONS, ExportOptions
+from clode.base.progress import CancelToken
+from clode.commands.common import (add_adjustment_options, add_engine_options, add_long_edge_option, adjustments_from,
                      make_enhancer, parse_T, stop_on_signals)
 
 

@@ -9,14 +9,14 @@ import signal
 import threading
 from typing import Iterator
 
-from ..adjustments import DEFAULT_COLOUR_NOISE, DEFAULT_DENOISE, Adjustments, Limits
-from ..cli_signals import mark_stopping
-from ..denoise_speed import AUTO, PRECISIONS
-from ..enhancer import Enhancer
-from ..errors import ClodeError
-from ..ode import EXACT, Solver
-from ..progress import CancelToken
-from ..weights import load_model
+from clode.base.adjustments import DEFAULT_COLOUR_NOISE, DEFAULT_DENOISE, Adjustments, Limits
+from clode.commands.cli_signals import mark_stopping
+from clode.engine.denoise_speed import AUTO, PRECISIONS
+from clode.engine.enhancer import Enhancer
+from clode.base.errors import ClodeError
+from clode.engine.ode import EXACT, Solver
+from clode.base.progress import CancelToken
+from clode.engine.weights import load_model
 
 #: The smallest step a fixed-step solver may take (a smaller one would solve for hours).
 MIN_SOLVER_STEP = 0.01
@@ -51,7 +51,7 @@ def checked(limits: Limits):
 
 
 #: The words --T takes besides a number, and what each means (a command accepts some of them).
-#: A new way of choosing T per photo is one more entry here, and its meaning in ``clode.batch``.
+#: A new way of choosing T per photo is one more entry here, and its meaning in ``clode.io.batch``.
 T_WORDS = {
     "auto": "chosen per photo",
     "auto:model": "chosen per photo by the model's Auto alone, without the taste learned from your edits",
@@ -63,7 +63,7 @@ def parse_T(text, words: tuple[str, ...] = ("auto",)):
     """The one reading of --T for every command: an end time (negative darkens) within the
     setting's limits, or one of ``words`` (``T_WORDS``), lower-cased; ClodeError names --T and
     the text as given. The model's own range is checked once it is loaded
-    (``clode.adjustments.check_T``)."""
+    (``clode.base.adjustments.check_T``)."""
     if text is None or isinstance(text, (int, float)):
         return None if text is None else Adjustments.limits("T").where("--T").check("T", text)
     word = str(text).strip().lower()

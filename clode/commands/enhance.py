@@ -15,15 +15,15 @@ from __future__ import annotations
 
 import sys
 
-from .. import batch, sidecar
-from ..adjustments import check_T
-from ..atomic import check_writable_folder
-from ..batch import CONFLICT_POLICIES
-from ..enhancer import MODES
-from ..errors import ClodeError
-from ..export import FORMAT_EXTENSIONS, HIGH_QUALITY, ExportOptions
-from ..progress import CancelToken
-from .common import (add_adjustment_options, add_engine_options, add_long_edge_option, adjustments_from, exposure,
+from clode.io import batch, sidecar
+from clode.base.adjustments import check_T
+from clode.base.atomic import check_writable_folder
+from clode.io.batch import CONFLICT_POLICIES
+from clode.engine.enhancer import MODES
+from clode.base.errors import ClodeError
+from clode.io.export import FORMAT_EXTENSIONS, HIGH_QUALITY, ExportOptions
+from clode.base.progress import CancelToken
+from clode.commands.common import (add_adjustment_options, add_engine_options, add_long_edge_option, adjustments_from, exposure,
                      make_enhancer, stop_on_signals)
 
 
@@ -59,8 +59,8 @@ def register(subparsers) -> None:
 
 
 def run(args) -> int:
-    """One photo per input, through the batch loop (``clode.batch.run``, as ``clode batch``): a
-    plan of every input first (``clode.batch.plan_paths``), then the pipeline; this command only
+    """One photo per input, through the batch loop (``clode.io.batch.run``, as ``clode batch``): a
+    plan of every input first (``clode.io.batch.plan_paths``), then the pipeline; this command only
     says each result its own way."""
     outdir = check_writable_folder(args.output, "-o")     # once, before any work
     if not 1 <= args.quality <= 100:

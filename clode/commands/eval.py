@@ -5,9 +5,9 @@ from __future__ import annotations
 import math
 import sys
 
-from ..evaluate import EvalReport, evaluate_pairs
-from ..adjustments import check_T
-from .common import add_colour_noise_option, add_engine_options, exposure, make_enhancer, setting
+from clode.training.evaluate import EvalReport, evaluate_pairs
+from clode.base.adjustments import check_T
+from clode.commands.common import add_colour_noise_option, add_engine_options, exposure, make_enhancer, setting
 
 
 def register(subparsers) -> None:

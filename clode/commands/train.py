@@ -13,16 +13,16 @@ from dataclasses import fields
 from pathlib import Path
 from typing import Optional
 
-from ..adjustments import Limits
-from ..atomic import part_name
-from ..devices import resolve_device
-from ..errors import ClodeError
-from ..losses import LossWeights
-from ..network import CURVE_MODES, DENOISERS
-from ..progress import CancelToken
-from ..paths import file_id, model_path_for
-from ..train import TrainConfig, train
-from ..training_recipes import PRESETS, Recipe, check_fits, recipe
+from clode.base.adjustments import Limits
+from clode.base.atomic import part_name
+from clode.engine.devices import resolve_device
+from clode.base.errors import ClodeError
+from clode.training.losses import LossWeights
+from clode.engine.network import CURVE_MODES, DENOISERS
+from clode.base.progress import CancelToken
+from clode.base.paths import file_id, model_path_for
+from clode.training.train import TrainConfig, train
+from clode.training.recipes import PRESETS, Recipe, check_fits, recipe
 
 #: What each numeric training option accepts (checked before any work, one line naming the option).
 LIMITS = {
@@ -92,8 +92,8 @@ def check_output(args) -> Path:
 
 def _input_files(args) -> set:
     """(device, inode) of every file the run reads: its photos, starting model and validation pairs."""
-    from ..imageio import find_images
-    from ..weights import DEFAULT_MODEL
+    from clode.io.imageio import find_images
+    from clode.engine.weights import DEFAULT_MODEL
     ids = set()
     for folder in [*args.data, args.val_low, args.val_high]:
         if folder and os.path.isdir(folder):
@@ -213,18 +213,18 @@ def apply_preset(args) -> Recipe:
 
 
 def _card_weights(init: str) -> dict:
-    from ..model_library import model_card
+    from clode.training.model_library import model_card
     weights = model_card(model_path_for(init)).get("loss_weights")
     known = set(LossWeights().as_dict())
     return {k: float(v) for k, v in weights.items() if k in known} if isinstance(weights, dict) else {}
 
 
 def fit_exposure(args) -> int:
-    """``--fit-exposure MODEL``: the exposure predictor for a model file (``clode.exposure_fit``)."""
-    from ..enhancer import Enhancer
-    from ..exposure_fit import fit_for_model
-    from ..imageio import find_images
-    from ..weights import load_model
+    """``--fit-exposure MODEL``: the exposure predictor for a model file (``clode.training.exposure_fit``)."""
+    from clode.engine.enhancer import Enhancer
+    from clode.training.exposure_fit import fit_for_model
+    from clode.io.imageio import find_images
+    from clode.engine.weights import load_model
 
     model = load_model(args.fit_exposure)
     photos = sorted(p for folder in args.data for p in find_images(folder))
@@ -238,7 +238,7 @@ def starting_model(args) -> Optional[str]:
     """What --init means: a model file, the shipped model when none is given (what the app's
     training panel starts from: a newcomer's short run then keeps its colours), or None for
     ``scratch`` (a random model). A resumed run starts from its checkpoint."""
-    from ..weights import DEFAULT_MODEL
+    from clode.engine.weights import DEFAULT_MODEL
     if args.init == SCRATCH:
         return None
     if args.init is None and not args.resume and not args.finish and DEFAULT_MODEL.exists():
@@ -249,7 +249,7 @@ def starting_model(args) -> Optional[str]:
 def resumed_out(resume: str) -> str:
     """The model a resumed run writes: its own (what its checkpoint says), so the checks of --out
     look at that file; "my-model" when the checkpoint cannot be read (the resume says why)."""
-    from ..train import find_checkpoint
+    from clode.training.train import find_checkpoint
     try:
         out = json.loads((find_checkpoint(resume) / "state.json").read_text())["config"]["out"]
         return out if isinstance(out, str) else "my-model"
@@ -286,7 +286,7 @@ def describe_event(event: dict) -> Optional[str]:
         return f"checkpoint at step {event['step']}: {event['path']}"
     if kind == "validation":
         if isinstance(event.get("held_out"), dict):
-            from ..training_validation import summary
+            from clode.training.validation import summary
             return summary(event["held_out"])
         scores = [f"{k} {v:.4g}" for k, v in event.items() if isinstance(v, float)]
         return "validation: " + ", ".join(scores)

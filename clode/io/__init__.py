@@ -1,0 +1,1 @@
+"""Files: decoding photos, exporting results, sidecars, enhancing a file or a folder."""

@@ -1,0 +1,1 @@
+"""Training and measuring models: losses, data, recipes, validation, metrics, the model library."""
