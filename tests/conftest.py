@@ -226,3 +226,25 @@ def make_folder(tmp_path, n):
         img = np.clip(dark_rgb(48, 64) * rng.uniform(0.6, 1.6), 0, 1)
         Image.fromarray((img * 255).round().astype(np.uint8)).save(folder / f"IMG_{i:04d}.jpg", quality=90)
     return folder, sorted(folder.glob("*.jpg"))
+
+
+def write_photo(path, seed=0, size=(8, 8)):
+    """A small noisy photo written as its suffix says."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    a = np.random.default_rng(seed).integers(5, 60, (*size, 3), dtype=np.uint8)
+    Image.fromarray(a).save(path)
+    return path
+
+
+def snapshot(*folders):
+    """Every file under ``folders`` with its bytes (to prove originals untouched)."""
+    return {p: p.read_bytes() for f in folders for p in Path(f).rglob("*") if p.is_file()}
+
+
+def run_clode(*args):
+    """``clode ARGS`` in this process, its exit code (argparse's SystemExit too)."""
+    from clode.commands import cli
+    try:
+        return cli.main([os.fspath(a) for a in args])
+    except SystemExit as e:
+        return e.code

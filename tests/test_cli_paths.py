@@ -9,34 +9,19 @@ import subprocess
 import sys
 from pathlib import Path
 
-import numpy as np
 import pytest
 from PIL import Image
 
 from clode.io import batch
 
-from clode.commands import cli
+from conftest import run_clode, snapshot, write_photo
 from clode.base.errors import ClodeError
 
 pytestmark = pytest.mark.skipif(sys.platform == "win32", reason="POSIX links and mounts")
 
 
-def photo(path, seed=0, size=(8, 8)):
-    path.parent.mkdir(parents=True, exist_ok=True)
-    a = np.random.default_rng(seed).integers(5, 60, (*size, 3), dtype=np.uint8)
-    Image.fromarray(a).save(path)
-    return path
 
 
-def snapshot(folder):
-    return {p: p.read_bytes() for p in Path(folder).rglob("*") if p.is_file()}
-
-
-def clode(*args):
-    try:
-        return cli.main([os.fspath(a) for a in args])
-    except SystemExit as e:
-        return e.code
 
 
 def errors(text):
@@ -56,7 +41,7 @@ def model(fixture_model_path):
 @pytest.fixture
 def looping(tmp_path):
     folder = tmp_path / "in"
-    photo(folder / "p0.png")
+    write_photo(folder / "p0.png")
     (folder / "x.jpg").symlink_to("y.jpg")
     (folder / "y.jpg").symlink_to("x.jpg")
     return folder
@@ -66,7 +51,7 @@ def looping(tmp_path):
 def test_symlink_loop_among_the_photos_is_one_refused_entry(tmp_path, looping, model, capsys, command):
     before = snapshot(looping)
     out = tmp_path / "out"
-    assert clode(command, looping, "-o", out, "--format", "png", *model) == 1
+    assert run_clode(command, looping, "-o", out, "--format", "png", *model) == 1
     captured = capsys.readouterr()
     failed = errors(captured.err)
     assert len(failed) == 2 and all("symbolic links" in line for line in failed), captured.err
@@ -80,7 +65,7 @@ def test_output_folder_that_cannot_be_used_is_one_line_before_any_work(tmp_path,
                                                                        command, where):
     out = {"loop": looping / "x.jpg", "long": tmp_path / ("a" * 5000), "file": looping / "p0.png"}[where]
     before = snapshot(looping)
-    assert clode(command, looping, "-o", out, *model) == 1
+    assert run_clode(command, looping, "-o", out, *model) == 1
     captured = capsys.readouterr()
     assert len(errors(captured.err)) == 1 == len(captured.err.strip().splitlines()), captured.err
     assert len(captured.err) < 600                             # a 5,000-character path is shortened
@@ -114,12 +99,12 @@ def read_only(folder: Path):
 def test_read_only_output_folder_one_line_up_front(tmp_path, model, capsys):
     inp = tmp_path / "in"
     for i in range(3):
-        photo(inp / f"p{i}.png", i)
+        write_photo(inp / f"p{i}.png", i)
     out = tmp_path / "out"
     out.mkdir()
     with read_only(out):
         for command in ("batch", "enhance"):
-            assert clode(command, inp, "-o", out, *model) == 1
+            assert run_clode(command, inp, "-o", out, *model) == 1
             captured = capsys.readouterr()
             assert errors(captured.err) == captured.err.strip().splitlines()
             assert len(errors(captured.err)) == 1 and "read-only" in captured.err, captured.err
@@ -133,7 +118,7 @@ def test_counts_agree_when_the_folder_turns_read_only(tmp_path, fixture_model):
     from clode.engine.enhancer import Enhancer
     inp = tmp_path / "in"
     for i in range(2):
-        photo(inp / f"p{i}.png", i)
+        write_photo(inp / f"p{i}.png", i)
     out = tmp_path / "out"
     out.mkdir()
     plan = batch.plan(inp, out, batch.BatchOptions())
@@ -157,8 +142,8 @@ def test_name_template_bounded_before_formatting(name):
 
 def test_name_template_too_long_for_one_photo_is_that_photo_refused(tmp_path):
     inp = tmp_path / "in"
-    photo(inp / "short.png")
-    photo(inp / ("L" * 240 + ".png"), 1)
+    write_photo(inp / "short.png")
+    write_photo(inp / ("L" * 240 + ".png"), 1)
     plan = batch.plan(inp, tmp_path / "out", batch.BatchOptions(name="{stem}_clode_{stem:.5}"))
     assert [j.source.name for j in plan.jobs] == ["short.png"]
     assert len(plan.rejected) == 1 and "too long" in plan.rejected[0].reason
@@ -173,22 +158,22 @@ def test_reasonable_templates_still_work(tmp_path):
 # smaller things (29.15)
 
 def test_refusals_show_the_value_as_given(tmp_path, model, capsys):
-    p = photo(tmp_path / "in" / "a.png")
+    p = write_photo(tmp_path / "in" / "a.png")
     for command, where in (("enhance", p), ("batch", p.parent)):
-        assert clode(command, where, "-o", tmp_path / "out", "--T", "6.0000001", *model) == 1
+        assert run_clode(command, where, "-o", tmp_path / "out", "--T", "6.0000001", *model) == 1
         err = capsys.readouterr().err
         assert "--T 6.0000001: must be" in err, err
-    assert clode("enhance", p, "-o", tmp_path / "out", "--denoise", "4.0000001") == 2
+    assert run_clode("enhance", p, "-o", tmp_path / "out", "--denoise", "4.0000001") == 2
     assert "4.0000001: must be 0 to 4" in capsys.readouterr().err
 
 
 def test_negative_values_are_values_not_options(tmp_path, model, capsys):
-    p = photo(tmp_path / "in" / "a.png")
-    assert clode("enhance", p, "-o", tmp_path / "o1", "--T", "-1e-3", *model) == 0
+    p = write_photo(tmp_path / "in" / "a.png")
+    assert run_clode("enhance", p, "-o", tmp_path / "o1", "--T", "-1e-3", *model) == 0
     assert "T=-0.001" in capsys.readouterr().out
-    assert clode("batch", p.parent, "-o", tmp_path / "o2", "--T", "-1e-3", "--format", "png", *model) == 0
+    assert run_clode("batch", p.parent, "-o", tmp_path / "o2", "--T", "-1e-3", "--format", "png", *model) == 0
     assert "T=-0.001" in capsys.readouterr().out
-    assert clode("batch", p.parent, "-o", tmp_path / "o3", "--shard", "-1/2", *model) == 1
+    assert run_clode("batch", p.parent, "-o", tmp_path / "o3", "--shard", "-1/2", *model) == 1
     err = capsys.readouterr().err
     assert "--shard '-1/2': need 1 <= i <= n" in err and "expected one argument" not in err
 
@@ -196,7 +181,7 @@ def test_negative_values_are_values_not_options(tmp_path, model, capsys):
 def test_batch_logs_in_one_second_are_all_kept(tmp_path, monkeypatch, fixture_model):
     from clode.engine.enhancer import Enhancer
     monkeypatch.setattr(batch, "log_name", lambda shard=None: "clode-batch-20260101-000000.log")
-    photo(tmp_path / "in" / "a.png")
+    write_photo(tmp_path / "in" / "a.png")
     enhancer = Enhancer(fixture_model, device="cpu")
     options = batch.BatchOptions(on_conflict="skip")
     logs = [batch.run(batch.plan(tmp_path / "in", tmp_path / "out", options), enhancer).log_path for _ in range(4)]
@@ -207,17 +192,17 @@ def test_batch_logs_in_one_second_are_all_kept(tmp_path, monkeypatch, fixture_mo
 
 def test_same_output_name_in_one_run_gets_a_unique_name(tmp_path, model, capsys):
     inp = tmp_path / "in"
-    photo(inp / "a.bmp", 0)
-    photo(inp / "a.png", 1)
+    write_photo(inp / "a.bmp", 0)
+    write_photo(inp / "a.png", 1)
     before = snapshot(inp)
-    assert clode("enhance", inp / "a.bmp", inp / "a.png", "-o", tmp_path / "e", *model) == 0
+    assert run_clode("enhance", inp / "a.bmp", inp / "a.png", "-o", tmp_path / "e", *model) == 0
     assert sorted(p.name for p in (tmp_path / "e").iterdir()) == ["a-2.png", "a.png"]
     capsys.readouterr()
 
     case = tmp_path / "case"
-    photo(case / "UPPER.JPG", 0)
-    photo(case / "upper.jpg", 1)
-    assert clode("batch", case, "-o", tmp_path / "b", *model) == 0
+    write_photo(case / "UPPER.JPG", 0)
+    write_photo(case / "upper.jpg", 1)
+    assert run_clode("batch", case, "-o", tmp_path / "b", *model) == 0
     names = sorted(p.name for p in (tmp_path / "b").glob("*.jpg"))
     assert len(names) == 2 and len({n.lower() for n in names}) == 2, names
     assert snapshot(inp) == before
@@ -226,10 +211,10 @@ def test_same_output_name_in_one_run_gets_a_unique_name(tmp_path, model, capsys)
 def test_a_huge_model_name_does_not_fail_every_photo(tmp_path, fixture_model_path, capsys):
     from clode.engine.weights import load_model, save_model
     named = save_model(load_model(fixture_model_path), tmp_path / "named.safetensors", name="N" * 100_000)
-    p = photo(tmp_path / "in" / "a.jpg")
+    p = write_photo(tmp_path / "in" / "a.jpg")
     p.rename(p.with_suffix(".png"))
-    photo(tmp_path / "in" / "b.png", 1)
-    assert clode("batch", tmp_path / "in", "-o", tmp_path / "out", "--model", named) == 0
+    write_photo(tmp_path / "in" / "b.png", 1)
+    assert run_clode("batch", tmp_path / "in", "-o", tmp_path / "out", "--model", named) == 0
     assert len(list((tmp_path / "out").glob("*.jpg"))) == 2
     exif = Image.open(next((tmp_path / "out").glob("*.jpg"))).getexif()
     assert 0 < len(exif.get(0x010E, "")) < 1000                 # the description, bounded
@@ -239,8 +224,8 @@ def test_a_huge_model_name_does_not_fail_every_photo(tmp_path, fixture_model_pat
 # one folder path (27.3)
 
 def test_enhance_of_a_folder_runs_the_batch_loop(tmp_path, model, capsys, monkeypatch):
-    photo(tmp_path / "in" / "a.png")
-    photo(tmp_path / "in" / "sub" / "b.jpg", 1)
+    write_photo(tmp_path / "in" / "a.png")
+    write_photo(tmp_path / "in" / "sub" / "b.jpg", 1)
     calls = []
     real_run = batch.run
 
@@ -248,8 +233,8 @@ def test_enhance_of_a_folder_runs_the_batch_loop(tmp_path, model, capsys, monkey
         calls.append(plan)
         return real_run(plan, enhancer, **kw)
     monkeypatch.setattr(batch, "run", spy)
-    assert clode("enhance", tmp_path / "in", "-o", tmp_path / "out", *model) == 0
-    assert clode("batch", tmp_path / "in", "-o", tmp_path / "b", "-r", *model) == 0
+    assert run_clode("enhance", tmp_path / "in", "-o", tmp_path / "out", *model) == 0
+    assert run_clode("batch", tmp_path / "in", "-o", tmp_path / "b", "-r", *model) == 0
     assert len(calls) == 2 and [len(p.jobs) for p in calls] == [2, 2]
     out = capsys.readouterr().out
     assert "2 written to" in out and "2 done, 0 skipped, 0 failed" in out

@@ -8,24 +8,13 @@ import subprocess
 import sys
 from pathlib import Path
 
-import numpy as np
 import pytest
-from PIL import Image
 
-from clode.commands import cli
+from conftest import run_clode, snapshot, write_photo
 
 pytestmark = pytest.mark.skipif(sys.platform == "win32", reason="POSIX links and mounts")
 
 
-def photo(path, seed=0, size=(8, 8)):
-    path.parent.mkdir(parents=True, exist_ok=True)
-    a = np.random.default_rng(seed).integers(5, 60, (*size, 3), dtype=np.uint8)
-    Image.fromarray(a).save(path)
-    return path
-
-
-def snapshot(*folders):
-    return {p: p.read_bytes() for f in folders for p in Path(f).rglob("*") if p.is_file()}
 
 
 def unchanged(before):
@@ -33,19 +22,13 @@ def unchanged(before):
     return all(p.is_file() and p.read_bytes() == data for p, data in before.items())
 
 
-def clode(*args):
-    try:
-        code = cli.main([os.fspath(a) for a in args])
-    except SystemExit as e:
-        code = e.code
-    return code
 
 
 @pytest.fixture
 def src(tmp_path):
     folder = tmp_path / "src"
-    photo(folder / "p0.jpg", 0)
-    photo(folder / "p0.png", 1)          # an original beside it, with the name a PNG output would take
+    write_photo(folder / "p0.jpg", 0)
+    write_photo(folder / "p0.png", 1)          # an original beside it, with the name a PNG output would take
     return folder
 
 
@@ -58,9 +41,9 @@ def test_symlinked_photo_never_replaces_its_neighbour(tmp_path, src, model, caps
     links = tmp_path / "links"
     links.mkdir()
     (links / "p0.jpg").symlink_to("../src/p0.jpg")
-    photo(links / "p0.png", 2)                       # a real photo beside the link
+    write_photo(links / "p0.png", 2)                       # a real photo beside the link
     before = snapshot(src, links)
-    assert clode("enhance", links / "p0.jpg", "-o", links, "--format", "png", "--on-conflict", "overwrite",
+    assert run_clode("enhance", links / "p0.jpg", "-o", links, "--format", "png", "--on-conflict", "overwrite",
                  *model) == 1
     assert "refused" in capsys.readouterr().err
     assert snapshot(src, links) == before
@@ -71,7 +54,7 @@ def test_hard_link_of_an_input_is_never_replaced(tmp_path, src, model, capsys):
     out.mkdir()
     os.link(src / "p0.png", out / "p0.png")          # the input under a second name, in the output folder
     before = snapshot(src, out)
-    assert clode("enhance", src / "p0.png", "-o", out, "--on-conflict", "overwrite", *model) == 1
+    assert run_clode("enhance", src / "p0.png", "-o", out, "--on-conflict", "overwrite", *model) == 1
     assert "input" in capsys.readouterr().err
     assert snapshot(src, out) == before
     assert os.path.samefile(src / "p0.png", out / "p0.png")
@@ -79,7 +62,7 @@ def test_hard_link_of_an_input_is_never_replaced(tmp_path, src, model, capsys):
     # clode batch the same: an output named as a hard link of an original is refused
     os.link(src / "p0.jpg", out / "p0_jpg.jpg")
     before = snapshot(src, out)
-    assert clode("batch", src, "-o", out, "--name", "{stem}_{ext}", "--on-conflict", "overwrite", *model) == 1
+    assert run_clode("batch", src, "-o", out, "--name", "{stem}_{ext}", "--on-conflict", "overwrite", *model) == 1
     assert "original" in capsys.readouterr().err
     assert unchanged(before)
     assert os.path.samefile(src / "p0.jpg", out / "p0_jpg.jpg")
@@ -89,9 +72,9 @@ def test_symlinked_folder_is_the_input_folder(tmp_path, src, model, capsys):
     linked = tmp_path / "linked"
     linked.symlink_to(src, target_is_directory=True)
     before = snapshot(src)
-    assert clode("enhance", src / "p0.jpg", "-o", linked, "--format", "png", "--on-conflict", "overwrite",
+    assert run_clode("enhance", src / "p0.jpg", "-o", linked, "--format", "png", "--on-conflict", "overwrite",
                  *model) == 1
-    assert clode("batch", src, "-o", linked, *model) == 1
+    assert run_clode("batch", src, "-o", linked, *model) == 1
     assert "must not be the input folder" in capsys.readouterr().err
     assert snapshot(src) == before
 
@@ -113,17 +96,17 @@ def test_bind_mount_of_the_input_folder(tmp_path, src, model, capsys):
         pytest.skip("bind mounts need root (the symlink and hard-link tests cover the same check)")
     before = snapshot(src)
     with bind_mount(src, tmp_path / "bind") as bind:
-        assert clode("enhance", src / "p0.jpg", "-o", bind, "--format", "png", "--on-conflict", "overwrite",
+        assert run_clode("enhance", src / "p0.jpg", "-o", bind, "--format", "png", "--on-conflict", "overwrite",
                      *model) == 1
         assert "refused" in capsys.readouterr().err
         assert snapshot(src) == before
-        assert clode("batch", src, "-o", bind, *model) == 1
+        assert run_clode("batch", src, "-o", bind, *model) == 1
         assert "must not be the input folder" in capsys.readouterr().err
         assert snapshot(src) == before
         # a folder inside the input, reached through the mount: written, and left out of the scan
-        assert clode("batch", src, "-o", bind / "out", "--format", "png", *model) == 0
+        assert run_clode("batch", src, "-o", bind / "out", "--format", "png", *model) == 0
         capsys.readouterr()
         assert sorted(p.name for p in (src / "out").glob("*.png")) == ["p0_clode-jpg.png", "p0_clode-png.png"]
-        assert clode("batch", src, "-o", bind / "out", "--format", "png", "--on-conflict", "skip", *model) == 0
+        assert run_clode("batch", src, "-o", bind / "out", "--format", "png", "--on-conflict", "skip", *model) == 0
         assert "2 skipped" in capsys.readouterr().out       # the outputs were not taken as inputs
     assert {p: b for p, b in snapshot(src).items() if p.parent == src} == before
