@@ -16,7 +16,8 @@ import numpy as np
 
 from clode import Enhancer, load_model
 from clode.base.adjustments import Adjustments
-from clode.engine.auto_exposure import Reading, auto_choice
+from clode.engine.auto_exposure import Reading
+from clode.engine.taste import auto_choice
 from clode.engine.devices import devices, resolve_device
 from clode.io.enhance_file import enhance_to_file
 from clode.base.errors import ClodeError

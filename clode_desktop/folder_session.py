@@ -19,6 +19,7 @@ from typing import Optional
 from PySide6.QtCore import QObject, Signal
 
 from clode.io import culling, xmp
+from clode.io import marks as kept_marks
 from clode.io.imageio import Photo, load_image
 
 from . import folder
@@ -55,7 +56,7 @@ class FolderSession(QObject):
         unmarked = set()
         for p in photos:
             self.strip.set_marked(p, folder.has_settings(p))
-            marks = culling.stored(p)
+            marks = kept_marks.stored(p)
             if marks is None:
                 unmarked.add(p)
             else:
@@ -121,7 +122,7 @@ class FolderSession(QObject):
         for p in photos:
             marks = change(self.strip.culling(p))
             self.strip.set_culling(p, marks)
-            problems += culling.save(p, marks)
+            problems += kept_marks.save(p, marks)
         return problems
 
     def shutdown(self) -> None:

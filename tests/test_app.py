@@ -14,7 +14,7 @@ from PySide6.QtGui import QMouseEvent  # noqa: E402
 from PySide6.QtTest import QTest  # noqa: E402
 from PySide6.QtWidgets import QApplication  # noqa: E402
 
-from clode.io import sidecar# noqa: E402
+from clode.io import sidecar  # noqa: E402
 from clode.io.imageio import load_image  # noqa: E402
 from clode_desktop.canvas import RESULT, SIDE, SPLIT  # noqa: E402
 from clode_desktop.settings import Settings  # noqa: E402

@@ -12,7 +12,7 @@ from PySide6.QtGui import QAction  # noqa: E402
 from PySide6.QtTest import QTest  # noqa: E402
 from PIL import Image  # noqa: E402
 
-from clode.io import culling, sidecar, xmp# noqa: E402
+from clode.io import marks, sidecar, xmp  # noqa: E402
 from clode.io.culling import PICK, REJECT, Culling, Filter  # noqa: E402
 from clode_desktop.batch_dialog import BatchDialog  # noqa: E402
 from conftest import WAIT, make_folder  # noqa: E402
@@ -131,7 +131,7 @@ def test_every_culling_menu_action_works_when_triggered(qtbot, make_window, tmp_
         assert w.filmstrip.culling(photos[0]).label == name
     action(w, "label_none").trigger()
     assert w.filmstrip.culling(photos[0]).label is None
-    assert culling.load(photos[0]) == Culling(5)
+    assert marks.load(photos[0]) == Culling(5)
 
 
 def test_export_the_picked_photos(qtbot, make_window, tmp_path):

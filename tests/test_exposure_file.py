@@ -31,7 +31,7 @@ def test_damaged_predictor_file_is_one_line_error(tmp_path, damage):
 
 
 @pytest.mark.parametrize("damage", ["a list", "deep list"])
-def test_auto_with_a_damaged_predictor_warns_once_and_enhances(tmp_path, capfd, fixture_model_path, damage):
+def test_auto_with_a_damaged_predictor_enhances_with_at_most_one_warning(tmp_path, capfd, fixture_model_path, damage):
     from clode.commands.cli import main
     model = tmp_path / "model.pth"
     shutil.copyfile(fixture_model_path, model)
@@ -47,5 +47,7 @@ def test_auto_with_a_damaged_predictor_warns_once_and_enhances(tmp_path, capfd, 
     err = capfd.readouterr().err
     lines = [line for line in err.splitlines() if line.strip()]
     assert code == 0, err
-    assert "Traceback" not in err and len(lines) == 1 and "exposure.json" in lines[0], err
+    # Auto no longer reads the learned estimate (issue 28: LEARNED_REACH is 0), so the damaged file may go
+    # unread; where it is read, it is one warning line naming it
+    assert "Traceback" not in err and len(lines) <= 1 and all("exposure.json" in line for line in lines), err
     assert sorted(p.name for p in out.iterdir()) == ["p0.png", "p1.png"]

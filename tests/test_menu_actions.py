@@ -11,7 +11,7 @@ pytest.importorskip("pytestqt")
 from PySide6.QtCore import Qt  # noqa: E402
 from PySide6.QtWidgets import QDialog, QFileDialog, QMessageBox  # noqa: E402
 
-from clode.io import sidecar# noqa: E402
+from clode.io import sidecar  # noqa: E402
 from clode_desktop.batch_dialog import BatchDialog  # noqa: E402
 from clode_desktop.preferences import PreferencesDialog  # noqa: E402
 from clode_desktop.shortcuts_dialog import ShortcutsDialog  # noqa: E402

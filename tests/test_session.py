@@ -13,7 +13,7 @@ pytest.importorskip("pytestqt")
 from PySide6.QtCore import QPoint, QTimer, Qt  # noqa: E402
 from PySide6.QtTest import QTest  # noqa: E402
 
-from clode.io import sidecar# noqa: E402
+from clode.io import sidecar  # noqa: E402
 from clode_desktop import app, platform_check  # noqa: E402
 from clode_desktop.batch_dialog import open_batch_dialog  # noqa: E402
 from conftest import ROOT, WAIT, error_boxes, final_render, make_folder, open_and_render, type_T  # noqa: E402

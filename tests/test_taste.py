@@ -14,7 +14,8 @@ from clode import Enhancer
 
 from clode.engine import taste
 from clode.base.adjustments import Adjustments
-from clode.engine.auto_exposure import FEATURES, Reading, auto_choice, mean_luminance, match
+from clode.engine.auto_exposure import FEATURES, Reading, mean_luminance, match
+from clode.engine.taste import auto_choice
 from clode.training.exposure_fit import read_photo
 from clode.io.imageio import find_images
 from clode.base.srgb import linear_to_srgb, srgb_to_linear

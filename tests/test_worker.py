@@ -163,4 +163,6 @@ def test_what_the_heap_kept_for_a_job_goes_back_when_the_queue_empties(qtbot, ta
     tasks.submit(export_like, on_done=done.append)
     qtbot.waitUntil(lambda: bool(done), timeout=10000)
     assert done[0] >= 300 * 2 ** 20                                   # kept while the job ran
-    qtbot.waitUntil(lambda: free_heap_bytes() < GIVE_BACK_ABOVE, timeout=5000)
+    # the job's 360 MB go back (measured against what it left: earlier tests may leave the heap
+    # holding some free memory of their own)
+    qtbot.waitUntil(lambda: free_heap_bytes() < max(GIVE_BACK_ABOVE, done[0] - 300 * 2 ** 20), timeout=5000)

@@ -9,7 +9,7 @@ import pytest
 from hypothesis import given, settings, strategies as st
 from PIL import Image
 
-from clode.io import culling, sidecar, xmp
+from clode.io import marks, sidecar, xmp
 from clode.io.culling import LABELS, PICK, REJECT, Culling, Filter
 from clode.base.errors import ClodeError
 
@@ -140,8 +140,8 @@ def test_reads_the_photos_embedded_xmp(tmp_path):
     plain = tmp_path / "plain.jpg"
     Image.new("RGB", (8, 8)).save(plain)
     assert xmp.read_embedded(plain) is None
-    assert culling.load(p) == Culling(3, None, "green")
-    assert culling.load(plain) == Culling()
+    assert marks.load(p) == Culling(3, None, "green")
+    assert marks.load(plain) == Culling()
 
 
 def test_damaged_xmp_is_not_read_and_not_replaced(photo):
@@ -169,9 +169,9 @@ def test_round_trip(tmp_path_factory, rating, flag, label):
     folder = tmp_path_factory.mktemp("rt")
     photo = folder / "a.jpg"
     photo.write_bytes(b"x")
-    marks = Culling(rating, flag, label)
-    assert culling.save(photo, marks) == []
-    assert culling.load(photo) == marks                     # the sidecar keeps the pick
+    chosen = Culling(rating, flag, label)
+    assert marks.save(photo, chosen) == []
+    assert marks.load(photo) == chosen                    # the sidecar keeps the pick
     theirs, _ = xmp.read_sidecar(photo)                     # what darktable / Lightroom see
     assert theirs == Culling(0 if flag == REJECT else rating, REJECT if flag == REJECT else None, label)
 
@@ -203,7 +203,7 @@ def test_older_sidecars_still_load(photo):
                                                        "settings": {"T": 2.0}}))
     saved = sidecar.load(photo)
     assert saved.settings == {"T": 2.0} and saved.culling is None
-    assert culling.load(photo) == Culling()
+    assert marks.load(photo) == Culling()
     # damaged marks take their defaults, the settings still load
     sidecar.sidecar_path(photo).write_text(json.dumps({"settings": {"T": 2.0},
                                                        "culling": {"rating": "lots", "flag": 3, "label": "pink"}}))
@@ -211,12 +211,12 @@ def test_older_sidecars_still_load(photo):
 
 
 def test_darktable_rating_after_ours_wins_but_keeps_the_pick(photo):
-    culling.save(photo, Culling(2, PICK, None))
+    marks.save(photo, Culling(2, PICK, None))
     dt = photo.with_name(photo.name + ".xmp")
     dt.write_text(DARKTABLE)                                # darktable rated it later: 4 stars, green
     later = time.time() + 5
     os.utime(dt, (later, later))
-    assert culling.load(photo) == Culling(4, PICK, "green")
+    assert marks.load(photo) == Culling(4, PICK, "green")
 
 
 def test_filter():
@@ -241,7 +241,7 @@ def test_a_fresh_process_writes_a_label(tmp_path):
     import sys
     photo = tmp_path / "a.jpg"
     photo.write_bytes(b"x")
-    code = ("import sys; from clode import xmp; from clode.io.culling import Culling; "
+    code = ("import sys; from clode.io import xmp; from clode.io.culling import Culling; "
             "xmp.write_sidecar(sys.argv[1], Culling(2, None, 'green')); print(xmp.read_sidecar(sys.argv[1])[0])")
     out = subprocess.run([sys.executable, "-c", code, str(photo)], capture_output=True, text=True,
                          env={**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)}, timeout=60)
@@ -256,11 +256,11 @@ def test_an_export_carries_the_photos_stars_and_label(tmp_path, ext):
     from clode.io.imageio import load_image
     photo = tmp_path / "IMG_1.jpg"
     Image.new("RGB", (16, 12), (30, 30, 30)).save(photo)
-    culling.save(photo, Culling(4, PICK, "blue"))
+    marks.save(photo, Culling(4, PICK, "blue"))
     source = load_image(photo)
     out = save_image(tmp_path / f"out{ext}", np.full((12, 16, 3), 0.5, np.float32), source=source)
     assert xmp.read_embedded(out) == Culling(4, None, "blue")
-    culling.save(photo, Culling(2, REJECT, None))
+    marks.save(photo, Culling(2, REJECT, None))
     out = save_image(tmp_path / f"rejected{ext}", np.full((12, 16, 3), 0.5, np.float32), source=load_image(photo))
     assert xmp.read_embedded(out) == Culling(0, REJECT, None)
     out = save_image(tmp_path / f"stripped{ext}", np.full((12, 16, 3), 0.5, np.float32), source=load_image(photo),
@@ -275,7 +275,7 @@ def test_an_entity_bomb_is_refused_quickly(photo):
         'xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#"><rdf:Description rdf:about="" '
         'xmlns:xmp="http://ns.adobe.com/xap/1.0/" xmp:Label="&l9;" xmp:Rating="3"/></rdf:RDF></x:xmpmeta>')
     start = time.monotonic()
-    assert xmp.read_sidecar(photo) is None and culling.load(photo) == Culling()
+    assert xmp.read_sidecar(photo) is None and marks.load(photo) == Culling()
     assert time.monotonic() - start < 10
 
 

@@ -46,7 +46,7 @@ import numpy as np  # noqa: E402
 import torch  # noqa: E402
 
 from clode import Enhancer, load_model  # noqa: E402
-from clode.training import exposure_fit as ef# noqa: E402
+from clode.training import exposure_fit as ef  # noqa: E402
 from clode.base.adjustments import Adjustments  # noqa: E402
 from clode.engine.auto_exposure import mean_luminance  # noqa: E402
 from clode.io.imageio import find_images, load_image  # noqa: E402

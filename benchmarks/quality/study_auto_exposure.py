@@ -50,7 +50,7 @@ import torch  # noqa: E402
 from PIL import Image  # noqa: E402
 
 from clode import Enhancer, load_model  # noqa: E402
-from clode.engine import auto_exposure as auto# noqa: E402
+from clode.engine import auto_exposure as auto  # noqa: E402
 from clode.engine.auto_exposure import BRIGHTEST, mean_luminance  # noqa: E402
 from clode.training.metrics import psnr  # noqa: E402
 from clode.base.srgb import linear_to_srgb, srgb_to_linear  # noqa: E402

@@ -60,7 +60,7 @@ import numpy as np  # noqa: E402
 import torch  # noqa: E402
 
 from clode import Enhancer, load_model  # noqa: E402
-from clode.training import exposure_fit as ef# noqa: E402
+from clode.training import exposure_fit as ef  # noqa: E402
 from clode.base.adjustments import Adjustments  # noqa: E402
 from clode.engine.auto_exposure import choose_T, estimate_T, finished_brightness, held_by_rules, learned_T  # noqa: E402
 from clode.engine.auto_exposure import (DEFAULT_ZONE, FLOOR_ERRORS, LEARNED_TRUST, NOT_DARK, NOT_DARK_SHORT,  # noqa: E402

@@ -52,9 +52,9 @@ import numpy as np  # noqa: E402
 import torch  # noqa: E402
 from PIL import Image  # noqa: E402
 
-from clode import Enhancer, load_model# noqa: E402
+from clode import Enhancer, load_model  # noqa: E402
 
-from clode.io import batch# noqa: E402
+from clode.io import batch  # noqa: E402
 from clode.io.export import ExportOptions, save_image  # noqa: E402
 from clode.io.imageio import find_images, load_image  # noqa: E402
 

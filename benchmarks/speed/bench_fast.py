@@ -67,7 +67,7 @@ import torch  # noqa: E402
 from PIL import Image  # noqa: E402
 
 from clode import EXACT, Enhancer, load_model  # noqa: E402
-from clode.engine import session as S# noqa: E402
+from clode.engine import session as S  # noqa: E402
 from clode.engine.auto_exposure import learned_T  # noqa: E402
 from clode.engine.exposure_model import for_model  # noqa: E402
 from clode.io.imageio import load_image, load_preview  # noqa: E402

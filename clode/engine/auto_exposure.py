@@ -22,7 +22,7 @@ What Auto does (``auto_T``; why each rule exists and what it was measured on: do
   above the clip level -- what the photo itself shows about a scene that the default would wash out
   (a lamp-lit face, a bright wall). It only ever lowers T, and never below 0.
 * **The photographer's taste** (``clode.engine.taste``): once a person has set T by hand on 5 or more
-  photos for this model, their correction is added to the T above (``auto_T(..., taste=True)``).
+  photos for this model, their correction is added to the T above (``clode.engine.taste.auto_T``).
 
 Everything Auto reads (``reading``) comes from the prepared session's proxy; the reading's
 ``features`` are what the taste learns from.
@@ -334,19 +334,3 @@ def midtone_limit(session, luma: np.ndarray, T: float) -> float:
         return T
     return match(lambda t: float((session.render(t, size=session.proxy_size, denoise=0.0)[mid].max(-1)
                                   > CLIP_LEVEL).mean()), MIDTONE_CLIP, 0.0, T)
-
-
-def auto_choice(session, default_T: float, taste: bool = True) -> tuple[Reading, float]:
-    """Auto's reading of a prepared ``clode.engine.session.Session`` (renders at the proxy size) and its T:
-    the reading's, with the photographer's learned taste for this model where ``taste`` and there is
-    one (``clode.engine.taste``)."""
-    read = reading(session, default_T)
-    if not taste:
-        return read, read.T
-    from clode.engine.taste import learned_for      # taste builds on this module's Reading
-    return read, learned_for(session.net).apply(read, session.t_range)
-
-
-def auto_T(session, default_T: float, taste: bool = True) -> float:
-    """Automatic T for a prepared ``clode.engine.session.Session``: ``auto_choice``'s T."""
-    return auto_choice(session, default_T, taste)[1]

@@ -180,7 +180,9 @@ def _linear(shape: Linear, xs, ys) -> torch.Tensor:
     (ax, ay), (bx, by) = shape.start, shape.end
     dx, dy = bx - ax, by - ay
     length2 = dx * dx + dy * dy
-    if length2 == 0:
+    if length2 < 1e-12:
+        # Shorter than a millionth of the photo: no gradient to draw (and in float32 the division
+        # below would be 0 / 0).
         return torch.ones(len(ys), len(xs), device=xs.device)
     u = ((xs[None, :] - ax) * dx + (ys[:, None] - ay) * dy) / length2
     return _smoothstep(1 - u)

@@ -39,7 +39,7 @@ from typing import Optional, Sequence
 import numpy as np
 import torch
 
-from clode.engine.auto_exposure import auto_T as _auto_T
+from clode.engine.taste import auto_T as _auto_T
 from clode.engine.colour_noise import radius, reduce_colour_noise, sigma_for
 from clode.engine.denoise_speed import as_net
 from clode.base.adjustments import DEFAULT_T

@@ -11,7 +11,7 @@ From 5 records of a model on (``MIN_EDITS``), Auto adds the learned correction t
 intercept is the mean correction; the ridge shrinks the slopes toward 0, so with few edits it is an
 offset and with more it follows how the correction depends on the photo (a photographer who wants a
 fixed output brightness corrects dark and bright photos differently). The editor, ``clode enhance
---T auto`` and ``clode batch --T auto`` all go through ``clode.engine.auto_exposure.auto_T``, so they use the
+--T auto`` and ``clode batch --T auto`` all go through ``auto_T`` below, so they use the
 same taste; ``--T auto:model`` asks for Auto without it.
 
 A damaged file or record, or a record of another model, is ignored: the taste never stops Auto.
@@ -30,7 +30,7 @@ from typing import Optional, Sequence
 import numpy as np
 
 from clode.base.atomic import write_text
-from clode.engine.auto_exposure import FEATURES, Reading
+from clode.engine.auto_exposure import FEATURES, Reading, reading
 from clode.base.paths import user_data_dir
 
 FILE_NAME = "taste.json"
@@ -193,3 +193,18 @@ def learned_for(net, path: Optional[Path] = None) -> Taste:
     reset or an edit in the editor counts at once)."""
     key = model_key(net)
     return learn([r for r in load_records(path) if r["model"] == key])
+
+
+def auto_choice(session, default_T: float, taste: bool = True) -> tuple[Reading, float]:
+    """Auto's reading of a prepared ``clode.engine.session.Session`` (renders at the proxy size) and its T:
+    the reading's, with the photographer's learned taste for this model where ``taste`` and there is
+    one (``learned_for``)."""
+    read = reading(session, default_T)
+    if not taste:
+        return read, read.T
+    return read, learned_for(session.net).apply(read, session.t_range)
+
+
+def auto_T(session, default_T: float, taste: bool = True) -> float:
+    """Automatic T for a prepared ``clode.engine.session.Session``: ``auto_choice``'s T."""
+    return auto_choice(session, default_T, taste)[1]

@@ -270,7 +270,7 @@ class _Metadata:
         # The photo's stars and colour label travel with it, as Lightroom and darktable export them.
         self.culling = None
         if not strip and source is not None and source.path is not None:
-            from clode.io.culling import load as load_culling
+            from clode.io.marks import load as load_culling
             self.culling = load_culling(source.path)
 
     def _build_exif(self, source: Optional[Photo], size: tuple[int, int]) -> Image.Exif:

@@ -200,8 +200,9 @@ def load(photo_path: PathLike) -> Optional[Saved]:
 def read(path: PathLike) -> Saved:
     """The sidecar file ``path`` itself (not a photo's), or ClodeError when it is not one."""
     saved = _read(Path(path))
-    if saved is None:
-        raise ClodeError(f"{path}: not a readable CLODE sidecar (a JSON file of settings)")
+    if saved is None or saved.damaged:
+        why = f" ({saved.problems[0]})" if saved is not None and saved.problems else ""
+        raise ClodeError(f"{path}: not a readable CLODE sidecar (a JSON file of settings){why}")
     return saved
 
 

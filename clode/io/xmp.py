@@ -20,6 +20,7 @@ thread-safe, and thumbnails read embedded XMP on a thread of their own.
 
 from __future__ import annotations
 
+import os
 import shutil
 import threading
 from pathlib import Path
@@ -116,16 +117,26 @@ def _values(image) -> dict:
     return out
 
 
+def _open(exiv2, path: Path):
+    """exiv2's image of ``path``; a name that is not UTF-8 (exiv2 takes text names only) is read into
+    memory and opened from there (a bytes argument is the file's content to exiv2, not its name)."""
+    try:
+        os.fspath(path).encode("utf-8")
+    except UnicodeEncodeError:
+        return exiv2.ImageFactory.open(path.read_bytes())
+    return exiv2.ImageFactory.open(str(path))
+
+
 def read_file(path: PathLike) -> Optional[Culling]:
     """The marks in one XMP file (an .xmp sidecar) or in a photo's embedded XMP; None when it holds
     none, or cannot be read."""
     exiv2 = _exiv2()
     with _lock:
         try:
-            image = exiv2.ImageFactory.open(str(path))
+            image = _open(exiv2, Path(path))
             image.readMetadata()
             values = _values(image)
-        except (exiv2.Exiv2Error, OSError, ValueError):
+        except (exiv2.Exiv2Error, OSError, ValueError, TypeError):
             return None
     return culling_of(values)
 
