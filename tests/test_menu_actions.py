@@ -111,7 +111,7 @@ def menu_actions(w, titles):
     return found
 
 
-def test_every_action_of_the_file_edit_view_and_help_menus(qtbot, make_window, folder, tmp_path, capfd,  # noqa: F811
+def test_every_action_of_the_file_edit_view_folder_and_help_menus(qtbot, make_window, folder, tmp_path, capfd,  # noqa: F811
                                                            no_blocking_dialogs, monkeypatch):
     w = make_window()
     guard = Guard(qtbot, capfd)
@@ -148,6 +148,10 @@ def test_every_action_of_the_file_edit_view_and_help_menus(qtbot, make_window, f
         "Edit › Paste Settings…": lambda: saved_T(folder / "p1.jpg") == 3.0 or pytest.fail("not pasted"),
         "Edit › Sync Settings to Selection…": lambda: saved_T(folder / "p2.jpg") == 3.0 or pytest.fail("not synced"),
         "Edit › Preferences…": lambda: w.settings.start_at_auto() or pytest.fail("the choice was not kept"),
+        "Folder › Rating › ★★★★": lambda: w.filmstrip.culling(folder / "p1.jpg").rating == 4 or pytest.fail("no stars"),
+        "Folder › Reject": lambda: w.filmstrip.culling(folder / "p2.jpg").flag == "reject" or pytest.fail("not rejected"),
+        "Folder › Colour Label › Green": lambda: w.filmstrip.culling(folder / "p1.jpg").label == "green"
+        or pytest.fail("no label"),
         "Edit › Train a model on my photos…": lambda: qtbot.waitUntil(lambda: w.training_panel.isVisible()),
         "View › Fit": lambda: w.canvas.is_fit() or pytest.fail("not fitted"),
         "View › 100 %": lambda: w.canvas.zoom() == pytest.approx(1.0) or pytest.fail("not 100 %"),
@@ -182,10 +186,10 @@ def test_every_action_of_the_file_edit_view_and_help_menus(qtbot, make_window, f
     exported = []
     w.exported.connect(exported.append)
 
-    titles = ("File", "Edit", "View", "Help")
+    titles = ("File", "Edit", "View", "Folder", "Help")
     paths = [path for path, _ in menu_actions(w, titles)]
-    # Quit last; Previous Photo after Last Photo, so that it moves.
-    order = {"File › Quit": 2, "View › Previous Photo": 1}
+    # Quit last; Previous Photo after Last Photo, so that it moves; every photo shown again before it.
+    order = {"File › Quit": 2, "View › Previous Photo": 1, "Folder › Show › All Photos": 0.5}
     paths.sort(key=lambda path: order.get(path, 0))
     fired = []
     for path in paths:
