@@ -28,6 +28,24 @@ def photo(tmp_path):
     return path
 
 
+def editor_with(qtbot, tmp_path, photo, model_path) -> MainWindow:
+    """The editor, its model loaded, ``photo`` open and rendered (at its sidecar's settings, else the default T)."""
+    settings = Settings(tmp_path / "settings.ini")
+    settings.set_start_at_auto(False)
+    w = MainWindow(model_path, device="cpu", settings=settings, proxy_side=128)
+    qtbot.addWidget(w)
+    w.show()
+    qtbot.waitUntil(lambda: w.model_state is not None, timeout=WAIT)
+    with qtbot.waitSignal(w.rendered, timeout=WAIT, check_params_cb=lambda r: not r.draft):
+        w.open_file(photo)
+    return w
+
+
+def written(tmp_path) -> list:
+    """The CLI's, the batch's and the editor's file, as pixels."""
+    return [load_image(tmp_path / way / "night.png").pixels for way in ("cli", "batch", "app")]
+
+
 @pytest.mark.parametrize("neutral", [False, True])
 def test_cli_batch_and_editor_write_the_same_pixels(qtbot, tmp_path, photo, fixture_model_path, monkeypatch,
                                                     neutral):
@@ -40,14 +58,7 @@ def test_cli_batch_and_editor_write_the_same_pixels(qtbot, tmp_path, photo, fixt
     assert cli(["batch", str(photo.parent), "-o", str(tmp_path / "batch"), "--format", "png",
                 "--name", "{stem}", *common]) == 0
 
-    settings = Settings(tmp_path / "settings.ini")
-    settings.set_start_at_auto(False)
-    w = MainWindow(fixture_model_path, device="cpu", settings=settings, proxy_side=128)
-    qtbot.addWidget(w)
-    w.show()
-    qtbot.waitUntil(lambda: w.model_state is not None, timeout=WAIT)
-    with qtbot.waitSignal(w.rendered, timeout=WAIT, check_params_cb=lambda r: not r.draft):
-        w.open_file(photo)
+    w = editor_with(qtbot, tmp_path, photo, fixture_model_path)
     w.exposure.set_value(float(T), emit=True)
     w.panel.set_denoise(float(denoise), emit=True)
     w.panel.set_colour_noise(float(colour), emit=True)
@@ -59,8 +70,7 @@ def test_cli_batch_and_editor_write_the_same_pixels(qtbot, tmp_path, photo, fixt
         w.export(tmp_path / "app" / "night.png", ExportOptions(format="png"))
     w.close()
 
-    outs = [load_image(p).pixels for p in (tmp_path / "cli" / "night.png", tmp_path / "batch" / "night.png",
-                                           tmp_path / "app" / "night.png")]
+    outs = written(tmp_path)
     assert outs[0].mean() > load_image(photo).pixels.mean() + 0.05
     np.testing.assert_array_equal(outs[0], outs[1])
     np.testing.assert_array_equal(outs[0], outs[2])
@@ -82,20 +92,12 @@ def test_layers_from_the_sidecar_give_the_same_pixels_in_the_editor_cli_and_batc
     assert cli(["batch", str(photo.parent), "-o", str(tmp_path / "batch"), "--format", "png",
                 "--name", "{stem}", "--T", "sidecar", *common]) == 0
 
-    settings = Settings(tmp_path / "settings.ini")
-    settings.set_start_at_auto(False)
-    w = MainWindow(fixture_model_path, device="cpu", settings=settings, proxy_side=128)
-    qtbot.addWidget(w)
-    w.show()
-    qtbot.waitUntil(lambda: w.model_state is not None, timeout=WAIT)
-    with qtbot.waitSignal(w.rendered, timeout=WAIT, check_params_cb=lambda r: not r.draft):
-        w.open_file(photo)
+    w = editor_with(qtbot, tmp_path, photo, fixture_model_path)
     assert w.adjustments.local == local and w.adjustments.T == 2.0
     with qtbot.waitSignal(w.exported, timeout=WAIT):
         w.export(tmp_path / "app" / "night.png", ExportOptions(format="png"))
     w.close()
 
-    outs = [load_image(p).pixels for p in (tmp_path / "cli" / "night.png", tmp_path / "batch" / "night.png",
-                                           tmp_path / "app" / "night.png")]
+    outs = written(tmp_path)
     np.testing.assert_array_equal(outs[0], outs[1])
     np.testing.assert_array_equal(outs[0], outs[2])
