@@ -1,9 +1,10 @@
-"""File › Batch Export…: enhance a whole folder with ``clode.io.batch`` on a thread of its own.
+"""File › Batch Export…: enhance a whole folder with ``clode.io.batch`` in the task manager's batch lane.
 
-The batch gets its own thread and its own copy of the model rather than the editor's worker:
-a batch runs for minutes, and the editor must stay usable meanwhile. The dialog only plans
-(to count the photos found), starts, shows progress and the summary, and cancels; closing it
-during a run cancels and waits for the current file to unwind (atomic writes: no partial file).
+The batch is a job of the editor's ``TaskManager``, in its lane ``"batch"`` (a worker thread of its
+own) with its own copy of the model, rather than in the editor's queue: a batch runs for minutes,
+and the editor must stay usable meanwhile. The dialog only plans (to count the photos found),
+starts, shows progress and the summary, and cancels; closing it during a run cancels and waits
+for the current file to unwind (atomic writes: no partial file).
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ import time
 from pathlib import Path
 from typing import Optional
 
-from PySide6.QtCore import Qt, QThread, QTimer, Signal
+from PySide6.QtCore import QCoreApplication, QEvent, Qt, QTimer, Signal
 from PySide6.QtGui import QFontDatabase
 from PySide6.QtWidgets import (QApplication, QCheckBox, QComboBox, QDialog, QDoubleSpinBox, QFileDialog,
                                QFormLayout, QGroupBox, QHBoxLayout, QLabel, QLineEdit, QPlainTextEdit,
@@ -28,7 +29,7 @@ from clode.base.progress import CancelToken
 
 from .export_form import ExportForm
 from .settings import Settings
-from .worker import collect_garbage_on_ui_thread, error_message
+from .worker import Job, TaskManager
 
 #: The first is the default: each photo as it was edited (its sidecar), as the editor shows it.
 EXPOSURE_MODES = (("sidecar", "As edited (saved settings), else automatic"), ("auto", "Automatic, per photo"),
@@ -49,44 +50,24 @@ def strength_box(value: float, tip: str) -> QDoubleSpinBox:
     box.setToolTip(tip)
     return box
 
-class BatchThread(QThread):
-    """Loads the model and runs one batch; reports by signal, never raises."""
+def run_batch(job: Job, plan: batch.Plan, model_path: Optional[str], device: str) -> batch.Result:
+    """The batch's job, on the batch lane's thread: loads its own copy of the model and runs the
+    plan; each ``batch.Progress`` goes to the dialog as the job's partial result."""
+    from clode import Enhancer, load_model
+    last = 0.0
 
-    progressed = Signal(object)    # batch.Progress
-    succeeded = Signal(object)     # batch.Result
-    failed = Signal(str)           # one line: the model or the output folder could not be used
-
-    def __init__(self, plan: batch.Plan, model_path: Optional[str], device: str) -> None:
-        super().__init__()
-        collect_garbage_on_ui_thread()
-        self.setObjectName("clode-batch")
-        self.plan = plan
-        self.model_path = model_path
-        self.device = device
-        self.token = CancelToken()
-        self._last = 0.0
-
-    def _progress(self, p: batch.Progress) -> None:
+    def progress(p: batch.Progress) -> None:
+        nonlocal last
         now = time.monotonic()
-        if p.item is None and p.current is not None and now - self._last < PROGRESS_INTERVAL:
+        if p.item is None and p.current is not None and now - last < PROGRESS_INTERVAL:
             return
-        self._last = now
-        self.progressed.emit(p)
+        last = now
+        job.partial(p)
 
-    def run(self) -> None:
-        try:
-            from clode import Enhancer, load_model
-            model = load_model(self.model_path, device="cpu")
-            self.token.check()
-            enhancer = Enhancer(model, device=self.device)
-            result = batch.run(self.plan, enhancer, progress=self._progress, cancel=self.token)
-        except BaseException as e:  # noqa: BLE001 - a message for the dialog, never a dead thread
-            if self.token.cancelled:
-                result = batch.Result(self.plan, [], True, 0.0)
-            else:
-                self.failed.emit(error_message(e))
-                return
-        self.succeeded.emit(result)
+    model = load_model(model_path, device="cpu")
+    job.token.check()
+    enhancer = Enhancer(model, device=device)
+    return batch.run(plan, enhancer, progress=progress, cancel=job.token)
 
 
 class BatchDialog(QDialog):
@@ -98,8 +79,12 @@ class BatchDialog(QDialog):
     def __init__(self, model_path: Optional[str] = None, device: str = "auto", *,
                  folder: Optional[str] = None, parent: Optional[QWidget] = None,
                  selection: Optional[list[Path]] = None, title: Optional[str] = None,
-                 settings: Optional[Settings] = None) -> None:
+                 settings: Optional[Settings] = None, tasks: Optional[TaskManager] = None) -> None:
         super().__init__(parent)
+        #: whose batch lane runs the batch: the editor's task manager (else one of the dialog's own,
+        #: for the length of a run)
+        self.tasks = tasks
+        self._own_tasks: Optional[TaskManager] = None
         self.settings = settings
         self.setWindowTitle(title or ("Batch Export" if not selection else f"Export {len(selection)} Selected Photos"))
         #: only these photos of the folder (the filmstrip's selection), each with its own settings
@@ -109,7 +94,10 @@ class BatchDialog(QDialog):
         self.setMinimumWidth(640)
         self.model_path = model_path
         self.device = device
-        self.thread: Optional[BatchThread] = None
+        #: the running batch's job and its cancel token (None: not running)
+        self.job: Optional[Job] = None
+        self.token: Optional[CancelToken] = None
+        self.running_plan: Optional[batch.Plan] = None
         self.result: Optional[batch.Result] = None
         self.plan: Optional[batch.Plan] = None
         self._close_when_stopped = False
@@ -356,7 +344,7 @@ class BatchDialog(QDialog):
     def update_count(self) -> None:
         """Scan the folders as they stand and say how many photos a run would take."""
         self._count_timer.stop()
-        if self.thread is not None:
+        if self.token is not None:
             return
         try:
             self.plan = self.make_plan()
@@ -393,10 +381,10 @@ class BatchDialog(QDialog):
         self.close_button.setVisible(not running)
 
     def is_running(self) -> bool:
-        return self.thread is not None
+        return self.token is not None
 
     def start(self) -> None:
-        if self.thread is not None:
+        if self.token is not None:
             return
         self.update_count()
         if self.plan is None or not self.plan.total:
@@ -408,33 +396,51 @@ class BatchDialog(QDialog):
         self.progress_bar.setValue(0)
         self.current_label.setText(f"Loading the model for {self.plan.total} photos…")
         self.time_label.setText("")
-        thread = BatchThread(self.plan, self.model_path, self.device)
-        thread.progressed.connect(self._on_progress)
-        thread.succeeded.connect(self._on_finished)
-        thread.failed.connect(self._on_failed)
-        thread.finished.connect(self._on_thread_ended)
-        # A dialog deleted mid-run still stops its batch.
-        self.destroyed.connect(thread.token.cancel)
-        self.thread = thread
+        if self.tasks is not None:
+            lane = self.tasks.lane("batch")
+        else:
+            lane = self._own_tasks = TaskManager(self)
+        plan, model_path, device = self.plan, self.model_path, self.device
+        self.running_plan = plan
+        # The token is the dialog's before the job starts: a cancel reaches a job that runs at once
+        # (a manager without threads), and a dialog deleted mid-run still stops its batch.
+        self.token = token = CancelToken()
+        self.destroyed.connect(token.cancel)
         self._set_running(True)
-        thread.start()
+        job = lane.submit(
+            lambda job: run_batch(job, plan, model_path, device), label="Batch export", token=token,
+            keep_result=True, on_partial=self._on_progress, on_done=self._on_finished, on_error=self._on_failed,
+            on_cancelled=lambda: self._on_finished(batch.Result(plan, [], True, 0.0)))
+        if job is None:                              # the editor is closing: its lanes take no work
+            self._ended()
+        elif self.token is token:                    # still running (a threaded lane)
+            self.job = job
 
     def cancel(self) -> None:
-        if self.thread is not None:
-            self.thread.token.cancel()
+        if self.token is not None:
+            self.token.cancel()
             self.cancel_button.setEnabled(False)
             self.current_label.setText("Cancelling…")
 
     def stop(self, timeout_ms: int = 60_000) -> bool:
-        """Cancel a running batch and wait for its thread; True when nothing runs any more."""
-        thread = self.thread
-        if thread is None:
+        """Cancel a running batch and wait for it to unwind; True when nothing runs any more."""
+        if self.token is not None:
+            self.token.cancel()
+        job = self.job
+        if job is None:
             return True
-        thread.token.cancel()
-        return thread.wait(timeout_ms)
+        if not job.wait(timeout_ms):
+            return False
+        # Its outcome is posted to the UI thread: take it now (the summary, the log), not after we are gone.
+        QCoreApplication.sendPostedEvents(job.manager, QEvent.Type.MetaCall)
+        return self._shut_own_tasks(timeout_ms)
+
+    def _shut_own_tasks(self, timeout_ms: int = 60_000) -> bool:
+        tasks, self._own_tasks = self._own_tasks, None
+        return tasks is None or tasks.shutdown(timeout_ms)
 
     def _on_progress(self, p: batch.Progress) -> None:
-        if self.thread is None:
+        if self.token is None:
             return
         self.progress_bar.setValue(int(round(p.fraction * 1000)))
         if p.current is not None:
@@ -443,12 +449,12 @@ class BatchDialog(QDialog):
         eta = "" if p.eta is None else f" · about {batch.format_duration(p.eta)} left"
         self.time_label.setText(f"Elapsed {batch.format_duration(p.elapsed)}{eta} · {counts}")
         if p.item is not None:
-            self.summary.appendPlainText(batch.describe(p.item, self.thread.plan))
+            self.summary.appendPlainText(batch.describe(p.item, self.running_plan))
         self.progressed.emit(p)
 
     def _rel(self, path: Path) -> str:
         try:
-            return path.relative_to(self.thread.plan.input_dir).as_posix()
+            return path.relative_to(self.running_plan.input_dir).as_posix()
         except (ValueError, AttributeError):
             return str(path)
 
@@ -464,13 +470,16 @@ class BatchDialog(QDialog):
         # The summary's lines without its header (the options are on screen, the counts above).
         self.summary.setPlainText(batch.summary(result).split("\n\n", 1)[-1].rstrip())
         self.batchFinished.emit(result)
+        self._ended()
 
     def _on_failed(self, message: str) -> None:
         self.current_label.setText(f"The batch could not start: {message}")
         self.result = None
+        self._ended()
 
-    def _on_thread_ended(self) -> None:
-        self.thread = None
+    def _ended(self) -> None:
+        self.job = self.token = None
+        self._shut_own_tasks()
         self._set_running(False)
         self.update_count()
         if self._close_when_stopped:
@@ -481,20 +490,20 @@ class BatchDialog(QDialog):
     # closing
 
     def closeEvent(self, event) -> None:  # noqa: N802
-        if self.thread is not None:
+        if self.token is not None:
             self._stop_then_close()
             event.ignore()
             return
         super().closeEvent(event)
 
     def reject(self) -> None:  # Esc, the Close button, the window's close box
-        if self.thread is not None:
+        if self.token is not None:
             self._stop_then_close()
             return
         super().reject()
 
     def _stop_then_close(self) -> None:
-        # Cancel, and close once the current photo has unwound (the thread's end closes us):
+        # Cancel, and close once the current photo has unwound (the job's end closes us):
         # the window stays responsive meanwhile.
         self._close_when_stopped = True
         self.cancel()
@@ -512,7 +521,7 @@ def open_batch_dialog(window, selection: Optional[list[Path]] = None, title: Opt
     for d in existing:
         d.close()
     dialog = BatchDialog(window.model_choice(), window._device, folder=folder, parent=window, selection=selection,
-                         title=title, settings=window.settings)
+                         title=title, settings=window.settings, tasks=window.tasks)
     dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
     dialog.show()
     return dialog

@@ -6,7 +6,11 @@ coalesced: a newer one replaces a queued older one (dial moves: only the newest
 T is rendered). Jobs in a ``group`` can be cancelled together (a newer photo
 cancels the work on the older one) through their ``CancelToken``.
 
-``TaskManager(threaded=False)`` runs each job at once on the caller's thread,
+Long work that must not hold up the editor's queue (a batch of a folder) runs in a named
+**lane**: ``tasks.lane("batch")`` is a second manager with a worker thread of its own, owned
+by this one and shut down with it; it is submitted to, cancelled and reported in the same way.
+
+``TaskManager(threaded=False)`` runs each job at once on the caller's thread (its lanes too),
 so logic tests are deterministic; the behaviour is otherwise the same.
 """
 
@@ -80,7 +84,8 @@ class Job:
 
     def __init__(self, manager: "TaskManager", fn: Callable[["Job"], Any], label: str, key: Optional[str],
                  group: Optional[str], on_done: Callback, on_error: Callback, on_partial: Callback,
-                 on_cancelled: Callable[[], None] | None, show_progress: bool) -> None:
+                 on_cancelled: Callable[[], None] | None, show_progress: bool,
+                 token: Optional[CancelToken] = None, keep_result: bool = False) -> None:
         Job._ids += 1
         self.id = Job._ids
         self.manager = manager
@@ -93,8 +98,11 @@ class Job:
         self.on_partial = on_partial
         self.on_cancelled = on_cancelled
         self.show_progress = show_progress
-        self.token = CancelToken()
+        self.token = token if token is not None else CancelToken()
+        #: a result returned after a cancel still goes to ``on_done`` (a batch's account of what it did)
+        self.keep_result = keep_result
         self._last_report = 0.0
+        self._ended = threading.Event()
 
     @property
     def cancelled(self) -> bool:
@@ -102,6 +110,10 @@ class Job:
 
     def cancel(self) -> None:
         self.token.cancel()
+
+    def wait(self, timeout_ms: int) -> bool:
+        """Wait (off the worker thread) until the job has ended or was dropped; False on timeout."""
+        return self._ended.wait(timeout_ms / 1000)
 
     def progress(self, fraction: float, message: str = "") -> None:
         """Report progress from the worker thread (throttled to about 20 updates a second)."""
@@ -166,6 +178,7 @@ class TaskManager(QObject):
         self._closed = False
         self._deliver.connect(self._on_deliver, Qt.QueuedConnection if threaded else Qt.DirectConnection)
         self._thread: Optional[_WorkerThread] = None
+        self._lanes: dict[str, TaskManager] = {}
         if threaded:
             collect_garbage_on_ui_thread()
             self._thread = _WorkerThread(self)
@@ -175,10 +188,15 @@ class TaskManager(QObject):
     def submit(self, fn: Callable[[Job], Any], *, label: str = "", key: Optional[str] = None,
                group: Optional[str] = None, on_done: Callback = None, on_error: Callback = None,
                on_partial: Callback = None, on_cancelled: Callable[[], None] | None = None,
-               show_progress: bool = False) -> Optional[Job]:
+               show_progress: bool = False, token: Optional[CancelToken] = None,
+               keep_result: bool = False) -> Optional[Job]:
+        """Queue ``fn(job)``. ``token``: the job's cancel token, made by the caller (who may cancel
+        before this returns: at once, without a thread); ``keep_result``: a result returned after
+        a cancel still reaches ``on_done`` (else ``on_cancelled`` is called)."""
         if self._closed:
             return None
-        job = Job(self, fn, label, key, group, on_done, on_error, on_partial, on_cancelled, show_progress)
+        job = Job(self, fn, label, key, group, on_done, on_error, on_partial, on_cancelled, show_progress,
+                  token, keep_result)
         if not self.threaded:
             self._execute(job)
             return job
@@ -187,6 +205,7 @@ class TaskManager(QObject):
                 for old in [j for j in self._queue if j.key == key]:
                     self._queue.remove(old)
                     old.cancel()
+                    old._ended.set()
             self._queue.append(job)
             self._cond.notify()
         return job
@@ -197,6 +216,7 @@ class TaskManager(QObject):
             for job in [j for j in self._queue if j.group == group]:
                 self._queue.remove(job)
                 job.cancel()
+                job._ended.set()
                 self._post(job, "cancelled", None)
             if self._running is not None and self._running.group == group:
                 self._running.cancel()
@@ -207,6 +227,7 @@ class TaskManager(QObject):
         with self._cond:
             if job in self._queue:
                 self._queue.remove(job)
+                job._ended.set()
                 self._post(job, "cancelled", None)
             job.cancel()
 
@@ -223,33 +244,59 @@ class TaskManager(QObject):
                 self._queue.remove(job)
             self._execute(job)
 
+    def lane(self, name: str) -> "TaskManager":
+        """The lane ``name``: a manager with a worker thread of its own (made on first use, owned by
+        this one and shut down with it), for long work beside this one's queue (a batch export
+        while the editor renders)."""
+        lane = self._lanes.get(name)
+        if lane is None or lane._closed:
+            lane = TaskManager(self, threaded=self.threaded)
+            if lane._thread is not None:
+                lane._thread.setObjectName(f"clode-{name}")
+            self._lanes[name] = lane
+        return lane
+
     def is_busy(self) -> bool:
         with self._cond:
             return bool(self._queue) or self._running is not None
 
     def shutdown(self, timeout_ms: int = 30_000) -> bool:
-        """Cancel everything, stop the thread and wait for it; returns False if it did not stop in time."""
+        """Cancel everything (the lanes' work too), stop the threads and wait for them; returns False
+        if one did not stop in time."""
+        lanes_stopped = all([lane.shutdown(timeout_ms) for lane in self._lanes.values()])
         self._closed = True
         with self._cond:
             for job in self._queue:
                 job.cancel()
+                job._ended.set()
             self._queue.clear()
             if self._running is not None:
                 self._running.cancel()
             self._stopping = True
             self._cond.notify_all()
         if self._thread is None:
-            return True
+            return lanes_stopped
         stopped = self._thread.wait(timeout_ms)
         if stopped:
             self._thread = None
-        return stopped
+        return stopped and lanes_stopped
+
+    @property
+    def thread_running(self) -> bool:
+        """Whether this manager's worker thread (or a lane's) is still there (False once shut down)."""
+        return self._thread is not None or any(lane.thread_running for lane in self._lanes.values())
 
     # -- the worker side --------------------------------------------------------------------
     def _post(self, job: Job, what: str, value: Any) -> None:
         self._deliver.emit(job, what, value)
 
     def _execute(self, job: Job) -> None:
+        try:
+            self._run(job)
+        finally:
+            job._ended.set()
+
+    def _run(self, job: Job) -> None:
         if job.cancelled:
             self._post(job, "cancelled", None)
             return
@@ -264,7 +311,7 @@ class TaskManager(QObject):
             else:
                 self._post(job, "error", error_message(e))
         else:
-            self._post(job, "cancelled" if job.cancelled else "done", result)
+            self._post(job, "cancelled" if job.cancelled and not job.keep_result else "done", result)
 
     def _on_deliver(self, job: Job, what: str, value: Any) -> None:
         if self._closed:

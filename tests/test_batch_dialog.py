@@ -1,4 +1,4 @@
-"""The Batch Export dialog (issue 7), driven with pytest-qt: real folders, the real batch thread."""
+"""The Batch Export dialog (issue 7), driven with pytest-qt: real folders, the real batch, in the task manager's batch lane."""
 
 from __future__ import annotations
 
@@ -167,6 +167,70 @@ def test_closing_during_a_run_cancels_cleanly(qtbot, dialog, folders):
     assert not [p for p in out.iterdir() if p.name.endswith(".part")]
 
 
+# -- issue 27: the batch runs in the task manager's batch lane, like the editor's jobs -------------------------
+
+@pytest.mark.parametrize("at", [0, 1, 3, 6])
+def test_a_cancel_at_any_moment_leaves_only_whole_files(qtbot, fixture_model_path, folders, at):
+    """A lane without threads runs the batch inside ``start()``: the cancel lands exactly at the
+    ``at``-th progress report (0: before the model is loaded), inside a solve or between photos."""
+    from clode_desktop.worker import TaskManager
+    inp, out = folders
+    tasks = TaskManager(threaded=False)
+    d = BatchDialog(str(fixture_model_path), "cpu", tasks=tasks)
+    qtbot.addWidget(d)
+    choose(d, inp, out)
+    seen, finished = [], []
+    d.batchFinished.connect(finished.append)
+
+    def cancel_at(p):
+        seen.append(p)
+        if len(seen) == at:
+            d.cancel()
+
+    d.progressed.connect(cancel_at)
+    if at == 0:                                  # cancelled as the job is handed to the lane
+        lane = tasks.lane("batch")
+        submit = lane.submit
+
+        def cancelled_first(fn, **kw):
+            kw["token"].cancel()
+            return submit(fn, **kw)
+        lane.submit = cancelled_first
+    d.start()
+    assert not d.is_running()
+    [result] = finished
+    assert result.cancelled and d.current_label.text().startswith("Cancelled")
+    assert result.done <= max(0, at - 1)
+    done = sorted(it.target.relative_to(out).as_posix() for it in result.items if it.status == "done")
+    assert outputs(out) == done                  # nothing half-written, no temporary file left
+    for name in done:
+        Image.open(out / name).load()
+    assert not d.start_button.isHidden() and d.cancel_button.isHidden()
+
+
+def test_the_batch_lane_runs_beside_the_editors_queue(qtbot, fixture_model_path, folders):
+    """The editor's worker is held by a job until the batch has written a photo: the batch does
+    not queue behind the editor's work (nor would the editor's renders behind the batch)."""
+    import threading
+    from clode_desktop.worker import TaskManager
+    inp, out = folders
+    tasks = TaskManager(threaded=True)
+    try:
+        d = BatchDialog(str(fixture_model_path), "cpu", tasks=tasks)
+        qtbot.addWidget(d)
+        choose(d, inp, out)
+        gate, held = threading.Event(), []
+        tasks.submit(lambda job: gate.wait(WAIT / 1000), on_done=held.append)
+        d.progressed.connect(lambda p: p.item is not None and p.item.status == "done" and gate.set())
+        with qtbot.waitSignal(d.batchFinished, timeout=WAIT) as blocker:
+            d.start()
+            assert d.is_running() and d.job is not None and d.job.manager is tasks.lane("batch")
+        assert (blocker.args[0].done, blocker.args[0].failed) == (4, 1)
+        qtbot.waitUntil(lambda: held == [True], timeout=WAIT)
+    finally:
+        assert tasks.shutdown(WAIT) and not tasks.thread_running
+
+
 def test_file_menu_opens_the_dialog(qtbot, tmp_path, fixture_model_path, folders):
     from clode_desktop.main_window import MainWindow
     from clode_desktop.settings import Settings
@@ -182,7 +246,7 @@ def test_file_menu_opens_the_dialog(qtbot, tmp_path, fixture_model_path, folders
     w.close()
 
 
-def test_batch_thread_reports_a_model_that_cannot_load(qtbot, folders, tmp_path):
+def test_the_batch_job_reports_a_model_that_cannot_load(qtbot, folders, tmp_path):
     inp, out = folders
     bad_model = tmp_path / "broken.pth"
     bad_model.write_bytes(b"not a model")
