@@ -28,6 +28,7 @@ from clode.io.export_presets import DEFAULT_FOLDER, expand_folder, folder_templa
 from clode.base.progress import CancelToken
 
 from .export_form import ExportForm
+from .link import EditorLink
 from .settings import Settings
 from .worker import Job, TaskManager
 
@@ -509,19 +510,21 @@ class BatchDialog(QDialog):
         self.cancel()
 
 
-def open_batch_dialog(window, selection: Optional[list[Path]] = None, title: Optional[str] = None) -> BatchDialog:
-    """File › Batch Export… of the editor ``window``: one dialog, brought back if already open.
-    ``selection``: only these photos (File › Export Selection…)."""
-    existing = [d for d in window.findChildren(BatchDialog) if d.isVisible()]
+def open_batch_dialog(editor: EditorLink, selection: Optional[list[Path]] = None,
+                      title: Optional[str] = None) -> BatchDialog:
+    """File › Batch Export… of the editor: one dialog, brought back if already open; the batch runs
+    in the editor's batch lane. ``selection``: only these photos (File › Export Selection…)."""
+    existing = [d for d in editor.parent.findChildren(BatchDialog) if d.isVisible()]
     if existing and (selection is None or existing[0].is_running()):
         existing[0].raise_()
         existing[0].activateWindow()
         return existing[0]
-    folder = str(window.photo_path.parent) if window.photo_path is not None else window.settings.last_folder()
+    photo = editor.photo_path()
+    folder = str(photo.parent) if photo is not None else editor.settings.last_folder()
     for d in existing:
         d.close()
-    dialog = BatchDialog(window.model_choice(), window._device, folder=folder, parent=window, selection=selection,
-                         title=title, settings=window.settings, tasks=window.tasks)
+    dialog = BatchDialog(editor.model_choice(), editor.device(), folder=folder, parent=editor.parent,
+                         selection=selection, title=title, settings=editor.settings, tasks=editor.tasks)
     dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
     dialog.show()
     return dialog

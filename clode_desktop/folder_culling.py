@@ -21,6 +21,7 @@ from clode.io.culling import LABELS, MAX_RATING, PICK, REJECT, Culling, Filter
 from .cull_bar import CullBar
 from .filmstrip import Filmstrip
 from .folder_session import FolderSession
+from .link import EditorLink
 
 LABEL_KEYS = dict(zip(LABELS[:4], "6789"))
 FILTER_PRESETS = (("All Photos", Filter()), ("Picked", Filter(flags="picked")),
@@ -30,10 +31,10 @@ FILTER_PRESETS = (("All Photos", Filter()), ("Picked", Filter(flags="picked")),
 
 
 class FolderCulling:
-    def __init__(self, window: QWidget, folder: FolderSession, filmstrip: Filmstrip, bar: CullBar, *,
+    def __init__(self, link: EditorLink, folder: FolderSession, filmstrip: Filmstrip, bar: CullBar, *,
                  targets: Callable[[], list[Path]], save_sidecar: Callable[[], None],
                  notify: Callable[[str], None], error: Callable[[str], None]) -> None:
-        self.window, self.folder, self.filmstrip, self.bar = window, folder, filmstrip, bar
+        self.link, self.folder, self.filmstrip, self.bar = link, folder, filmstrip, bar
         self._targets, self._save_sidecar, self._notify, self._error = targets, save_sidecar, notify, error
         bar.filterChanged.connect(self.set_filter)
 
@@ -88,17 +89,17 @@ class FolderCulling:
         f = self.filmstrip.filter()
         title = f"Export {len(photos)} Photo{'s' if len(photos) != 1 else ''}" + (
             f" ({f.describe()})" if f.active else "")
-        open_batch_dialog(self.window, selection=photos, title=title)
+        open_batch_dialog(self.link, selection=photos, title=title)
 
 
-def build_folder_menu(window, bar: QMenuBar, culling: FolderCulling) -> QMenu:
+def build_folder_menu(parent: QWidget, bar: QMenuBar, culling: FolderCulling) -> QMenu:
     """The Folder menu (before Help): stars, flags, labels, the filter and Export Filtered Photos.
-    Its actions are the culling keys (shortcuts of the window)."""
-    menu = QMenu("F&older", window)
+    Its actions are the culling keys (shortcuts of ``parent``, the editor window)."""
+    menu = QMenu("F&older", parent)
     bar.insertMenu(bar.actions()[-1], menu)
 
     def add(to: QMenu, text: str, slot, key: Optional[str] = None, name: str = "") -> QAction:
-        a = QAction(text, window)
+        a = QAction(text, parent)
         if key:
             a.setShortcut(QKeySequence(key))
         a.triggered.connect(lambda checked=False: slot())
@@ -120,7 +121,7 @@ def build_folder_menu(window, bar: QMenuBar, culling: FolderCulling) -> QMenu:
     add(labels, "None", lambda: culling.label(None), None, "label_none")
     menu.addSeparator()
     show = menu.addMenu("Show")
-    group = QActionGroup(window)
+    group = QActionGroup(parent)
     for text, f in FILTER_PRESETS:
         a = add(show, text, lambda f=f: culling.set_filter(f), None, "show_" + text.lower().replace(" ", "_"))
         a.setCheckable(True)

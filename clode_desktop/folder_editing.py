@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import Callable, Optional, Union
 
 from PySide6.QtCore import QObject, Signal
-from PySide6.QtWidgets import QFileDialog, QWidget
+from PySide6.QtWidgets import QFileDialog
 
 from clode.base.adjustments import Adjustments
 from clode.base.errors import ClodeError
@@ -16,29 +16,29 @@ from .editing import Editing
 from .filmstrip import Filmstrip
 from .folder_session import FolderSession
 from .history import paste_label
-from .settings import Settings
+from .link import EditorLink
 
 
 class FolderEditing(QObject):
-    """``window`` is the editor window: the parent of the dialogs, and what the batch dialog reads."""
+    """``link``: the editor, as its dialogs see it (their parent, the settings, the batch dialog's model)."""
 
     #: a folder's photos are in the filmstrip (list of Path)
     folderOpened = Signal(object)
 
-    def __init__(self, window: QWidget, folder: FolderSession, filmstrip: Filmstrip, editing: Editing,
-                 settings: Settings, *, set_navigable: Callable[[bool], None], open_file: Callable[[Path], None],
+    def __init__(self, link: EditorLink, folder: FolderSession, filmstrip: Filmstrip, editing: Editing,
+                 *, set_navigable: Callable[[bool], None], open_file: Callable[[Path], None],
                  apply_edit: Callable[..., None], save_sidecar: Callable[[], None],
                  notify: Callable[[str], None], error: Callable[[str], None]) -> None:
-        super().__init__(window)
-        self.window, self.folder, self.filmstrip, self.editing, self.settings = (window, folder, filmstrip,
-                                                                                  editing, settings)
+        super().__init__(link.parent)
+        self.link, self.folder, self.filmstrip, self.editing, self.settings = (link, folder, filmstrip,
+                                                                                editing, link.settings)
         self._set_navigable = set_navigable       # the previous/next photo keys
         self._open_file, self._apply_edit, self._save_sidecar = open_file, apply_edit, save_sidecar
         self._notify, self._error = notify, error
         self._clipboard: Optional[tuple[Adjustments, list[str]]] = None   # copied settings, fields
 
     def open_folder_dialog(self) -> None:
-        path = QFileDialog.getExistingDirectory(self.window, "Open a folder of photos", self.settings.last_folder())
+        path = QFileDialog.getExistingDirectory(self.link.parent, "Open a folder of photos", self.settings.last_folder())
         if path:
             self.open_folder(path)
 
@@ -95,7 +95,7 @@ class FolderEditing(QObject):
         if names is None:
             from .paste_dialog import PasteDialog
             chosen = self._clipboard[1] if self._clipboard is not None and title.startswith("Paste") else None
-            dialog = PasteDialog(source, len(targets), title, chosen, self.window)
+            dialog = PasteDialog(source, len(targets), title, chosen, self.link.parent)
             if dialog.exec() != PasteDialog.DialogCode.Accepted:
                 return None
             names = dialog.chosen()
@@ -115,6 +115,6 @@ class FolderEditing(QObject):
         from .batch_dialog import open_batch_dialog
         self._save_sidecar()
         if self.folder.active:
-            open_batch_dialog(self.window, selection=self.selection())
+            open_batch_dialog(self.link, selection=self.selection())
         else:
-            open_batch_dialog(self.window)
+            open_batch_dialog(self.link)

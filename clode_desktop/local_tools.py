@@ -147,13 +147,13 @@ class LocalTools(QObject):
         self._points = []
         self.canvas.tool = self if tool is not None else None
         self.canvas.setCursor(Qt.CursorShape.CrossCursor) if tool else self.canvas.unsetCursor()
-        self.window.actions.tool_changed(tool)
+        self.window.window_actions.tool_changed(tool)
         self.window.notify(f"{TOOL_NAMES[tool]}: drag on the photo. Esc leaves the tool" if tool else "", 4000)
         self.canvas.update()
 
     def toggle_overlay(self) -> None:
         self.overlay = not self.overlay
-        self.window.actions.overlay_action.setChecked(self.overlay)
+        self.window.window_actions.overlay_action.setChecked(self.overlay)
         self.update_overlay()
 
     def update_overlay(self, layers: Optional[tuple[Layer, ...]] = None, selected: Optional[int] = None) -> None:

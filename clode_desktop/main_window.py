@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 from pathlib import Path
-from typing import Optional, Union
+from typing import TYPE_CHECKING, Optional, Union
 
 from PySide6.QtCore import QEvent, QObject, Qt, QTimer, Signal
 from PySide6.QtWidgets import (QApplication, QFileDialog, QHBoxLayout, QMainWindow, QMessageBox,
@@ -27,6 +27,7 @@ from .folder_culling import FolderCulling
 from .folder_editing import FolderEditing
 from .folder_session import FolderSession
 from .history_panel import HistoryDock
+from .link import EditorLink
 from .local_tools import LocalTools
 from .model_choice import ModelChoice
 from .photo_export import PhotoExporter
@@ -35,6 +36,9 @@ from .side_panel import SidePanel
 from .status_bar import WindowStatusBar
 from .window_actions import WindowActions
 from .worker import Job, TaskManager
+
+if TYPE_CHECKING:
+    from .training_panel import TrainingPanel     # made on first use: its module loads torch
 
 log = logging.getLogger(__name__)
 
@@ -53,16 +57,6 @@ def show_error(parent: Optional[QWidget], message: str, title: str = APP_TITLE) 
     return box
 
 
-def _part_attribute(part: str, name: str, writable: bool = False) -> property:
-    """The window's attribute that is ``name`` of its part ``part`` (``self.editing``, ``self.models``…)."""
-    def get(window):
-        return getattr(getattr(window, part), name)
-
-    def set_(window, value) -> None:
-        setattr(getattr(window, part), name, value)
-    return property(get, set_ if writable else None, doc=f"``self.{part}.{name}``")
-
-
 def open_filter() -> str:
     exts = " ".join(f"*{e} *{e.upper()}" for e in sorted(SUPPORTED_EXTENSIONS))
     return f"Photos ({exts});;All files (*)"
@@ -73,6 +67,8 @@ class MainWindow(QMainWindow):
     rendered = Signal(object)
     #: a photo finished opening (Opened, the full decode)
     photoOpened = Signal(object)
+    #: a big photo's or a RAW's quick preview decode is shown, before the full decode (Opened)
+    previewOpened = Signal(object)
     #: the model is loaded (ModelState) or failed (None)
     modelChanged = Signal(object)
     #: a sharper render of the zoomed-in region reached the canvas (Detail)
@@ -96,6 +92,8 @@ class MainWindow(QMainWindow):
         #: the editing rules (Qt-free): this window maps user events to it and its answers to widgets
         self.editing = Editing()
         self.last_render: Optional[Rendered] = None
+        #: the training panel, made on first use (Edit › Train a model on my photos…)
+        self.training_panel: Optional["TrainingPanel"] = None
         self._closing = False
 
         self.setWindowTitle(APP_TITLE)
@@ -139,27 +137,27 @@ class MainWindow(QMainWindow):
         self._sidecar_timer = QTimer(self, singleShot=True, interval=SIDECAR_DELAY_MS)
         self._sidecar_timer.timeout.connect(self.save_sidecar)
 
-        self.folder_editing = FolderEditing(self, self.folder, self.filmstrip, self.editing, self.settings,
-                                            set_navigable=lambda on: self.actions.set_navigable(on),   # built below
+        #: what the dialogs and panels may ask of this window (they get this, never the window)
+        self.link = EditorLink(parent=self, tasks=self.tasks, settings=self.settings,
+                               model_choice=self.models.path, device=lambda: self.models.device,
+                               use_model=self.models.use, photo_path=lambda: self.editing.path,
+                               photo_view=lambda: self.editing.opened.view if self.editing.opened else None,
+                               adjustments=lambda: self.editing.adjustments, notify=self.notify)
+        self.folder_editing = FolderEditing(self.link, self.folder, self.filmstrip, self.editing,
+                                            set_navigable=lambda on: self.window_actions.set_navigable(on),
                                             open_file=self.open_file,
                                             apply_edit=self._apply_edit, save_sidecar=self.save_sidecar,
                                             notify=self.notify, error=self.error)
         self.folder_editing.folderOpened.connect(self.folderOpened)
-        self.culling = FolderCulling(self, self.folder, self.filmstrip, self.cull_bar,
+        self.culling = FolderCulling(self.link, self.folder, self.filmstrip, self.cull_bar,
                                      targets=self.folder_editing.selection, save_sidecar=self.save_sidecar,
                                      notify=self.notify, error=self.error)
         self.folder_editing.folderOpened.connect(self.culling.folder_opened)
         #: the local exposure tools (brush, gradients, mask overlay) and the layer list's changes
         self.local = LocalTools(self)
-        self.actions = WindowActions(self, self.settings, self.open_file)
-        # the parts' widgets and actions under the names the tests and the other windows know them by
-        self.toolbar, self.zoom_label = self.actions.toolbar, self.actions.zoom_label
-        self.mode_actions, self.recent_menu = self.actions.mode_actions, self.actions.recent.menu
-        self.fit_action, self.actual_action = self.actions.fit_action, self.actions.actual_action
-        self.cycle_action, self.reset_action = self.actions.cycle_action, self.actions.reset_action
+        #: the menus, the toolbar and every action (not ``actions``: that is QWidget's list of them)
+        self.window_actions = WindowActions(self, self.link, self.open_file)
         self.status = WindowStatusBar(self.statusBar(), self.tasks.cancel_job, self.canvas.set_overlay, self)
-        self.message_label, self.cancel_button = self.status.message_label, self.status.cancel_button
-        self.size_status, self.time_status = self.status.size_status, self.status.time_status
         self.exporter = PhotoExporter(self.engine, self.tasks, self.editing, self.settings, self.notify, self)
         self.exporter.exported.connect(self.exported)
         self.details = DetailRenders(self.canvas, self.editing, self.engine, self.tasks, self)
@@ -193,18 +191,26 @@ class MainWindow(QMainWindow):
         self.exposure.dial.setFocus()       # arrow keys and Page Up/Down move T from the start
         self.models.load()
 
-    # The parts' state under the names the tests and the other windows know it by.
-    photo_path = _part_attribute("editing", "path")
-    opened = _part_attribute("editing", "opened")
-    adjustments = _part_attribute("editing", "adjustments")
-    _prepared = _part_attribute("editing", "prepared")
-    _model_loading = _part_attribute("editing", "model_loading")
-    _auto_on_open = _part_attribute("editing", "auto_on_open", writable=True)
-    _full_render_seconds = _part_attribute("editing", "full_render_seconds", writable=True)
-    model_state = _part_attribute("models", "state")
-    _device = _part_attribute("models", "device")
-    _explicit_model = _part_attribute("models", "explicit", writable=True)
-    _progress_job = _part_attribute("status", "progress_job")
+    # What the editor shows, read from its parts (the rest of their state is theirs: ``self.editing``…).
+    @property
+    def photo_path(self) -> Optional[Path]:
+        """The open photo's file (None: none)."""
+        return self.editing.path
+
+    @property
+    def opened(self) -> Optional[Opened]:
+        """The open photo, decoded (None until it is)."""
+        return self.editing.opened
+
+    @property
+    def adjustments(self) -> Adjustments:
+        """The open photo's edit."""
+        return self.editing.adjustments
+
+    @property
+    def model_state(self) -> Optional[ModelState]:
+        """The loaded model (None before one loads, or when none could)."""
+        return self.models.state
 
     def _show_adjustments(self, adjustments: Adjustments) -> None:
         """Set the widgets to ``adjustments`` (without their change signals) and take back the
@@ -288,13 +294,23 @@ class MainWindow(QMainWindow):
         self.modelChanged.emit(None)
         self.error(message)
 
-    def training_panel_dialog(self) -> None:
-        from .training_panel import open_training_panel
-        open_training_panel(self)
+    def training_panel_dialog(self) -> "TrainingPanel":
+        """Edit › Train a model on my photos…: the training panel (made on first use), shown."""
+        if self.training_panel is None:
+            from .training_panel import TrainingPanel
+            panel = self.training_panel = TrainingPanel(self.link, parent=self)
+            self.modelChanged.connect(lambda state: panel.refresh_models())   # the "(in use)" mark
+            # The panel may be hidden when a run ends: the editor's status bar says so too.
+            panel.finished.connect(lambda path: self.notify(f"Training finished: saved the model '{Path(path).stem}'"))
+            panel.failed.connect(self.notify)
+        self.training_panel.show()
+        self.training_panel.raise_()
+        self.training_panel.activateWindow()
+        return self.training_panel
 
     def batch_export_dialog(self) -> None:
         from .batch_dialog import open_batch_dialog
-        open_batch_dialog(self)
+        open_batch_dialog(self.link)
 
     # ------------------------------------------------------------------------------------------
     # opening photos
@@ -348,6 +364,7 @@ class MainWindow(QMainWindow):
         self.editing.forget_previous()          # the engine now holds the new photo
         self.canvas.set_original(preview.view, preview.full_size, photo=preview.path)
         self.status.size_status.setText(f"{preview.full_size[1]} × {preview.full_size[0]}")
+        self.previewOpened.emit(preview)
         if self.model_state is not None:
             self._show_adjustments(self.editing.apply_saved())
             self.canvas.set_overlay("Preparing the exposure curves…")
@@ -370,7 +387,7 @@ class MainWindow(QMainWindow):
         self.canvas.set_overlay("" if self.model_state else "No model loaded: showing the original")
         self.status.size_status.setText(f"{opened.full_size[1]} × {opened.full_size[0]}")
         self.panel.set_photo_info({"File": opened.path.name, **opened.info})
-        self.actions.recent.update(self.settings.add_recent_file(opened.path))
+        self.window_actions.recent.update(self.settings.add_recent_file(opened.path))
         self._show_adjustments(self.editing.apply_saved())
         self.photoOpened.emit(opened)
         if self.model_state is not None:
@@ -393,7 +410,7 @@ class MainWindow(QMainWindow):
         if not self.editing.open_failed(path):
             return
         self.settings.remove_recent_file(path.resolve() if path.exists() else path)
-        self.actions.recent.update()
+        self.window_actions.recent.update()
         if self.opened is not None:
             # The photo that was open stays, with its settings and history; the error is a dialog.
             self.filmstrip.show_current(self.photo_path)
@@ -661,7 +678,7 @@ class MainWindow(QMainWindow):
     # view
 
     def set_compare_mode(self, mode: str) -> None:
-        self.actions.set_compare_mode(mode)
+        self.window_actions.set_compare_mode(mode)
 
     def _set_editing_enabled(self, on: bool) -> None:
         on = bool(on and self.model_state is not None)
@@ -671,7 +688,7 @@ class MainWindow(QMainWindow):
         self.panel.neutral.setEnabled(on)
         self.panel.protect.setEnabled(on)
         self.panel.layers.setEnabled(on)
-        self.actions.set_editing_enabled(on)
+        self.window_actions.set_editing_enabled(on)
 
     def eventFilter(self, obj: QObject, event: QEvent) -> bool:  # noqa: N802
         # Holding the peek key shows the original, whichever widget has the focus.
@@ -696,6 +713,8 @@ class MainWindow(QMainWindow):
         self.settings.set_histogram_mode(self.histogram.mode())
         self.settings.set_history_shown(not self.history_dock.isHidden())
         self.settings.sync()
+        if self.training_panel is not None:
+            self.training_panel.shutdown()          # its run stops, its thread ends
         self.folder.shutdown()
         self.tasks.shutdown()
         super().closeEvent(event)

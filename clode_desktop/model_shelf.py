@@ -1,12 +1,11 @@
 """"Your models": the user's trained models and stopped runs, with Use, Compare, Rename and Delete.
 
-What it needs from the editor comes through its constructor as an ``EditorLink`` (no reaching
-into the window): which model is in use, how to use another, the open photo and its adjustments.
+What it needs from the editor comes through its constructor as an ``EditorLink`` (``link``: no
+reaching into the window): which model is in use, how to use another, the open photo and its adjustments.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Optional
 
@@ -15,32 +14,16 @@ from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import (QGroupBox, QHBoxLayout, QInputDialog, QListWidget, QListWidgetItem, QMessageBox,
                                QPushButton, QVBoxLayout, QWidget)
 
-from clode.base.adjustments import Adjustments
 from clode.base.errors import ClodeError
 from clode.training.model_library import (card_summary, delete_model, model_card, model_from_run, rename_model, render_small,
                                  small_image, trained_models, unfinished_runs)
 from clode.base.paths import model_path_for, user_models_dir
 
+from .link import EditorLink
 from .training_widgets import CompareDialog, hint
 from .worker import Job, TaskManager
 
 COMPARE_SIDE = 640               # long side of the default-vs-yours renders
-
-
-@dataclass
-class EditorLink:
-    """What the training panel may ask of the editor."""
-    model_choice: Callable[[], Optional[str]]          # the model file in use (None = the default)
-    use_model: Callable[[Optional[Path]], None]        # make a model (None = the default) the editor's
-    photo_view: Callable[[], Optional[np.ndarray]]     # the open photo as shown (uint8), or None
-    adjustments: Callable[[], Adjustments]             # the open photo's edit
-
-    @classmethod
-    def of(cls, window) -> "EditorLink":
-        """The link to a ``MainWindow``."""
-        return cls(window.model_choice, window.use_model,
-                   lambda: window.opened.view if window.opened is not None else None,
-                   lambda: window.adjustments)
 
 
 class ModelShelf(QGroupBox):

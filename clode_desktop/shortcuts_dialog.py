@@ -33,7 +33,7 @@ def action_name(action: QAction) -> str:
     return action.text().replace("&&", "\0").replace("&", "").replace("\0", "&").rstrip("…").strip()
 
 
-def shortcut_rows(window: QMainWindow) -> list[tuple[str, str, str]]:
+def shortcut_rows(window: QWidget) -> list[tuple[str, str, str]]:
     """(action, shortcuts, menu) of every action of ``window`` that has a shortcut, in menu order,
     then the actions outside the menus (the window's and its widgets')."""
     rows: list[tuple[str, str, str]] = []
@@ -53,8 +53,9 @@ def shortcut_rows(window: QMainWindow) -> list[tuple[str, str, str]]:
             else:
                 add(action, where)
 
-    walk(window.menuBar().actions(), "")
-    for action in QWidget.actions(window):      # (the editor window's ``actions`` attribute hides the method)
+    if isinstance(window, QMainWindow):
+        walk(window.menuBar().actions(), "")
+    for action in window.actions():
         add(action, "Window")
     for action in window.findChildren(QAction):   # those of its widgets (the filmstrip's keys…)
         add(action, "Window")
@@ -114,7 +115,7 @@ class ShortcutsDialog(QDialog):
                 if not self.table.isRowHidden(r)]
 
 
-def show_shortcuts(window: QMainWindow) -> ShortcutsDialog:
+def show_shortcuts(window: QWidget) -> ShortcutsDialog:
     """Help › Keyboard Shortcuts (not modal: it can stay open beside the photo)."""
     for existing in window.findChildren(ShortcutsDialog):
         if existing.isVisible():

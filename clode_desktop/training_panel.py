@@ -28,7 +28,7 @@ from pathlib import Path
 from typing import Callable, Optional
 
 import torch
-from PySide6.QtCore import QEvent, QObject, Qt, Signal
+from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import (QGroupBox, QHBoxLayout, QLabel, QMessageBox, QProgressBar, QPushButton, QScrollArea,
                                QVBoxLayout, QWidget)
 
@@ -41,7 +41,8 @@ from clode.base.paths import model_path_for
 from clode.engine.weights import DEFAULT_MODEL
 
 from .loss_plot import LossPlot
-from .model_shelf import EditorLink, ModelShelf
+from .link import EditorLink
+from .model_shelf import ModelShelf
 from .trainer_process import STOP_GRACE_MS, TrainerProcess
 from .training_photos import TrainingPhotos
 from .training_previews import TrainingPreviews
@@ -551,36 +552,3 @@ def _first_photo(folder: Path) -> list[Path]:
         return find_images(folder)[:1]
     except OSError:
         return []
-
-
-# ------------------------------------------------------------------------------------------------
-# the editor's side
-
-def open_training_panel(window) -> TrainingPanel:
-    """Show the window's training panel (made on first use; it stops its run when the editor closes)."""
-    panel = getattr(window, "training_panel", None)
-    if panel is None:
-        panel = TrainingPanel(EditorLink.of(window), parent=window)
-        window.training_panel = panel
-        window.modelChanged.connect(lambda state: panel.refresh_models())   # the "(in use)" mark
-        # The panel may be hidden when a run ends: the editor's status bar says so too.
-        panel.finished.connect(lambda path: window.notify(f"Training finished: saved the model '{Path(path).stem}'"))
-        panel.failed.connect(window.notify)
-        window.installEventFilter(_CloseWatcher(panel, window))
-    panel.show()
-    panel.raise_()
-    panel.activateWindow()
-    return panel
-
-
-class _CloseWatcher(QObject):
-    """Stops the panel's run and thread when the editor window closes."""
-
-    def __init__(self, panel: TrainingPanel, window) -> None:
-        super().__init__(window)
-        self.panel = panel
-
-    def eventFilter(self, obj, event) -> bool:  # noqa: N802
-        if event.type() == QEvent.Type.Close:
-            self.panel.shutdown()
-        return False

@@ -1,20 +1,30 @@
 """The editor window's actions, menus and toolbar, and its two Help boxes.
 
-The actions trigger the window's own slots, so they are built with the window that owns them."""
+The actions trigger the window's own slots, so they are built with the window that owns them; what
+they need of it is spelled out in ``ActionsWindow`` (its parts and its slots, typed), and what they
+share with the dialogs comes through the ``EditorLink``."""
 
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Callable, Optional
+from typing import TYPE_CHECKING, Callable, Optional, Protocol
 
 from PySide6.QtCore import Qt
 from PySide6.QtGui import QAction, QActionGroup, QKeySequence
-from PySide6.QtWidgets import QLabel, QMainWindow, QMenu, QMessageBox, QSizePolicy, QToolBar, QWidget
+from PySide6.QtWidgets import QDockWidget, QLabel, QMenu, QMenuBar, QMessageBox, QSizePolicy, QToolBar, QWidget
 
 from . import theme
-from .canvas import MODE_NAMES, MODES
+from .canvas import MODE_NAMES, MODES, Canvas
+from .filmstrip import Filmstrip
+from .link import EditorLink
 from .settings import Settings
 from .shortcuts_dialog import show_shortcuts
+
+if TYPE_CHECKING:
+    from .folder_culling import FolderCulling
+    from .folder_editing import FolderEditing
+    from .local_tools import LocalTools
+    from .model_choice import ModelChoice
 
 COMPARE_TIPS = {"result": "Only the result", "split": "Original left, result right; drag the divider",
                 "side": "Original and result side by side"}
@@ -39,23 +49,51 @@ def make_action(parent, text: str, slot: Callable[[], object], shortcut=None, ti
     return action
 
 
+class ActionsWindow(Protocol):
+    """What the actions need of the editor window: the QMainWindow's menu bar, toolbar and shortcuts,
+    the parts they drive and the slots they trigger (the main window is one)."""
+    canvas: Canvas
+    filmstrip: Filmstrip
+    models: "ModelChoice"
+    local: "LocalTools"
+    culling: "FolderCulling"
+    folder_editing: "FolderEditing"
+    history_dock: QDockWidget
+
+    def window(self) -> QWidget: ...             # the window itself, as the actions' parent
+    def menuBar(self) -> QMenuBar: ...  # noqa: N802, E704 - Qt's names
+    def addToolBar(self, title: str) -> QToolBar: ...  # noqa: N802, E704
+    def close(self) -> bool: ...  # noqa: E704
+    def open_dialog(self) -> None: ...  # noqa: E704
+    def export_dialog(self) -> None: ...  # noqa: E704
+    def batch_export_dialog(self) -> None: ...  # noqa: E704
+    def training_panel_dialog(self) -> object: ...  # noqa: E704
+    def undo(self) -> None: ...  # noqa: E704
+    def redo(self) -> None: ...  # noqa: E704
+    def reset_edit(self) -> None: ...  # noqa: E704
+    def copy_settings(self) -> None: ...  # noqa: E704
+    def paste_settings(self, names: Optional[list[str]] = None) -> Optional[list[Path]]: ...  # noqa: E704
+    def sync_settings(self, names: Optional[list[str]] = None) -> Optional[list[Path]]: ...  # noqa: E704
+
+
 class WindowActions:
     """Every action of the editor window, its menu bar and its toolbar.
 
     ``window`` is the main window: it owns the actions and provides the slots they trigger."""
 
-    def __init__(self, window: QMainWindow, settings: Settings, open_file: Callable[[str], None]) -> None:
-        self.window, self.settings = window, settings
-        w, canvas = window, window.canvas
+    def __init__(self, window: ActionsWindow, link: EditorLink, open_file: Callable[[str], None]) -> None:
+        self.window, self.settings = window, link.settings
+        settings, canvas = link.settings, window.canvas
+        w = window.window()          # the QMainWindow: the actions' parent, so their shortcuts are the window's
 
         def action(*args, **kw) -> QAction:
             return make_action(w, *args, **kw)
 
-        self.open_action = action("Open…", w.open_dialog, QKeySequence.StandardKey.Open, "Open a photo")
-        self.export_action = action("Export…", w.export_dialog, "Ctrl+E",
+        self.open_action = action("Open…", window.open_dialog, QKeySequence.StandardKey.Open, "Open a photo")
+        self.export_action = action("Export…", window.export_dialog, "Ctrl+E",
                                     "Export the enhanced photo at full resolution")
-        self.quit_action = action("Quit", w.close, QKeySequence.StandardKey.Quit)
-        self.prefs_action = action("Preferences…", w.models.preferences_dialog, "Ctrl+,", "Device and model")
+        self.quit_action = action("Quit", window.close, QKeySequence.StandardKey.Quit)
+        self.prefs_action = action("Preferences…", window.models.preferences_dialog, "Ctrl+,", "Device and model")
         self.fit_action = action("Fit", canvas.fit_to_window, "Ctrl+0", "Fit the photo in the window")
         self.actual_action = action("100 %", lambda: canvas.actual_size(), "Ctrl+1",
                                     "One photo pixel per screen pixel")
@@ -75,21 +113,21 @@ class WindowActions:
             a.triggered.connect(lambda checked=False, m=mode: self.set_compare_mode(m))
             self.mode_group.addAction(a)
             self.mode_actions[mode] = a
-        self.open_folder_action = action("Open Folder…", w.folder_editing.open_folder_dialog, "Ctrl+Shift+O",
+        self.open_folder_action = action("Open Folder…", window.folder_editing.open_folder_dialog, "Ctrl+Shift+O",
                                          "Open a folder of photos in the filmstrip")
         self.open_folder_action.setIcon(theme.icon("open"))
-        self.undo_action = action("Undo", w.undo, QKeySequence.StandardKey.Undo, "Undo the last change")
-        self.redo_action = action("Redo", w.redo, ["Ctrl+Shift+Z", "Ctrl+Y"], "Redo")
-        self.reset_action = action("Reset to Default", w.reset_edit, "Ctrl+R",
+        self.undo_action = action("Undo", window.undo, QKeySequence.StandardKey.Undo, "Undo the last change")
+        self.redo_action = action("Redo", window.redo, ["Ctrl+Shift+Z", "Ctrl+Y"], "Redo")
+        self.reset_action = action("Reset to Default", window.reset_edit, "Ctrl+R",
                                    "The model's default T and noise reduction")
-        self.copy_action = action("Copy Settings", w.copy_settings, "Ctrl+Shift+C")
-        self.paste_action = action("Paste Settings…", w.paste_settings, "Ctrl+Shift+V",
+        self.copy_action = action("Copy Settings", window.copy_settings, "Ctrl+Shift+C")
+        self.paste_action = action("Paste Settings…", window.paste_settings, "Ctrl+Shift+V",
                                    "Paste the copied settings onto the photos selected in the strip")
-        self.sync_action = action("Sync Settings to Selection…", w.sync_settings, "Ctrl+Shift+S",
+        self.sync_action = action("Sync Settings to Selection…", window.sync_settings, "Ctrl+Shift+S",
                                   "Give the selected photos this photo's settings")
-        self.export_selection_action = action("Export Selection…", w.folder_editing.export_selection, None,
+        self.export_selection_action = action("Export Selection…", window.folder_editing.export_selection, None,
                                               "Batch export the photos selected in the strip")
-        self.nav_actions = [action(text, lambda checked=False, d=d: w.filmstrip.step(d), key)
+        self.nav_actions = [action(text, lambda checked=False, d=d: window.filmstrip.step(d), key)
                             for text, d, key in (("Previous Photo", -1, "Left"), ("Next Photo", 1, "Right"),
                                                  ("First Photo", -10 ** 9, "Home"), ("Last Photo", 10 ** 9, "End"))]
         for a in self.nav_actions:
@@ -98,18 +136,18 @@ class WindowActions:
         # -- local exposure: the tools take the canvas's drags (``local_tools``) --
         from .local_tools import BRUSH, LINEAR, RADIAL
         self.tool_actions = {
-            BRUSH: action("Brush", lambda: w.local.set_tool(BRUSH), "B",
+            BRUSH: action("Brush", lambda: window.local.set_tool(BRUSH), "B",
                           "Paint exposure: drag; Alt+drag erases; Ctrl+wheel: size, Shift+wheel: feather"),
-            LINEAR: action("Linear Gradient", lambda: w.local.set_tool(LINEAR), "G",
+            LINEAR: action("Linear Gradient", lambda: window.local.set_tool(LINEAR), "G",
                            "Drag from where the effect is full to where it ends"),
-            RADIAL: action("Radial Gradient", lambda: w.local.set_tool(RADIAL), "Shift+G",
+            RADIAL: action("Radial Gradient", lambda: window.local.set_tool(RADIAL), "Shift+G",
                            "Drag from the centre out to the radius"),
         }
         for a in self.tool_actions.values():
             a.setCheckable(True)
-        self.leave_tool_action = action("Leave Tool", lambda: w.local.set_tool(None), "Esc")
+        self.leave_tool_action = action("Leave Tool", lambda: window.local.set_tool(None), "Esc")
         self.leave_tool_action.setEnabled(False)        # Esc is the tools' only while one is active
-        self.overlay_action = action("Show Mask Overlay", w.local.toggle_overlay, "O",
+        self.overlay_action = action("Show Mask Overlay", window.local.toggle_overlay, "O",
                                      "The selected layer's mask in red over the photo")
         self.overlay_action.setCheckable(True)
         #: enabled only while a photo is open and a model is loaded
@@ -118,21 +156,22 @@ class WindowActions:
         self._build_menus(settings, open_file)
         # -- culling: the Folder menu (stars, flags, labels, filter, export the filtered photos) --
         from .folder_culling import build_folder_menu
-        self.folder_menu = build_folder_menu(w, w.menuBar(), w.culling)
+        self.folder_menu = build_folder_menu(w, window.menuBar(), window.culling)
         self._build_toolbar()
         # the compare-mode actions and the zoom level follow the canvas, however it changed
         canvas.modeChanged.connect(self._mode_changed)
         canvas.zoomChanged.connect(self._zoom_changed)
 
     def _build_menus(self, settings: Settings, open_file: Callable[[str], None]) -> None:
-        w = self.window
-        bar = w.menuBar()
+        window = self.window
+        w = window.window()
+        bar = window.menuBar()
         file_menu = bar.addMenu("&File")
         file_menu.addAction(self.open_action)
         file_menu.addAction(self.open_folder_action)
         self.recent = RecentMenu(file_menu.addMenu("Open &Recent"), settings, open_file)
         file_menu.addAction(self.export_action)
-        file_menu.addAction(make_action(w, "Batch Export…", w.batch_export_dialog, "Ctrl+Shift+E",
+        file_menu.addAction(make_action(w, "Batch Export…", window.batch_export_dialog, "Ctrl+Shift+E",
                                         "Enhance a whole folder of photos"))
         file_menu.addAction(self.export_selection_action)
         file_menu.addSeparator()
@@ -146,7 +185,7 @@ class WindowActions:
             self.local_menu.addAction(a) if a is not None else self.local_menu.addSeparator()
         edit_menu.addSeparator()
         edit_menu.addAction(self.prefs_action)
-        edit_menu.addAction(make_action(w, "Train a model on my photos…", w.training_panel_dialog, "Ctrl+T",
+        edit_menu.addAction(make_action(w, "Train a model on my photos…", window.training_panel_dialog, "Ctrl+T",
                                         "Fine-tune the model on your own photos"))
         view_menu = bar.addMenu("&View")
         for a in (self.fit_action, self.actual_action, self.zoom_in_action, self.zoom_out_action):
@@ -159,13 +198,13 @@ class WindowActions:
         for a in self.nav_actions:
             view_menu.addAction(a)
         view_menu.addSeparator()
-        self.history_action = w.history_dock.toggleViewAction()
+        self.history_action = window.history_dock.toggleViewAction()
         self.history_action.setText("History")
         self.history_action.setShortcut(QKeySequence("Ctrl+H"))
         self.history_action.setToolTip("Show or hide the list of this photo's edits (click one to go back to it)")
         view_menu.addAction(self.history_action)
         help_menu = bar.addMenu("&Help")
-        self.shortcuts_action = make_action(w, "Keyboard Shortcuts…", lambda: show_shortcuts(w),
+        self.shortcuts_action = make_action(w, "Keyboard Shortcuts…", lambda: show_shortcuts(window.window()),
                                             QKeySequence.StandardKey.HelpContents, "Every shortcut, searchable")
         help_menu.addAction(self.shortcuts_action)
         help_menu.addAction(make_action(w, "About CLODE Desktop", lambda: show_about(w)))

@@ -163,14 +163,14 @@ def make_window(qtbot, tmp_path, fixture_model_path):
         w.resize(900, 600)
         w.show()
         if wait_model and threaded:
-            qtbot.waitUntil(lambda: w.model_state is not None or not w._model_loading, timeout=WAIT)
+            qtbot.waitUntil(lambda: w.model_state is not None or not w.editing.model_loading, timeout=WAIT)
         windows.append(w)
         return w
 
     yield make
     for w in windows:
         w.close()
-        assert w.tasks._thread is None, "the worker thread was left running"
+        assert not w.tasks.thread_running, "the worker thread was left running"
 
 
 def final_render(window, T=None):

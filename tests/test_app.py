@@ -50,7 +50,7 @@ def test_dial_up_is_brighter_below_zero_darker(qtbot, make_window, jpeg):
     with qtbot.waitSignal(**final_render(w, -2.0)):
         type_T(qtbot, w, "-2")
     assert as_array(w.canvas.result_image()).mean() < original - 3
-    assert "Render:" in w.time_status.text()
+    assert "Render:" in w.status.time_status.text()
 
 
 def test_quick_pass_then_refined(qtbot, make_window, jpeg):
@@ -75,7 +75,7 @@ def test_opens_a_dng(qtbot, make_window, tmp_path):
             w.open_file(path)
     assert opened.args[0].info["Type"] == "camera RAW"
     assert opened.args[0].full_size == (64, 96)
-    assert w.size_status.text() == "96 × 64"
+    assert w.status.size_status.text() == "96 × 64"
     assert as_array(w.canvas.result_image()).mean() > as_array(w.canvas.original_image()).mean()
 
 
@@ -121,7 +121,7 @@ def test_compare_modes_divider_and_peek(qtbot, make_window, jpeg):
     with qtbot.waitSignal(**final_render(w, 5.5)):
         type_T(qtbot, w, "5.5")
     c = w.canvas
-    w.mode_actions[SPLIT].trigger()
+    w.window_actions.mode_actions[SPLIT].trigger()
     assert c.mode() == SPLIT
 
     def halves():
@@ -159,7 +159,7 @@ def test_compare_modes_divider_and_peek(qtbot, make_window, jpeg):
     assert not c.peeking()
     assert halves()[1] == pytest.approx(right_after)
 
-    w.mode_actions[SIDE].trigger()
+    w.window_actions.mode_actions[SIDE].trigger()
     assert c.mode() == SIDE and len(c.viewports()) == 2
     a, b = c.viewports()
     # synced zoom and pan: the same photo point sits at the same place in both halves
@@ -167,7 +167,7 @@ def test_compare_modes_divider_and_peek(qtbot, make_window, jpeg):
     c.zoom_by(2.0, QPointF(b.center()))
     assert c.photo_rect(a).translated(b.left() - a.left(), 0) == c.photo_rect(b)
 
-    w.cycle_action.trigger()
+    w.window_actions.cycle_action.trigger()
     assert c.mode() == RESULT
     assert w.settings.compare_mode() == RESULT
 
@@ -185,10 +185,10 @@ def test_wheel_zooms_around_the_cursor(qtbot, make_window, jpeg):
     assert c.zoom() == pytest.approx(2 * zoom)
     after = c.view_to_photo(at)
     assert (after.x(), after.y()) == pytest.approx((photo_point.x(), photo_point.y()), abs=1e-6)
-    w.actual_action.trigger()
-    assert c.zoom() == 1.0 and "100 %" in w.zoom_label.text()
-    w.fit_action.trigger()
-    assert c.is_fit() and w.zoom_label.text().startswith("Fit")
+    w.window_actions.actual_action.trigger()
+    assert c.zoom() == 1.0 and "100 %" in w.window_actions.zoom_label.text()
+    w.window_actions.fit_action.trigger()
+    assert c.is_fit() and w.window_actions.zoom_label.text().startswith("Fit")
 
 
 def test_corrupt_file_shows_an_error_and_the_app_stays_usable(qtbot, make_window, tmp_path, jpeg):
@@ -280,7 +280,7 @@ def test_closing_during_work_exits_cleanly(qtbot, make_window, jpeg, tmp_path, q
     t = time.monotonic()
     w.close()
     assert time.monotonic() - t < 10
-    assert w.tasks._thread is None
+    assert not w.tasks.thread_running
 
     # closing right after dial moves (renders queued and running)
     w2 = make_window()
@@ -288,7 +288,7 @@ def test_closing_during_work_exits_cleanly(qtbot, make_window, jpeg, tmp_path, q
     for T in (3.5, 4.0, 4.5):
         w2.exposure.set_value(T)
     w2.close()
-    assert w2.tasks._thread is None
+    assert not w2.tasks.thread_running
     qtbot.wait(50)
     assert not [r for r in qtlog.records if "QThread" in r.message]
 
@@ -318,11 +318,11 @@ def test_cancel_button_stops_preparing_and_the_dial_restarts_it(qtbot, make_wind
     w = make_window(proxy_side=240)
     with qtbot.waitSignal(w.tasks.started, timeout=WAIT, check_params_cb=lambda job: job.label == "Preparing"):
         w.open_file(_big_photo(tmp_path))
-    assert w.cancel_button.isVisible()
+    assert w.status.cancel_button.isVisible()
     with qtbot.waitSignal(w.tasks.ended, timeout=WAIT):
-        qtbot.mouseClick(w.cancel_button, Qt.MouseButton.LeftButton)
+        qtbot.mouseClick(w.status.cancel_button, Qt.MouseButton.LeftButton)
     assert "Cancelled" in w.canvas._overlay and w.canvas.result_image() is None
-    assert not w.cancel_button.isVisible()
+    assert not w.status.cancel_button.isVisible()
     w.engine.proxy_side = PROXY
     with qtbot.waitSignal(**final_render(w, 3.5)):
         w.exposure.set_value(3.5)
@@ -347,10 +347,10 @@ def test_recent_files_menu_reopens(qtbot, make_window, jpeg, tmp_path):
     w = make_window()
     open_and_render(qtbot, w, jpeg)
     open_and_render(qtbot, w, other)
-    names = [a.text() for a in w.recent_menu.actions()]
+    names = [a.text() for a in w.window_actions.recent.menu.actions()]
     assert names[:2] == ["other.png", "night.jpg"]
     with qtbot.waitSignal(**final_render(w)) as r:
-        w.recent_menu.actions()[1].trigger()
+        w.window_actions.recent.menu.actions()[1].trigger()
     assert r.args[0].path == jpeg.resolve()
 
 
@@ -361,7 +361,7 @@ def test_a_bad_model_keeps_the_working_one(qtbot, make_window, jpeg, tmp_path):
     open_and_render(qtbot, w, jpeg)
     good = w.model_state
     w.settings.set_model_path(bad)
-    w._explicit_model = None
+    w.models.explicit = None
     with qtbot.waitSignal(w.errorShown, timeout=WAIT) as err:
         w.load_model()
     assert "broken.pth" in err.args[0] and "still using" in err.args[0]
@@ -389,7 +389,7 @@ def test_preferences_load_the_chosen_model_and_remember_it(qtbot, make_window, t
         dialog.accept()
     QTimer.singleShot(0, choose)
     with qtbot.waitSignal(w.modelChanged, timeout=WAIT) as changed:
-        w.actions.prefs_action.trigger()
+        w.window_actions.prefs_action.trigger()
     assert changed.args[0].path == other and changed.args[0].name == "other"
     assert w.model_choice() == str(other) and w.settings.model_path() == str(other)
 
@@ -478,7 +478,7 @@ def test_zoomed_in_the_visible_region_is_rendered_sharply(qtbot, make_window, jp
 def test_slow_renders_give_drafts_while_the_dial_moves_then_full_quality(qtbot, make_window, jpeg):
     w = make_window(view_side=64)
     open_and_render(qtbot, w, jpeg)
-    w._full_render_seconds = 1.0             # as if a full render were slow (a big view on a CPU)
+    w.editing.full_render_seconds = 1.0             # as if a full render were slow (a big view on a CPU)
     got = []
     w.rendered.connect(got.append)
     with qtbot.waitSignal(**final_render(w, 4.5)):
@@ -493,8 +493,7 @@ def test_a_raw_shows_a_quick_preview_first(qtbot, make_window, tmp_path, monkeyp
     path = make_dng(tmp_path / "night.dng", dark_rgb(128, 192))
     w = make_window()
     seen = []
-    original = w._preview_ready
-    monkeypatch.setattr(w, "_preview_ready", lambda p: (seen.append(p), original(p)))
+    w.previewOpened.connect(lambda p: seen.append(p))
     w.photoOpened.connect(lambda o: seen.append(o))
     w.rendered.connect(lambda r: seen.append(r))
     with qtbot.waitSignal(w.photoOpened, timeout=WAIT):
@@ -528,7 +527,7 @@ def test_a_new_photo_starts_at_auto_without_being_marked_edited(qtbot, make_wind
 
     def at_auto():
         r = w.last_render
-        return (not w._auto_on_open and w._prepared and r is not None and not r.draft
+        return (not w.editing.auto_on_open and w.editing.prepared and r is not None and not r.draft
                 and abs(r.T - w.exposure.value()) < 1e-6)
     qtbot.waitUntil(at_auto, timeout=WAIT)
     expected = round(w.engine.session.auto_T(), 2)
@@ -544,7 +543,7 @@ def test_a_photo_edited_before_keeps_its_T_when_new_photos_start_at_auto(qtbot, 
     sidecar.save_settings(jpeg, {"T": 4.25, "denoise": 1.0})
     w = make_window(start_at_auto=True)
     r = open_and_render(qtbot, w, jpeg)
-    assert r.T == pytest.approx(4.25) and not w._auto_on_open
+    assert r.T == pytest.approx(4.25) and not w.editing.auto_on_open
     qtbot.waitUntil(lambda: not w.tasks.is_busy(), timeout=WAIT)
     assert w.exposure.value() == pytest.approx(4.25)
     # Auto is read all the same: the dial marks where it would be
@@ -557,7 +556,7 @@ def test_a_T_set_by_hand_teaches_auto_and_auto_left_alone_does_not(qtbot, make_w
     from clode.engine import taste
     w = make_window(start_at_auto=True)
     w.open_file(jpeg)
-    qtbot.waitUntil(lambda: not w._auto_on_open and w._prepared and w.exposure.auto_mark() is not None
+    qtbot.waitUntil(lambda: not w.editing.auto_on_open and w.editing.prepared and w.exposure.auto_mark() is not None
                     and not w.tasks.is_busy(), timeout=WAIT)
     key = w.engine.taste_key()
     auto = w.exposure.value()
@@ -603,18 +602,18 @@ def test_moving_the_dial_before_auto_arrives_wins(qtbot, make_window, jpeg):
     qtbot.waitUntil(lambda: w.last_render is not None, timeout=WAIT)
     with qtbot.waitSignal(**final_render(w, 1.5)):
         w.exposure.set_value(1.5)
-    qtbot.waitUntil(lambda: w._prepared and not w.tasks.is_busy(), timeout=WAIT)
-    assert w.exposure.value() == pytest.approx(1.5) and not w._auto_on_open
+    qtbot.waitUntil(lambda: w.editing.prepared and not w.tasks.is_busy(), timeout=WAIT)
+    assert w.exposure.value() == pytest.approx(1.5) and not w.editing.auto_on_open
 
 
 def test_only_a_T_of_the_users_own_cancels_a_pending_auto(qtbot, make_window, jpeg):
     w = make_window(start_at_auto=True)
     open_and_render(qtbot, w, jpeg)
-    w._auto_on_open = True                  # as when the curves are not final yet
+    w.editing.auto_on_open = True                  # as when the curves are not final yet
     w.panel.set_denoise(0.4, emit=True)
-    assert w._auto_on_open                  # the noise reduction is another matter
+    assert w.editing.auto_on_open                  # the noise reduction is another matter
     w.exposure.set_value(1.0)
-    assert not w._auto_on_open
+    assert not w.editing.auto_on_open
 
 
 def test_toolbar_and_window_have_icons(qtbot, make_window):
@@ -622,7 +621,7 @@ def test_toolbar_and_window_have_icons(qtbot, make_window):
 
     from clode_desktop import theme
     w = make_window()
-    buttons = [w.toolbar.widgetForAction(a) for a in w.toolbar.actions()]
+    buttons = [w.window_actions.toolbar.widgetForAction(a) for a in w.window_actions.toolbar.actions()]
     buttons = [b for b in buttons if isinstance(b, QToolButton)]
     assert len(buttons) == 10
     for b in buttons:
@@ -641,7 +640,7 @@ def test_damaged_sidecar_opens_at_defaults_with_a_warning(qtbot, make_window, jp
     r = open_and_render(qtbot, w, jpeg)                  # it opens and renders
     assert r.T == pytest.approx(2.0) and r.adjustments.colour_noise == DEFAULT_COLOUR_NOISE
     assert w.panel.colour_noise_value() == DEFAULT_COLOUR_NOISE and w.exposure.isEnabled()
-    assert "colour noise" in w.message_label.text() and jpeg.name in w.message_label.text()   # visible
+    assert "colour noise" in w.status.message_label.text() and jpeg.name in w.status.message_label.text()   # visible
     with qtbot.waitSignal(**final_render(w, 1.5)):
         type_T(qtbot, w, "1.5")                          # editing works
 
@@ -666,7 +665,7 @@ def test_switching_photos_never_shows_the_previous_result_beside_the_new_origina
     open_and_render(qtbot, w, folder / "a.png")
     with qtbot.waitSignal(**final_render(w, 5.5)):
         type_T(qtbot, w, "5.5")                  # a bright result
-    w.mode_actions[SPLIT].trigger()
+    w.window_actions.mode_actions[SPLIT].trigger()
     seen = {}
 
     def at_switch(opened):
@@ -694,7 +693,7 @@ def test_side_by_side_keeps_zoom_and_pan_in_sync(qtbot, make_window, jpeg, artif
     w.resize(903, 600)                           # an odd width: the halves must still line up
     open_and_render(qtbot, w, jpeg)
     c = w.canvas
-    w.mode_actions[SIDE].trigger()
+    w.window_actions.mode_actions[SIDE].trigger()
     left, right = c.viewports()
     at = QPointF(right.center().x() + 17, right.center().y() - 9)
     for _ in range(3):

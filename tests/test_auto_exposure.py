@@ -439,7 +439,7 @@ def test_cli_batch_and_editor_choose_the_same_auto_T_with_the_same_taste(tmp_pat
     w.show()
     qtbot.waitUntil(lambda: w.model_state is not None, timeout=120_000)
     w.open_file(photo)
-    qtbot.waitUntil(lambda: not w._auto_on_open and w.last_render is not None and not w.last_render.draft
+    qtbot.waitUntil(lambda: not w.editing.auto_on_open and w.last_render is not None and not w.last_render.draft
                     and abs(w.last_render.T - w.exposure.value()) < 1e-6, timeout=240_000)
     T_editor = w.exposure.value()
     assert w.exposure.auto_mark() == pytest.approx(T_editor)          # the dial marks Auto

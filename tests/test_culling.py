@@ -218,7 +218,7 @@ def test_the_export_dialog_exports_a_rated_photo_at_a_preset_size(qtbot, make_wi
         d.export_button.click()
     QTimer.singleShot(0, answer)
     with qtbot.waitSignal(w.exported, timeout=WAIT) as done:
-        w.actions.export_action.trigger()
+        w.window_actions.export_action.trigger()
     target = done.args[0]
     assert target == folder / "web" / "IMG_0000-clode.jpg"
     with Image.open(target) as im:

@@ -54,7 +54,7 @@ def test_history_survives_a_restart_and_its_list_goes_back_to_a_clicked_step(qtb
     w.panel.denoise.slider.setValue(30)               # as a drag ends
     qtbot.waitUntil(lambda: w.adjustments.denoise == 0.3)
     with qtbot.waitSignal(**final_render(w, 3.0)):
-        w.actions.reset_action.trigger()
+        w.window_actions.reset_action.trigger()
     assert w.history_list.labels() == ["Original", "1  Exposure (T) 4.50", "2  Denoiser 30 %", "3  Reset to default"]
     w.close()                                         # the sidecar is written on closing
 

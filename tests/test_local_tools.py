@@ -52,7 +52,7 @@ def window(qtbot, make_window, jpeg):
 def test_a_linear_gradient_lifts_its_side_in_one_undo_step(qtbot, window):
     before = window.last_render.image
     steps = len(window.editing.history)
-    window.actions.tool_actions[LINEAR].trigger()
+    window.window_actions.tool_actions[LINEAR].trigger()
     assert window.local.tool == LINEAR and window.canvas.tool is window.local
     # the photo is 96 x 64: long-side units x in [0, 1], y in [0, 2/3]; full effect left of x = 0.3
     drafts = []
@@ -80,7 +80,7 @@ def test_a_linear_gradient_lifts_its_side_in_one_undo_step(qtbot, window):
 def test_a_radial_gradient_from_the_key_and_the_layer_list(qtbot, window):
     window.activateWindow()
     qtbot.keyClick(window.canvas, Qt.Key.Key_G, Qt.KeyboardModifier.ShiftModifier)
-    assert window.local.tool == RADIAL and window.actions.tool_actions[RADIAL].isChecked()
+    assert window.local.tool == RADIAL and window.window_actions.tool_actions[RADIAL].isChecked()
     before = window.last_render.image
     r = drag(qtbot, window, [(0.8, 0.33), (0.9, 0.33)])
     (layer,) = window.adjustments.local
@@ -164,7 +164,7 @@ def test_the_overlay_shows_the_selected_layers_mask(qtbot, window, artifacts):
         window.edit_local((layer, Layer(Linear((0.9, 0.0), (0.6, 0.0)), amount=-1.0)), "Two layers")
     window.activateWindow()
     qtbot.keyClick(window.canvas, Qt.Key.Key_O)
-    assert window.local.overlay and window.actions.overlay_action.isChecked()
+    assert window.local.overlay and window.window_actions.overlay_action.isChecked()
     mask = window.canvas.mask_overlay()
     assert mask is not None and (mask.height(), mask.width()) == window.canvas.view_image_size()
     alpha = np.frombuffer(mask.constBits(), np.uint8).reshape(mask.height(), mask.width(), 4)[..., 3]
@@ -189,7 +189,7 @@ def test_the_overlay_shows_the_selected_layers_mask(qtbot, window, artifacts):
     qtbot.mouseMove(window.canvas, view_pos(window, (0.6, 0.4)))
     assert window.local._now == pytest.approx((0.6, 0.4), abs=0.02)   # the brush outline follows
     window.grab().save(str(artifacts / "local-brush-tool.png"))
-    window.actions.overlay_action.trigger()
+    window.window_actions.overlay_action.trigger()
     assert not window.local.overlay and window.canvas.mask_overlay() is None
 
 
@@ -206,7 +206,7 @@ def test_side_by_side_either_half_paints_the_same_place(qtbot, window):
 
 def test_the_tools_wait_for_a_photo(make_window):
     w = make_window()
-    assert not w.actions.tool_actions[BRUSH].isEnabled() and not w.actions.overlay_action.isEnabled()
+    assert not w.window_actions.tool_actions[BRUSH].isEnabled() and not w.window_actions.overlay_action.isEnabled()
     assert not w.panel.layers.isEnabled()
 
 
@@ -216,7 +216,7 @@ def test_the_tools_are_in_the_menu_and_the_shortcut_list(window):
                        ("Show Mask Overlay", "O"), ("Leave Tool", "Esc")):
         assert (name, keys) in rows, (name, keys, sorted(rows))
     assert any("Ctrl+wheel" in keys for _, keys, _ in GESTURES)
-    window.actions.tool_actions[BRUSH].trigger()
-    window.actions.tool_actions[BRUSH].trigger()        # the active tool's key again leaves it
+    window.window_actions.tool_actions[BRUSH].trigger()
+    window.window_actions.tool_actions[BRUSH].trigger()        # the active tool's key again leaves it
     assert window.local.tool is None
 

@@ -74,9 +74,9 @@ def test_paste_and_sync_work_from_the_menu_and_from_their_shortcuts(qtbot, make_
     open_burst(qtbot, w, folder)
     with qtbot.waitSignal(**final_render(w, 4.5)):
         type_T(qtbot, w, "4.5")
-    guard.run("Copy Settings", w.actions.copy_action.trigger)
+    guard.run("Copy Settings", w.window_actions.copy_action.trigger)
     select_in_strip(w, "p1.jpg", "p2.jpg")
-    guard.run("Paste Settings (menu)", w.actions.paste_action.trigger)
+    guard.run("Paste Settings (menu)", w.window_actions.paste_action.trigger)
     assert saved_T(folder / "p1.jpg") == 4.5 and saved_T(folder / "p2.jpg") == 4.5
 
     with qtbot.waitSignal(**final_render(w, 2.0)):
@@ -231,7 +231,7 @@ def test_the_shortcut_list_is_a_searchable_dialog_of_the_windows_own_actions(qtb
     # Every action of the window with a shortcut is there, with its keys as the action has them.
     with_keys = {a for a in w.findChildren(QAction) if a.shortcuts() and a.text()}
     assert len([r for r in rows if r[2] != "Photo" and r[2] not in ("Exposure dial", "Filmstrip")]) == len(with_keys)
-    paste = w.actions.paste_action
+    paste = w.window_actions.paste_action
     assert (paste.text().rstrip("…"), paste.shortcut().toString(QKeySequence.SequenceFormat.NativeText), "Edit") in rows
     assert ("Next Photo", "Right", "View") in rows and ("Redo", "Ctrl+Shift+Z, Ctrl+Y", "Edit") in rows
     dialog.grab().save(str(artifacts / "shortcuts_dialog.png"))
@@ -246,8 +246,8 @@ def test_the_shortcut_list_is_a_searchable_dialog_of_the_windows_own_actions(qtb
     dialog.grab().save(str(artifacts / "shortcuts_dialog_empty.png"))
     # A shortcut changed on the action shows in the list the next time it opens.
     dialog.close()
-    w.actions.reset_action.setShortcut(QKeySequence("Ctrl+Alt+R"))
-    w.actions.shortcuts_action.trigger()
+    w.window_actions.reset_action.setShortcut(QKeySequence("Ctrl+Alt+R"))
+    w.window_actions.shortcuts_action.trigger()
     again = next(d for d in w.findChildren(ShortcutsDialog) if d.isVisible())
     assert ("Reset to Default", "Ctrl+Alt+R", "Edit") in again.visible_rows()
     again.close()

@@ -135,7 +135,7 @@ def test_a_dial_drag_is_one_undo_step_click_focuses_double_click_resets(qtbot, m
     # every setting is a step; Reset is one too
     w.panel.set_denoise(0.4, emit=True)
     w.panel.neutral.setChecked(True)
-    w.reset_action.trigger()
+    w.window_actions.reset_action.trigger()
     assert w.adjustments.T == w.model_state.default_T and not w.adjustments.neutral
     w.undo()
     assert w.adjustments.neutral and w.panel.neutral_value()
@@ -171,7 +171,7 @@ def test_paste_to_a_selection_and_export_it_with_each_photos_settings(qtbot, mak
     w.filmstrip.clearSelection()
     for i in (1, 2):
         w.filmstrip.item(i).setSelected(True)
-    dialog = open_batch_dialog(w, selection=w.filmstrip.selected_paths())
+    dialog = open_batch_dialog(w.link, selection=w.filmstrip.selected_paths())
     qtbot.addWidget(dialog)
     dialog.output_edit.setText(str(tmp_path / "out"))
     dialog.update_count()
@@ -214,7 +214,7 @@ def test_the_preview_follows_the_dial_during_an_export(qtbot, make_window, jpeg,
     w.rendered.connect(lambda r: seen.append(("render", r.T)))
     w.exported.connect(lambda p: seen.append(("exported", None)))
     w.export(tmp_path / "out.png")
-    qtbot.waitUntil(lambda: w._progress_job is not None and "Exporting" in w._progress_job.label, timeout=WAIT)
+    qtbot.waitUntil(lambda: w.status.progress_job is not None and "Exporting" in w.status.progress_job.label, timeout=WAIT)
     w.exposure.set_value(1.5)
     qtbot.waitUntil(lambda: ("exported", None) in seen, timeout=WAIT)
     assert ("render", 1.5) in seen and seen.index(("render", 1.5)) < seen.index(("exported", None))

@@ -25,7 +25,7 @@ from PySide6.QtWidgets import QApplication, QLabel  # noqa: E402
 from clode_desktop import preferences, theme  # noqa: E402
 from clode_desktop.main_window import MainWindow  # noqa: E402
 from clode_desktop.settings import Settings  # noqa: E402
-from clode_desktop.training_panel import model_card, open_training_panel  # noqa: E402
+from clode_desktop.training_panel import model_card  # noqa: E402
 from conftest import DATASETS  # noqa: E402
 
 WAIT = 60_000
@@ -74,12 +74,12 @@ def window(qtbot, tmp_path, photo_dir, start_model):
         w.open_file(photo_dir / "p0.jpg")
     yield w
     w.close()
-    panel = getattr(w, "training_panel", None)
-    assert panel is None or (panel.process is None and panel.tasks._thread is None), "left running"
+    panel = w.training_panel
+    assert panel is None or (panel.process is None and not panel.tasks.thread_running), "left running"
 
 
 def make_panel(qtbot, window, folder, name, steps, *extra, init="start"):
-    panel = open_training_panel(window)
+    panel = window.training_panel_dialog()
     panel.extra_args = TINY + list(extra)
     panel.extra_env = {"OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
     with qtbot.waitSignal(panel.scanned, timeout=WAIT):
@@ -281,7 +281,7 @@ def test_killed_trainer_gives_a_clear_message_and_the_editor_keeps_working(qtbot
     message = failed.args[0]
     assert "was killed or crashed" in message and "is kept: Resume continues" in message
     assert message in panel.message() and panel.process is None
-    assert window.message_label.text() == message        # the editor's status bar says it too
+    assert window.status.message_label.text() == message        # the editor's status bar says it too
     assert not partial.exists() and panel.resume_button.isEnabled()
     panel.grab().save(str(artifacts / "training_panel_killed.png"))
 
