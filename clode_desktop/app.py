@@ -37,8 +37,8 @@ def main(argv: Optional[list[str]] = None) -> int:
     from PySide6.QtCore import QTimer
     from PySide6.QtWidgets import QApplication
 
-    from . import theme
-    from .main_window import MainWindow
+    from .widgets import theme
+    from .window.main_window import MainWindow
 
     app = QApplication.instance() or QApplication(argv)
     app.setApplicationName("CLODE Desktop")

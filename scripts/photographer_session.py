@@ -45,10 +45,10 @@ def main(out: Path) -> int:
     from PySide6.QtWidgets import QApplication, QDialog
 
     from clode.io import sidecar
-    from clode_desktop.batch_dialog import BatchDialog
-    from clode_desktop.main_window import MainWindow
-    from clode_desktop import theme
-    from clode_desktop.settings import Settings
+    from clode_desktop.dialogs.batch_dialog import BatchDialog
+    from clode_desktop.window.main_window import MainWindow
+    from clode_desktop.widgets import theme
+    from clode_desktop.base.settings import Settings
 
     if out.exists():
         shutil.rmtree(out)

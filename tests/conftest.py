@@ -149,8 +149,8 @@ def jpeg(tmp_path):
 
 @pytest.fixture
 def make_window(qtbot, tmp_path, fixture_model_path):
-    from clode_desktop.main_window import MainWindow
-    from clode_desktop.settings import Settings
+    from clode_desktop.window.main_window import MainWindow
+    from clode_desktop.base.settings import Settings
     windows = []
 
     def make(model=fixture_model_path, threaded=True, wait_model=True, start_at_auto=False, **kw):

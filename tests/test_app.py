@@ -16,8 +16,8 @@ from PySide6.QtWidgets import QApplication  # noqa: E402
 
 from clode.io import sidecar  # noqa: E402
 from clode.io.imageio import load_image  # noqa: E402
-from clode_desktop.canvas import RESULT, SIDE, SPLIT  # noqa: E402
-from clode_desktop.settings import Settings  # noqa: E402
+from clode_desktop.widgets.canvas import RESULT, SIDE, SPLIT  # noqa: E402
+from clode_desktop.base.settings import Settings  # noqa: E402
 from conftest import (PROXY, WAIT, as_array, dark_rgb, error_boxes, final_render,  # noqa: E402
                       open_and_render, type_T)
 from dng import make_dng  # noqa: E402
@@ -238,7 +238,7 @@ def test_sidecar_restores_T(qtbot, make_window, jpeg):
 
 def test_colour_noise_slider_renders_saves_and_exports(qtbot, make_window, jpeg, tmp_path):
     from clode.io.export import ExportOptions
-    from clode_desktop.side_panel import DEFAULT_COLOUR_NOISE
+    from clode_desktop.widgets.side_panel import DEFAULT_COLOUR_NOISE
     w = make_window()
     before = open_and_render(qtbot, w, jpeg).image.copy()
     assert w.panel.colour_noise_value() == DEFAULT_COLOUR_NOISE
@@ -377,7 +377,7 @@ def test_preferences_load_the_chosen_model_and_remember_it(qtbot, make_window, t
 
     from PySide6.QtCore import QTimer
 
-    from clode_desktop.preferences import PreferencesDialog
+    from clode_desktop.dialogs.preferences import PreferencesDialog
     other = tmp_path / "other.pth"
     shutil.copy(fixture_model_path, other)
     w = make_window()
@@ -398,7 +398,7 @@ def test_preferences_dialog_lists_devices_and_models(qtbot, tmp_path, fixture_mo
     import shutil
 
     from clode.base.paths import user_models_dir
-    from clode_desktop.preferences import PreferencesDialog
+    from clode_desktop.dialogs.preferences import PreferencesDialog
     user_models_dir().mkdir(parents=True)
     mine = user_models_dir() / "my-portraits.pth"
     shutil.copy(fixture_model_path, mine)
@@ -430,7 +430,7 @@ def test_new_photos_start_at_auto_unless_it_is_turned_off(tmp_path):
 
 
 def test_export_dialog_options(qtbot, jpeg):
-    from clode_desktop.export_dialog import ExportDialog
+    from clode_desktop.dialogs.export_dialog import ExportDialog
     d = ExportDialog(jpeg, {"format": "jpeg", "quality": 80, "bits": 8})
     qtbot.addWidget(d)
     assert d.target() == jpeg.parent / "night-clode.jpg"
@@ -581,7 +581,7 @@ def test_a_T_set_by_hand_teaches_auto_and_auto_left_alone_does_not(qtbot, make_w
 def test_preferences_show_what_auto_learned_and_reset_it(qtbot):
     from clode.engine import taste
     from clode.engine.auto_exposure import FEATURES, Reading
-    from clode_desktop.preferences import PreferencesDialog
+    from clode_desktop.dialogs.preferences import PreferencesDialog
     for i in range(6):
         features = tuple(float(i + k) for k in range(len(FEATURES)))
         taste.record("mine:1", f"/p/{i}.jpg", Reading(features[-1], features), features[-1] + 0.5)
@@ -619,7 +619,7 @@ def test_only_a_T_of_the_users_own_cancels_a_pending_auto(qtbot, make_window, jp
 def test_toolbar_and_window_have_icons(qtbot, make_window):
     from PySide6.QtWidgets import QToolButton
 
-    from clode_desktop import theme
+    from clode_desktop.widgets import theme
     w = make_window()
     buttons = [w.window_actions.toolbar.widgetForAction(a) for a in w.window_actions.toolbar.actions()]
     buttons = [b for b in buttons if isinstance(b, QToolButton)]

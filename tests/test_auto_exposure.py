@@ -410,8 +410,8 @@ def test_cli_batch_and_editor_choose_the_same_auto_T_with_the_same_taste(tmp_pat
     from clode.engine import taste
     from clode.engine.auto_exposure import FEATURES, Reading
     from clode.engine.session import PROXY_SIDE
-    from clode_desktop.main_window import MainWindow
-    from clode_desktop.settings import Settings
+    from clode_desktop.window.main_window import MainWindow
+    from clode_desktop.base.settings import Settings
     monkeypatch.setenv("CLODE_DATA_DIR", str(tmp_path / "data"))     # the subprocesses' too
     key = taste.model_key(load_model())
     for i in range(taste.MIN_EDITS):

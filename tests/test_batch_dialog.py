@@ -12,7 +12,7 @@ from PySide6.QtCore import Qt  # noqa: E402
 from PySide6.QtWidgets import QApplication  # noqa: E402
 
 from clode_desktop import theme  # noqa: E402
-from clode_desktop.batch_dialog import BatchDialog  # noqa: E402
+from clode_desktop.dialogs.batch_dialog import BatchDialog  # noqa: E402
 from test_batch import outputs, photo, to8  # noqa: E402
 
 WAIT = 60_000
@@ -173,7 +173,7 @@ def test_closing_during_a_run_cancels_cleanly(qtbot, dialog, folders):
 def test_a_cancel_at_any_moment_leaves_only_whole_files(qtbot, fixture_model_path, folders, at):
     """A lane without threads runs the batch inside ``start()``: the cancel lands exactly at the
     ``at``-th progress report (0: before the model is loaded), inside a solve or between photos."""
-    from clode_desktop.worker import TaskManager
+    from clode_desktop.base.worker import TaskManager
     inp, out = folders
     tasks = TaskManager(threaded=False)
     d = BatchDialog(str(fixture_model_path), "cpu", tasks=tasks)
@@ -212,7 +212,7 @@ def test_the_batch_lane_runs_beside_the_editors_queue(qtbot, fixture_model_path,
     """The editor's worker is held by a job until the batch has written a photo: the batch does
     not queue behind the editor's work (nor would the editor's renders behind the batch)."""
     import threading
-    from clode_desktop.worker import TaskManager
+    from clode_desktop.base.worker import TaskManager
     inp, out = folders
     tasks = TaskManager(threaded=True)
     try:
@@ -232,8 +232,8 @@ def test_the_batch_lane_runs_beside_the_editors_queue(qtbot, fixture_model_path,
 
 
 def test_file_menu_opens_the_dialog(qtbot, tmp_path, fixture_model_path, folders):
-    from clode_desktop.main_window import MainWindow
-    from clode_desktop.settings import Settings
+    from clode_desktop.window.main_window import MainWindow
+    from clode_desktop.base.settings import Settings
     w = MainWindow(fixture_model_path, device="cpu", settings=Settings(tmp_path / "s.ini"), threaded=False)
     qtbot.addWidget(w)
     file_menu = w.menuBar().actions()[0].menu()
@@ -264,7 +264,7 @@ def test_the_batch_job_reports_a_model_that_cannot_load(qtbot, folders, tmp_path
 # -- issue 26, defect 5: the batch dialog's defaults, and the export form it shares ---------------------------
 
 def settings_file(tmp_path):
-    from clode_desktop.settings import Settings
+    from clode_desktop.base.settings import Settings
     return Settings(tmp_path / "settings.ini")
 
 
@@ -332,8 +332,8 @@ def test_it_remembers_the_exposure_mode_between_openings(qtbot, fixture_model_pa
 
 
 def test_export_and_batch_dialogs_share_one_form_and_its_presets(qtbot, fixture_model_path, tmp_path, folders):
-    from clode_desktop.export_dialog import ExportDialog
-    from clode_desktop.export_form import ExportForm
+    from clode_desktop.dialogs.export_dialog import ExportDialog
+    from clode_desktop.dialogs.export_form import ExportForm
     inp, out = folders
     s = settings_file(tmp_path)
     source = inp / "IMG_0001.jpg"

@@ -14,7 +14,7 @@ from PIL import Image  # noqa: E402
 
 from clode.io import marks, sidecar, xmp  # noqa: E402
 from clode.io.culling import PICK, REJECT, Culling, Filter  # noqa: E402
-from clode_desktop.batch_dialog import BatchDialog  # noqa: E402
+from clode_desktop.dialogs.batch_dialog import BatchDialog  # noqa: E402
 from conftest import WAIT, make_folder  # noqa: E402
 from test_xmp import DARKTABLE  # noqa: E402
 
@@ -172,7 +172,7 @@ def test_copy_from_one_and_paste_chosen_settings_to_five_selected_without_openin
                                                                                       tmp_path):
     from PySide6.QtCore import QTimer
     from PySide6.QtWidgets import QApplication
-    from clode_desktop.paste_dialog import PasteDialog
+    from clode_desktop.dialogs.paste_dialog import PasteDialog
     from conftest import type_T
     folder, photos = make_folder(tmp_path, 7)
     sidecar.save_settings(photos[6], {"T": 4.0, "denoise": 0.9})
@@ -205,7 +205,7 @@ def test_copy_from_one_and_paste_chosen_settings_to_five_selected_without_openin
 def test_the_export_dialog_exports_a_rated_photo_at_a_preset_size(qtbot, make_window, tmp_path):
     from PySide6.QtCore import QTimer
     from PySide6.QtWidgets import QApplication
-    from clode_desktop.export_dialog import ExportDialog
+    from clode_desktop.dialogs.export_dialog import ExportDialog
     folder, photos = make_folder(tmp_path, 1)
     w = make_window(threaded=False)
     w.open_folder(folder)

@@ -1,4 +1,4 @@
-"""The editing rules without widgets or threads: ``clode_desktop.editing.Editing`` driven synchronously."""
+"""The editing rules without widgets or threads: ``clode_desktop.rules.editing.Editing`` driven synchronously."""
 
 from dataclasses import dataclass
 from pathlib import Path
@@ -8,7 +8,7 @@ import pytest
 from clode.io import sidecar
 from clode.base.adjustments import DEFAULT_COLOUR_NOISE, DEFAULT_T, Adjustments
 from clode.base.errors import ClodeError
-from clode_desktop.editing import PREPARE, RENDER, WAIT, Editing
+from clode_desktop.rules.editing import PREPARE, RENDER, WAIT, Editing
 
 
 @dataclass

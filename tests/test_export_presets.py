@@ -62,13 +62,13 @@ def test_save_image_at_a_long_edge(tmp_path):
 def test_one_definition_of_the_export_defaults():
     assert ExportOptions().quality == DEFAULT_QUALITY == ExportPreset("x").quality
     # the app's settings and dialogs and the CLI take it from there: no number of their own
-    import clode_desktop.batch_dialog
-    import clode_desktop.export_dialog
-    import clode_desktop.export_form
-    import clode_desktop.settings
+    import clode_desktop.dialogs.batch_dialog
+    import clode_desktop.dialogs.export_dialog
+    import clode_desktop.dialogs.export_form
+    import clode_desktop.base.settings
     from clode.commands import batch as batch_command
-    for module in (clode_desktop.settings, clode_desktop.export_dialog, clode_desktop.batch_dialog,
-                   clode_desktop.export_form, batch_command):
+    for module in (clode_desktop.base.settings, clode_desktop.dialogs.export_dialog, clode_desktop.dialogs.batch_dialog,
+                   clode_desktop.dialogs.export_form, batch_command):
         assert "92" not in open(module.__file__).read(), module.__name__
 
 

@@ -11,7 +11,7 @@ pytest.importorskip("PySide6")
 SCRIPT = r"""
 import numpy as np
 from PySide6.QtWidgets import QApplication
-from clode_desktop.canvas import Canvas
+from clode_desktop.widgets.canvas import Canvas
 app = QApplication([])
 rng = np.random.default_rng(0)
 photo = rng.integers(0, 256, (40, 60, 3), dtype=np.uint8)

@@ -1,4 +1,4 @@
-"""Undo/redo of an edit without Qt: ``clode_desktop.history.History`` with a fake clock."""
+"""Undo/redo of an edit without Qt: ``clode_desktop.rules.history.History`` with a fake clock."""
 
 import json
 
@@ -7,7 +7,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from clode.base.adjustments import Adjustments
-from clode_desktop.history import CHANGED_ELSEWHERE, COALESCE_SECONDS, LIMIT, History
+from clode_desktop.rules.history import CHANGED_ELSEWHERE, COALESCE_SECONDS, LIMIT, History
 
 
 class Clock:
@@ -165,7 +165,7 @@ def test_any_sequence_round_trips_through_the_sidecar_form(ops, back):
 
 def test_a_paste_into_another_photo_is_a_step_of_its_saved_history(tmp_path, monkeypatch):
     from clode.io import sidecar
-    from clode_desktop.folder import paste_settings
+    from clode_desktop.rules.folder import paste_settings
     monkeypatch.setenv("CLODE_DATA_DIR", str(tmp_path / "userdata"))
     photo = tmp_path / "a.jpg"
     photo.write_bytes(b"never read")

@@ -10,8 +10,8 @@ from PySide6.QtGui import QWheelEvent
 from PySide6.QtWidgets import QApplication
 
 from clode.base.local_exposure import Brush, Layer, Linear, Radial, Stroke
-from clode_desktop.local_tools import BRUSH, LINEAR, RADIAL
-from clode_desktop.shortcuts_dialog import GESTURES, shortcut_rows
+from clode_desktop.window.local_tools import BRUSH, LINEAR, RADIAL
+from clode_desktop.dialogs.shortcuts_dialog import GESTURES, shortcut_rows
 
 from conftest import WAIT, final_render, open_and_render
 

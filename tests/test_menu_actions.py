@@ -12,9 +12,9 @@ from PySide6.QtCore import Qt  # noqa: E402
 from PySide6.QtWidgets import QDialog, QFileDialog, QMessageBox  # noqa: E402
 
 from clode.io import sidecar  # noqa: E402
-from clode_desktop.batch_dialog import BatchDialog  # noqa: E402
-from clode_desktop.preferences import PreferencesDialog  # noqa: E402
-from clode_desktop.shortcuts_dialog import ShortcutsDialog  # noqa: E402
+from clode_desktop.dialogs.batch_dialog import BatchDialog  # noqa: E402
+from clode_desktop.dialogs.preferences import PreferencesDialog  # noqa: E402
+from clode_desktop.dialogs.shortcuts_dialog import ShortcutsDialog  # noqa: E402
 from conftest import WAIT, dark_rgb, final_render, open_and_render, open_burst, type_T  # noqa: E402,F401
 
 pytestmark = pytest.mark.usefixtures("user_data", "one_torch_thread")     # tests/conftest.py
@@ -218,7 +218,7 @@ def test_every_action_of_the_file_edit_view_folder_and_help_menus(qtbot, make_wi
 def test_the_shortcut_list_is_a_searchable_dialog_of_the_windows_own_actions(qtbot, make_window, artifacts):  # noqa: F811
     from PySide6.QtGui import QAction, QKeySequence
     from PySide6.QtWidgets import QApplication, QMessageBox as Box
-    from clode_desktop import theme
+    from clode_desktop.widgets import theme
     theme.apply(QApplication.instance())
     w = make_window()
     w.activateWindow()

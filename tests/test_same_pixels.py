@@ -12,8 +12,8 @@ pytest.importorskip("pytestqt")
 from clode.commands.cli import main as cli  # noqa: E402
 from clode.io.export import ExportOptions  # noqa: E402
 from clode.io.imageio import load_image  # noqa: E402
-from clode_desktop.main_window import MainWindow  # noqa: E402
-from clode_desktop.settings import Settings  # noqa: E402
+from clode_desktop.window.main_window import MainWindow  # noqa: E402
+from clode_desktop.base.settings import Settings  # noqa: E402
 from conftest import DATASETS  # noqa: E402
 
 WAIT = 120_000

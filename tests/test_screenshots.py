@@ -13,9 +13,9 @@ from PySide6.QtWidgets import QApplication  # noqa: E402
 from clode.engine.weights import DEFAULT_MODEL  # noqa: E402
 from clode_desktop import theme  # noqa: E402
 from clode_desktop.app import SAMPLE_PHOTO  # noqa: E402
-from clode_desktop.canvas import MODES  # noqa: E402
-from clode_desktop.main_window import MainWindow  # noqa: E402
-from clode_desktop.settings import Settings  # noqa: E402
+from clode_desktop.widgets.canvas import MODES  # noqa: E402
+from clode_desktop.window.main_window import MainWindow  # noqa: E402
+from clode_desktop.base.settings import Settings  # noqa: E402
 from conftest import as_array, final_render  # noqa: E402
 
 pytestmark = pytest.mark.usefixtures("user_data", "one_torch_thread")     # tests/conftest.py

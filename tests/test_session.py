@@ -15,7 +15,7 @@ from PySide6.QtTest import QTest  # noqa: E402
 
 from clode.io import sidecar  # noqa: E402
 from clode_desktop import app, platform_check  # noqa: E402
-from clode_desktop.batch_dialog import open_batch_dialog  # noqa: E402
+from clode_desktop.dialogs.batch_dialog import open_batch_dialog  # noqa: E402
 from conftest import ROOT, WAIT, error_boxes, final_render, make_folder, open_and_render, type_T  # noqa: E402
 
 pytestmark = pytest.mark.usefixtures("user_data", "one_torch_thread")     # tests/conftest.py
@@ -187,7 +187,7 @@ def test_paste_to_a_selection_and_export_it_with_each_photos_settings(qtbot, mak
 
 def test_paste_dialog_chooses_fields(qtbot, tmp_path):
     from clode.base.adjustments import Adjustments
-    from clode_desktop.paste_dialog import PasteDialog
+    from clode_desktop.dialogs.paste_dialog import PasteDialog
     d = PasteDialog(Adjustments(T=1.25, denoise=0.3, neutral=True), 3, chosen=["T", "neutral"])
     qtbot.addWidget(d)
     assert d.chosen() == ["T", "neutral"]
@@ -199,7 +199,7 @@ def test_paste_dialog_chooses_fields(qtbot, tmp_path):
 
 
 def test_the_preview_follows_the_dial_during_an_export(qtbot, make_window, jpeg, tmp_path, monkeypatch):
-    import clode_desktop.engine as engine_module
+    import clode_desktop.rules.engine as engine_module
     real = engine_module.enhance_to_file
 
     def slow_export(photo, target, adjustments, progress=None, **kw):

@@ -23,9 +23,9 @@ from PySide6.QtCore import Qt  # noqa: E402
 from PySide6.QtWidgets import QApplication, QLabel  # noqa: E402
 
 from clode_desktop import preferences, theme  # noqa: E402
-from clode_desktop.main_window import MainWindow  # noqa: E402
-from clode_desktop.settings import Settings  # noqa: E402
-from clode_desktop.training_panel import model_card  # noqa: E402
+from clode_desktop.window.main_window import MainWindow  # noqa: E402
+from clode_desktop.base.settings import Settings  # noqa: E402
+from clode_desktop.training.training_panel import model_card  # noqa: E402
 from conftest import DATASETS  # noqa: E402
 
 WAIT = 60_000
@@ -109,7 +109,7 @@ def test_scan_counts_usable_photos_and_says_why_others_are_skipped(tmp_path, pho
 
 def test_settings_become_clode_train_arguments(qtbot, tmp_path):
     from clode.commands.cli import build_parser
-    from clode_desktop.training_panel import TrainingPanel
+    from clode_desktop.training.training_panel import TrainingPanel
     mine = user_models_dir() / "mine.safetensors"
     mine.parent.mkdir(parents=True)
     mine.write_bytes(DEFAULT_MODEL.read_bytes())
@@ -294,7 +294,7 @@ def test_killed_trainer_gives_a_clear_message_and_the_editor_keeps_working(qtbot
 
 def test_the_quick_preset_suits_this_computer_and_shows_its_cost(qtbot):
     from clode.training import recipes as recipes
-    from clode_desktop.training_panel import TrainingPanel
+    from clode_desktop.training.training_panel import TrainingPanel
     panel = TrainingPanel(free_memory=lambda device: 16 * 2**30)
     qtbot.addWidget(panel)
     quick = recipes.recipe("quick", __import__("torch").device("cpu"), free=16 * 2**30)
@@ -319,7 +319,7 @@ def test_the_quick_preset_suits_this_computer_and_shows_its_cost(qtbot):
 
 
 def test_a_setting_too_big_for_the_free_memory_is_refused_and_never_started(qtbot, photo_dir):
-    from clode_desktop.training_panel import TrainingPanel
+    from clode_desktop.training.training_panel import TrainingPanel
     panel = TrainingPanel(free_memory=lambda device: 3 * 2**30)       # a small laptop with 3 GB free
     qtbot.addWidget(panel)
     panel.show()

@@ -87,7 +87,7 @@ def test_dialogs_and_panels_take_the_link_not_the_window(name):
 def test_the_window_keeps_qts_actions_method_and_gives_its_dialogs_a_link(make_window):
     from PySide6.QtGui import QAction
 
-    from clode_desktop.link import EditorLink
+    from clode_desktop.base.link import EditorLink
     w = make_window(threaded=False)
     assert isinstance(w.actions(), list) and all(isinstance(a, QAction) for a in w.actions())
     assert w.window_actions.nav_actions[0] in w.actions()          # the arrow keys are the window's

@@ -9,7 +9,7 @@ pytest.importorskip("PySide6")
 
 from clode.base.errors import ClodeError, ImageReadError  # noqa: E402
 from clode.base.progress import check  # noqa: E402
-from clode_desktop.worker import TaskManager  # noqa: E402
+from clode_desktop.base.worker import TaskManager  # noqa: E402
 
 
 @pytest.fixture
@@ -120,7 +120,7 @@ def test_garbage_is_collected_on_the_ui_thread_not_in_the_worker(qtbot, tasks):
     import gc
     import weakref
 
-    from clode_desktop.worker import GC_INTERVAL_MS
+    from clode_desktop.base.worker import GC_INTERVAL_MS
 
     assert not gc.isenabled()           # a worker exists: automatic collection is off ...
 

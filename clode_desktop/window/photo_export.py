@@ -10,10 +10,10 @@ from PySide6.QtWidgets import QWidget
 
 from clode.base.errors import ClodeError
 
-from .editing import Editing
-from .engine import Engine
-from .settings import Settings
-from .worker import Job, TaskManager
+from ..rules.editing import Editing
+from ..rules.engine import Engine
+from ..base.settings import Settings
+from ..base.worker import Job, TaskManager
 
 
 class PhotoExporter(QObject):
@@ -29,7 +29,7 @@ class PhotoExporter(QObject):
 
     def dialog(self) -> None:
         """Ask where and how, remember the answers, and export."""
-        from .export_dialog import ExportDialog
+        from ..dialogs.export_dialog import ExportDialog
         opened = self.editing.opened
         if opened is None:
             return

@@ -12,7 +12,7 @@ from PySide6.QtWidgets import QDockWidget, QListWidget, QListWidgetItem, QWidget
 
 from clode.base.adjustments import Adjustments
 
-from .history import describe
+from ..rules.history import describe
 
 
 class HistoryList(QListWidget):

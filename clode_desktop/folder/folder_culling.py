@@ -18,10 +18,10 @@ from PySide6.QtWidgets import QMenu, QMenuBar, QWidget
 
 from clode.io.culling import LABELS, MAX_RATING, PICK, REJECT, Culling, Filter
 
-from .cull_bar import CullBar
-from .filmstrip import Filmstrip
+from ..widgets.cull_bar import CullBar
+from ..widgets.filmstrip import Filmstrip
 from .folder_session import FolderSession
-from .link import EditorLink
+from ..base.link import EditorLink
 
 LABEL_KEYS = dict(zip(LABELS[:4], "6789"))
 FILTER_PRESETS = (("All Photos", Filter()), ("Picked", Filter(flags="picked")),
@@ -80,7 +80,7 @@ class FolderCulling:
 
     def export_filtered(self) -> None:
         """Batch export the photos the filter shows, each with its own saved settings."""
-        from .batch_dialog import open_batch_dialog
+        from ..dialogs.batch_dialog import open_batch_dialog
         photos = self.filmstrip.visible_photos() if self.folder.active else []
         if not photos:
             self._notify("No photos to export: open a folder, or change the filter")

@@ -40,14 +40,14 @@ from clode.training.model_library import NAME_RE, check_name, model_card, traine
 from clode.base.paths import model_path_for
 from clode.engine.weights import DEFAULT_MODEL
 
-from .loss_plot import LossPlot
-from .link import EditorLink
+from ..widgets.loss_plot import LossPlot
+from ..base.link import EditorLink
 from .model_shelf import ModelShelf
 from .trainer_process import STOP_GRACE_MS, TrainerProcess
 from .training_photos import TrainingPhotos
 from .training_previews import TrainingPreviews
 from .training_settings import TrainingSettings
-from .worker import TaskManager
+from ..base.worker import TaskManager
 
 RUN_NOTE = "panel.json"          # beside a run's checkpoints: what the trainer's config does not keep
 #: the settings form's widgets, reachable on the panel too (panel.steps_box ...)

@@ -19,9 +19,9 @@ from clode.training.model_library import (card_summary, delete_model, model_card
                                  small_image, trained_models, unfinished_runs)
 from clode.base.paths import model_path_for, user_models_dir
 
-from .link import EditorLink
-from .training_widgets import CompareDialog, hint
-from .worker import Job, TaskManager
+from ..base.link import EditorLink
+from ..widgets.training_widgets import CompareDialog, hint
+from ..base.worker import Job, TaskManager
 
 COMPARE_SIDE = 640               # long side of the default-vs-yours renders
 

@@ -13,16 +13,16 @@ from PySide6.QtCore import Qt
 from PySide6.QtGui import QAction, QActionGroup, QKeySequence
 from PySide6.QtWidgets import QDockWidget, QLabel, QMenu, QMenuBar, QMessageBox, QSizePolicy, QToolBar, QWidget
 
-from . import theme
-from .canvas import MODE_NAMES, MODES, Canvas
-from .filmstrip import Filmstrip
-from .link import EditorLink
-from .settings import Settings
-from .shortcuts_dialog import show_shortcuts
+from ..widgets import theme
+from ..widgets.canvas import MODE_NAMES, MODES, Canvas
+from ..widgets.filmstrip import Filmstrip
+from ..base.link import EditorLink
+from ..base.settings import Settings
+from ..dialogs.shortcuts_dialog import show_shortcuts
 
 if TYPE_CHECKING:
-    from .folder_culling import FolderCulling
-    from .folder_editing import FolderEditing
+    from ..folder.folder_culling import FolderCulling
+    from ..folder.folder_editing import FolderEditing
     from .local_tools import LocalTools
     from .model_choice import ModelChoice
 
@@ -155,7 +155,7 @@ class WindowActions:
                                 self.copy_action, *self.tool_actions.values(), self.overlay_action]
         self._build_menus(settings, open_file)
         # -- culling: the Folder menu (stars, flags, labels, filter, export the filtered photos) --
-        from .folder_culling import build_folder_menu
+        from ..folder.folder_culling import build_folder_menu
         self.folder_menu = build_folder_menu(w, window.menuBar(), window.culling)
         self._build_toolbar()
         # the compare-mode actions and the zoom level follow the canvas, however it changed

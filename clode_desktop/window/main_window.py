@@ -17,28 +17,28 @@ from clode.base.adjustments import Adjustments
 from clode.base.errors import ClodeError
 from clode.io.imageio import SUPPORTED_EXTENSIONS, is_supported
 
-from .canvas import MODES, SPLIT, Canvas
-from .cull_bar import CullBar
+from ..widgets.canvas import MODES, SPLIT, Canvas
+from ..widgets.cull_bar import CullBar
 from .detail_renders import DetailRenders
-from .editing import PREPARE, RENDER, RESET_LABEL, Editing
-from .engine import Engine, ModelState, Opened, Rendered
-from .filmstrip import Filmstrip
-from .folder_culling import FolderCulling
-from .folder_editing import FolderEditing
-from .folder_session import FolderSession
-from .history_panel import HistoryDock
-from .link import EditorLink
+from ..rules.editing import PREPARE, RENDER, RESET_LABEL, Editing
+from ..rules.engine import Engine, ModelState, Opened, Rendered
+from ..widgets.filmstrip import Filmstrip
+from ..folder.folder_culling import FolderCulling
+from ..folder.folder_editing import FolderEditing
+from ..folder.folder_session import FolderSession
+from ..widgets.history_panel import HistoryDock
+from ..base.link import EditorLink
 from .local_tools import LocalTools
 from .model_choice import ModelChoice
 from .photo_export import PhotoExporter
-from .settings import Settings
-from .side_panel import SidePanel
+from ..base.settings import Settings
+from ..widgets.side_panel import SidePanel
 from .status_bar import WindowStatusBar
 from .window_actions import WindowActions
-from .worker import Job, TaskManager
+from ..base.worker import Job, TaskManager
 
 if TYPE_CHECKING:
-    from .training_panel import TrainingPanel     # made on first use: its module loads torch
+    from ..training.training_panel import TrainingPanel     # made on first use: its module loads torch
 
 log = logging.getLogger(__name__)
 
@@ -297,7 +297,7 @@ class MainWindow(QMainWindow):
     def training_panel_dialog(self) -> "TrainingPanel":
         """Edit › Train a model on my photos…: the training panel (made on first use), shown."""
         if self.training_panel is None:
-            from .training_panel import TrainingPanel
+            from ..training.training_panel import TrainingPanel
             panel = self.training_panel = TrainingPanel(self.link, parent=self)
             self.modelChanged.connect(lambda state: panel.refresh_models())   # the "(in use)" mark
             # The panel may be hidden when a run ends: the editor's status bar says so too.
@@ -309,7 +309,7 @@ class MainWindow(QMainWindow):
         return self.training_panel
 
     def batch_export_dialog(self) -> None:
-        from .batch_dialog import open_batch_dialog
+        from ..dialogs.batch_dialog import open_batch_dialog
         open_batch_dialog(self.link)
 
     # ------------------------------------------------------------------------------------------

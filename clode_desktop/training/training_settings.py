@@ -21,7 +21,7 @@ from clode.engine.devices import devices, resolve_device
 from clode.base.errors import ClodeError
 from clode.training.model_library import free_name
 
-from .training_widgets import hint
+from ..widgets.training_widgets import hint
 
 E_RANGE = (0.45, 0.70)           # the brightness slider's span (exposure target E)
 CROPS = (32, 48, 64, 96, 128, 192, 256)

@@ -21,7 +21,7 @@ from PySide6.QtWidgets import (QCheckBox, QComboBox, QFormLayout, QHBoxLayout, Q
 from clode.io.export import DEEP, DEFAULT_FORMAT, FORMAT_NAMES, LOSSY, ExportOptions
 from clode.io.export_presets import BUILT_IN, DEFAULT_FOLDER, MAX_LONG_EDGE, ExportPreset, with_preset
 
-from .settings import Settings
+from ..base.settings import Settings
 
 CUSTOM = "Custom"
 SUBSAMPLING_TEXTS = (("4:2:0", "4:2:0 (smaller)"), ("4:2:2", "4:2:2"), ("4:4:4", "4:4:4 (finest colour)"))

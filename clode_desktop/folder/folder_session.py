@@ -22,9 +22,9 @@ from clode.io import culling, xmp
 from clode.io import marks as kept_marks
 from clode.io.imageio import Photo, load_image
 
-from . import folder
-from .filmstrip import Filmstrip
-from .worker import TaskManager
+from ..rules import folder
+from ..widgets.filmstrip import Filmstrip
+from ..base.worker import TaskManager
 
 
 class FolderSession(QObject):

@@ -6,10 +6,10 @@ from __future__ import annotations
 
 from PySide6.QtCore import QObject, QTimer, Signal
 
-from .canvas import Canvas
-from .editing import Editing
-from .engine import Detail, Engine
-from .worker import TaskManager
+from ..widgets.canvas import Canvas
+from ..rules.editing import Editing
+from ..rules.engine import Detail, Engine
+from ..base.worker import TaskManager
 
 DETAIL_DELAY_MS = 120            # after zooming or panning stops, the visible region is rendered sharply
 MAX_DETAIL_PIXELS = 6_000_000    # a bigger region (a huge window) keeps the view images' sharpness

@@ -12,11 +12,11 @@ from PySide6.QtWidgets import QFileDialog
 from clode.base.adjustments import Adjustments
 from clode.base.errors import ClodeError
 
-from .editing import Editing
-from .filmstrip import Filmstrip
+from ..rules.editing import Editing
+from ..widgets.filmstrip import Filmstrip
 from .folder_session import FolderSession
-from .history import paste_label
-from .link import EditorLink
+from ..rules.history import paste_label
+from ..base.link import EditorLink
 
 
 class FolderEditing(QObject):
@@ -93,7 +93,7 @@ class FolderEditing(QObject):
         if not targets:
             return None
         if names is None:
-            from .paste_dialog import PasteDialog
+            from ..dialogs.paste_dialog import PasteDialog
             chosen = self._clipboard[1] if self._clipboard is not None and title.startswith("Paste") else None
             dialog = PasteDialog(source, len(targets), title, chosen, self.link.parent)
             if dialog.exec() != PasteDialog.DialogCode.Accepted:
@@ -112,7 +112,7 @@ class FolderEditing(QObject):
 
     def export_selection(self) -> None:
         """Batch export the strip's selected photos, each with its own saved settings."""
-        from .batch_dialog import open_batch_dialog
+        from ..dialogs.batch_dialog import open_batch_dialog
         self._save_sidecar()
         if self.folder.active:
             open_batch_dialog(self.link, selection=self.selection())

@@ -5,7 +5,7 @@ from __future__ import annotations
 from PySide6.QtGui import QColor, QIcon, QPalette
 from PySide6.QtWidgets import QApplication
 
-from .assets import resource
+from ..assets import resource
 
 
 STYLE_SHEET = """

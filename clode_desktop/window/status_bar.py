@@ -8,8 +8,8 @@ from typing import Callable, Optional
 from PySide6.QtCore import QObject, QTimer
 from PySide6.QtWidgets import QLabel, QProgressBar, QStatusBar, QToolButton
 
-from .engine import ModelState
-from .worker import Job
+from ..rules.engine import ModelState
+from ..base.worker import Job
 
 #: jobs whose progress is also written over the canvas, as they hold back the first result
 OVERLAY_TEXTS = {"Preparing": "Preparing the exposure curves… {:.0f} %", "Refining": "Refining… {:.0f} %"}

@@ -20,8 +20,8 @@ from clode.base.pixels import to_uint8
 from clode.training.validation import summary
 from clode.engine.weights import DEFAULT_MODEL
 
-from .training_widgets import PREVIEW_SIDE, Thumb, hint
-from .worker import Job, TaskManager
+from ..widgets.training_widgets import PREVIEW_SIDE, Thumb, hint
+from ..base.worker import Job, TaskManager
 
 PREVIEW_INTERVAL_S = 5.0         # at most one checkpoint preview this often
 NO_CHECKPOINT = "After (no checkpoint yet)"

@@ -9,8 +9,8 @@ from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import (QFileDialog, QGroupBox, QHBoxLayout, QLabel, QListWidget, QListWidgetItem,
                                QPushButton, QVBoxLayout, QWidget)
 
-from .training_widgets import hint
-from .worker import TaskManager
+from ..widgets.training_widgets import hint
+from ..base.worker import TaskManager
 
 ADD_FOLDERS = "Add one or more folders of your photos."
 

@@ -10,9 +10,9 @@ from typing import Optional, Union
 from PySide6.QtCore import QObject, Signal
 from PySide6.QtWidgets import QWidget
 
-from .engine import Engine, ModelState
-from .settings import Settings
-from .worker import TaskManager
+from ..rules.engine import Engine, ModelState
+from ..base.settings import Settings
+from ..base.worker import TaskManager
 
 
 class ModelChoice(QObject):
@@ -67,7 +67,7 @@ class ModelChoice(QObject):
 
     def preferences_dialog(self) -> None:
         """Edit › Preferences: the device, the model, and whether a new photo starts at Auto."""
-        from .preferences import PreferencesDialog
+        from ..dialogs.preferences import PreferencesDialog
         note = self.state.note if self.state else ""
         dialog = PreferencesDialog(self.device, self.path(), self._parent, note=note,
                                    start_at_auto=self.settings.start_at_auto(), taste_model=self.engine.taste_key())

@@ -15,7 +15,7 @@ from clode.io.export_presets import expand_folder, folder_template
 from clode.base.pixels import fit_size
 
 from .export_form import ExportForm
-from .settings import Settings
+from ..base.settings import Settings
 
 
 def default_target(source: Path, fmt: str, folder: Optional[str] = None) -> Path:

@@ -28,9 +28,9 @@ from clode.io.export_presets import DEFAULT_FOLDER, expand_folder, folder_templa
 from clode.base.progress import CancelToken
 
 from .export_form import ExportForm
-from .link import EditorLink
-from .settings import Settings
-from .worker import Job, TaskManager
+from ..base.link import EditorLink
+from ..base.settings import Settings
+from ..base.worker import Job, TaskManager
 
 #: The first is the default: each photo as it was edited (its sidecar), as the editor shows it.
 EXPOSURE_MODES = (("sidecar", "As edited (saved settings), else automatic"), ("auto", "Automatic, per photo"),

@@ -8,7 +8,7 @@ from PySide6.QtWidgets import QCheckBox, QDialog, QDialogButtonBox, QLabel, QVBo
 
 from clode.base.adjustments import Adjustments
 
-from .history import LABELS, describe
+from ..rules.history import LABELS, describe
 
 
 class PasteDialog(QDialog):
