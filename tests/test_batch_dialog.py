@@ -256,7 +256,7 @@ def test_the_batch_job_reports_a_model_that_cannot_load(qtbot, folders, tmp_path
     d.start()
     qtbot.waitUntil(lambda: not d.is_running(), timeout=WAIT)
     assert d.current_label.text().startswith("The batch could not start: ")
-    assert "broken.pth" in d.current_label.text() and d.result is None
+    assert "broken.pth" in d.current_label.text() and d.last_result is None
     assert not out.exists() or not outputs(out)
     assert not d.start_button.isHidden() and d.cancel_button.isHidden()
 

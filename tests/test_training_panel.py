@@ -195,7 +195,7 @@ def test_tiny_training_makes_a_model_that_is_listed_loads_and_renders(qtbot, win
 
 def test_stop_keeps_the_checkpoint_and_resume_finishes(qtbot, window, photo_dir):
     panel = make_panel(qtbot, window, photo_dir, "stopped", 12, "--checkpoint-every", "1")
-    with qtbot.waitSignal(panel.event, timeout=TRAIN_WAIT, check_params_cb=lambda e: e["event"] == "checkpoint"):
+    with qtbot.waitSignal(panel.trainerEvent, timeout=TRAIN_WAIT, check_params_cb=lambda e: e["event"] == "checkpoint"):
         assert panel.start()
     # Paused: no steps while suspended; continued: steps again.
     panel.set_paused(True)
@@ -204,7 +204,7 @@ def test_stop_keeps_the_checkpoint_and_resume_finishes(qtbot, window, photo_dir)
     steps = panel.plot.points()
     qtbot.wait(1500)
     assert panel.plot.points() == steps
-    with qtbot.waitSignal(panel.event, timeout=WAIT, check_params_cb=lambda e: e["event"] == "step"):
+    with qtbot.waitSignal(panel.trainerEvent, timeout=WAIT, check_params_cb=lambda e: e["event"] == "step"):
         panel.set_paused(False)
 
     with qtbot.waitSignal(panel.stopped, timeout=WAIT) as stopped:

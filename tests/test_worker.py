@@ -166,3 +166,56 @@ def test_what_the_heap_kept_for_a_job_goes_back_when_the_queue_empties(qtbot, ta
     # the job's 360 MB go back (measured against what it left: earlier tests may leave the heap
     # holding some free memory of their own)
     qtbot.waitUntil(lambda: free_heap_bytes() < max(GIVE_BACK_ABOVE, done[0] - 300 * 2 ** 20), timeout=5000)
+
+
+# -- issue 27: one door for background work; a lane is a second thread of the same manager -------------------
+
+def test_a_lane_runs_beside_the_queue_and_stops_with_its_manager(qtbot, tasks):
+    gate, threads, done = threading.Event(), {}, []
+    tasks.submit(lambda job: (threads.__setitem__("queue", threading.current_thread()), gate.wait(5))[1],
+                 on_done=done.append)
+    lane = tasks.lane("batch")
+    assert tasks.lane("batch") is lane                       # one lane of a name
+    from PySide6.QtCore import QThread
+
+    def in_lane(job):
+        threads["lane"] = threading.current_thread()
+        threads["lane name"] = QThread.currentThread().objectName()
+        return "lane"
+    lane.submit(in_lane, on_done=done.append)
+    qtbot.waitUntil(lambda: done == ["lane"], timeout=5000)  # the queue's job still holds its thread
+    gate.set()
+    qtbot.waitUntil(lambda: done == ["lane", True], timeout=5000)
+    assert threads["lane"] is not threads["queue"] and threads["lane name"] == "clode-batch"
+    assert tasks.shutdown(5000) and not tasks.thread_running and lane.submit(lambda job: 1) is None
+
+
+def test_a_callers_token_and_a_result_kept_after_a_cancel(qtbot, tasks):
+    from clode.base.progress import CancelToken
+    token, started, got = CancelToken(), threading.Event(), []
+
+    def work(job):
+        started.set()
+        while not job.cancelled:
+            time.sleep(0.005)
+        return "what was done before the cancel"
+
+    job = tasks.submit(work, token=token, keep_result=True, on_done=got.append,
+                       on_cancelled=lambda: got.append("cancelled"))
+    assert job.token is token and started.wait(5)
+    token.cancel()                                           # the caller's token reaches the job
+    assert job.wait(5000)
+    qtbot.waitUntil(lambda: bool(got), timeout=5000)
+    assert got == ["what was done before the cancel"]
+    # without keep_result the same job ends as cancelled
+    plain = tasks.submit(work, on_done=got.append, on_cancelled=lambda: got.append("cancelled"))
+    plain.cancel()
+    qtbot.waitUntil(lambda: len(got) == 2, timeout=5000)
+    assert got[1] == "cancelled" and plain.wait(5000)
+
+
+def test_without_threads_a_lane_runs_at_once_too():
+    tasks = TaskManager(threaded=False)
+    got = []
+    tasks.lane("batch").submit(lambda job: 7, on_done=got.append)
+    assert got == [7] and not tasks.thread_running

@@ -45,9 +45,9 @@ class Settings:
     # -- files ------------------------------------------------------------------------------
     def recent_files(self) -> list[str]:
         value = self.q.value("files/recent", [])
-        if isinstance(value, str):
-            value = [value]
-        return [str(v) for v in (value or []) if v]
+        # QSettings gives one entry back as a string, none as None
+        values = [value] if isinstance(value, str) else value if isinstance(value, (list, tuple)) else []
+        return [str(v) for v in values if v]
 
     def add_recent_file(self, path: Union[str, Path]) -> list[str]:
         path = str(Path(path).resolve())

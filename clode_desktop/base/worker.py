@@ -176,7 +176,7 @@ class TaskManager(QObject):
         self._running: Optional[Job] = None
         self._stopping = False
         self._closed = False
-        self._deliver.connect(self._on_deliver, Qt.QueuedConnection if threaded else Qt.DirectConnection)
+        self._deliver.connect(self._on_deliver, Qt.ConnectionType.QueuedConnection if threaded else Qt.ConnectionType.DirectConnection)
         self._thread: Optional[_WorkerThread] = None
         self._lanes: dict[str, TaskManager] = {}
         if threaded:

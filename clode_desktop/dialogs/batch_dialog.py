@@ -99,7 +99,8 @@ class BatchDialog(QDialog):
         self.job: Optional[Job] = None
         self.token: Optional[CancelToken] = None
         self.running_plan: Optional[batch.Plan] = None
-        self.result: Optional[batch.Result] = None
+        #: the last batch's outcome (not ``result``: that is QDialog's exit code)
+        self.last_result: Optional[batch.Result] = None
         self.plan: Optional[batch.Plan] = None
         self._close_when_stopped = False
 
@@ -241,8 +242,8 @@ class BatchDialog(QDialog):
         for edit in (self.input_edit, self.output_edit):
             # A path set by Browse (or the caller) shows its beginning, not its tail.
             edit.textChanged.connect(lambda _t, e=edit: None if e.hasFocus() else e.setCursorPosition(0))
-        for box in (self.exposure_mode, self.conflict):
-            box.currentIndexChanged.connect(self._options_changed)
+        for combo in (self.exposure_mode, self.conflict):
+            combo.currentIndexChanged.connect(self._options_changed)
         self.recursive.toggled.connect(self._options_changed)
         if self.selection is not None:
             self.exposure_mode.setCurrentIndex(self.exposure_mode.findData("sidecar"))
@@ -307,7 +308,8 @@ class BatchDialog(QDialog):
         return folder_template(Path(out), Path(inp)) if inp and out else DEFAULT_FOLDER
 
     def _remember_exposure(self, *_) -> None:
-        self.settings.set_batch_exposure(self.exposure_mode.currentData(), self.T.value())
+        if self.settings is not None:
+            self.settings.set_batch_exposure(self.exposure_mode.currentData(), self.T.value())
 
     def _options_changed(self, *_) -> None:
         fmt = self.export_form.format()
@@ -392,7 +394,7 @@ class BatchDialog(QDialog):
             return
         if self.settings is not None:                # the next batch opens with these
             self.settings.set_export_options(self.export_form.options_dict())
-        self.result = None
+        self.last_result = None
         self.summary.clear()
         self.progress_bar.setValue(0)
         self.current_label.setText(f"Loading the model for {self.plan.total} photos…")
@@ -441,7 +443,7 @@ class BatchDialog(QDialog):
         return tasks is None or tasks.shutdown(timeout_ms)
 
     def _on_progress(self, p: batch.Progress) -> None:
-        if self.token is None:
+        if self.token is None or self.running_plan is None:
             return
         self.progress_bar.setValue(int(round(p.fraction * 1000)))
         if p.current is not None:
@@ -454,13 +456,15 @@ class BatchDialog(QDialog):
         self.progressed.emit(p)
 
     def _rel(self, path: Path) -> str:
+        if self.running_plan is None:
+            return str(path)
         try:
             return path.relative_to(self.running_plan.input_dir).as_posix()
-        except (ValueError, AttributeError):
+        except ValueError:
             return str(path)
 
     def _on_finished(self, result: batch.Result) -> None:
-        self.result = result
+        self.last_result = result
         self.progress_bar.setValue(1000 if not result.cancelled else self.progress_bar.value())
         self.current_label.setText(("Cancelled: " if result.cancelled else "Finished: ") + result.headline())
         if result.log_path is not None:
@@ -475,7 +479,7 @@ class BatchDialog(QDialog):
 
     def _on_failed(self, message: str) -> None:
         self.current_label.setText(f"The batch could not start: {message}")
-        self.result = None
+        self.last_result = None
         self._ended()
 
     def _ended(self) -> None:

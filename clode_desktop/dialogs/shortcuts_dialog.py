@@ -104,14 +104,18 @@ class ShortcutsDialog(QDialog):
         words = text.casefold().split()
         shown = 0
         for r in range(self.table.rowCount()):
-            line = " ".join(self.table.item(r, c).text() for c in range(3)).casefold()
+            line = " ".join(self._cell(r, c) for c in range(3)).casefold()
             hide = not all(w in line for w in words)
             self.table.setRowHidden(r, hide)
             shown += not hide
         self.empty_label.setVisible(shown == 0)
 
+    def _cell(self, row: int, column: int) -> str:
+        item = self.table.item(row, column)
+        return item.text() if item is not None else ""
+
     def visible_rows(self) -> list[tuple[str, str, str]]:
-        return [tuple(self.table.item(r, c).text() for c in range(3)) for r in range(self.table.rowCount())
+        return [(self._cell(r, 0), self._cell(r, 1), self._cell(r, 2)) for r in range(self.table.rowCount())
                 if not self.table.isRowHidden(r)]
 
 

@@ -127,8 +127,10 @@ def build_folder_menu(parent: QWidget, bar: QMenuBar, culling: FolderCulling) ->
         a.setCheckable(True)
         a.setChecked(not f.active)
         group.addAction(a)
-    culling.bar.filterChanged.connect(
-        lambda f: [a.setChecked(g == f) for a, (_t, g) in zip(group.actions(), FILTER_PRESETS)])
+    def check_shown(f: Filter) -> None:          # the menu follows the bar's filter, however it changed
+        for a, (_t, g) in zip(group.actions(), FILTER_PRESETS):
+            a.setChecked(g == f)
+    culling.bar.filterChanged.connect(check_shown)
     menu.addSeparator()
     add(menu, "Export Filtered Photos…", culling.export_filtered, "Ctrl+Alt+E", "export_filtered")
     return menu

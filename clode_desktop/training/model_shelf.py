@@ -114,9 +114,9 @@ class ModelShelf(QGroupBox):
         self.compare_button.setToolTip("" if has_photo else "Open a photo in the editor to compare on it")
         self.rename_button.setEnabled(is_model)
         self.delete_button.setEnabled(path is not None)
-        if is_model:
+        if is_model and path is not None:
             self.card_label.setText(card_summary(model_card(path)))
-        elif is_run:
+        elif is_run and path is not None:
             self.card_label.setText("A stopped run: Resume continues training; “Use in the editor” keeps "
                                     "its last checkpoint as a model of its own and uses it.")
             self.runSelected.emit(path.stem)
@@ -183,7 +183,7 @@ class ModelShelf(QGroupBox):
         except ClodeError as e:
             self.message.emit(str(e))
             return None
-        if was_active:
+        if was_active and self.editor is not None:
             self.editor.use_model(target)
         self.refresh(select=target)
         self.modelsChanged.emit()
@@ -203,7 +203,7 @@ class ModelShelf(QGroupBox):
             return
         was_active = self.active_model() == path
         delete_model(path)
-        if was_active:
+        if was_active and self.editor is not None:
             self.editor.use_model(None)
         self.refresh()
         self.modelsChanged.emit()

@@ -25,8 +25,8 @@ STDERR_LINES = 40
 class TrainerProcess(QObject):
     #: the process is up: its pid
     started = Signal(int)
-    #: one progress event (a ``clode.training.events.TrainerEvent``)
-    event = Signal(object)
+    #: one progress event (a ``clode.training.events.TrainerEvent``); not ``event``, QObject's handler
+    trainerEvent = Signal(object)
     #: the process could not be started: message
     failedToStart = Signal(str)
     #: the process ended: (exit code, crashed)
@@ -110,7 +110,7 @@ class TrainerProcess(QObject):
         self.started.emit(self.pid)
 
     def _read_stdout(self) -> None:
-        self._stdout += bytes(self.process.readAllStandardOutput())
+        self._stdout += bytes(self.process.readAllStandardOutput().data())
         *lines, self._stdout = self._stdout.split(b"\n")
         for line in lines:
             self._line(line)
@@ -118,10 +118,10 @@ class TrainerProcess(QObject):
     def _line(self, line: bytes) -> None:
         event = events.parse(line)      # None: not a progress line (a library's note): ignored
         if event is not None:
-            self.event.emit(event)
+            self.trainerEvent.emit(event)
 
     def _read_stderr(self) -> None:
-        text = bytes(self.process.readAllStandardError()).decode("utf-8", "replace")
+        text = bytes(self.process.readAllStandardError().data()).decode("utf-8", "replace")
         self.stderr.extend(line for line in text.splitlines() if line.strip())
         del self.stderr[:-STDERR_LINES]
 

@@ -75,7 +75,7 @@ class Run:
     pid: int = 0
     step: int = 0
     checkpoint_step: int = 0
-    done: Optional[dict] = None
+    done: Optional[events.Done] = None
     cancelled: bool = False
 
     @property
@@ -90,8 +90,9 @@ class TrainingPanel(QWidget):
     scanned = Signal(int, list)
     #: a run started (the process is up): pid
     runStarted = Signal(int)
-    #: a progress event from the trainer (its dict: ``clode.training.events``, ``to_dict()``)
-    event = Signal(dict)
+    #: a progress event from the trainer (its dict: ``clode.training.events``, ``to_dict()``); not
+    #: ``event``, which is QWidget's event handler
+    trainerEvent = Signal(dict)
     #: the before/after preview was refreshed: step
     previewUpdated = Signal(int)
     #: a run finished and its model is saved: path
@@ -155,7 +156,7 @@ class TrainingPanel(QWidget):
         self.settings = settings = TrainingSettings(self.free_memory)
         for name in SETTINGS_WIDGETS:
             setattr(self, name, getattr(settings, name))
-        self.name_edit.textChanged.connect(lambda _: self._update_buttons())
+        self.settings.name_edit.textChanged.connect(lambda _: self._update_buttons())
 
         self.start_button = QPushButton("Start training")
         self.start_button.setObjectName("startButton")
@@ -223,7 +224,7 @@ class TrainingPanel(QWidget):
         models.modelsChanged.connect(self.modelsChanged)
         models.compared.connect(self.compared)
         models.selected.connect(lambda _: self._update_buttons())
-        models.runSelected.connect(lambda name: None if self.is_running() else self.name_edit.setText(name))
+        models.runSelected.connect(lambda name: None if self.is_running() else self.settings.name_edit.setText(name))
 
         right = QVBoxLayout()
         right.addWidget(run, 1)
@@ -262,7 +263,7 @@ class TrainingPanel(QWidget):
                               "Add a folder with JPEG, PNG, TIFF or RAW photos.")
             return False
         try:
-            name = check_name(self.name_edit.text())
+            name = check_name(self.settings.name_edit.text())
             args, steps, minutes = self.settings_args()
             self.settings.check()       # never start a run that would not fit in memory
         except ClodeError as e:
@@ -276,7 +277,7 @@ class TrainingPanel(QWidget):
             shutil.rmtree(out.with_suffix(".checkpoints"), ignore_errors=True)
         if out.exists() and not self.confirm(f"A model named '{name}' exists. Replace it when this run finishes?"):
             return False
-        init = self.init_box.currentData()
+        init = self.settings.init_box.currentData()
         run = Run(name=name, out=out, steps=steps, minutes=minutes, preview_photo=self.photos.usable[0],
                   init=Path(init) if init else None)
         if minutes:
@@ -292,7 +293,7 @@ class TrainingPanel(QWidget):
         from clode.training.train import find_checkpoint
         if self.is_running():
             return False
-        name = (name or self.name_edit.text()).strip()
+        name = (name or self.settings.name_edit.text()).strip()
         out = model_path_for(name)
         try:
             state = json.loads((find_checkpoint(out.with_suffix(".checkpoints")) / "state.json").read_text())
@@ -306,7 +307,7 @@ class TrainingPanel(QWidget):
             minutes = config.get("minutes")
         elapsed = float(state.get("elapsed", 0.0))
         args = ["--data", *config["data"], "--resume", str(out.with_suffix(".checkpoints")),
-                "--steps", str(config["steps"]), "--device", self.device_box.currentData()]
+                "--steps", str(config["steps"]), "--device", self.settings.device_box.currentData()]
         if minutes:
             args += ["--minutes", repr(max(minutes - elapsed / 60, 0.05))]
         photos = self.photos.usable or [p for d in config["data"] for p in _first_photo(Path(d))]
@@ -314,7 +315,7 @@ class TrainingPanel(QWidget):
                   preview_photo=photos[0] if photos else None,
                   init=Path(config["init"]) if config.get("init") else None, step=state["step"],
                   checkpoint_step=state["step"])
-        self.name_edit.setText(name)
+        self.settings.name_edit.setText(name)
         self._launch(run, args)
         return True
 
@@ -328,7 +329,7 @@ class TrainingPanel(QWidget):
         trainer = TrainerProcess([*args, "--progress", "-", *self.extra_args], self.extra_env, self,
                                  self.stop_grace_ms)
         trainer.started.connect(self._process_started)
-        trainer.event.connect(self._handle_event)
+        trainer.trainerEvent.connect(self._handle_event)
         trainer.failedToStart.connect(self._failed_to_start)
         trainer.ended.connect(self._process_finished)
         self.trainer = trainer
@@ -398,7 +399,7 @@ class TrainingPanel(QWidget):
             run.done = event
         elif isinstance(event, events.Cancelled):
             run.cancelled = True
-        self.event.emit(event.to_dict())
+        self.trainerEvent.emit(event.to_dict())
 
     def _trainer_data(self, event: events.Data) -> None:
         self.photos.add_skipped([(Path(p), why) for p, why in event.skipped])
@@ -408,6 +409,8 @@ class TrainingPanel(QWidget):
 
     def _show_progress(self, event: events.Step) -> None:
         run = self.run
+        if run is None:
+            return
         if run.minutes:
             total = run.minutes * 60
             elapsed = float(event.elapsed)
@@ -488,16 +491,17 @@ class TrainingPanel(QWidget):
 
     def _update_buttons(self) -> None:
         running = self.trainer is not None
-        stopping = running and self.trainer.stop_requested
+        stopping = self.trainer is not None and self.trainer.stop_requested
         self.start_button.setEnabled(not running and not self.photos.scanning and bool(self.photos.usable))
         self.stop_button.setEnabled(running and not stopping)
         self.pause_button.setEnabled(running and not stopping and bool(self.run and self.run.pid))
-        name = self.name_edit.text().strip()
+        name = self.settings.name_edit.text().strip()
         resumable = bool(NAME_RE.match(name)) and (model_path_for(name).with_suffix(".checkpoints")
                                                    / "latest.json").exists()
         self.resume_button.setEnabled(not running and resumable)
-        for w in (self.preset_box, self.name_edit, self.init_box, self.steps_box, self.unit_box, self.bright_slider, self.crop_box,
-                  self.device_box, self.advanced):
+        form = self.settings
+        for w in (form.preset_box, form.name_edit, form.init_box, form.steps_box, form.unit_box, form.bright_slider,
+                  form.crop_box, form.device_box, form.advanced):
             w.setEnabled(not running)
 
     # --------------------------------------------------------------------------------------------
@@ -505,17 +509,17 @@ class TrainingPanel(QWidget):
 
     def refresh_models(self, select: Optional[Path] = None) -> None:
         self.shelf.refresh(select)
-        self.init_box.blockSignals(True)
-        chosen = self.init_box.currentData()
-        self.init_box.clear()
+        self.settings.init_box.blockSignals(True)
+        chosen = self.settings.init_box.currentData()
+        self.settings.init_box.clear()
         if DEFAULT_MODEL.exists():
-            self.init_box.addItem("The default model", str(DEFAULT_MODEL))
+            self.settings.init_box.addItem("The default model", str(DEFAULT_MODEL))
         for path in trained_models():
-            self.init_box.addItem(path.stem, str(path))
-        self.init_box.addItem("Nothing (train from scratch: needs many steps)", "")
-        index = self.init_box.findData(chosen) if chosen is not None else -1
-        self.init_box.setCurrentIndex(max(index, 0))
-        self.init_box.blockSignals(False)
+            self.settings.init_box.addItem(path.stem, str(path))
+        self.settings.init_box.addItem("Nothing (train from scratch: needs many steps)", "")
+        index = self.settings.init_box.findData(chosen) if chosen is not None else -1
+        self.settings.init_box.setCurrentIndex(max(index, 0))
+        self.settings.init_box.blockSignals(False)
         self._update_buttons()
 
     def model_names(self) -> list[str]:

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import logging
+from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING, Optional, Union
 
 from PySide6.QtCore import QEvent, QObject, Qt, QTimer, Signal
+from PySide6.QtGui import QKeyEvent
 from PySide6.QtWidgets import (QApplication, QFileDialog, QHBoxLayout, QMainWindow, QMessageBox,
                                QVBoxLayout, QWidget)
 
@@ -187,7 +189,9 @@ class MainWindow(QMainWindow):
         mode = self.settings.compare_mode()
         self.set_compare_mode(mode if mode in MODES else SPLIT)
         self._set_editing_enabled(False)
-        QApplication.instance().installEventFilter(self)
+        app = QApplication.instance()
+        if app is not None:
+            app.installEventFilter(self)
         self.exposure.dial.setFocus()       # arrow keys and Page Up/Down move T from the start
         self.models.load()
 
@@ -348,7 +352,7 @@ class MainWindow(QMainWindow):
             # before the full decode runs.
             self.tasks.submit(lambda job: self.engine.preview(path), label=f"Opening {path.name}", key="open",
                               group="photo", show_progress=True, on_done=self._preview_ready,
-                              on_error=lambda m, p=path: self._open_failed(p, m))
+                              on_error=partial(self._open_failed, path))
         else:
             self._decode(path)
 
@@ -356,7 +360,7 @@ class MainWindow(QMainWindow):
         engine = self.engine
         self.tasks.submit(lambda job: engine.open(path, job.token, ahead), label=f"Opening {path.name}", key="open",
                           group="photo", show_progress=True, on_done=self._opened,
-                          on_error=lambda m, p=path: self._open_failed(p, m))
+                          on_error=partial(self._open_failed, path))
 
     def _preview_ready(self, preview: Opened) -> None:
         if preview.path != self.photo_path:
@@ -411,7 +415,7 @@ class MainWindow(QMainWindow):
             return
         self.settings.remove_recent_file(path.resolve() if path.exists() else path)
         self.window_actions.recent.update()
-        if self.opened is not None:
+        if self.opened is not None and self.photo_path is not None:
             # The photo that was open stays, with its settings and history; the error is a dialog.
             self.filmstrip.show_current(self.photo_path)
             self.setWindowTitle(f"{self.photo_path.name} — {APP_TITLE}")
@@ -638,14 +642,15 @@ class MainWindow(QMainWindow):
     def save_sidecar(self) -> None:
         self._sidecar_timer.stop()
         settings = self.editing.sidecar_due(self.model_state.name if self.model_state is not None else None)
-        if settings is None:
+        path = self.photo_path
+        if settings is None or path is None:
             return
         try:
-            sidecar.save_settings(self.photo_path, settings, self.editing.history.to_dict())
+            sidecar.save_settings(path, settings, self.editing.history.to_dict())
         except ClodeError as e:
             self.notify(str(e))
         else:
-            self.filmstrip.set_marked(self.photo_path, True)
+            self.filmstrip.set_marked(path, True)
         self._record_taste()
 
     def _record_taste(self) -> None:
@@ -693,7 +698,8 @@ class MainWindow(QMainWindow):
     def eventFilter(self, obj: QObject, event: QEvent) -> bool:  # noqa: N802
         # Holding the peek key shows the original, whichever widget has the focus.
         t = event.type()
-        if t in (QEvent.Type.KeyPress, QEvent.Type.KeyRelease) and self.isActiveWindow():
+        if isinstance(event, QKeyEvent) and t in (QEvent.Type.KeyPress, QEvent.Type.KeyRelease) \
+                and self.isActiveWindow():
             if event.key() in PEEK_KEYS and not event.isAutoRepeat():
                 self.canvas.set_peek(t == QEvent.Type.KeyPress)
                 return True

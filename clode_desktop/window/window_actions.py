@@ -11,7 +11,8 @@ from typing import TYPE_CHECKING, Callable, Optional, Protocol
 
 from PySide6.QtCore import Qt
 from PySide6.QtGui import QAction, QActionGroup, QKeySequence
-from PySide6.QtWidgets import QDockWidget, QLabel, QMenu, QMenuBar, QMessageBox, QSizePolicy, QToolBar, QWidget
+from PySide6.QtWidgets import (QDockWidget, QLabel, QMenu, QMenuBar, QMessageBox, QSizePolicy, QToolBar,
+                               QToolButton, QWidget)
 
 from ..widgets import theme
 from ..widgets.canvas import MODE_NAMES, MODES, Canvas
@@ -52,13 +53,21 @@ def make_action(parent, text: str, slot: Callable[[], object], shortcut=None, ti
 class ActionsWindow(Protocol):
     """What the actions need of the editor window: the QMainWindow's menu bar, toolbar and shortcuts,
     the parts they drive and the slots they trigger (the main window is one)."""
-    canvas: Canvas
-    filmstrip: Filmstrip
-    models: "ModelChoice"
-    local: "LocalTools"
-    culling: "FolderCulling"
-    folder_editing: "FolderEditing"
-    history_dock: QDockWidget
+    # read-only (properties), so that the window's own types (a HistoryDock) fit
+    @property
+    def canvas(self) -> Canvas: ...  # noqa: E704
+    @property
+    def filmstrip(self) -> Filmstrip: ...  # noqa: E704
+    @property
+    def models(self) -> "ModelChoice": ...  # noqa: E704
+    @property
+    def local(self) -> "LocalTools": ...  # noqa: E704
+    @property
+    def culling(self) -> "FolderCulling": ...  # noqa: E704
+    @property
+    def folder_editing(self) -> "FolderEditing": ...  # noqa: E704
+    @property
+    def history_dock(self) -> QDockWidget: ...  # noqa: E704
 
     def window(self) -> QWidget: ...             # the window itself, as the actions' parent
     def menuBar(self) -> QMenuBar: ...  # noqa: N802, E704 - Qt's names
@@ -239,7 +248,9 @@ class WindowActions:
         tb.addAction(self.prefs_action)
         for a in (self.zoom_out_action, self.zoom_in_action, self.fit_action, self.actual_action):
             # the zoom group reads as icons beside the zoom level; their names are in the tooltips
-            tb.widgetForAction(a).setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonIconOnly)
+            button = tb.widgetForAction(a)
+            if isinstance(button, QToolButton):
+                button.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonIconOnly)
         self.toolbar = tb
 
     def set_compare_mode(self, mode: str) -> None:
