@@ -32,6 +32,8 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
+from session_driver import Driver
+
 ROOT = Path(__file__).resolve().parent.parent
 PHOTOS = ROOT.parent / "shared" / "datasets" / "photos"
 
@@ -56,12 +58,8 @@ def luminance(path: Path) -> np.ndarray:
 def main(out: Path) -> int:
     from PySide6.QtCore import QPoint, Qt
     from PySide6.QtTest import QTest
-    from PySide6.QtWidgets import QApplication
 
     from clode.io import sidecar
-    from clode_desktop import theme
-    from clode_desktop.main_window import MainWindow
-    from clode_desktop.settings import Settings
 
     if out.exists():
         shutil.rmtree(out)
@@ -73,39 +71,9 @@ def main(out: Path) -> int:
     for name, e in EDITS.items():
         paths[name] = shoot / f"{name}.jpg"
         shutil.copyfile(PHOTOS / e["src"], paths[name])
-    app = QApplication.instance() or QApplication([])
-    theme.apply(app)
-    problems: list[str] = []
-    w = MainWindow(None, device="cpu", settings=Settings(out / "settings.ini"))
-    w.resize(1500, 950)
-    w.show()
-    w.activateWindow()
-    w.raise_()
-
-    def settle(seconds=0.3):
-        end = time.monotonic() + seconds
-        while time.monotonic() < end:
-            app.processEvents()
-            time.sleep(0.02)
-
-    def wait(cond, timeout=900.0, what="") -> bool:
-        print(f"{time.strftime('%H:%M:%S')} waiting for {what}", file=sys.stderr, flush=True)
-        end = time.monotonic() + timeout
-        while time.monotonic() < end:
-            app.processEvents()
-            if cond():
-                return True
-            time.sleep(0.02)
-        problems.append(f"timed out waiting for {what}")
-        return False
-
-    def key(k, mod=Qt.KeyboardModifier.NoModifier, widget=None, times=1):
-        for _ in range(times):
-            if QApplication.activeWindow() is not w:
-                w.activateWindow()
-                settle(0.2)
-            QTest.keyClick(widget or QApplication.focusWidget() or w, k, mod)
-            app.processEvents()
+    driver = Driver(out)
+    app, w, problems = driver.app, driver.window, driver.problems
+    settle, wait, key = driver.settle, driver.wait, driver.key
 
     finals: list = []
     w.rendered.connect(lambda r: None if r.draft else finals.append((w.photo_path, round(r.T, 4), r.adjustments)))
