@@ -453,7 +453,7 @@ class Session:
                 if "guide" in view:
                     guide = view["guide"][c0:c1]
                 else:
-                    assert i0_img is not None       # a view keeps its input's logit only with its guide
+                    assert i0_img is not None       # a view keeping logit(I0) keeps its guide too
                     guide = luminance(i0_img)
                 o.mul_(guide)
                 fx, diff = fields[1]
