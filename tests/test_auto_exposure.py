@@ -21,6 +21,7 @@ from clode.engine import auto_exposure
 from clode.engine.auto_exposure import (BRIGHTEST, IGNORED_WHITE, TRUSTED_WHITE, choose_T,
                                  measuring_view, mean_luminance, pushed_brightness, trust, white_point)
 from clode.base.errors import ClodeError
+from clode.base.finish import Finish
 from clode.training.exposure_fit import read_photo
 from clode.engine.exposure_model import (FORMAT_1, Predictor, fit, for_model, predictor_path, pushed_mean,
                                   shortfall_features)
@@ -153,7 +154,7 @@ class CurveSession:
         self.proxy = torch.from_numpy(image).permute(2, 0, 1)[None]
         self.proxy_size = image.shape[:2]
 
-    def render(self, T: float, size=None, **effects) -> np.ndarray:
+    def render(self, T: float, finish=None, *, size=None) -> np.ndarray:
         lin = srgb_to_linear(torch.from_numpy(self.image)) * 2.0 ** (0.6 * T)
         return linear_to_srgb(lin.clamp(0, 1)).numpy()
 
@@ -281,7 +282,7 @@ def test_midtones_never_clip(default_enhancer):
     mid = (luma >= lo) & (luma <= hi)
 
     def clipped(T: float) -> float:
-        return float((s.render(T, size=s.proxy_size, denoise=0.0)[mid].max(-1) > 0.98).mean())
+        return float((s.render(T, Finish(denoise=0.0), size=s.proxy_size)[mid].max(-1) > 0.98).mean())
 
     T = auto_exposure.held_by_rules(s, 6.0, 3.0, 0.7, floor_errors=None, not_dark=None, zone=None)
     assert clipped(6.0) > 10 * auto_exposure.MIDTONE_CLIP
@@ -355,14 +356,14 @@ def test_auto_T_is_never_a_decibel_below_the_default_on_lowlight_dev(default_enh
     """Issue 28's bar on the dark pairs here, on the fast path the editor uses, with the product's
     finish (benchmarks/quality/auto_check.py prints the figures)."""
     from clode.base.adjustments import Adjustments
-    enh, effects = default_enhancer, Adjustments().effects()
+    enh, finish = default_enhancer, Adjustments().finish
     gains = []
     for low_path in sorted((DATASETS / "lowlight-dev" / "low").glob("*.png")):
         low = load_image(low_path).pixels[::2, ::2]
         high = load_image(DATASETS / "lowlight-dev" / "high" / low_path.name).pixels[::2, ::2]
         session = enh.prepare(low)
-        gains.append(psnr(session.render(session.auto_T(), **effects), high)
-                     - psnr(session.render(3.0, **effects), high))
+        gains.append(psnr(session.render(session.auto_T(), finish), high)
+                     - psnr(session.render(3.0, finish), high))
     assert min(gains) >= -1.0 and np.mean(gains) >= 0.0, gains
 
 

@@ -44,6 +44,7 @@ import numpy as np
 import torch
 
 from clode.base.adjustments import Adjustments
+from clode.base.finish import Finish
 from clode.engine.exposure_model import (CLIP_LEVEL, FEATURE_TS, Predictor, for_model, input_features, pushed_mean,
                              render_features, shortfall_features)
 from clode.base.pixels import fit_size, image_tensor, resize
@@ -172,8 +173,8 @@ def white_point_features(session, view: Optional[np.ndarray] = None) -> list[flo
     white = white_point(view)
     lo, hi = session.t_range
     size = session.proxy_size
-    T = match(lambda t: mean_luminance(session.render(t, size=size, denoise=0.0)), pushed_brightness(view, white),
-              max(lo, 0.0), min(hi, FEATURE_TS[-1]))
+    T = match(lambda t: mean_luminance(session.render(t, Finish(denoise=0.0), size=size)),
+              pushed_brightness(view, white), max(lo, 0.0), min(hi, FEATURE_TS[-1]))
     return [T, min(-math.log2(max(white, 1e-6)), 6.0)]
 
 
@@ -184,15 +185,16 @@ def session_features(session, view: Optional[np.ndarray] = None) -> np.ndarray:
     lo, hi = session.t_range
     size = session.proxy_size
     feats = input_features(session.proxy, session.image) + render_features(
-        lambda T: session.render(min(max(T, lo), hi), size=size, denoise=0.0)) + white_point_features(session, view)
+        lambda T: session.render(min(max(T, lo), hi), Finish(denoise=0.0), size=size)
+    ) + white_point_features(session, view)
     return np.array(feats, np.float64)
 
 
 def finished_brightness(session) -> Callable[[float], float]:
     """T -> mean luminance of the session's proxy render with the default finish (denoiser and
     colour-noise reduction), as the photo will look at that T."""
-    effects = Adjustments().effects()
-    return lambda T: mean_luminance(session.render(T, size=session.proxy_size, **effects))
+    finish = Adjustments().finish
+    return lambda T: mean_luminance(session.render(T, finish, size=session.proxy_size))
 
 
 def estimated_shortfall(predictor: Predictor, view: np.ndarray) -> Optional[float]:
@@ -253,7 +255,7 @@ def held_by_rules(session, T: float, default_T: float, error: float, *, shortfal
     scene = float(np.median(luma))
 
     def render(t: float) -> np.ndarray:
-        return session.render(t, size=session.proxy_size, denoise=0.0)
+        return session.render(t, Finish(denoise=0.0), size=session.proxy_size)
 
     if floor_errors is not None and scene < VERY_DARK:
         T = max(T, default_T - floor_errors * error)
@@ -332,5 +334,5 @@ def midtone_limit(session, luma: np.ndarray, T: float) -> float:
     mid = (luma >= lo) & (luma <= hi)
     if not mid.any():
         return T
-    return match(lambda t: float((session.render(t, size=session.proxy_size, denoise=0.0)[mid].max(-1)
+    return match(lambda t: float((session.render(t, Finish(denoise=0.0), size=session.proxy_size)[mid].max(-1)
                                   > CLIP_LEVEL).mean()), MIDTONE_CLIP, 0.0, T)
