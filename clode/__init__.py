@@ -30,7 +30,7 @@ _EXPORTS = {
     "Enhancer": "engine.enhancer",
     "ImageReadError": "base.errors",
     "ImageWriteError": "base.errors",
-    "ModelInfo": "engine.weights",
+    "ModelInfo": "engine.network",
     "ModelLoadError": "base.errors",
     "Session": "engine.session",
     "Solver": "engine.ode",
