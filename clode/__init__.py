@@ -32,7 +32,7 @@ _EXPORTS = {
     "Finish": "base.finish",
     "ImageReadError": "base.errors",
     "ImageWriteError": "base.errors",
-    "ModelInfo": "engine.weights",
+    "ModelInfo": "engine.network",
     "ModelLoadError": "base.errors",
     "Session": "engine.session",
     "Solver": "engine.ode",

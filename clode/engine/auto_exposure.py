@@ -161,7 +161,7 @@ def choose_T(brightness: Callable[[float], float], view: np.ndarray, default_T: 
 
 def measuring_view(image: np.ndarray) -> np.ndarray:
     """The input at MEASURE_SIDE on its long side (area-averaged), as H x W x 3 float32."""
-    small = resize(image_tensor(image), fit_size(*image.shape[:2], MEASURE_SIDE))
+    small = resize(image_tensor(image), fit_size(image.shape[0], image.shape[1], MEASURE_SIDE))
     return small[0].permute(1, 2, 0).clamp(0, 1).numpy()
 
 
@@ -216,7 +216,7 @@ def estimate_T(session, predictor: Predictor, features: np.ndarray, view: Option
     if predictor.shortfall is None:
         return T
     view = measuring_view(session.image) if view is None else view
-    target = pushed_mean(view, estimated_shortfall(predictor, view) if shortfall is None else shortfall)
+    target = float(pushed_mean(view, estimated_shortfall(predictor, view) if shortfall is None else shortfall))
     return 0.5 * (T + match(finished_brightness(session), target, *session.t_range))
 
 

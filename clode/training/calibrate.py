@@ -40,7 +40,7 @@ def calibrate_default_T(net: CLODENet, photos: Sequence[torch.Tensor], *, grid: 
     ``repeats`` times."""
     gen = torch.Generator().manual_seed(seed)
     finish = Adjustments().finish
-    scores = {float(T): [] for T in grid}
+    scores: dict[float, list[float]] = {float(T): [] for T in grid}
     was_training = net.training
     net.eval()
     try:
@@ -56,5 +56,5 @@ def calibrate_default_T(net: CLODENet, photos: Sequence[torch.Tensor], *, grid: 
     finally:
         net.train(was_training)
     means = {T: float(np.mean(v)) for T, v in scores.items()}
-    best = max(means, key=means.get)
+    best = max(means, key=lambda T: means[T])
     return best, means

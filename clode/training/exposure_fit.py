@@ -53,7 +53,7 @@ def read_photo(path: Path, side: int = SIDE) -> np.ndarray:
     from clode.io.imageio import load_image
     from clode.base.pixels import fit_size, image_tensor, resize
     img = load_image(path).pixels
-    h, w = fit_size(*img.shape[:2], side)
+    h, w = fit_size(img.shape[0], img.shape[1], side)
     return resize(image_tensor(img), (h, w))[0].permute(1, 2, 0).clamp(0, 1).numpy()
 
 
