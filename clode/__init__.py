@@ -21,6 +21,7 @@ set_thread_count()       # imports torch only when CLODE_THREADS asks for a coun
 
 # name -> the submodule that defines it
 _EXPORTS = {
+    "Adjustments": "base.adjustments",
     "CLODENet": "engine.network",
     "CancelToken": "base.progress",
     "Cancelled": "base.errors",
@@ -28,9 +29,10 @@ _EXPORTS = {
     "Device": "engine.devices",
     "EXACT": "engine.ode",
     "Enhancer": "engine.enhancer",
+    "Finish": "base.finish",
     "ImageReadError": "base.errors",
     "ImageWriteError": "base.errors",
-    "ModelInfo": "engine.weights",
+    "ModelInfo": "engine.network",
     "ModelLoadError": "base.errors",
     "Session": "engine.session",
     "Solver": "engine.ode",

@@ -17,10 +17,11 @@ from __future__ import annotations
 import json
 import shutil
 import sys
-import time
 from pathlib import Path
 
 from PIL import Image
+
+from session_driver import Driver
 
 ROOT = Path(__file__).resolve().parent.parent
 PHOTOS = ROOT.parent / "shared" / "datasets" / "photos"
@@ -41,55 +42,20 @@ def make_shoot(folder: Path) -> list[Path]:
 
 def main(out: Path) -> int:
     from PySide6.QtCore import Qt, QTimer
-    from PySide6.QtTest import QTest
     from PySide6.QtWidgets import QApplication, QDialog
 
     from clode.io import sidecar
     from clode_desktop.dialogs.batch_dialog import BatchDialog
-    from clode_desktop.window.main_window import MainWindow
-    from clode_desktop.widgets import theme
-    from clode_desktop.base.settings import Settings
 
     if out.exists():
         shutil.rmtree(out)
     shots = out / "shots"
     shots.mkdir(parents=True)
     photos = make_shoot(out / "shoot")
-    app = QApplication.instance() or QApplication([])
-    theme.apply(app)            # as clode_desktop.app.main does
-    problems: list[str] = []
+    driver = Driver(out)
+    w, problems = driver.window, driver.problems
+    settle, wait, key = driver.settle, driver.wait, driver.key
     notes: list[str] = []          # what the status bar said at some steps
-    w = MainWindow(None, device="cpu", settings=Settings(out / "settings.ini"))
-    w.resize(1500, 950)
-    w.show()
-    # Xvfb has no window manager to give the window focus; shortcuts need an active window.
-    w.activateWindow()
-    w.raise_()
-
-    def wait(cond, timeout=600.0, what="") -> bool:
-        print(f"{time.strftime('%H:%M:%S')} waiting for {what}", file=sys.stderr, flush=True)
-        end = time.monotonic() + timeout
-        while time.monotonic() < end:
-            app.processEvents()
-            if cond():
-                return True
-            time.sleep(0.02)
-        problems.append(f"timed out waiting for {what}")
-        return False
-
-    def settle(seconds=0.3):
-        end = time.monotonic() + seconds
-        while time.monotonic() < end:
-            app.processEvents()
-            time.sleep(0.02)
-
-    def key(k, mod=Qt.KeyboardModifier.NoModifier, times=1):
-        for _ in range(times):
-            if QApplication.activeWindow() is not w:
-                w.activateWindow()
-                settle(0.2)
-            QTest.keyClick(QApplication.focusWidget() or w, k, mod)
-            app.processEvents()
 
     finals: list = []          # (photo, T) of each full-quality render, as the canvas shows it
     w.rendered.connect(lambda r: None if r.draft else finals.append((w.photo_path, round(r.T, 4))))

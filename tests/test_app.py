@@ -539,6 +539,25 @@ def test_a_new_photo_starts_at_auto_without_being_marked_edited(qtbot, make_wind
     assert not sidecar.sidecar_path(jpeg).exists()          # viewing a photo writes nothing beside it
 
 
+def test_a_good_photo_opened_at_auto_never_shows_at_the_default_T(qtbot, make_window, tmp_path):
+    """With a quick pass first, the first result is already at Auto (read on the quick curves),
+    not at the model's default T for the seconds the refining takes: T = 3 washes out a good photo."""
+    from PIL import Image
+    rng = np.random.default_rng(3)
+    bright = tmp_path / "day.jpg"
+    Image.fromarray((rng.uniform(0.35, 0.75, (48, 64, 3)) * 255).astype(np.uint8)).save(bright, quality=95)
+    w = make_window(start_at_auto=True, proxy_side=24, quick_proxy=8)
+    shown = []
+    w.rendered.connect(lambda r: shown.append(r.T) if not r.draft else None)
+    w.open_file(bright)
+    qtbot.waitUntil(lambda: not w.editing.auto_on_open and w.editing.prepared and not w.tasks.is_busy()
+                    and shown and shown[-1] == w.exposure.value(), timeout=WAIT)
+    final = w.engine.session.auto_T()
+    assert final < 0.5 * w.model_state.default_T            # a good photo: Auto keeps it near as shot
+    assert shown and all(abs(T - w.model_state.default_T) > 1.0 for T in shown), shown
+    assert shown[-1] == pytest.approx(final, abs=0.01)
+
+
 def test_a_photo_edited_before_keeps_its_T_when_new_photos_start_at_auto(qtbot, make_window, jpeg):
     sidecar.save_settings(jpeg, {"T": 4.25, "denoise": 1.0})
     w = make_window(start_at_auto=True)

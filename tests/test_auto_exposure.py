@@ -21,6 +21,7 @@ from clode.engine import auto_exposure
 from clode.engine.auto_exposure import (BRIGHTEST, IGNORED_WHITE, TRUSTED_WHITE, choose_T,
                                  measuring_view, mean_luminance, pushed_brightness, trust, white_point)
 from clode.base.errors import ClodeError
+from clode.base.finish import Finish
 from clode.training.exposure_fit import read_photo
 from clode.engine.exposure_model import (FORMAT_1, Predictor, fit, for_model, predictor_path, pushed_mean,
                                   shortfall_features)
@@ -43,6 +44,15 @@ def scene(white: float = 1.0, seed: int = 0) -> np.ndarray:
     lin = rng.uniform(0.02, 0.25, (32, 48, 3))
     lin[:2, :15] = 1.0
     return linear_to_srgb(torch.from_numpy(lin * white)).numpy().astype(np.float32)
+
+
+def with_lamp(img: np.ndarray) -> np.ndarray:
+    """``img`` with a lamp in its top-left corner: 2 % of the pixels at white (the headroom rule stays out)."""
+    out = img.copy()
+    h, w = out.shape[:2]
+    side = max(1, int(round((0.02 * h * w) ** 0.5)))
+    out[:side, :side] = 1.0
+    return out
 
 
 def linear_brightness(T: float) -> float:
@@ -133,11 +143,12 @@ def test_darkness_is_one_for_dark_zero_for_lit_and_smooth_and_monotonic_between(
     assert np.max(np.abs(np.diff(d)) / np.diff(np.log2(means))) <= 1.5 / width + 1e-6
 
 
-def tiny_scene(seed: int) -> np.ndarray:
-    """A 24 x 32 scene with a gradient, texture and a bright patch, in sRGB."""
+def tiny_scene(seed: int, brightest: tuple[float, float] = (0.7, 1.0)) -> np.ndarray:
+    """A 24 x 32 scene with a gradient, texture and a bright patch (linear level drawn from
+    ``brightest``), in sRGB."""
     rng = np.random.default_rng(seed)
     lin = np.linspace(0.05, 0.6, 32)[None, :, None] * rng.uniform(0.5, 1.0, 3) + rng.uniform(0, 0.1, (24, 32, 3))
-    lin[2:6, 3:9] = rng.uniform(0.7, 1.0)
+    lin[2:6, 3:9] = rng.uniform(*brightest)
     return linear_to_srgb(torch.from_numpy(np.clip(lin, 0, 1))).numpy().astype(np.float32)
 
 
@@ -153,7 +164,7 @@ class CurveSession:
         self.proxy = torch.from_numpy(image).permute(2, 0, 1)[None]
         self.proxy_size = image.shape[:2]
 
-    def render(self, T: float, size=None, **effects) -> np.ndarray:
+    def render(self, T: float, finish=None, *, size=None) -> np.ndarray:
         lin = srgb_to_linear(torch.from_numpy(self.image)) * 2.0 ** (0.6 * T)
         return linear_to_srgb(lin.clamp(0, 1)).numpy()
 
@@ -161,6 +172,10 @@ class CurveSession:
 #: The blend's steepest slope in T per stop of the input's mean luminance (a smoothstep: 1.5 times
 #: the default T over the ramp's width in stops).
 STEEPEST = 1.5 * 3.0 / np.log2(auto_exposure.LIT_MEAN / auto_exposure.DARK_MEAN)
+#: The headroom rule's steepest slope in T per stop of a push of the input (linear light): its weight's
+#: (a smoothstep over HEADROOM_STOPS, times the default T at most) plus the white-point T's own fall
+#: (the stand-in's curves push 0.6 stops per unit of T).
+ROOM_STEEPEST = 1.5 * 3.0 / (auto_exposure.HEADROOM_STOPS[1] - auto_exposure.HEADROOM_STOPS[0]) + 1 / 0.6
 
 
 @settings(max_examples=40, deadline=None)
@@ -176,15 +191,57 @@ def test_a_slightly_brighter_photo_never_gets_a_higher_T_nor_a_much_lower_one(se
     # the sRGB mean moves by less than the linear push
     stops = np.log2(mean_luminance(bright) / mean_luminance(dark))
     assert 0 < stops <= delta + 1e-6
-    assert T_dark - T_bright <= STEEPEST * stops + 0.02
+    assert T_dark - T_bright <= STEEPEST * stops + ROOM_STEEPEST * delta + 0.02
+
+
+@settings(max_examples=40, deadline=None)
+@given(seed=st.integers(0, 20), ev=st.floats(0.0, 2.5), delta=st.floats(0.005, 0.2),
+       white=st.floats(0.4, 0.9))
+def test_with_room_below_white_a_brighter_photo_still_never_gets_a_higher_T(seed, ev, delta, white):
+    """The same where the headroom rule decides (no lamp: the brightest patch below white, the photo
+    0-2.5 stops short): T never rises with the brightness, and falls no faster than both rules allow."""
+    scene_ = tiny_scene(seed, brightest=(white, white))
+    dark, bright = darken(scene_, ev), darken(scene_, ev - delta)
+    T_dark = auto_exposure.reading(CurveSession(dark), 3.0).T
+    T_bright = auto_exposure.reading(CurveSession(bright), 3.0).T
+    assert 0.0 <= T_bright <= T_dark + 0.01 <= 3.01
+    stops = np.log2(mean_luminance(bright) / mean_luminance(dark))
+    assert T_dark - T_bright <= STEEPEST * stops + ROOM_STEEPEST * delta + 0.02
+
+
+def test_headroom_weight_is_zero_near_white_one_far_below_and_smooth_and_monotonic_between():
+    stops = np.linspace(0.0, 3.0, 601)
+    w = np.array([auto_exposure.headroom_weight(x) for x in stops])
+    lo, hi = auto_exposure.HEADROOM_STOPS
+    assert np.all(w[stops <= lo] == 0.0) and np.all(w[stops >= hi] == 1.0)
+    assert np.all(np.diff(w) >= 0)
+    assert np.max(np.diff(w) / np.diff(stops)) <= 1.5 / (hi - lo) + 1e-6
+
+
+def test_room_below_white_lifts_a_photo_that_is_not_dark_toward_its_white_point_and_a_lamp_keeps_it_out():
+    """A scene shot 1.5 stops short with nothing near white: as bright in the mean as a well-exposed
+    photo, but its white point says it is short; Auto lifts it (never beyond the default). The same
+    with a lamp at white: the rule stays out and the mean decides (T 0)."""
+    scene_ = tiny_scene(3, brightest=(0.9, 0.9))
+    short = darken(scene_, 1.5)
+    assert mean_luminance(short) >= auto_exposure.LIT_MEAN
+    view = measuring_view(short)
+    assert auto_exposure.headroom_weight(-np.log2(white_point(view))) == 1.0
+    session = CurveSession(short)
+    T = auto_exposure.reading(session, 3.0).T
+    assert 0.5 < T <= 3.0
+    # the white-point rule's T: the mean of the input pushed until its white point reaches white
+    assert mean_luminance(session.render(T)) == pytest.approx(pushed_brightness(view, white_point(view)), abs=0.02)
+    assert auto_exposure.reading(CurveSession(with_lamp(short)), 3.0).T == 0.0
 
 
 def test_the_real_model_gives_nearly_identical_photos_nearly_the_same_T(default_enhancer):
     """The same on the shipped model's own curves, on the ramp where T moves fastest."""
     photo = read_photo(DATASETS / "photos" / "mate_nature-Dune.jpg", 96)
-    T_dark = default_enhancer.prepare(darken(photo, 2.5)).auto_T(taste=False)
-    T_bright = default_enhancer.prepare(darken(photo, 2.45)).auto_T(taste=False)
-    stops = np.log2(mean_luminance(darken(photo, 2.45)) / mean_luminance(darken(photo, 2.5)))
+    # a lamp at white keeps the headroom rule out: the mean's ramp decides
+    T_dark = default_enhancer.prepare(with_lamp(darken(photo, 2.5))).auto_T(taste=False)
+    T_bright = default_enhancer.prepare(with_lamp(darken(photo, 2.45))).auto_T(taste=False)
+    stops = np.log2(mean_luminance(with_lamp(darken(photo, 2.45))) / mean_luminance(with_lamp(darken(photo, 2.5))))
     assert 0.0 < T_dark < 3.0 and T_bright <= T_dark + 0.01
     assert T_dark - T_bright <= STEEPEST * stops + 0.02, (T_dark, T_bright)
 
@@ -248,16 +305,43 @@ def test_a_very_dark_photo_is_not_left_darker_than_the_predictors_error_allows(d
 
 
 def test_a_scene_a_little_short_gets_less_than_the_default_and_is_brightened(default_enhancer):
-    """Between clearly dark and not dark: the blend's share of the default T (mid-tones permitting),
-    brighter than shot, closer to the original than as shot."""
+    """Between clearly dark and not dark, with a lamp at white: the blend's share of the default T
+    (mid-tones permitting), brighter than shot, closer to the original than as shot. Without the lamp
+    its white point shows the 2.5 stops it lacks: the headroom rule lifts it further, closer still."""
     photo = read_photo(DATASETS / "photos" / "mate_nature-Dune.jpg", 160)
-    s = default_enhancer.prepare(darken(photo, 2.5))
+    s = default_enhancer.prepare(with_lamp(darken(photo, 2.5)))
     mean = mean_luminance(s.image)
     assert auto_exposure.DARK_MEAN < mean < auto_exposure.LIT_MEAN
-    T = s.auto_T()
+    T = s.auto_T(taste=False)
     assert 0.0 < T <= 3.0 * auto_exposure.darkness(mean) + 0.01
     assert mean_luminance(s.render(T)) > 1.1 * mean
-    assert psnr(s.render(T), photo) > psnr(s.render(0.0), photo)
+    lamp = with_lamp(photo) != photo
+    assert psnr(np.where(lamp, photo, s.render(T)), photo) > psnr(np.where(lamp, photo, s.render(0.0)), photo)
+    bare = default_enhancer.prepare(darken(photo, 2.5))
+    T_bare = bare.auto_T(taste=False)
+    assert T < T_bare <= 3.0
+    assert psnr(bare.render(T_bare), photo) > psnr(bare.render(T), photo)
+
+
+def test_upper_tones_do_not_wash_out_and_the_rule_leaves_dark_pairs_alone(default_enhancer):
+    """bar55, a dim bar photo whose flash-lit faces are exposed already: at the default T a quarter of
+    its upper tones (80th-97th percentile) clip; Auto lowers T until at most UPPER_CLIP do. A
+    lowlight-dev pair, clearly dark, keeps the default T: none of its upper tones clip there."""
+    s = default_enhancer.prepare(read_photo(DATASETS / "photos" / "kphotoalbum-bar55.jpg", 160))
+    luma = s.proxy[0].permute(1, 2, 0).numpy() @ np.array([0.2126, 0.7152, 0.0722], np.float32)
+    lo, hi = np.percentile(luma, auto_exposure.UPPER_TONES)
+    upper = (luma >= lo) & (luma <= hi)
+
+    def clipped(T: float) -> float:
+        return float((s.render(T, Finish(denoise=0.0), size=s.proxy_size)[upper].max(-1) > 0.98).mean())
+
+    assert auto_exposure.darkness(mean_luminance(s.image)) == 1.0
+    assert clipped(3.0) > 2 * auto_exposure.UPPER_CLIP
+    T = s.auto_T(taste=False)
+    assert 0.5 < T < 3.0 and clipped(T) <= auto_exposure.UPPER_CLIP
+    assert auto_exposure.upper_tone_limit(s, luma, 3.0) == pytest.approx(T, abs=0.01)
+    dark = default_enhancer.prepare(load_image(DATASETS / "lowlight-dev" / "low" / "00.png").pixels[::4, ::4])
+    assert dark.auto_T(taste=False) == 3.0
 
 
 def test_an_estimate_near_the_default_keeps_the_default(default_enhancer, monkeypatch):
@@ -281,7 +365,7 @@ def test_midtones_never_clip(default_enhancer):
     mid = (luma >= lo) & (luma <= hi)
 
     def clipped(T: float) -> float:
-        return float((s.render(T, size=s.proxy_size, denoise=0.0)[mid].max(-1) > 0.98).mean())
+        return float((s.render(T, Finish(denoise=0.0), size=s.proxy_size)[mid].max(-1) > 0.98).mean())
 
     T = auto_exposure.held_by_rules(s, 6.0, 3.0, 0.7, floor_errors=None, not_dark=None, zone=None)
     assert clipped(6.0) > 10 * auto_exposure.MIDTONE_CLIP
@@ -355,14 +439,14 @@ def test_auto_T_is_never_a_decibel_below_the_default_on_lowlight_dev(default_enh
     """Issue 28's bar on the dark pairs here, on the fast path the editor uses, with the product's
     finish (benchmarks/quality/auto_check.py prints the figures)."""
     from clode.base.adjustments import Adjustments
-    enh, effects = default_enhancer, Adjustments().effects()
+    enh, finish = default_enhancer, Adjustments().finish
     gains = []
     for low_path in sorted((DATASETS / "lowlight-dev" / "low").glob("*.png")):
         low = load_image(low_path).pixels[::2, ::2]
         high = load_image(DATASETS / "lowlight-dev" / "high" / low_path.name).pixels[::2, ::2]
         session = enh.prepare(low)
-        gains.append(psnr(session.render(session.auto_T(), **effects), high)
-                     - psnr(session.render(3.0, **effects), high))
+        gains.append(psnr(session.render(session.auto_T(), finish), high)
+                     - psnr(session.render(3.0, finish), high))
     assert min(gains) >= -1.0 and np.mean(gains) >= 0.0, gains
 
 
@@ -420,7 +504,8 @@ def test_cli_batch_and_editor_choose_the_same_auto_T_with_the_same_taste(tmp_pat
     folder = tmp_path / "in"
     folder.mkdir()
     photo = folder / "night.png"
-    Image.fromarray((darken(read_photo(DATASETS / "photos" / "mate_nature-Dune.jpg", 200), 2.5) * 255)
+    # a little short, with a lamp at white (so the mean's ramp decides, not the room below white)
+    Image.fromarray((with_lamp(darken(read_photo(DATASETS / "photos" / "mate_nature-Dune.jpg", 200), 2.5)) * 255)
                     .round().astype(np.uint8)).save(photo)
 
     def cli_T(mode: str) -> float:

@@ -11,7 +11,7 @@ pytest.importorskip("pytestqt")
 from PySide6.QtCore import Qt  # noqa: E402
 from PySide6.QtWidgets import QApplication  # noqa: E402
 
-from clode_desktop import theme  # noqa: E402
+from clode_desktop.widgets import theme  # noqa: E402
 from clode_desktop.dialogs.batch_dialog import BatchDialog  # noqa: E402
 from test_batch import outputs, photo, to8  # noqa: E402
 

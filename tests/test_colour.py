@@ -8,6 +8,7 @@ import pytest
 import torch
 
 from clode import Enhancer, ModelLoadError, Solver, load_model, save_model
+from clode.base.finish import Finish
 from clode.training.metrics import flat_noise, flat_patches, hue_shift, srgb_to_lab
 from clode.engine.neutral import neutral_gains
 from clode.engine.noise_level import estimate_noise, strength_for
@@ -50,7 +51,7 @@ def test_rgb_ratio_keeps_hue_exactly_per_channel_does_not(models):
     img = coloured_image()
     shifts = {}
     for mode, net in models.items():
-        out = Enhancer(net, device="cpu").enhance(img, 3.0, denoise=0.0, colour_noise=0.0)
+        out = Enhancer(net, device="cpu").enhance(img, 3.0, Finish(denoise=0.0, colour_noise=0.0))
         assert out.mean() > img.mean() + 0.1, mode          # it brightens in every mode
         shifts[mode] = hue_shift(img, out)
     # Kept ratios of encoded values still move CIELAB hue a little where a channel sits in the
@@ -59,7 +60,7 @@ def test_rgb_ratio_keeps_hue_exactly_per_channel_does_not(models):
     assert shifts["per_channel"] > 4 * shifts["rgb_ratio"], shifts
     # RGB ratios kept pixel by pixel (up to float rounding)
     net = models["rgb_ratio"]
-    out = Enhancer(net, device="cpu").enhance(img, 3.0, denoise=0.0)
+    out = Enhancer(net, device="cpu").enhance(img, 3.0, Finish(denoise=0.0))
     ratio = out / img
     assert np.abs(ratio.max(-1) / ratio.min(-1) - 1).max() < 1e-4
 
@@ -70,17 +71,17 @@ def test_fast_path_equals_exact_solve_in_every_mode(models, mode):
     enh = Enhancer(models[mode], device="cpu", solver=TIGHT)
     session = enh.prepare(img, proxy_side=32)
     for T in (-1.5, 1.0, 3.0):
-        fast = session.render(T, denoise=0.0)
-        (exact,) = enh.trajectory(img, [T], denoise=0.0)
+        fast = session.render(T, Finish(denoise=0.0))
+        (exact,) = enh.trajectory(img, [T], Finish(denoise=0.0))
         assert np.abs(fast - exact).max() < 2e-3, (mode, T)
 
 
 def test_rgb_ratio_dial_is_monotonic_both_ways_and_stays_in_range(models):
     img = coloured_image()
     session = Enhancer(models["rgb_ratio"], device="cpu").prepare(img, proxy_side=32)
-    means = [session.render(T, denoise=0.0).mean() for T in (-3, -1, 0, 1, 3, 5)]
+    means = [session.render(T, Finish(denoise=0.0)).mean() for T in (-3, -1, 0, 1, 3, 5)]
     assert all(a < b for a, b in zip(means, means[1:])), means
-    out = session.render(6.0, denoise=0.0)
+    out = session.render(6.0, Finish(denoise=0.0))
     assert out.min() >= 0 and out.max() <= 1
 
 
@@ -109,13 +110,13 @@ def test_shipped_model_keeps_hues(fixture_model):
     net = load_model()
     assert net.info.curve == "rgb_ratio" and net.adaptive_denoise
     img = coloured_image(noise=0.01)
-    out = Enhancer(net, device="cpu").enhance(img, denoise=1.0, colour_noise=0.5)
+    out = Enhancer(net, device="cpu").enhance(img, None, Finish(denoise=1.0, colour_noise=0.5))
     # Saturated dim patches with noise: the sRGB toe and the denoiser move hue a few degrees here
     # (real dim photos: 1.2 on average, benchmarks/quality/look.py); the bar is 6.
     shift = hue_shift(img, out)
     per_channel = copy.deepcopy(net)
     per_channel.curve_mode = "per_channel"
-    published = Enhancer(per_channel, device="cpu").enhance(img, denoise=1.0, colour_noise=0.5)
+    published = Enhancer(per_channel, device="cpu").enhance(img, None, Finish(denoise=1.0, colour_noise=0.5))
     assert shift < 6.0 and shift < 0.5 * hue_shift(img, published), shift
 
 
@@ -135,19 +136,19 @@ def test_noise_estimate_reads_white_noise_and_ignores_smooth_content():
 def test_clean_photo_is_not_touched_by_the_noise_treatment(adaptive, fixture_model):
     clean = coloured_image()
     published = Enhancer(fixture_model, device="cpu").prepare(clean, proxy_side=32)
-    assert not np.array_equal(published.render(1.0, denoise=1.0), published.render(1.0, denoise=0.0))
+    assert not np.array_equal(published.render(1.0, Finish(denoise=1.0)), published.render(1.0, Finish(denoise=0.0)))
     session = Enhancer(adaptive, device="cpu").prepare(clean, proxy_side=32)
     assert session.noise_strength(1.0) == 0.0
-    plain = session.render(1.0, denoise=0.0, colour_noise=0.0)
-    np.testing.assert_array_equal(session.render(1.0, denoise=1.0, colour_noise=1.0), plain)
+    plain = session.render(1.0, Finish(denoise=0.0, colour_noise=0.0))
+    np.testing.assert_array_equal(session.render(1.0, Finish(denoise=1.0, colour_noise=1.0)), plain)
 
 
 def test_noisy_photo_gets_the_full_treatment(adaptive):
     noisy = coloured_image(64, 96, noise=0.03)
     session = Enhancer(adaptive, device="cpu").prepare(noisy, proxy_side=32)
     assert session.noise_strength(3.0) == 1.0
-    plain = session.render(3.0, denoise=0.0, colour_noise=0.0)
-    treated = session.render(3.0, denoise=1.0, colour_noise=1.0)
+    plain = session.render(3.0, Finish(denoise=0.0, colour_noise=0.0))
+    treated = session.render(3.0, Finish(denoise=1.0, colour_noise=1.0))
     patches = np.ones((64 // 16, 96 // 16), bool)
     assert flat_noise(treated, patches) < flat_noise(plain, patches)
 
@@ -162,12 +163,12 @@ def test_neutral_takes_out_a_cast_and_is_off_by_default(fixture_model):
     assert gains[2] > gains[1] > gains[0]
     enh = Enhancer(fixture_model, device="cpu")
     session = enh.prepare(cast, proxy_side=32)
-    plain = session.render(0.0, denoise=0.0)
-    neutral = session.render(0.0, denoise=0.0, neutral=True)
+    plain = session.render(0.0, Finish(denoise=0.0))
+    neutral = session.render(0.0, Finish(denoise=0.0, neutral=True))
     np.testing.assert_allclose(plain, cast, atol=1e-6)          # T = 0, neutral off: the photo itself
     spread = lambda img: float(np.ptp(img.reshape(-1, 3).mean(0)))
     assert spread(neutral) < 0.3 * spread(plain)
-    exact = enh.enhance(cast, 0.0, mode="exact", denoise=0.0, neutral=True)
+    exact = enh.enhance(cast, 0.0, Finish(denoise=0.0, neutral=True), mode="exact")
     assert np.abs(exact - neutral).max() < 1e-3
 
 

@@ -6,6 +6,7 @@ import pytest
 from conftest import DATASETS
 
 from clode import Enhancer, Solver, load_model
+from clode.base.finish import Finish
 from clode.io.imageio import load_image, resize
 
 
@@ -31,7 +32,7 @@ def test_default_model_carries_its_card(model):
 def test_T_is_a_monotonic_exposure_dial(model, dark_photo):
     Ts = [-3.0, -1.0, 0.0, 1.0, 3.0, 5.0]
     outs = Enhancer(model, device="cpu", solver=Solver("dopri5", rtol=1e-4, atol=1e-4)).trajectory(
-        dark_photo, Ts, denoise=0.0)
+        dark_photo, Ts, Finish(denoise=0.0))
     means = [float(o.mean()) for o in outs]
     assert all(a < b for a, b in zip(means, means[1:])), means
     assert means[0] < dark_photo.mean() < means[-1]
@@ -41,11 +42,11 @@ def test_fast_and_exact_agree_on_negative_T(model, dark_photo):
     enh = Enhancer(model, device="cpu", solver=Solver("dopri5", rtol=1e-4, atol=1e-4))
     session = enh.prepare(dark_photo, proxy_side=max(dark_photo.shape[:2]))
     for T in (-2.0, 2.0):
-        fast = session.render(T, denoise=0.0)
-        (exact,) = enh.trajectory(dark_photo, [T], denoise=0.0)
+        fast = session.render(T, Finish(denoise=0.0))
+        (exact,) = enh.trajectory(dark_photo, [T], Finish(denoise=0.0))
         assert np.abs(fast - exact).max() < 0.02, T
 
 
 def test_T_zero_returns_the_photo(model, dark_photo):
-    out = Enhancer(model, device="cpu").enhance(dark_photo, 0.0, denoise=0.0)
+    out = Enhancer(model, device="cpu").enhance(dark_photo, 0.0, Finish(denoise=0.0))
     assert np.abs(out - dark_photo).max() < 1e-5

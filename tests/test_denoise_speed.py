@@ -13,6 +13,7 @@ import torch
 from PIL import Image
 
 from clode import Enhancer, load_model
+from clode.base.finish import Finish
 from clode.engine.denoise_speed import as_net, denoiser_for, fast_denoiser, native_bfloat16
 from clode.engine.tiles import denoise_tiled
 
@@ -78,9 +79,9 @@ def test_auto_picks_bfloat16_only_where_native(model):
 
 
 def test_enhancer_renders_within_a_level_of_float32(model, noisy):
-    kwargs = dict(denoise=1.0, colour_noise=0.5, dtype=np.uint8)
-    reference = Enhancer(model, device="cpu", precision="float32").enhance(noisy, 3.0, **kwargs)
-    fast = Enhancer(model, device="cpu", precision="bfloat16").enhance(noisy, 3.0, **kwargs)
+    finish = Finish(denoise=1.0, colour_noise=0.5)
+    reference = Enhancer(model, device="cpu", precision="float32").enhance(noisy, 3.0, finish, dtype=np.uint8)
+    fast = Enhancer(model, device="cpu", precision="bfloat16").enhance(noisy, 3.0, finish, dtype=np.uint8)
     diff = np.abs(fast.astype(int) - reference)
     assert diff.mean() <= 1.0 and diff.max() <= 3
 

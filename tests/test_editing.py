@@ -86,6 +86,8 @@ def test_passes_then_render_then_auto_on_open(photo):
     assert e.render_request() == WAIT
     assert not e.pass_done(last=False)             # the quick pass: Auto waits for the final curves
     assert e.render_request() == RENDER and e.preparing
+    assert e.auto_provisional(0.25, photo) == 0.25 and e.adjustments.T == 0.25   # shown meanwhile
+    assert e.auto_on_open and e.sidecar_due() is None and not e.history.can_undo()
     assert e.pass_done(last=True)                  # final curves: Auto is due
     assert e.auto_done(3.75, photo, remember=False) == 3.75 and e.adjustments.T == 3.75
     assert e.sidecar_due() is None                 # Auto on open is not an edit: viewing writes nothing
@@ -98,6 +100,7 @@ def test_the_users_T_cancels_auto_on_open_but_noise_reduction_does_not(photo):
     e.edit(T=1.5)
     assert not e.auto_on_open
     assert e.auto_done(3.75, photo, remember=False) is None and e.adjustments.T == 1.5
+    assert e.auto_provisional(3.75, photo) is None and e.adjustments.T == 1.5
     assert e.auto_done(3.75, photo, remember=True) == 3.75   # the Auto button: applied as an edit
 
 
@@ -106,6 +109,7 @@ def test_auto_result_for_another_photo_is_dropped(photo, tmp_path):
     other = tmp_path / "other.jpg"
     e.open(other, None, True)
     assert e.auto_done(3.0, photo, remember=False) is None
+    assert e.auto_provisional(3.0, photo) is None
 
 
 def test_stale_results_are_dropped(photo, tmp_path):

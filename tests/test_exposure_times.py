@@ -11,6 +11,7 @@ from hypothesis import HealthCheck, given, settings, strategies as st
 from PIL import Image
 
 from clode import Enhancer, load_model
+from clode.base.finish import Finish
 from clode.engine.session import covering_range, strength_time, time_grid
 
 #: Values the app makes, and values a hair from the grid that once broke the solver.
@@ -78,15 +79,15 @@ def editor_session(enhancer):
 @given(T=end_times(), protect=st.sampled_from([0.0, 0.6]))
 def test_one_photo_render_has_the_editor_sessions_pixels(enhancer, editor_session, T, protect):
     img, full = editor_session
-    editor = full.render(T, denoise=1.0, colour_noise=0.5, protect=protect)
-    cli = enhancer.enhance(img, T, denoise=1.0, colour_noise=0.5, protect=protect)
+    editor = full.render(T, Finish(denoise=1.0, colour_noise=0.5, protect=protect))
+    cli = enhancer.enhance(img, T, Finish(denoise=1.0, colour_noise=0.5, protect=protect))
     np.testing.assert_allclose(cli, editor, atol=2e-6)
 
 
 @pytest.mark.parametrize("T", [1.58, 3.0000001, -1e-3, 2.000000000000001])
 def test_the_exact_path_takes_awkward_times(enhancer, T):
     img = a_photo(12, 16, 0.2, 0)
-    out = enhancer.enhance(img, T, mode="exact", protect=0.5)
+    out = enhancer.enhance(img, T, Finish(protect=0.5), mode="exact")
     assert np.isfinite(out).all() and out.shape == img.shape
 
 

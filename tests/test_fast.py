@@ -7,6 +7,7 @@ import pytest
 import torch
 
 from clode import CancelToken, Cancelled, ClodeError, Enhancer
+from clode.base.finish import Finish
 from clode.engine import session as session_mod
 from clode.engine.ode import Solver, integrate
 from clode.engine.tiles import denoise_tiled
@@ -68,9 +69,11 @@ def test_the_rgb_ratio_curve_renders_its_one_field_as_the_exact_solve(fixture_mo
     for T in (2.0, -1.0):
         augmented = integrate(net, s.proxy, [T], TIGHT, track_lambda=True)[0][:, :3]
         exact = net.finish(augmented, 0.0)[0].permute(1, 2, 0).numpy()
-        assert np.abs(s.render(T, size=s.proxy_size, denoise=0.0) - exact).max() <= 1e-5   # the view's kept input
-    full = s.render(1.5, denoise=0.0)
-    assert np.array_equal(s.render(1.5, region=(8, 6, 20, 10), denoise=0.0), full[6:16, 8:28])   # read per strip
+        # the view's kept input
+        assert np.abs(s.render(T, Finish(denoise=0.0), size=s.proxy_size) - exact).max() <= 1e-5
+    full = s.render(1.5, Finish(denoise=0.0))
+    # read per strip
+    assert np.array_equal(s.render(1.5, Finish(denoise=0.0), region=(8, 6, 20, 10)), full[6:16, 8:28])
     assert np.abs(full[..., 0] - full[..., 1]).max() > 0.01       # colour kept: one field, three channels
 
 
@@ -83,7 +86,7 @@ def test_render_at_proxy_size_equals_exact_solve(prepared, fixture_model, T):
     # The plain solve takes other adaptive steps: equal within the solver's error.
     plain = integrate(fixture_model, s.proxy, [T], TIGHT)[0]
     for denoise in (0.0, 1.0):
-        fast = s.render(T, size=s.proxy_size, denoise=denoise)
+        fast = s.render(T, Finish(denoise=denoise), size=s.proxy_size)
         for exact, tolerance in ((augmented, 1e-5), (plain, 2e-3)):
             exact = fixture_model.finish(exact, denoise)[0].permute(1, 2, 0).numpy()
             assert fast.shape == exact.shape
@@ -95,33 +98,33 @@ def test_between_grid_times_linear_interpolation_is_close(prepared, fixture_mode
     T = 1.6  # between the grid points 1.5 and 1.75
     state = integrate(fixture_model, s.proxy, [T], TIGHT, track_lambda=True)[0][:, :3]
     exact = fixture_model.finish(state, 0)[0].permute(1, 2, 0).numpy()
-    assert np.abs(s.render(T, size=s.proxy_size, denoise=0) - exact).max() <= 2e-3
+    assert np.abs(s.render(T, Finish(denoise=0), size=s.proxy_size) - exact).max() <= 2e-3
 
 
 def test_T_zero_returns_the_input(prepared):
-    out = prepared.render(0.0, denoise=0)
+    out = prepared.render(0.0, Finish(denoise=0))
     assert out.shape == prepared.image.shape and out.dtype == np.float32
     assert np.abs(out - prepared.image).max() <= 1e-6
 
 
 def test_render_is_monotonic_in_T(prepared):
-    means = [prepared.render(T, denoise=0).mean() for T in np.arange(-1.0, 2.01, 0.5)]
+    means = [prepared.render(T, Finish(denoise=0)).mean() for T in np.arange(-1.0, 2.01, 0.5)]
     assert all(a < b for a, b in zip(means, means[1:]))
 
 
 def test_region_render_is_the_crop_of_the_full_render(prepared):
-    full = prepared.render(1.5, denoise=0)
-    crop = prepared.render(1.5, region=(7, 5, 30, 20), denoise=0)
+    full = prepared.render(1.5, Finish(denoise=0))
+    crop = prepared.render(1.5, Finish(denoise=0), region=(7, 5, 30, 20))
     np.testing.assert_allclose(crop, full[5:25, 7:37], atol=1e-6)
 
 
 def test_resized_view_and_uint8(prepared):
-    view = prepared.render(1.5, size=(21, 28), denoise=0)
+    view = prepared.render(1.5, Finish(denoise=0), size=(21, 28))
     assert view.shape == (21, 28, 3)
     # Each view pixel averages the full render's 2x2 block (within the curve's smoothness).
-    full = prepared.render(1.5, denoise=0)[:42, :56].reshape(21, 2, 28, 2, 3).mean((1, 3))
+    full = prepared.render(1.5, Finish(denoise=0))[:42, :56].reshape(21, 2, 28, 2, 3).mean((1, 3))
     assert np.abs(view - full).mean() < 0.01
-    as_u8 = prepared.render(1.5, size=(21, 28), denoise=0, dtype=np.uint8)
+    as_u8 = prepared.render(1.5, Finish(denoise=0), size=(21, 28), dtype=np.uint8)
     assert as_u8.dtype == np.uint8
     assert np.abs(as_u8.astype(int) - np.round(view * 255).astype(int)).max() <= 1
 
@@ -135,19 +138,19 @@ def test_clipped_pixels_render_finite_in_resized_views(fixture_model):
     s = session_mod.prepare(fixture_model, img, t_min=-1.0, t_max=2.0, proxy_side=24)
     for T in (0.0, 1.5, -1.0):
         for size in (s.proxy_size, (37, 55), (60, 90)):
-            out = s.render(T, size=size, denoise=0)
+            out = s.render(T, Finish(denoise=0), size=size)
             assert np.isfinite(out).all() and out.min() >= 0 and out.max() <= 1
     assert s.auto_T() == s.auto_T() and np.isfinite(s.auto_T())
 
 
 def test_strips_are_seamless_with_the_denoiser(prepared, monkeypatch):
-    whole = prepared.render(2.0, denoise=1.0)
+    whole = prepared.render(2.0, Finish(denoise=1.0))
     monkeypatch.setattr(session_mod, "STRIP_PIXELS", 5 * 56)     # 5-row strips
     monkeypatch.setattr(session_mod, "CHUNK_PIXELS", 3 * 56)
-    strips = prepared.render(2.0, denoise=1.0)
+    strips = prepared.render(2.0, Finish(denoise=1.0))
     assert np.abs(whole - strips).max() <= 1e-5
     # ... and the denoiser ran at full resolution on the closed-form image.
-    plain = torch.from_numpy(prepared.render(2.0, denoise=0)).permute(2, 0, 1)[None]
+    plain = torch.from_numpy(prepared.render(2.0, Finish(denoise=0))).permute(2, 0, 1)[None]
     finished = prepared.net.finish(plain, 1.0)[0].permute(1, 2, 0).numpy()
     assert np.abs(whole - finished).max() <= 1e-5
 
@@ -169,7 +172,7 @@ def test_render_after_prepare_runs_no_curve_network(fixture_model):
         before = counter.calls
         for T in (-1.0, 0.3, 1.7, 2.0):
             s.render(T)
-            s.render(T, size=(12, 16), region=(4, 2, 24, 20), denoise=0.5)
+            s.render(T, Finish(denoise=0.5), size=(12, 16), region=(4, 2, 24, 20))
         assert counter.calls == before
 
 
@@ -235,14 +238,14 @@ def test_colour_noise_reduction_keeps_luminance_and_smooths_chroma():
 
 
 def test_colour_noise_in_strips_is_seamless_and_matches_the_exact_path(prepared, enhancer, monkeypatch):
-    whole = prepared.render(1.5, denoise=1.0, colour_noise=1.0)
+    whole = prepared.render(1.5, Finish(denoise=1.0, colour_noise=1.0))
     monkeypatch.setattr(session_mod, "STRIP_PIXELS", 56 * 5)                 # strips of 5 rows
     monkeypatch.setattr(session_mod, "CHUNK_PIXELS", 56 * 5)
-    assert np.abs(prepared.render(1.5, denoise=1.0, colour_noise=1.0) - whole).max() < 1e-5
-    assert np.abs(prepared.render(1.5, denoise=1.0) - whole).max() > 1e-3   # it does something
+    assert np.abs(prepared.render(1.5, Finish(denoise=1.0, colour_noise=1.0)) - whole).max() < 1e-5
+    assert np.abs(prepared.render(1.5, Finish(denoise=1.0)) - whole).max() > 1e-3   # it does something
     img = dark_image(12, 16, seed=3)
-    fast = enhancer.enhance(img, 2.0, colour_noise=1.0)
-    exact = enhancer.enhance(img, 2.0, mode="exact", colour_noise=1.0)
+    fast = enhancer.enhance(img, 2.0, Finish(colour_noise=1.0))
+    exact = enhancer.enhance(img, 2.0, Finish(colour_noise=1.0), mode="exact")
     assert np.abs(fast - exact).max() <= 5e-3    # smaller than the proxy: the same solve, the same blur
 
 
@@ -258,6 +261,6 @@ def test_dilated_denoiser_is_seamless_in_tiles_and_strips(fixture_model, monkeyp
     whole = net.finish(x, 0.7)
     assert np.abs((whole - denoise_tiled(net, x, 0.7, tile=32)).numpy()).max() <= 1e-5
     s = session_mod.prepare(net, img, t_min=0.0, t_max=2.0, proxy_side=32, solver=TIGHT)
-    one_strip = s.render(2.0, denoise=1.0)
+    one_strip = s.render(2.0, Finish(denoise=1.0))
     monkeypatch.setattr(session_mod, "STRIP_PIXELS", 5 * 150)     # 5-row strips, less than the halo
-    assert np.abs(one_strip - s.render(2.0, denoise=1.0)).max() <= 1e-5
+    assert np.abs(one_strip - s.render(2.0, Finish(denoise=1.0))).max() <= 1e-5

@@ -14,6 +14,7 @@ from clode import Enhancer
 from clode.engine import highlights
 from clode.base.adjustments import Adjustments
 from clode.base.errors import ClodeError
+from clode.base.finish import Finish
 from clode.io.sidecar import load_settings, save_settings
 
 
@@ -57,7 +58,7 @@ def test_protection_darkens_the_lamp_keeps_the_shadows_and_is_monotonic(enhancer
     s = enhancer.prepare(img, t_range=(0.0, 2.0))
     lamp = img.max(-1) >= highlights.HIGH
     shadow = img.max(-1) <= highlights.LOW - 0.05
-    outs = [s.render(2.0, denoise=0, protect=p) for p in (0.0, 0.25, 0.5, 1.0)]
+    outs = [s.render(2.0, Finish(denoise=0, protect=p)) for p in (0.0, 0.25, 0.5, 1.0)]
     for a, b in zip(outs, outs[1:]):
         assert np.all(b <= a + 1e-6)                                   # more protection never brightens
     assert outs[-1][lamp].mean() < outs[0][lamp].mean() - 0.01
@@ -70,15 +71,15 @@ def test_protection_darkens_the_lamp_keeps_the_shadows_and_is_monotonic(enhancer
 def test_fast_and_exact_paths_agree_with_protection(enhancer):
     img = lamp_scene(24, 32)          # smaller than the proxy: the fast path is the exact solve
     for p in (0.5, 1.0):
-        fast = enhancer.enhance(img, 2.0, protect=p, denoise=0)
-        exact = enhancer.enhance(img, 2.0, mode="exact", protect=p, denoise=0)
+        fast = enhancer.enhance(img, 2.0, Finish(protect=p, denoise=0))
+        exact = enhancer.enhance(img, 2.0, Finish(protect=p, denoise=0), mode="exact")
         assert np.abs(fast - exact).max() <= 5e-3
-        assert np.abs(fast - enhancer.enhance(img, 2.0, denoise=0)).max() > 0.02
+        assert np.abs(fast - enhancer.enhance(img, 2.0, Finish(denoise=0))).max() > 0.02
 
 
 def test_protect_is_an_edit_setting_checked_and_saved_in_the_sidecar(tmp_path):
     a = Adjustments(T=2.5, protect=0.4)
-    assert a.effects()["protect"] == 0.4 and a.provenance()["protect"] == 0.4
+    assert a.finish.protect == 0.4 and a.provenance()["protect"] == 0.4
     for bad in (-0.1, 1.5, float("nan"), "x", True):
         with pytest.raises(ClodeError, match="protect"):
             Adjustments.from_mapping({"protect": bad})

@@ -15,6 +15,7 @@ from clode import Enhancer
 from clode.base.adjustments import Adjustments
 from clode.commands.cli import main as cli
 from clode.base.errors import ClodeError
+from clode.base.finish import Finish
 from clode.io.imageio import load_image
 from clode.base.local_exposure import MAX_AMOUNT, Brush, Layer, Linear, Radial, Stroke, layers_to_json, parse_layers
 from clode.engine.masks import Grid, rasterise
@@ -133,11 +134,12 @@ def test_an_edge_aware_brush_stays_on_its_object(enhancer):
     # a brush on the square that reaches 25 px past its right edge
     dab = Stroke(((w / 2 / L, h / 2 / L), (w / 2 / L + 1e-3, h / 2 / L)), radius=65 / L, feather=0.3)
     s = enhancer.prepare(img, t_range=(0.0, 3.0))
-    plain = s.render(1.5, denoise=0).mean(-1)
+    plain = s.render(1.5, Finish(denoise=0)).mean(-1)
     row = h // 2
     edge = w // 2 + 40                                  # first background column
     for edges in (False, True):
-        change = s.render(1.5, denoise=0, local=(Layer(Brush((dab,)), amount=1.5, edges=edges),)).mean(-1) - plain
+        layer = Layer(Brush((dab,)), amount=1.5, edges=edges)
+        change = s.render(1.5, Finish(denoise=0, local=(layer,))).mean(-1) - plain
         inside, outside = change[row, w // 2], change[row, edge + 8]
         assert inside > 0.02
         if edges:
@@ -151,18 +153,18 @@ def test_fast_and_exact_paths_agree_with_layers(enhancer):
     local = (Layer(Brush((Stroke(((0.5, 0.3), (0.6, 0.35)), radius=0.2),)), amount=1.0, edges=True),
              Layer(Radial((0.2, 0.2), (0.3, 0.2)), amount=-0.7), Layer(Linear((0, 0), (0, 0.7)), amount=0.5))
     T = 1.3                                     # between grid times: Lambda interpolated in t on both paths
-    fast = enhancer.enhance(img, T, denoise=0, local=local, protect=0.5)
-    exact = enhancer.enhance(img, T, mode="exact", denoise=0, local=local, protect=0.5)
+    fast = enhancer.enhance(img, T, Finish(denoise=0, local=local, protect=0.5))
+    exact = enhancer.enhance(img, T, Finish(denoise=0, local=local, protect=0.5), mode="exact")
     assert np.abs(fast - exact).max() <= 5e-3
-    assert np.abs(fast - enhancer.enhance(img, T, denoise=0, protect=0.5)).max() > 0.02
+    assert np.abs(fast - enhancer.enhance(img, T, Finish(denoise=0, protect=0.5))).max() > 0.02
 
 
 def test_layers_beyond_the_model_range_are_clamped(enhancer):
     img = object_scene(48, 64)
     up = (Layer(Radial((0.5, 0.375), (2.0, 2.0), feather=0.0), amount=3.0),) * 3     # T + 9 everywhere
     s = enhancer.prepare(img, t_range=(0.0, enhancer.t_max))
-    top = s.render(enhancer.t_max, denoise=0)
-    np.testing.assert_allclose(s.render(enhancer.t_max - 2, denoise=0, local=up), top, atol=1e-5)
+    top = s.render(enhancer.t_max, Finish(denoise=0))
+    np.testing.assert_allclose(s.render(enhancer.t_max - 2, Finish(denoise=0, local=up)), top, atol=1e-5)
 
 
 def test_session_cli_and_batch_give_the_same_pixels(enhancer, tmp_path, fixture_model_path, monkeypatch):
@@ -183,11 +185,11 @@ def test_session_cli_and_batch_give_the_same_pixels(enhancer, tmp_path, fixture_
                 "--T", "sidecar", *flags]) == 0
     pixels = load_image(photo).pixels
     session = enhancer.prepare(pixels)                  # the editor's: the model's whole range
-    editor = session.render(edit.T, dtype=np.uint8, **edit.effects())
+    editor = session.render(edit.T, edit.finish, dtype=np.uint8)
     cli_out, batch_out = (np.asarray(Image.open(tmp_path / d / "night.png")) for d in ("cli", "batch"))
     np.testing.assert_array_equal(cli_out, batch_out)
     np.testing.assert_array_equal(cli_out, editor)
-    plain = session.render(edit.T, dtype=np.uint8, **edit.replace(local=()).effects())
+    plain = session.render(edit.T, edit.replace(local=()).finish, dtype=np.uint8)
     assert np.abs(cli_out.astype(int) - plain).max() > 20          # the layers did something
 
 
@@ -230,4 +232,4 @@ def test_hidden_and_zero_layers_leave_the_render_exactly_as_it_was(enhancer):
     s = enhancer.prepare(img, t_range=(0.0, 2.0))
     shape = Radial((0.5, 0.4), (0.3, 0.3))
     idle = (Layer(shape, amount=1.0, visible=False), Layer(shape, amount=0.0), Layer(Brush(()), amount=2.0))
-    np.testing.assert_array_equal(s.render(1.5, denoise=0, local=idle), s.render(1.5, denoise=0))
+    np.testing.assert_array_equal(s.render(1.5, Finish(denoise=0, local=idle)), s.render(1.5, Finish(denoise=0)))

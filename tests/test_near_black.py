@@ -4,6 +4,7 @@ the pixels with real colour stay exactly as rendered; the fast and exact paths a
 the product's finish has it on while the engine's raw outputs do not."""
 
 import inspect
+from dataclasses import replace
 
 import numpy as np
 import pytest
@@ -11,6 +12,7 @@ import torch
 
 from clode import Enhancer, load_model
 from clode.base.adjustments import Adjustments
+from clode.base.finish import Finish
 from clode.training.metrics import srgb_to_lab
 from clode.engine.near_black import (CHROMA_AVERAGING, NOISE_FLOOR, NOISE_SNR, SIGNAL_SNR, fade_near_black, input_noise,
                               signal_weight)
@@ -79,15 +81,16 @@ def test_input_noise_reads_the_noise_the_colour_keeps_and_never_less_than_the_fl
 
 
 def test_the_product_finish_has_it_on_and_the_engine_default_leaves_it_off(fixture_model):
-    assert Adjustments().effects()["near_black"] is True
+    assert Adjustments().finish.near_black is True
     session = prepare(fixture_model, dark_sky(), t_min=0.0, t_max=3.0)
     plain = session.render(3.0)
-    assert np.array_equal(plain, session.render(3.0, near_black=False))
-    assert not np.array_equal(plain, session.render(3.0, near_black=True))
-    defaults = {name: inspect.signature(f).parameters["near_black"].default
-                for name, f in (("enhance", Enhancer.enhance), ("enhance_auto", Enhancer.enhance_auto),
-                                ("trajectory", Enhancer.trajectory))}
-    assert defaults == {"enhance": False, "enhance_auto": False, "trajectory": False}
+    assert np.array_equal(plain, session.render(3.0, Finish(near_black=False)))
+    assert not np.array_equal(plain, session.render(3.0, Finish(near_black=True)))
+    assert Finish().near_black is False
+    defaults = {name: inspect.signature(f).parameters["finish"].default
+                for name, f in (("render", type(session).render), ("enhance", Enhancer.enhance),
+                                ("enhance_auto", Enhancer.enhance_auto), ("trajectory", Enhancer.trajectory))}
+    assert defaults == {"render": Finish(), "enhance": None, "enhance_auto": Finish(), "trajectory": Finish()}
 
 
 @pytest.fixture(scope="module")
@@ -110,9 +113,9 @@ def test_both_paths_apply_the_same_rule_after_the_rest_of_the_finish(fixture_mod
     """On = the same render off, then ``fade_near_black`` with the input's brightest channel and noise."""
     img = dark_sky()
     enh = Enhancer(fixture_model if curve == "per_channel" else shipped_model, device="cpu")
-    kw = dict(mode=mode, denoise=1.0, colour_noise=0.5, neutral=True)
-    off = enh.enhance(img, 3.0, **kw)
-    on = enh.enhance(img, 3.0, near_black=True, **kw)
+    finish = Finish(denoise=1.0, colour_noise=0.5, neutral=True)
+    off = enh.enhance(img, 3.0, finish, mode=mode)
+    on = enh.enhance(img, 3.0, replace(finish, near_black=True), mode=mode)
     expect = fade_near_black(torch.from_numpy(off.copy()), torch.from_numpy(img.max(-1, keepdims=True)),
                              measured_noise(img)).numpy()
     np.testing.assert_allclose(on, expect, atol=2e-6)
@@ -128,9 +131,9 @@ def test_a_view_on_the_dial_fades_like_the_export(model):
     input: its near-black is as neutral as the full render's."""
     img = dark_sky(96, 128)
     session = prepare(model, img, t_min=0.0, t_max=3.0)
-    view_off = session.render(3.0, size=(48, 64), colour_noise=0.5)
-    view_on = session.render(3.0, size=(48, 64), colour_noise=0.5, near_black=True, dtype=np.uint8)
-    full_on = session.render(3.0, colour_noise=0.5, near_black=True)
+    view_off = session.render(3.0, Finish(colour_noise=0.5), size=(48, 64))
+    view_on = session.render(3.0, Finish(colour_noise=0.5, near_black=True), size=(48, 64), dtype=np.uint8)
+    full_on = session.render(3.0, Finish(colour_noise=0.5, near_black=True))
     sky = slice(12, 22)
     assert chroma(view_on[sky]).mean() < 0.5 * chroma(view_off[sky]).mean()
     assert abs(chroma(view_on[sky]).mean() - chroma(full_on[24:44]).mean()) < 1.0

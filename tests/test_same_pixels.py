@@ -1,6 +1,6 @@
 """One photo, one edit, three ways out -- the command line, a batch, the editor's export: the same
 pixels. The settings that make a result (T, denoise, colour noise, neutral colours) go through
-``Adjustments.effects()`` and one render path everywhere, and this holds them to it."""
+``Adjustments.finish`` and one render path everywhere, and this holds them to it."""
 
 import numpy as np
 import pytest
@@ -9,6 +9,7 @@ from PIL import Image
 pytest.importorskip("PySide6")
 pytest.importorskip("pytestqt")
 
+from clode.base.finish import Finish  # noqa: E402
 from clode.commands.cli import main as cli  # noqa: E402
 from clode.io.export import ExportOptions  # noqa: E402
 from clode.io.imageio import load_image  # noqa: E402
@@ -64,8 +65,8 @@ def test_cli_batch_and_editor_write_the_same_pixels(qtbot, tmp_path, photo, fixt
     w.panel.set_colour_noise(float(colour), emit=True)
     w.panel.set_neutral(neutral, emit=True)
     w.panel.set_protect(float(protect), emit=True)
-    assert w.adjustments.effects() == {"denoise": 0.8, "colour_noise": 0.7, "neutral": neutral, "protect": 0.6,
-                                       "local": (), "near_black": True}
+    assert w.adjustments.finish == Finish(denoise=0.8, colour_noise=0.7, neutral=neutral, protect=0.6,
+                                          local=(), near_black=True)
     with qtbot.waitSignal(w.exported, timeout=WAIT):
         w.export(tmp_path / "app" / "night.png", ExportOptions(format="png"))
     w.close()

@@ -11,7 +11,7 @@ pytest.importorskip("pytestqt")
 from PySide6.QtWidgets import QApplication  # noqa: E402
 
 from clode.engine.weights import DEFAULT_MODEL  # noqa: E402
-from clode_desktop import theme  # noqa: E402
+from clode_desktop.widgets import theme  # noqa: E402
 from clode_desktop.app import SAMPLE_PHOTO  # noqa: E402
 from clode_desktop.widgets.canvas import MODES  # noqa: E402
 from clode_desktop.window.main_window import MainWindow  # noqa: E402

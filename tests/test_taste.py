@@ -96,13 +96,13 @@ def photographers_photos(fixture_model):
     rng = np.random.default_rng(28)
     paths = sorted(find_images(DATASETS / "photos"))[::7][:8]
     out = []
-    effects = Adjustments().effects()
+    finish = Adjustments().finish
     for path in paths:
         photo = read_photo(path, 32)
         for ev in (rng.uniform(0.0, 1.5), rng.uniform(2.5, 5.0)):
             s = enh.prepare(darken(photo, ev))
             read, _ = auto_choice(s, enh.default_T, taste=False)
-            brightness = lambda T, s=s: mean_luminance(s.render(T, size=s.proxy_size, **effects))  # noqa: E731
+            brightness = lambda T, s=s: mean_luminance(s.render(T, finish, size=s.proxy_size))  # noqa: E731
             out.append((read, match(brightness, 0.4, *s.t_range), s.t_range))
     order = rng.permutation(len(out))
     torch.set_num_threads(threads)

@@ -22,7 +22,8 @@ from clode.engine.weights import DEFAULT_MODEL, load_model, save_model  # noqa: 
 from PySide6.QtCore import Qt  # noqa: E402
 from PySide6.QtWidgets import QApplication, QLabel  # noqa: E402
 
-from clode_desktop import preferences, theme  # noqa: E402
+from clode_desktop.dialogs import preferences  # noqa: E402
+from clode_desktop.widgets import theme  # noqa: E402
 from clode_desktop.window.main_window import MainWindow  # noqa: E402
 from clode_desktop.base.settings import Settings  # noqa: E402
 from clode_desktop.training.training_panel import model_card  # noqa: E402

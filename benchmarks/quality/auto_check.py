@@ -40,6 +40,7 @@ if __name__ == "__main__":
     ARGS = parse_args()        # --help answers before torch loads
 
 import json  # noqa: E402
+from dataclasses import asdict  # noqa: E402
 import time  # noqa: E402
 
 import numpy as np  # noqa: E402
@@ -58,7 +59,7 @@ REACH = 0.5
 
 
 def finish(session, T: float) -> np.ndarray:
-    return session.render(float(T), **Adjustments().effects())
+    return session.render(float(T), Adjustments().finish)
 
 
 def score_pairs(enh, pairs) -> dict:
@@ -110,7 +111,7 @@ def main(args: argparse.Namespace) -> int:
     torch.set_num_threads(args.threads)
     enh = Enhancer(load_model(), device="cpu")
     sections = args.sections.split(",")
-    out: dict = {"model": enh.model_name, "default_T": enh.default_T, "finish": Adjustments().effects()}
+    out: dict = {"model": enh.model_name, "default_T": enh.default_T, "finish": asdict(Adjustments().finish)}
     t0 = time.monotonic()
     if "lowlight" in sections:
         d = SHARED / "lowlight-dev"

@@ -44,6 +44,7 @@ sys.path.insert(0, str(BENCHMARKS / "speed"))
 from bench_fast import edge_image  # noqa: E402  (benchmarks/speed/bench_fast.py)
 from clode import Enhancer, load_model  # noqa: E402
 from clode.base.adjustments import Adjustments  # noqa: E402
+from clode.base.finish import Finish  # noqa: E402
 from clode.training.exposure_fit import photo_seed, read_photo  # noqa: E402
 from clode.training.metrics import psnr  # noqa: E402
 from clode.training.night_pairs import night_pair  # noqa: E402
@@ -66,7 +67,7 @@ def lamp_rows(enh: Enhancer, name: str, low: np.ndarray, high) -> None:
     shadows = luma <= np.percentile(luma, 40)
     base = None
     for p in PROTECT:
-        out = s.render(T, **Adjustments(protect=p).effects())
+        out = s.render(T, Adjustments(protect=p).finish)
         clipped = int((np.round(out.max(-1) * 255) >= 255)[lamp].sum())
         shade = float(out[shadows].mean())
         base = shade if base is None else base
@@ -85,11 +86,11 @@ def halo(enh: Enhancer, h: int, w: int) -> None:
     dist = np.minimum(np.abs(xx + 0.5 - w // 2), np.abs(np.hypot(yy - h / 4, xx - w / 4) - h / 10))
     dark = (xx < w // 2) & (np.hypot(yy - h / 4, xx - w / 4) >= h / 10)
     s = enh.prepare(img, t_range=(0.0, T))
-    plain = s.render(T, denoise=0)
+    plain = s.render(T, Finish(denoise=0))
     print(f"\n## halo: {w} x {h} hard edges, T = {T:g}, denoiser off; 8-bit levels by distance (px) from an edge")
     print("| | " + " | ".join(f"d {a:g}-{b:g}" for a, b in BANDS) + " |\n|---|" + "---|" * len(BANDS))
     for p in PROTECT[1:]:
-        diff = (s.render(T, denoise=0, protect=p) - plain).mean(-1) * 255
+        diff = (s.render(T, Finish(denoise=0, protect=p)) - plain).mean(-1) * 255
         print(f"| protect {p * 100:.0f} %: dark side, mean change (protected - off) | " + " | ".join(
             f"{diff[dark & (dist >= a) & (dist < b)].mean():+.2f}" for a, b in BANDS) + " |")
         REPORT.add("halo", {"protect": p, "side": "dark", "mean_change_by_band": {
@@ -97,8 +98,8 @@ def halo(enh: Enhancer, h: int, w: int) -> None:
         print(f"| protect {p * 100:.0f} %: bright side, mean change | " + " | ".join(
             f"{diff[~dark & (dist >= a) & (dist < b)].mean():+.2f}" for a, b in BANDS) + " |", flush=True)
     for p in (0.0, 1.0) if h * w <= EXACT_MAX_PIXELS else ():
-        exact = enh.enhance(img, T, mode="exact", denoise=0, protect=p)
-        err = np.abs(s.render(T, denoise=0, protect=p) - exact).max(-1) * 255
+        exact = enh.enhance(img, T, Finish(denoise=0, protect=p), mode="exact")
+        err = np.abs(s.render(T, Finish(denoise=0, protect=p)) - exact).max(-1) * 255
         print(f"| protect {p * 100:.0f} %: abs(fast - exact), mean / 99th pct | " + " | ".join(
             f"{err[(dist >= a) & (dist < b)].mean():.2f} / {np.percentile(err[(dist >= a) & (dist < b)], 99):.1f}"
             for a, b in BANDS) + " |", flush=True)

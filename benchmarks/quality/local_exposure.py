@@ -42,6 +42,7 @@ if __name__ == "__main__":
     ARGS = parse_args()        # --help answers before torch loads
 
 import json  # noqa: E402
+from dataclasses import replace  # noqa: E402
 import statistics  # noqa: E402
 import time  # noqa: E402
 
@@ -49,6 +50,7 @@ import numpy as np  # noqa: E402
 
 from clode import Enhancer, load_model  # noqa: E402
 from clode.base.adjustments import Adjustments  # noqa: E402
+from clode.base.finish import Finish  # noqa: E402
 from clode.base.local_exposure import Brush, Layer, Linear, Radial, Stroke  # noqa: E402
 from clode.engine.masks import Grid, grid_shape  # noqa: E402
 from clode.engine.session import LocalMaps, _Axis, lambda_on_grid  # noqa: E402
@@ -68,11 +70,12 @@ def edges(enh: Enhancer) -> dict:
     cx, cy = w / 2 / L, h / 2 / L
     dab = Stroke(((cx, cy), (cx + 1e-3, cy)), radius=(half + 40) / L, feather=0.3)
     s = enh.prepare(img, t_range=(0.0, 4.0))
-    plain = s.render(2.0, denoise=0).mean(-1)
+    plain = s.render(2.0, Finish(denoise=0)).mean(-1)
     edge = w // 2 + half                   # the first background column
     out = {}
     for aware in (False, True):
-        change = s.render(2.0, denoise=0, local=(Layer(Brush((dab,)), amount=1.5, edges=aware),)).mean(-1) - plain
+        layer = Layer(Brush((dab,)), amount=1.5, edges=aware)
+        change = s.render(2.0, Finish(denoise=0, local=(layer,))).mean(-1) - plain
         row = change[h // 2]
         inside = float(row[w // 2])
         out["edge_aware" if aware else "plain"] = {
@@ -106,20 +109,20 @@ def costs(enh: Enhancer, size: tuple[int, int], repeats: int) -> dict:
     view = (round(H * 1732 / W), 1732) if W >= H else (1732, round(W * 1732 / H))
     fixed = layers(cx, cy)[1:]
     plain_ms, dab_ms = [], []
-    s.render(2.0, size=view, denoise=0, dtype=np.uint8, local=fixed)       # view input and fixed masks cached
+    s.render(2.0, Finish(denoise=0, local=fixed), size=view, dtype=np.uint8)       # view input and fixed masks cached
     for n in range(2, 32):
         stroke = Stroke(tuple((cx - 0.2 + 0.01 * i, cy) for i in range(n)), radius=0.03)
         local = (Layer(Brush((stroke,)), amount=1.0, edges=True), *fixed)
-        dab_ms.append(1e3 * timed(lambda: s.render(2.0, size=view, denoise=0, dtype=np.uint8, local=local)))
-        plain_ms.append(1e3 * timed(lambda: s.render(2.0, size=view, denoise=0, dtype=np.uint8)))
-    effects = Adjustments().effects()
+        dab_ms.append(1e3 * timed(lambda: s.render(2.0, Finish(denoise=0, local=local), size=view, dtype=np.uint8)))
+        plain_ms.append(1e3 * timed(lambda: s.render(2.0, Finish(denoise=0), size=view, dtype=np.uint8)))
+    finish = Adjustments().finish
     s.noise_strength(2.0)                  # measured once per photo and T, before either is timed
-    with_layers = {**effects, "local": layers(cx, cy)}
+    with_layers = replace(finish, local=layers(cx, cy))
     plain_s, layer_s = [], []
     for _ in range(repeats):              # alternated, so a change in the machine's load hits both
-        plain_s.append(timed(lambda: s.render(2.0, dtype=np.uint8, **effects)))
+        plain_s.append(timed(lambda: s.render(2.0, finish, dtype=np.uint8)))
         s._local = type(s._local)(s.image, s.proxy)          # no masks cached from the last export
-        layer_s.append(timed(lambda: s.render(2.0, dtype=np.uint8, **with_layers)))
+        layer_s.append(timed(lambda: s.render(2.0, with_layers, dtype=np.uint8)))
     # The layers' own work in an export, timed alone (less at the mercy of the load than two
     # whole exports): the end-time map on the export's grid, drawn afresh, and Lambda read on it.
     grid = Grid((H, W), (0, 0, W, H), grid_shape((H, W)))
@@ -128,7 +131,7 @@ def costs(enh: Enhancer, size: tuple[int, int], repeats: int) -> dict:
 
     def layer_work():
         maps = LocalMaps(s.image, s.proxy)
-        t = maps.end_times(2.0, effects["protect"], with_layers["local"], grid, s.t_range)
+        t = maps.end_times(2.0, finish.protect, with_layers.local, grid, s.t_range)
         for field in s.fields:
             lambda_on_grid(s.times, field, t, rows, cols)
     work_s = [timed(layer_work) for _ in range(repeats)]

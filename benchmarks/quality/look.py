@@ -18,6 +18,7 @@ from __future__ import annotations
 import argparse
 import sys
 import time
+from dataclasses import asdict, replace
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))   # benchmarks/: machine.py
@@ -46,6 +47,7 @@ import torch  # noqa: E402
 
 from clode import Enhancer, load_model  # noqa: E402
 from clode.base.adjustments import Adjustments  # noqa: E402
+from clode.base.finish import Finish  # noqa: E402
 from clode.io.imageio import load_image  # noqa: E402
 from clode.engine.network import CURVE_MODES as MODEL_CURVE_MODES  # noqa: E402
 from clode.training.metrics import flat_noise, flat_patches, hue_shift, psnr, ssim  # noqa: E402
@@ -56,26 +58,23 @@ DIM = ["kphotoalbum-bar55.jpg", "kphotoalbum-bar55_2.jpg", "kphotoalbum-pool_2.j
        "palapeli-cincinnati-bridge.jpg", "plasma-DarkestHour.jpg", "plasma-summer_1am.jpg"]
 
 
-def render_kwargs(args) -> dict:
-    """The product's defaults (``Adjustments()``, as ``clode enhance`` uses them) with the options given."""
-    kw = Adjustments().effects()
-    for name in ("denoise", "colour_noise", "neutral"):
-        value = getattr(args, name, None)
-        if value is not None:
-            kw[name] = value
-    return kw
+def render_finish(args) -> Finish:
+    """The product's finish (``Adjustments().finish``, as ``clode enhance`` uses it) with the options given."""
+    changes = {name: getattr(args, name) for name in ("denoise", "colour_noise", "neutral")
+               if getattr(args, name, None) is not None}
+    return replace(Adjustments().finish, **changes)
 
 
-def enhanced(enh: Enhancer, img: np.ndarray, T, kwargs: dict) -> np.ndarray:
+def enhanced(enh: Enhancer, img: np.ndarray, T, finish: Finish) -> np.ndarray:
     """``img`` at ``T`` (None: the model's default; "auto": the automatic T, as ``--T auto`` picks it)."""
-    return enh.enhance_auto(img, **kwargs)[0] if T == "auto" else enh.enhance(img, T, **kwargs)
+    return enh.enhance_auto(img, finish)[0] if T == "auto" else enh.enhance(img, T, finish)
 
 
-def measure(enh: Enhancer, T, kwargs: dict, quiet: bool = False) -> dict:
+def measure(enh: Enhancer, T, finish: Finish, quiet: bool = False) -> dict:
     hues, noises = [], []
     for name in DIM:
         img = load_image(SHARED / "photos" / name).pixels
-        out = enhanced(enh, img, T, kwargs)
+        out = enhanced(enh, img, T, finish)
         hues.append(hue_shift(img, out))
         noises.append(flat_noise(out, flat_patches(img)))
         if not quiet:
@@ -85,7 +84,7 @@ def measure(enh: Enhancer, T, kwargs: dict, quiet: bool = False) -> dict:
     for low_path in sorted((SHARED / "lowlight-dev" / "low").glob("*.png")):
         low = load_image(low_path).pixels
         high = load_image(SHARED / "lowlight-dev" / "high" / low_path.name).pixels
-        out = enhanced(enh, low, T, kwargs)
+        out = enhanced(enh, low, T, finish)
         ps.append(psnr(out, high))
         ss.append(ssim(out, high))
     return {"hue": float(np.mean(hues)), "hue_max": float(np.max(hues)), "noise": float(np.mean(noises)),
@@ -101,12 +100,12 @@ def main(args: argparse.Namespace) -> int:
     enh = Enhancer(net, device="cpu")
     t0 = time.perf_counter()
     print(f"model {net.info.name} ({net.info.path}), curve {net.curve_mode}, T {args.T or net.info.default_T}, "
-          f"settings {render_kwargs(args)}")
-    r = measure(enh, args.T, render_kwargs(args))
+          f"settings {render_finish(args)}")
+    r = measure(enh, args.T, render_finish(args))
     print(f"hue shift mean {r['hue']:.2f} deg (max {r['hue_max']:.2f}); flat-patch noise {r['noise']:.2f} levels; "
           f"lowlight-dev {r['psnr']:.2f} dB / {r['ssim']:.3f}   ({time.perf_counter() - t0:.0f} s)")
     report["model"] = net.info.name
-    report["settings"] = render_kwargs(args)
+    report["settings"] = asdict(render_finish(args))
     report["look"] = {**r, "photos": DIM}
     report.emit("cpu")
     return 0

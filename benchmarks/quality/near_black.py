@@ -3,7 +3,7 @@
     PYTHONPATH=. .venv/bin/python benchmarks/near_black.py [--model FILE] [--T 3] [--auto] [--threads 2]
 
 For each dim photo of ``../shared/datasets/photos`` (``benchmarks/look.py``'s list) and each very dark
-test photo made here (``dark_photos``), rendered with the product's finish (``Adjustments().effects()``,
+test photo made here (``dark_photos``), rendered with the product's finish (``Adjustments().finish``,
 fast path, one session per photo) with ``clode.engine.near_black`` off and on:
 
 * ``chroma``: the mean CIELAB chroma of the output over the pixels whose input's brightest channel is
@@ -38,6 +38,7 @@ if __name__ == "__main__":
 
 import io  # noqa: E402
 import json  # noqa: E402
+from dataclasses import replace  # noqa: E402
 
 import numpy as np  # noqa: E402
 import torch  # noqa: E402
@@ -108,14 +109,14 @@ def near_black_chroma(img: np.ndarray, out: np.ndarray, level: int = DARK_LEVEL)
 
 def measure(enh: Enhancer, name: str, img: np.ndarray, T_fixed: float, auto: bool) -> dict:
     session = enh.prepare(img)
-    effects = Adjustments().effects()
+    finish = Adjustments().finish
     row: dict = {"photo": name}
     ends = [("T", T_fixed)] + ([("auto", float(session.auto_T()))] if auto else [])
     for label, T in ends:
         if label == "auto":
             row["auto_T"] = round(T, 3)
         for on in (False, True):
-            out = session.render(T, **{**effects, "near_black": on})
+            out = session.render(T, replace(finish, near_black=on))
             chroma, share = near_black_chroma(img, out)
             key = f"{label}_{'on' if on else 'off'}"
             row[f"chroma_{key}"] = round(chroma, 3)

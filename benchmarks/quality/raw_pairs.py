@@ -12,7 +12,7 @@ the same tags (``tests/dng.py``) and developed by the app's RAW path (``clode.io
 long one is the ground truth, the short one the input.
 
 Each input is prepared once (fast engine, the full T range) and rendered with the product's finish
-(``Adjustments().effects()``) at the model's default T, at ``session.auto_T()`` (whatever Auto is
+(``Adjustments().finish``) at the model's default T, at ``session.auto_T()`` (whatever Auto is
 now), and at the oracle T: the best PSNR over a grid of T (whole steps over [0, t_max], then 0.5 and
 0.25 either side of the best) chosen with the ground truth -- a bound, not a method. PSNR / SSIM by the
 LOL protocol (``clode.training.metrics``). The same three on ``../shared/datasets/lowlight-dev``.
@@ -125,7 +125,7 @@ def lowlight_pairs() -> list[tuple[str, np.ndarray, np.ndarray, dict]]:
 
 def score(enh: Enhancer, low: np.ndarray, high: np.ndarray) -> dict:
     """T = default, Auto and the oracle T of one pair (module doc)."""
-    effects = Adjustments().effects()
+    finish = Adjustments().finish
     session = enh.prepare(low)
     lo, hi = session.t_range
     cache: dict = {}
@@ -133,7 +133,7 @@ def score(enh: Enhancer, low: np.ndarray, high: np.ndarray) -> dict:
     def render(T: float) -> np.ndarray:
         T = round(min(max(T, 0.0), hi), 4)
         if T not in cache:
-            cache[T] = session.render(T, **effects)
+            cache[T] = session.render(T, finish)
         return cache[T]
 
     def at(T: float) -> dict:

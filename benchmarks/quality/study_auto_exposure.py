@@ -50,6 +50,7 @@ import torch  # noqa: E402
 from PIL import Image  # noqa: E402
 
 from clode import Enhancer, load_model  # noqa: E402
+from clode.base.finish import Finish  # noqa: E402
 from clode.engine import auto_exposure as auto  # noqa: E402
 from clode.engine.auto_exposure import BRIGHTEST, mean_luminance  # noqa: E402
 from clode.training.metrics import psnr  # noqa: E402
@@ -79,10 +80,10 @@ def curve(enh: Enhancer, low: np.ndarray, high: np.ndarray, group: str) -> dict:
     """PSNR and mean luminance of the result along TS (also as ``auto_T`` measures it, on the
     proxy), the input's measuring view, and the shipped auto T."""
     s = enh.prepare(low)
-    outs = [s.render(float(T), denoise=1.0) for T in TS]
+    outs = [s.render(float(T), Finish(denoise=1.0)) for T in TS]
     return dict(group=group, psnr=np.array([psnr(o, high) for o in outs]),
                 mean=np.array([mean_luminance(o) for o in outs]),
-                proxy_mean=np.array([mean_luminance(s.render(float(T), size=s.proxy_size, denoise=1.0))
+                proxy_mean=np.array([mean_luminance(s.render(float(T), Finish(denoise=1.0), size=s.proxy_size))
                                      for T in TS]),
                 view=auto.measuring_view(s.image),
                 low=mean_luminance(low), high=mean_luminance(high), auto=s.auto_T())

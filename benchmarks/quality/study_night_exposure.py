@@ -62,6 +62,7 @@ import torch  # noqa: E402
 from clode import Enhancer, load_model  # noqa: E402
 from clode.training import exposure_fit as ef  # noqa: E402
 from clode.base.adjustments import Adjustments  # noqa: E402
+from clode.base.finish import Finish  # noqa: E402
 from clode.engine.auto_exposure import choose_T, estimate_T, finished_brightness, held_by_rules, learned_T  # noqa: E402
 from clode.engine.auto_exposure import (DEFAULT_ZONE, FLOOR_ERRORS, LEARNED_TRUST, NOT_DARK, NOT_DARK_SHORT,  # noqa: E402
                                  beside_white_point, estimated_shortfall, match, mean_luminance, measuring_view)
@@ -220,7 +221,7 @@ def fit_stage(enh, cache: Path) -> Predictor:
 
 
 def finish(session: Session, T: float) -> np.ndarray:
-    return session.render(float(T), **Adjustments().effects())
+    return session.render(float(T), Adjustments().finish)
 
 
 def eval_stage(enh, cache: Path, predictor: Predictor) -> None:
@@ -237,7 +238,7 @@ def eval_stage(enh, cache: Path, predictor: Predictor) -> None:
         for r in recs:
             s = session_of(enh, r)
             T_auto = learned_T(s, predictor, default_T)     # recomputes the features from the session
-            T_white = choose_T(lambda T: mean_luminance(s.render(T, size=s.proxy_size, denoise=1.0)),
+            T_white = choose_T(lambda T: mean_luminance(s.render(T, Finish(denoise=1.0), size=s.proxy_size)),
                                measuring_view(s.image), default_T, s.t_range)
             near = np.arange(r["best"] - 0.5, r["best"] + 0.51, 0.125)
             near = near[(near >= s.t_range[0]) & (near <= s.t_range[1])]

@@ -53,6 +53,7 @@ import torch  # noqa: E402
 from PIL import Image  # noqa: E402
 
 from clode import Enhancer, load_model  # noqa: E402
+from clode.base.finish import Finish  # noqa: E402
 
 from clode.io import batch  # noqa: E402
 from clode.io.export import ExportOptions, save_image  # noqa: E402
@@ -97,13 +98,13 @@ def main(args: argparse.Namespace) -> None:
               f"{mb:.1f} MB each), made in {time.perf_counter() - t0:.0f} s", flush=True)
 
         # One image by stage (after a warm-up), to see where the time goes.
-        enhancer.enhance(load_image(photos[0]).pixels[:256, :256], 3.0, denoise=args.denoise)
+        enhancer.enhance(load_image(photos[0]).pixels[:256, :256], 3.0, Finish(denoise=args.denoise))
         c = time.process_time()
         t = time.perf_counter()
         photo = load_image(photos[0])
         t_load = time.perf_counter() - t
         t = time.perf_counter()
-        out = enhancer.enhance(photo.pixels, None, mode="fast", denoise=args.denoise)
+        out = enhancer.enhance(photo.pixels, None, Finish(denoise=args.denoise), mode="fast")
         t_enh = time.perf_counter() - t
         t = time.perf_counter()
         save_image(tmp / "stage.jpg", out, source=photo, options=ExportOptions(format="jpeg"))

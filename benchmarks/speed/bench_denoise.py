@@ -44,6 +44,7 @@ import torch  # noqa: E402
 from PIL import Image  # noqa: E402
 
 from clode import Enhancer, load_model  # noqa: E402
+from clode.base.finish import Finish  # noqa: E402
 from clode.engine.denoise_speed import PRECISIONS, as_net, fast_denoiser  # noqa: E402
 from clode.engine.tiles import denoise_tiled  # noqa: E402
 
@@ -57,7 +58,7 @@ def strip(enhancer: Enhancer) -> torch.Tensor:
     with Image.open(src) as im:
         big = np.asarray(im.convert("RGB").resize((WIDTH, 4000), Image.BICUBIC), np.float32)[1800:1800 + ROWS] / 255
     dark = big ** 2.2 * 0.25 + np.random.default_rng(0).normal(0, 0.01, big.shape).astype(np.float32)
-    bright = enhancer.enhance(np.clip(dark, 0, 1).astype(np.float32), 3.0, denoise=0.0)
+    bright = enhancer.enhance(np.clip(dark, 0, 1).astype(np.float32), 3.0, Finish(denoise=0.0))
     return torch.from_numpy(bright).permute(2, 0, 1)[None].contiguous()
 
 

@@ -66,6 +66,7 @@ from PIL import Image  # noqa: E402
 
 import clode  # noqa: E402,F401  (sets the thread policy before torch loads: clode/engine/threads.py)
 import torch  # noqa: E402
+from clode.base.finish import Finish  # noqa: E402
 from bench_batch import make_folder  # noqa: E402  (benchmarks/speed/bench_batch.py)
 
 
@@ -114,10 +115,10 @@ def stages(photo_path: Path, out: Path, args) -> dict[str, float]:
     T = enhancer.default_T
     session = timed("prepare", lambda: enhancer.prepare(photo.pixels, t_range=(0.0, T)))
     strength = timed("noise measurement", lambda: session.noise_strength(T))
-    timed("render, closed form", lambda: session.render(T, denoise=0.0, dtype=np.uint8))
-    timed("denoiser", lambda: session.render(T, denoise=DEFAULT_DENOISE, dtype=np.uint8))
-    pixels = timed("colour noise", lambda: session.render(T, denoise=DEFAULT_DENOISE,
-                                                         colour_noise=DEFAULT_COLOUR_NOISE, dtype=np.uint8))
+    timed("render, closed form", lambda: session.render(T, Finish(denoise=0.0), dtype=np.uint8))
+    timed("denoiser", lambda: session.render(T, Finish(denoise=DEFAULT_DENOISE), dtype=np.uint8))
+    pixels = timed("colour noise", lambda: session.render(
+        T, Finish(denoise=DEFAULT_DENOISE, colour_noise=DEFAULT_COLOUR_NOISE), dtype=np.uint8))
     # each render repeats the one before it and adds its stage
     times["colour noise"] -= times["denoiser"]
     times["denoiser"] -= times["render, closed form"]

@@ -67,6 +67,7 @@ import torch  # noqa: E402
 from PIL import Image  # noqa: E402
 
 from clode import EXACT, Enhancer, load_model  # noqa: E402
+from clode.base.finish import Finish  # noqa: E402
 from clode.engine import session as S  # noqa: E402
 from clode.engine.auto_exposure import learned_T  # noqa: E402
 from clode.engine.exposure_model import for_model  # noqa: E402
@@ -183,15 +184,16 @@ def section_dial(enh, args, session):
     H, W = session.size
     crop = (W // 3, H // 3, VIEW[1], VIEW[0])
     Ts = iter(np.linspace(1.0, 5.0, 1000))
-    for label, kw in [("fit, float32, no denoiser", dict(size=VIEW, denoise=0)),
-                      ("fit, uint8, no denoiser", dict(size=VIEW, denoise=0, dtype=np.uint8)),
-                      ("1:1 crop, float32, no denoiser", dict(region=crop, denoise=0)),
-                      ("1:1 crop, uint8, no denoiser", dict(region=crop, denoise=0, dtype=np.uint8)),
-                      ("fit, uint8, denoiser 1.0", dict(size=VIEW, denoise=1.0, dtype=np.uint8))]:
+    off, on = Finish(denoise=0), Finish(denoise=1.0)
+    for label, finish, kw in [("fit, float32, no denoiser", off, dict(size=VIEW)),
+                              ("fit, uint8, no denoiser", off, dict(size=VIEW, dtype=np.uint8)),
+                              ("1:1 crop, float32, no denoiser", off, dict(region=crop)),
+                              ("1:1 crop, uint8, no denoiser", off, dict(region=crop, dtype=np.uint8)),
+                              ("fit, uint8, denoiser 1.0", on, dict(size=VIEW, dtype=np.uint8))]:
         for up in S.UPSAMPLERS:
             s = session.with_upsample(up)
             runs = args.runs if "denoiser 1" in label else args.runs * 4
-            t, _ = timed(lambda: s.render(float(next(Ts)), **kw), enh.device, runs, warmup=2)
+            t, _ = timed(lambda: s.render(float(next(Ts)), finish, **kw), enh.device, runs, warmup=2)
             print(f"{label:<34} {up:<9} {1000 * t:8.1f} ms  (CPU {1000 * CPU_TIMES[0]:.1f} ms)", flush=True)
             record("dial", view=label, upsample=up, ms=round(1000 * t, 2), cpu_ms=round(1000 * CPU_TIMES[0], 2))
 
@@ -212,7 +214,7 @@ def section_preview(enh, args, big):
     def first(denoise):
         photo = load_preview(big, max_side=max(VIEW))
         s = enh.prepare(photo.pixels, quick=True, t_range=(0.0, enh.default_T))
-        return s.render(enh.default_T, size=fit(photo.pixels.shape[:2], VIEW), denoise=denoise, dtype=np.uint8)
+        return s.render(enh.default_T, Finish(denoise=denoise), size=fit(photo.pixels.shape[:2], VIEW), dtype=np.uint8)
     for denoise in (0.0, 1.0):
         t, _ = timed(lambda: first(denoise), enh.device, args.runs)
         print(f"first preview, denoiser {denoise:g}: {t:.2f} s {cpu()}", flush=True)
@@ -237,7 +239,7 @@ def section_export(enh, args, big, session):
     print(f"\n## export: full-resolution render of {W} x {H} ({H * W / 1e6:.1f} MP), median of "
           f"{max(1, args.runs // 2)}")
     for denoise in (0.0, 1.0):
-        t, _ = timed(lambda: session.render(enh.default_T, denoise=denoise), enh.device,
+        t, _ = timed(lambda: session.render(enh.default_T, Finish(denoise=denoise)), enh.device,
                      max(1, args.runs // 2), warmup=0)
         print(f"render, denoiser {denoise:g}: {t:.2f} s ({t / (H * W / 1e6):.3f} s/MP) {cpu()}", flush=True)
         record("export", step=f"render, denoiser {denoise:g}", seconds=round(t, 3))
@@ -266,7 +268,7 @@ def child_export(args) -> None:
     t2 = time.perf_counter()
     with tempfile.TemporaryDirectory() as tmp:
         target = Path(tmp) / "out.jpg"     # as the product exports: an 8-bit render straight to the encoder
-        out = session.render(enh.default_T, denoise=args.denoise, colour_noise=args.colour_noise,
+        out = session.render(enh.default_T, Finish(denoise=args.denoise, colour_noise=args.colour_noise),
                              dtype=pixel_dtype(target))
         t3 = time.perf_counter()
         save_image(target, out, source=photo)
@@ -340,7 +342,7 @@ def section_halo(enh, args):
     T = enh.default_T
     print(f"\n## halo: {w} x {h} hard edges (a vertical one at x = {w // 2} and a disc), T = {T:g}, "
           f"denoiser off; |fast - exact| in 8-bit levels")
-    exact = enh.enhance(img, T, mode="exact", denoise=0)
+    exact = enh.enhance(img, T, Finish(denoise=0), mode="exact")
     yy, xx = np.mgrid[0:h, 0:w].astype(np.float32)
     dist = np.minimum(np.abs(xx + 0.5 - w // 2), np.abs(np.hypot(yy - h / 4, xx - w / 4) - h / 10))
     bands = [(0, 2), (2, 6), (6, 16), (16, 48), (48, 1e9)]
@@ -349,7 +351,7 @@ def section_halo(enh, args):
     for side in [int(v) for v in args.proxy_sides.split(",")]:
         s = enh.prepare(img, t_range=(0.0, T), proxy_side=side)
         for up in S.UPSAMPLERS:
-            out = s.with_upsample(up).render(T, denoise=0)
+            out = s.with_upsample(up).render(T, Finish(denoise=0))
             err = np.abs(out - exact).max(-1) * 255
             cells = []
             for a, b in bands:

@@ -56,10 +56,10 @@ def main(args: argparse.Namespace) -> int:
         if args.T == "auto":
             session = enh.prepare(img)       # one solve serves the choice and the render
             T = session.auto_T()
-            out = session.render(T, **Adjustments().effects())
+            out = session.render(T, Adjustments().finish)
         else:
             T = float(args.T)
-            out = enh.enhance(img, T, **Adjustments().effects())     # what clode enhance does
+            out = enh.enhance(img, Adjustments(T=T))     # what clode enhance does
         print(f"{name}: T={T:.2f}, {time.perf_counter() - t0:.1f} s, mean {img.mean():.3f} -> {out.mean():.3f}", flush=True)
         report.add("photos", {"photo": name, "T": round(float(T), 3), "seconds": round(time.perf_counter() - t0, 2),
                               "mean_before": round(float(img.mean()), 4), "mean_after": round(float(out.mean()), 4)})

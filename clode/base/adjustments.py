@@ -3,8 +3,9 @@ highlight protection, local exposure layers).
 
 One frozen value with its defaults and one validating constructor from a mapping
 (``Adjustments.from_mapping``), shared by the sidecar, the batch, the CLI, provenance and the
-app. To add a setting: add a field below, with its ``Limits`` in the field's metadata, then
-wire its widget or command-line flag; reading, checking, saving and provenance follow.
+app. To add a setting: add a field below, with its ``Limits`` in the field's metadata; a setting the
+engine acts on also gets its field in ``clode.base.finish.Finish`` and its line in ``finish``
+below. Then wire its widget or command-line flag; reading, checking, saving and provenance follow.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from dataclasses import dataclass, field, fields, replace
 from typing import Any, Callable, Mapping, Optional
 
 from clode.base.errors import ClodeError
+from clode.base.finish import Finish
 from clode.base.local_exposure import Layer, LayersSetting, layers_to_json
 
 #: The exposure the shipped model was trained for (a model file may carry its own).
@@ -150,11 +152,12 @@ class Adjustments:
         out["local"] = layers_to_json(self.local)
         return out
 
-    def effects(self) -> dict:
-        """The finishing settings as ``Session.render`` / ``Enhancer.enhance`` take them, with the fixed
-        parts of the look that are not settings (``NEAR_BLACK``)."""
-        return {"denoise": self.denoise, "colour_noise": self.colour_noise, "neutral": self.neutral,
-                "protect": self.protect, "local": self.local, "near_black": NEAR_BLACK}
+    @property
+    def finish(self) -> Finish:
+        """The finishing settings as the engine takes them (``Session.render(T, finish)``), with the
+        fixed parts of the look that are not settings (``NEAR_BLACK``)."""
+        return Finish(denoise=self.denoise, colour_noise=self.colour_noise, neutral=self.neutral,
+                      protect=self.protect, local=self.local, near_black=NEAR_BLACK)
 
     def provenance(self, model: Optional[str] = None) -> dict:
         """What an exported file records about how it was made (one rule for CLI, batch and app)."""

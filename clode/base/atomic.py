@@ -73,7 +73,7 @@ def is_stale(path: Path) -> bool:
 
 def remove_stale(folder: Union[str, Path]) -> list[Path]:
     """Delete the temporary files that killed writes left in ``folder``; returns them."""
-    removed = []
+    removed: list[Path] = []
     try:
         candidates = [Path(e.path) for e in os.scandir(folder)
                       if e.name.startswith(PART_PREFIX) and e.name.endswith(PART_SUFFIX)]
@@ -99,8 +99,8 @@ class Write:
 
 
 @contextlib.contextmanager
-def atomic_write(target: Union[str, Path], *, exclusive: bool = False,
-                 alternatives: Iterable[Union[str, Path]] = ()) -> Iterator[Write]:
+def atomic_write(target: Union[str, os.PathLike], *, exclusive: bool = False,
+                 alternatives: Iterable[Union[str, os.PathLike]] = ()) -> Iterator[Write]:
     """Yield a ``Write`` whose ``tmp`` lies beside ``target``; if the block succeeds, it becomes
     ``target`` (replacing it, or, when ``exclusive``, only if no file has that name: else the first
     free one of ``alternatives``; ``TargetExists`` when none is free)."""

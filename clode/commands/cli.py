@@ -61,9 +61,12 @@ def build_parser(argv: Optional[Sequence[str]] = None) -> argparse.ArgumentParse
 
 def main(argv=None) -> int:
     for stream in (sys.stdout, sys.stderr):
-        # a file name in any byte encoding (held with surrogates) prints instead of raising
-        with contextlib.suppress(AttributeError, ValueError):
-            stream.reconfigure(errors="backslashreplace")
+        # a file name in any byte encoding (held with surrogates) prints instead of raising; a
+        # replaced stream (a test's capture, a pipe wrapper) may have no reconfigure
+        reconfigure = getattr(stream, "reconfigure", None)
+        if reconfigure is not None:
+            with contextlib.suppress(ValueError):
+                reconfigure(errors="backslashreplace")
     # Libraries' warnings (Pillow's, torch's) are not for the user: each failure is one line of ours.
     warnings.simplefilter("ignore")
     if argv is None:

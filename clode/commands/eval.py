@@ -7,6 +7,7 @@ import sys
 
 from clode.training.evaluate import EvalReport, evaluate_pairs
 from clode.base.adjustments import check_T
+from clode.base.finish import Finish
 from clode.commands.common import add_colour_noise_option, add_engine_options, exposure, make_enhancer, setting
 
 
@@ -67,8 +68,8 @@ def run(args) -> int:
         if sys.stderr.isatty() and fraction < 1:
             print(f"\r  scoring {name} ...", end="", file=sys.stderr, flush=True)
 
-    report = evaluate_pairs(enhancer, args.low, args.high, T, sweep=args.sweep, denoise=args.denoise,
-                            colour_noise=args.colour_noise, progress=progress)
+    report = evaluate_pairs(enhancer, args.low, args.high, T, sweep=args.sweep,
+                            finish=Finish(denoise=args.denoise, colour_noise=args.colour_noise), progress=progress)
     if sys.stderr.isatty():
         print("\r\033[K", end="", file=sys.stderr, flush=True)
     if report.unmatched:

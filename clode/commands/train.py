@@ -20,7 +20,7 @@ from clode.base.errors import ClodeError
 from clode.training.losses import LossWeights
 from clode.engine.network import CURVE_MODES, DENOISERS
 from clode.base.progress import CancelToken
-from clode.base.paths import file_id, model_path_for
+from clode.base.paths import FileId, file_id, model_path_for
 from clode.training.train import TrainConfig, train
 from clode.training.recipes import PRESETS, Recipe, check_fits, recipe
 
@@ -94,7 +94,7 @@ def _input_files(args) -> set:
     """(device, inode) of every file the run reads: its photos, starting model and validation pairs."""
     from clode.io.imageio import find_images
     from clode.engine.weights import DEFAULT_MODEL
-    ids = set()
+    ids: set[Optional[FileId]] = set()
     for folder in [*args.data, args.val_low, args.val_high]:
         if folder and os.path.isdir(folder):
             ids.update(file_id(p) for p in find_images(folder))
@@ -227,8 +227,10 @@ def fit_exposure(args) -> int:
     from clode.engine.weights import load_model
 
     model = load_model(args.fit_exposure)
+    path = model.info.path
+    assert path is not None                 # load_model records the file it read
     photos = sorted(p for folder in args.data for p in find_images(folder))
-    out = fit_for_model(Enhancer(model, device=args.device), model.info.path, photos, seed=args.seed,
+    out = fit_for_model(Enhancer(model, device=args.device), path, photos, seed=args.seed,
                         log=lambda m: print(m, flush=True))
     print(f"exposure predictor written to {out}")
     return 0

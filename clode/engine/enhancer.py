@@ -1,4 +1,5 @@
-"""The inference API: ``Enhancer(model).enhance(img, T)`` on numpy images.
+"""The inference API: ``Enhancer(model).enhance(img, T, finish)`` (or ``enhance(img, adjustments)``) on
+numpy images.
 
 Images are H x W x 3 float32 arrays in [0, 1]. Two modes: "fast" (the
 default; ``clode.engine.session``: solve on a small proxy, closed-form render at full
@@ -13,13 +14,14 @@ from typing import Optional, Sequence, Union
 import numpy as np
 import torch
 
-from clode.base.adjustments import DEFAULT_T, check_T
+from clode.base.adjustments import DEFAULT_T, Adjustments, check_T
 from clode.engine.colour_noise import reduce_colour_noise, sigma_for
 from clode.engine.denoise_speed import AUTO, denoiser_for
 from clode.engine.devices import resolve_device
 from clode.base.errors import ClodeError
+from clode.base.finish import Finish
 from clode.engine.highlights import at_times, end_times
-from clode.base.local_exposure import Layer, active_layers, time_span
+from clode.base.local_exposure import active_layers, time_span
 from clode.engine.masks import Grid, grid_shape
 from clode.engine.network import CLODENet
 from clode.engine.ode import EXACT, Solver, integrate, integrate_lambda, logistic, mirrors_darkening
@@ -105,65 +107,65 @@ class Enhancer:
         photographer's learned taste (``clode.engine.taste``)."""
         return self.prepare(img, progress=progress, cancel=cancel).auto_T(taste)
 
-    def enhance_auto(self, img: np.ndarray, *, mode: str = "fast", denoise: float = 1.0, colour_noise: float = 0.0,
-                     neutral: bool = False, protect: float = 0.0, local: Sequence[Layer] = (),
-                     near_black: bool = False, dtype=np.float32,
-                     progress: Optional[ProgressCallback] = None,
+    def enhance_auto(self, img: np.ndarray, finish: Finish = Finish(), *, mode: str = "fast",
+                     dtype: type = np.float32, progress: Optional[ProgressCallback] = None,
                      cancel: Optional[CancelToken] = None, taste: bool = True) -> tuple[np.ndarray, float]:
-        """The result at the automatic T, and that T. In fast mode one solve serves both."""
+        """The result at the automatic T, finished by ``finish`` (as in ``enhance``), and that T. In
+        fast mode one solve serves both."""
         if mode != "fast":
             T = self.auto_T(img, cancel=cancel, taste=taste)
-            return self.enhance(img, T, mode=mode, denoise=denoise, colour_noise=colour_noise, neutral=neutral,
-                                protect=protect, local=local, near_black=near_black, dtype=dtype, progress=progress,
-                                cancel=cancel), T
+            return self.enhance(img, T, finish, mode=mode, dtype=dtype, progress=progress, cancel=cancel), T
         session = self.prepare(img, progress=None if progress is None else lambda f, m: progress(0.5 * f, m),
                                cancel=cancel)
         T = float(session.auto_T(taste))
-        return session.render(T, denoise=denoise, colour_noise=colour_noise, neutral=neutral, protect=protect,
-                              local=local, near_black=near_black, dtype=dtype, cancel=cancel), T
+        return session.render(T, finish, dtype=dtype, cancel=cancel), T
 
     @torch.no_grad()
-    def trajectory(self, img: np.ndarray, Ts: Sequence[float], *, denoise: float = 1.0, colour_noise: float = 0.0,
-                   neutral: bool = False, near_black: bool = False, progress: Optional[ProgressCallback] = None,
+    def trajectory(self, img: np.ndarray, Ts: Sequence[float], finish: Finish = Finish(), *,
+                   progress: Optional[ProgressCallback] = None,
                    cancel: Optional[CancelToken] = None) -> list[np.ndarray]:
         """Results at several end times from one solve per direction (T may be negative), with the
         fast path's finishing: noise treatment scaled by the measured noise, optional neutral colours and
-        near-black fading."""
+        near-black fading. One end time for the whole image: ``finish`` may not ask for highlight
+        protection (at a T > 0) or local layers (``enhance(mode="exact")`` renders those)."""
+        if active_layers(finish.local) or (finish.protect > 0 and any(T > 0 for T in Ts)):
+            raise ClodeError("a trajectory has one end time per image: highlight protection and local "
+                             "layers need enhance(mode=\"exact\")")
         x = to_tensor(img, self.device)
         if mirrors_darkening(self.model) and any(T < 0 for T in Ts):
             states = integrate_lambda(self.model, pad_small(x), Ts, self.solver, progress=progress, cancel=cancel)
         else:
             states = integrate(self.model, pad_small(x), Ts, self.solver, progress=progress, cancel=cancel)
-        return [self._finish(x, state[:, :3, :x.shape[2], :x.shape[3]], denoise, colour_noise, neutral, near_black)
-                for state in states]
+        return [self._finish(x, state[:, :3, :x.shape[2], :x.shape[3]], finish) for state in states]
 
-    def _finish(self, x: torch.Tensor, image: torch.Tensor, denoise: float, colour_noise: float, neutral: bool,
-                near_black: bool = False, measured: Optional[torch.Tensor] = None) -> np.ndarray:
+    def _finish(self, x: torch.Tensor, image: torch.Tensor, finish: Finish,
+                measured: Optional[torch.Tensor] = None) -> np.ndarray:
         """The fast path's finishing of an exact result ``image`` of the input ``x``: noise treatment
         scaled by the noise measured in ``measured`` (default: ``image``), optional neutral colours,
-        optional near-black fading (``clode.engine.near_black``), in the fast path's order."""
-        measured = image if measured is None else measured
-        strength = 1.0
-        if (denoise or colour_noise) and self.model.adaptive_denoise:
-            strength = measured_strength(lambda r: measured[:, :, r[1]:r[1] + r[3], r[0]:r[0] + r[2]],
-                                         *image.shape[2:])
-        out = reduce_colour_noise(self.model.finish(image, denoise * strength)[0].permute(1, 2, 0),
-                                  sigma_for(colour_noise * strength))
-        if neutral:
+        optional near-black fading (``clode.engine.near_black``), in the fast path's order. (Protection
+        and layers acted on ``image`` already.)"""
+        seen = image if measured is None else measured
+        if finish.treats_noise and self.model.adaptive_denoise:
+            finish = finish.noise_scaled(measured_strength(
+                lambda r: seen[:, :, r[1]:r[1] + r[3], r[0]:r[0] + r[2]], *image.shape[2:]))
+        out = reduce_colour_noise(self.model.finish(image, finish.denoise)[0].permute(1, 2, 0),
+                                  sigma_for(finish.colour_noise))
+        if finish.neutral:
             out = out.mul(torch.from_numpy(photo_gains(x)).to(self.device)).clamp_(0, 1)
-        if near_black:
+        if finish.near_black:
             noise = input_noise(lambda r: x[:, :, r[1]:r[1] + r[3], r[0]:r[0] + r[2]], *x.shape[2:])
             out = fade_near_black(out.contiguous(), x[0].amax(0)[..., None], noise)
         return to_numpy(out.permute(2, 0, 1)[None])
 
     @torch.no_grad()
-    def _per_pixel_exact(self, img: np.ndarray, T: float, protect: float, layers: tuple, denoise: float,
-                         colour_noise: float, neutral: bool, near_black: bool, progress, cancel) -> np.ndarray:
+    def _per_pixel_exact(self, img: np.ndarray, T: float, finish: Finish, progress: Optional[ProgressCallback],
+                         cancel: Optional[CancelToken]) -> np.ndarray:
         """The exact path with an end time per pixel (highlight protection, local exposure layers):
         the whole image solved on the fast path's time grid, each pixel's Lambda read at its own
         end time, then the closed form. The time map is the fast path's: protection's on the
         proxy, with layers on the fast path's mask grid (``clode.engine.masks``), upsampled bilinearly
         as the fast path upsamples Lambda."""
+        protect, layers = finish.protect, active_layers(finish.local)
         x = to_tensor(img, self.device)
         h, w = x.shape[2:]
         proxy = resize(x, proxy_size(h, w))
@@ -193,36 +195,50 @@ class Enhancer:
         else:
             lam_T = states[-1][:, 3:6, :h, :w]          # T is the grid's last time
         plain = logistic(x, lam_T, self.model.curve_mode)
-        return self._finish(x, image, denoise, colour_noise, neutral, near_black, measured=plain)
+        return self._finish(x, image, finish, measured=plain)
 
-    def enhance(self, img: np.ndarray, T: Optional[float] = None, *, mode: str = "fast", denoise: float = 1.0,
-                colour_noise: float = 0.0, neutral: bool = False, protect: float = 0.0, local: Sequence[Layer] = (),
-                near_black: bool = False, dtype=np.float32, progress: Optional[ProgressCallback] = None,
+    def enhance(self, img: np.ndarray, T: Union[float, Adjustments, None] = None, finish: Optional[Finish] = None,
+                *, mode: str = "fast", dtype: type = np.float32, progress: Optional[ProgressCallback] = None,
                 cancel: Optional[CancelToken] = None) -> np.ndarray:
-        """The result at end time ``T`` (the model's default when None), as float32 in [0, 1] or uint8;
-        ``protect`` (0-1) gives highlights a shorter end time (``clode.engine.highlights``), ``local``
-        layers add end time where their masks are (``clode.engine.masks``); ``near_black`` fades the colour of
-        near-black pixels as they are lifted (``clode.engine.near_black``)."""
-        T = self.default_T if T is None else check_T(T, self.t_max)
-        layers = active_layers(tuple(local))
+        """The result at end time ``T`` finished by ``finish``, as float32 in [0, 1] or uint8.
+
+        Two ways to say what to render:
+
+        - ``enhance(img, T, finish)``: end time ``T`` (None: the model's default) and a
+          ``clode.base.finish.Finish`` (None: the engine's raw finish, the model's own result
+          with its denoiser as trained);
+        - ``enhance(img, adjustments)``: a photo's whole edit, ``clode.base.adjustments.Adjustments``,
+          rendered as the app and ``clode enhance`` render it (its ``T`` and its ``finish``); then
+          ``finish`` is not given.
+
+        In the finish, ``protect`` (0-1) gives highlights a shorter end time
+        (``clode.engine.highlights``), ``local`` layers add end time where their masks are
+        (``clode.engine.masks``), ``near_black`` fades the colour of near-black pixels as they are lifted
+        (``clode.engine.near_black``); ``Session.render`` says what each setting does.
+        """
+        if isinstance(T, Adjustments):
+            if finish is not None:
+                raise ClodeError("enhance takes Adjustments (which hold their finish) or T and a Finish, "
+                                 "not both")
+            finish, T = T.finish, T.T
+        finish = Finish() if finish is None else finish
+        end = self.default_T if T is None else check_T(T, self.t_max)
+        layers = active_layers(finish.local)
         if mode == "exact":
             pixels = img.shape[0] * img.shape[1]
             if pixels > EXACT_MAX_PIXELS:
                 raise ClodeError(f"exact mode solves the whole image at once and is limited to "
                                  f"{EXACT_MAX_PIXELS / 1e6:g} MP (this one has {pixels / 1e6:.1f} MP); "
                                  f"use the fast mode")
-            if (protect > 0 and T > 0) or layers:
-                out = self._per_pixel_exact(img, T, protect, layers, denoise, colour_noise, neutral, near_black,
-                                            progress, cancel)
+            if (finish.protect > 0 and end > 0) or layers:
+                out = self._per_pixel_exact(img, end, finish, progress, cancel)
             else:
-                out = self.trajectory(img, [T], denoise=denoise, colour_noise=colour_noise, neutral=neutral,
-                                      near_black=near_black, progress=progress, cancel=cancel)[0]
+                out = self.trajectory(img, [end], finish, progress=progress, cancel=cancel)[0]
             return out if dtype == np.float32 else quantize(np.clip(out, 0, 1), 8)
         if mode != "fast":
             raise ClodeError(f"unknown mode {mode!r} (expected one of: {', '.join(MODES)})")
         # Only [0, T] (to the next grid step) is needed for one result: half the solve of a full prepare.
         # (and the span the layers reach)
-        span = covering_range(T, self.t_max, also=time_span(T, layers, protect) if layers else ())
+        span = covering_range(end, self.t_max, also=time_span(end, layers, finish.protect) if layers else ())
         session = self.prepare(img, progress=progress, cancel=cancel, t_range=span)
-        return session.render(T, denoise=denoise, colour_noise=colour_noise, neutral=neutral, protect=protect,
-                              local=layers, near_black=near_black, dtype=dtype, cancel=cancel)
+        return session.render(end, finish, dtype=dtype, cancel=cancel)

@@ -204,9 +204,9 @@ def cross_validate(X: np.ndarray, y: np.ndarray, groups: Sequence, ridge: float 
     """Out-of-fold predictions, folds by ``groups`` (a photo's pairs stay together)."""
     names = sorted(set(groups))
     pred = np.zeros(len(y))
-    groups = np.asarray(groups)
+    group_of = np.asarray(groups)
     for k in range(folds):
-        held = np.isin(groups, names[k::folds])
+        held = np.isin(group_of, names[k::folds])
         pred[held] = [fit(X[~held], y[~held], ridge).predict(f) for f in X[held]]
     return pred
 
@@ -223,9 +223,8 @@ def for_model(net) -> Optional[Predictor]:
     path = getattr(info, "path", None)
     if path is None:
         return None
-    cached = getattr(net, "_exposure_predictor", False)
-    if cached is not False:
-        return cached
+    if hasattr(net, "_exposure_predictor"):     # looked up before (None: it has none)
+        return net._exposure_predictor
     file = predictor_path(path)
     predictor = None
     if file.is_file():

@@ -152,7 +152,7 @@ def _stroke(stroke: Stroke, xs: torch.Tensor, ys: torch.Tensor, guide: Optional[
         u = u.clamp(0, 1)
         distance = torch.hypot(X - ax - u * dx, Y - ay - u * dy)
         value = _falloff(distance, r, stroke.feather)
-        if refs is not None:
+        if refs is not None and guide is not None:      # (refs are read only with a guide)
             ref = refs[a] + u * (refs[b] - refs[a])
             value = value * torch.exp(-0.5 * ((guide[si0:si1, sj0:sj1] - ref) / RANGE_STOPS) ** 2)
         view = patch[si0 - i0:si1 - i0, sj0 - j0:sj1 - j0]
@@ -227,15 +227,15 @@ def rasterise(layer: Layer, grid: Grid, guide: Optional[torch.Tensor] = None,
     on the grid, in stops) and ``reference`` (luminance at photo points, in stops) make an
     edge-aware layer follow edges; without them it is drawn as if it were not edge-aware."""
     xs, ys = grid.xs(device), grid.ys(device)
-    edges = layer.edges and guide is not None
+    guide = guide if layer.edges else None      # a layer that is not edge-aware ignores it
     shape = layer.shape
     if isinstance(shape, Brush):
-        mask = _brush(shape, grid, xs, ys, guide if edges else None, reference)
+        mask = _brush(shape, grid, xs, ys, guide, reference)
     elif isinstance(shape, Linear):
         mask = _linear(shape, xs, ys)
     else:
         mask = _radial(shape, xs, ys)
-    if edges:
+    if guide is not None:
         radius = max(1, round(grid.pixels(EDGE_RADIUS)))
         # A brush's mask is 0 away from its strokes, and so is the filter's output there (more
         # than two windows away): filter only around the strokes (a dab then costs its own size).

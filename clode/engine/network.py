@@ -8,6 +8,10 @@ The official model also carries layers its forward pass never uses
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Optional, Union
+
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
@@ -26,6 +30,30 @@ NUM_FILTERS = 32
 #: hence hue and saturation, are kept exactly, and m follows CLODE's own logistic
 #: dm/dt = A (m^2 - m), so no channel ever leaves [0, 1].
 CURVE_MODES = ("per_channel", "shared", "rgb_ratio")
+
+
+@dataclass
+class ModelInfo:
+    """What a model file says about its model: ``clode.engine.weights.load_model`` sets it as the
+    loaded network's ``.info``."""
+    name: str
+    path: Optional[Path]
+    default_T: float = 3.0
+    t_max: float = 6.0          # the dial's hard range is [-t_max, t_max]
+    architecture: str = ARCHITECTURE
+    official: bool = False
+    card: dict = field(default_factory=dict)
+    # How T < 0 is computed. "integrate": solve backwards in time, as the paper does (the official
+    # models). "mirror": apply the inverse of the curve learned for |T|, Lambda(-T) = -Lambda(T).
+    # Our trainer only ever shows the network t in [0, T]; integrating backwards feeds it t < 0,
+    # where our models were measured to brighten again below T = -1.
+    darken: str = "integrate"
+    # "per_channel" (the published behaviour, and every model file older than this key) or
+    # "shared" / "rgb_ratio" (one exposure field for R, G and B: see ``clode.engine.network.CURVE_MODES``).
+    curve: str = "per_channel"
+    # "published" (the official 5 x 5 denoiser, and every file older than this key) or "dilated"
+    # (17 x 17, ``clode.engine.network.DilatedDenoiser``).
+    denoiser: str = "published"
 
 
 class TimeConv2d(nn.Conv2d):
@@ -48,7 +76,7 @@ class Denoiser(nn.Module):
     """
 
     #: Pixels each side that the output depends on (tiles need at least this much context).
-    halo = 2
+    halo: int = 2
 
     def __init__(self, channels: int = 3, width: int = 48):
         super().__init__()
@@ -71,7 +99,7 @@ class DilatedDenoiser(nn.Module):
     20 k multiply-adds per pixel (the published one: 22 k).
     """
 
-    halo = 8
+    halo: int = 8
 
     def __init__(self, channels: int = 3, width: int = 32):
         super().__init__()
@@ -89,7 +117,8 @@ class DilatedDenoiser(nn.Module):
 
 #: The output denoiser a model file names ("published" for official files and every file older than
 #: the key: the curve network's own denoiser does both jobs).
-DENOISERS = {"published": Denoiser, "dilated": DilatedDenoiser}
+OutputDenoiser = Union[Denoiser, DilatedDenoiser]
+DENOISERS: dict[str, type[OutputDenoiser]] = {"published": Denoiser, "dilated": DilatedDenoiser}
 
 
 class CLODENet(nn.Module):
@@ -98,6 +127,11 @@ class CLODENet(nn.Module):
     The image follows dI/dt = A(t, I) * (I^2 - I); the result at end time T is
     ``clamp(I(T) - D(I(T)), 0, 1)``.
     """
+
+    #: Set by ``clode.engine.weights.load_model`` (a network built here, not loaded, has none).
+    info: ModelInfo
+    #: Registered in ``__init__``: the output stage's own denoiser, or None for the curve network's.
+    output_denoise: Optional[OutputDenoiser]
 
     def __init__(self, nf: int = NUM_FILTERS, curve_mode: str = "per_channel", denoiser: str = "published"):
         super().__init__()
@@ -125,7 +159,7 @@ class CLODENet(nn.Module):
         self.register_module("output_denoise", None if denoiser == "published" else DENOISERS[denoiser](3))
 
     @property
-    def output_denoiser(self) -> nn.Module:
+    def output_denoiser(self) -> OutputDenoiser:
         """The denoiser of the output stage (``finish``)."""
         return self.output_denoise if self.output_denoise is not None else self.denoise
 

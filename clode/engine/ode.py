@@ -266,7 +266,7 @@ def integrate(net: CLODENet, image: torch.Tensor, times: Sequence[float], solver
 
 
 def mirrors_darkening(net: CLODENet) -> bool:
-    """True if T < 0 is the inverse of the curve for |T| (see ``clode.engine.weights.ModelInfo.darken``)."""
+    """True if T < 0 is the inverse of the curve for |T| (see ``clode.engine.network.ModelInfo.darken``)."""
     info = getattr(net, "info", None)
     return info is not None and getattr(info, "darken", "integrate") == "mirror"
 

@@ -22,7 +22,7 @@ Local exposure layers (``clode.base.local_exposure``) give each pixel its own en
 makes the map on a grid finer than the proxy (``clode.engine.masks``), ``lambda_on_grid`` reads Lambda
 there, and the render upsamples from that grid instead of from the proxy.
 
-For an exposure dial: render the view with ``denoise=0`` (and ``dtype=np.uint8``)
+For an exposure dial: render the view with ``Finish(denoise=0)`` (and ``dtype=np.uint8``)
 while the dial moves (a few memory passes over the view, no network at all),
 and once more with the denoiser when it stops. A session is not thread-safe:
 render from one thread at a time.
@@ -44,6 +44,7 @@ from clode.engine.colour_noise import radius, reduce_colour_noise, sigma_for
 from clode.engine.denoise_speed import as_net
 from clode.base.adjustments import DEFAULT_T
 from clode.base.errors import ClodeError
+from clode.base.finish import Finish
 from clode.engine.guided_filter import coefficients, luminance
 from clode.engine.highlights import at_times, end_times
 from clode.base.local_exposure import Layer, active_layers
@@ -338,7 +339,7 @@ class Session:
 
     @property
     def proxy_size(self) -> Size:
-        return tuple(self.proxy.shape[-2:])
+        return int(self.proxy.shape[-2]), int(self.proxy.shape[-1])
 
     @property
     def t_range(self) -> tuple[float, float]:
@@ -449,7 +450,11 @@ class Session:
                 i0_img = view["i0"][c0:c1] if "i0" in view else self._input_rows(size, region, c0, c1)
             if len(fields) == 2:
                 # Guided: Lambda = a * guide + b.
-                guide = view["guide"][c0:c1] if "guide" in view else luminance(i0_img)
+                if "guide" in view:
+                    guide = view["guide"][c0:c1]
+                else:
+                    assert i0_img is not None       # a view keeping logit(I0) keeps its guide too
+                    guide = luminance(i0_img)
                 o.mul_(guide)
                 fx, diff = fields[1]
                 tmp = torch.index_select(fx, 0, i0, out=tmp if tmp is not None and tmp.shape == o.shape else None)
@@ -478,7 +483,8 @@ class Session:
         strength = self._strengths.get(key)
         if strength is None:
             strength = measured_strength(
-                lambda region: image_tensor(self._render(key, None, region, 0.0, 0.0, False, np.float32, None, None, False)),
+                lambda region: image_tensor(self._render(key, Finish(denoise=0.0), region=region,
+                                                         remember_view=False)),
                 *self.size)
             self._strengths[key] = strength
         return strength
@@ -499,52 +505,54 @@ class Session:
         return self._gains
 
     @torch.no_grad()
-    def render(self, T: float, size: Optional[Size] = None, region: Optional[Region] = None,
-               denoise: float = 1.0, *, colour_noise: float = 0.0, neutral: bool = False, protect: float = 0.0,
-               local: Sequence[Layer] = (), near_black: bool = False, dtype=np.float32,
-               cancel: Optional[CancelToken] = None,
+    def render(self, T: float, finish: Finish = Finish(), *, size: Optional[Size] = None,
+               region: Optional[Region] = None, dtype: type = np.float32, cancel: Optional[CancelToken] = None,
                progress: Optional[ProgressCallback] = None) -> np.ndarray:
-        """The result at end time ``T`` as an H x W x 3 array (float32 in [0, 1], or uint8).
+        """The result at end time ``T``, finished by ``finish``, as an H x W x 3 array (float32 in
+        [0, 1], or uint8).
 
-        ``region`` = (x, y, w, h) of the input in input pixels (None = all of
-        it), ``size`` = (H, W) of the output (None = the region's size).
+        ``finish`` (``clode.base.finish.Finish``; default: the engine's raw finish, the denoiser
+        as trained and nothing else; a photo's edit gives ``Adjustments.finish``):
         ``denoise`` is the denoiser's strength (0 = off, 1 = as trained), run at
         the output resolution; ``colour_noise`` the strength of the colour-noise
         reduction after it (``clode.engine.colour_noise``; 0 = off, 1 = a 2-pixel chroma
         blur at full resolution, scaled with the output size). For a model with
         ``adaptive_denoise`` both are scaled by ``noise_strength(T)``: a clean
-        result is left alone, a noisy one gets the full treatment. ``neutral`` removes the photo's colour cast (``clode.engine.neutral``).
-        ``protect`` (0-1) gives highlights a shorter end time (``clode.engine.highlights``); ``local``
-        layers add to each pixel's end time where their masks are (``clode.engine.masks``; the noise
-        treatment's strength stays the one measured at ``T``).
+        result is left alone, a noisy one gets the full treatment. ``neutral`` removes the photo's
+        colour cast (``clode.engine.neutral``). ``protect`` (0-1) gives highlights a shorter end time
+        (``clode.engine.highlights``); ``local`` layers add to each pixel's end time where their masks
+        are (``clode.engine.masks``; the noise treatment's strength stays the one measured at ``T``).
         ``near_black`` fades the colour of pixels at the input's noise floor toward gray as they are
-        lifted (``clode.engine.near_black``; on in the product's finish, ``Adjustments.effects()``).
+        lifted (``clode.engine.near_black``; on in the product's finish).
+
+        ``region`` = (x, y, w, h) of the input in input pixels (None = all of
+        it), ``size`` = (H, W) of the output (None = the region's size).
         ``dtype=np.uint8`` converts strip by strip (for
         display, no float copy of the whole output).
         """
-        if (denoise or colour_noise) and self.net.adaptive_denoise:
-            strength = self.noise_strength(T)
-            denoise, colour_noise = denoise * strength, colour_noise * strength
-        return self._render(T, size, region, denoise, colour_noise, neutral, dtype, cancel, progress, True, protect,
-                            tuple(local), near_black)
+        if finish.treats_noise and self.net.adaptive_denoise:
+            finish = finish.noise_scaled(self.noise_strength(T))
+        return self._render(T, finish, size=size, region=region, dtype=dtype, cancel=cancel, progress=progress)
 
-    def _render(self, T: float, size: Optional[Size], region: Optional[Region], denoise: float,
-                colour_noise: float, neutral: bool, dtype, cancel: Optional[CancelToken],
-                progress: Optional[ProgressCallback], remember_view: bool, protect: float = 0.0,
-                local: tuple = (), near_black: bool = False) -> np.ndarray:
+    def _render(self, T: float, finish: Finish, *, size: Optional[Size] = None, region: Optional[Region] = None,
+                dtype: type = np.float32, cancel: Optional[CancelToken] = None,
+                progress: Optional[ProgressCallback] = None, remember_view: bool = True) -> np.ndarray:
+        """``render`` with ``finish`` as given (its noise treatment already scaled); ``remember_view``
+        False for a one-off region (the noise crops), so the views the dial reuses are kept."""
         H, W = self.size
-        region = (0, 0, W, H) if region is None else tuple(int(v) for v in region)
-        x, y, w, h = region
+        x, y, w, h = (0, 0, W, H) if region is None else (int(v) for v in region)
         if w <= 0 or h <= 0 or x < 0 or y < 0 or x + w > W or y + h > H:
-            raise ClodeError(f"region {region} is not inside the {W} x {H} image")
-        size = (h, w) if size is None else (int(size[0]), int(size[1]))
-        out_h, out_w = size
-        view = self._view(size, region, keep_input=(h, w) != size, remember=remember_view)
+            raise ClodeError(f"region {(x, y, w, h)} is not inside the {W} x {H} image")
+        box: Region = (x, y, w, h)
+        out_h, out_w = (h, w) if size is None else (int(size[0]), int(size[1]))
+        out_size: Size = (out_h, out_w)
+        view = self._view(out_size, box, keep_input=(h, w) != out_size, remember=remember_view)
         cols = view["cols"]
-        gains = torch.from_numpy(self.neutral_gains()).to(self.device) if neutral else None
-        noise = self.input_noise() if near_black else None
-        fields = []
-        layers = active_layers(local)
+        gains = torch.from_numpy(self.neutral_gains()).to(self.device) if finish.neutral else None
+        noise = self.input_noise() if finish.near_black else None
+        denoise, protect = finish.denoise, finish.protect
+        fields: list[tuple[torch.Tensor, torch.Tensor]] = []
+        layers = active_layers(finish.local)
         t_map = end_times(self.proxy, float(T), protect) if protect > 0 and T > 0 and not layers else None
         pixels = out_h * out_w
         with _one_thread(pixels):
@@ -552,7 +560,7 @@ class Session:
                 # Lambda at each pixel's own time on a grid finer than the proxy (clode.engine.masks);
                 # the render then upsamples from that grid instead of from the proxy.
                 self._at(self.fields[0], float(T))         # T itself must lie in the prepared range
-                grid = Grid(self.size, region, grid_shape(size))
+                grid = Grid(self.size, box, grid_shape(out_size))
                 (ph, pw), (gh, gw) = self.proxy_size, grid.shape
                 t_grid = self._local.end_times(float(T), protect, layers, grid, self.t_range)
                 g_rows = _Axis.make(gh, y, h, ph, H, self.device)
@@ -567,10 +575,10 @@ class Session:
                     f = self._at(field, float(T)) if t_map is None else at_times(self.times, field, t_map)
                 fx = torch.lerp(f[:, cols.i0], f[:, cols.i1], cols.w[None, :, None])   # [ph, out_w, C]
                 fields.append((fx, torch.cat([fx[1:] - fx[:-1], fx.new_zeros(1, out_w, fx.shape[-1])])))
-        out = np.empty((out_h, out_w, 3), dtype)
+        out: np.ndarray = np.empty((out_h, out_w, 3), dtype)
         out_t = torch.from_numpy(out)
-        sigma = sigma_for(colour_noise, out_w / w)
-        halo = (self.net.output_denoiser.halo if denoise else 0) + radius(sigma)
+        sigma = sigma_for(finish.colour_noise, out_w / w)
+        halo: int = (getattr(self.net.output_denoiser, "halo") if denoise else 0) + radius(sigma)
         on_cpu = self.device.type == "cpu"
         strip = max(16, (STRIP_PIXELS if denoise or not on_cpu else CHUNK_PIXELS) // max(out_w, 1))
         buf = torch.empty(min(strip + 2 * halo, out_h), out_w, 3, device=self.device)
@@ -580,7 +588,7 @@ class Session:
             a, b = max(r0 - halo, 0), min(r1 + halo, out_h)
             res = buf[:b - a]
             with _one_thread(pixels):
-                self._closed_form(view, fields, size, region, a, b, res)
+                self._closed_form(view, fields, out_size, box, a, b, res)
             if denoise:
                 # In the denoiser's layout: float32 convolutions ran 2-3x faster on contiguous
                 # NCHW than on the strip's channels-last view (measured, 2-core CPU);
@@ -597,7 +605,7 @@ class Session:
                     res = res.mul_(gains).clamp_(0, 1)
                 if noise is not None:
                     # after the gains: the near-black ends gray, not tinted by the white balance
-                    res = fade_near_black(res, self._brightest_input(view, size, region, r0, r1), noise)
+                    res = fade_near_black(res, self._brightest_input(view, out_size, box, r0, r1), noise)
                 if out.dtype == np.uint8:
                     res = res.mul_(255).add_(0.5)
                 out_t[r0:r1] = res.to(device="cpu")     # the cast to uint8 truncates: +0.5 rounds

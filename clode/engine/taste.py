@@ -66,8 +66,12 @@ def model_key(net) -> str:
     digest = hashlib.sha1()
     path = getattr(info, "path", None)
     try:
-        digest.update(Path(path).read_bytes())
+        data = Path(path).read_bytes() if path is not None else None
     except (OSError, TypeError):
+        data = None
+    if data is not None:
+        digest.update(data)
+    else:
         for name, tensor in sorted(net.state_dict().items()):
             digest.update(name.encode())
             digest.update(tensor.detach().float().cpu().contiguous().numpy().tobytes())

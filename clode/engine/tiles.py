@@ -39,8 +39,8 @@ def spans(length: int, tile: int) -> Iterator[tuple[int, int]]:
 
 
 def _is_oom(error: BaseException) -> bool:
-    oom = getattr(torch, "OutOfMemoryError", None) or getattr(torch.cuda, "OutOfMemoryError", ())
-    return isinstance(error, oom) or "out of memory" in str(error).lower()
+    # torch.cuda.OutOfMemoryError exists since torch 1.13 (torch.OutOfMemoryError is the same class)
+    return isinstance(error, torch.cuda.OutOfMemoryError) or "out of memory" in str(error).lower()
 
 
 def _denoise_tiles(net: CLODENet, image: torch.Tensor, strength: float, tile: int, overlap: int,

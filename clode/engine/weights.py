@@ -18,7 +18,6 @@ import json
 import math
 import pickle
 import re
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Optional, Union
 
@@ -30,7 +29,7 @@ from clode.base.version import __version__
 from clode.base.atomic import atomic_path
 from clode.base.adjustments import T_MAX_LIMITS, check_T
 from clode.base.errors import ClodeError, ModelLoadError
-from clode.engine.network import ARCHITECTURE, CURVE_MODES, DENOISERS, CLODENet
+from clode.engine.network import ARCHITECTURE, CURVE_MODES, DENOISERS, CLODENet, ModelInfo
 
 PathLike = Union[str, Path]
 
@@ -62,28 +61,6 @@ def _card(text) -> dict:
     except (ValueError, RecursionError):
         return {"damaged": True}
     return card if isinstance(card, dict) else {"damaged": True}
-
-
-@dataclass
-class ModelInfo:
-    name: str
-    path: Optional[Path]
-    default_T: float = 3.0
-    t_max: float = 6.0          # the dial's hard range is [-t_max, t_max]
-    architecture: str = ARCHITECTURE
-    official: bool = False
-    card: dict = field(default_factory=dict)
-    # How T < 0 is computed. "integrate": solve backwards in time, as the paper does (the official
-    # models). "mirror": apply the inverse of the curve learned for |T|, Lambda(-T) = -Lambda(T).
-    # Our trainer only ever shows the network t in [0, T]; integrating backwards feeds it t < 0,
-    # where our models were measured to brighten again below T = -1.
-    darken: str = "integrate"
-    # "per_channel" (the published behaviour, and every model file older than this key) or
-    # "shared" / "rgb_ratio" (one exposure field for R, G and B: see ``clode.engine.network.CURVE_MODES``).
-    curve: str = "per_channel"
-    # "published" (the official 5 x 5 denoiser, and every file older than this key) or "dilated"
-    # (17 x 17, ``clode.engine.network.DilatedDenoiser``).
-    denoiser: str = "published"
 
 
 def _short(names) -> str:

@@ -79,9 +79,10 @@ class BatchOptions:
             self.adjustments = self.adjustments.replace(**changes)
 
 
-# Read back, the shorthands are the adjustments' (the dataclass keeps only their None defaults).
-BatchOptions.denoise = property(lambda self: self.adjustments.denoise)          # type: ignore[assignment]
-BatchOptions.colour_noise = property(lambda self: self.adjustments.colour_noise)  # type: ignore[assignment]
+# Read back, the shorthands are the adjustments' (the dataclass keeps only their None defaults). setattr:
+# to a type checker the names are init-only (InitVar), not attributes of the class.
+setattr(BatchOptions, "denoise", property(lambda self: self.adjustments.denoise))
+setattr(BatchOptions, "colour_noise", property(lambda self: self.adjustments.colour_noise))
 
 
 @dataclass

@@ -84,16 +84,16 @@ def render_for_file(photo: Photo, target: Union[str, os.PathLike], adjustments: 
         if progress is not None:
             progress(RENDER_SHARE * fraction, message)
 
-    effects = adjustments.effects()
+    finish = adjustments.finish
     if session is not None:
         T = float(session.auto_T(taste)) if auto else adjustments.T
-        pixels = session.render(T, dtype=dtype, cancel=cancel, progress=step, **effects)
+        pixels = session.render(T, finish, dtype=dtype, cancel=cancel, progress=step)
     elif auto:
-        pixels, T = enhancer.enhance_auto(photo.pixels, mode=mode, dtype=dtype, progress=step, cancel=cancel,
-                                          taste=taste, **effects)
+        pixels, T = enhancer.enhance_auto(photo.pixels, finish, mode=mode, dtype=dtype, progress=step, cancel=cancel,
+                                          taste=taste)
     else:
         T = adjustments.T
-        pixels = enhancer.enhance(photo.pixels, T, mode=mode, dtype=dtype, progress=step, cancel=cancel, **effects)
+        pixels = enhancer.enhance(photo.pixels, T, finish, mode=mode, dtype=dtype, progress=step, cancel=cancel)
     check(cancel)
     # The source's pixels are not needed for the write: a batch keeps fewer photos in memory.
     source = replace(photo, pixels=np.empty((0, 0, 3), np.float32))

@@ -96,11 +96,11 @@ def format_for(path: PathLike, options: Optional[ExportOptions] = None) -> str:
             raise ImageWriteError(f"{path}: unknown output format {options.format!r} "
                                   f"(choose one of {', '.join(FORMAT_EXTENSIONS)})")
         return fmt
-    fmt = _EXTENSION_FORMATS.get(Path(path).suffix.lower())
-    if fmt is None:
+    by_extension = _EXTENSION_FORMATS.get(Path(path).suffix.lower())
+    if by_extension is None:
         raise ImageWriteError(f"{path}: cannot tell the output format from the extension "
                               f"(use .jpg, .png, .tif or .webp)")
-    return fmt
+    return by_extension
 
 
 def same_kind_format(source: PathLike) -> str:
@@ -260,6 +260,7 @@ class _Metadata:
         self.model = source.model if source else None
         self.capture_time = source.capture_time if source else None
         self.now = _dt.datetime.now().strftime("%Y:%m:%d %H:%M:%S")
+        self.icc: Optional[bytes]
         if source is not None and source.icc_profile:
             self.icc = source.icc_profile
         elif source is not None and source.is_raw:
@@ -401,8 +402,8 @@ def _pil_image(rgb8: np.ndarray, alpha8: Optional[np.ndarray]) -> Image.Image:
 
 
 def _write_jpeg(tmp: Path, rgb: np.ndarray, meta: _Metadata, options: ExportOptions) -> None:
-    kwargs = dict(quality=int(min(100, max(1, options.quality))),
-                  subsampling=_SUBSAMPLING[options.subsampling])
+    kwargs: dict[str, object] = dict(quality=int(min(100, max(1, options.quality))),
+                                     subsampling=_SUBSAMPLING[options.subsampling])
     exif = meta.exif_bytes(limit=65000)
     if exif:
         kwargs["exif"] = exif
@@ -416,7 +417,7 @@ def _write_jpeg(tmp: Path, rgb: np.ndarray, meta: _Metadata, options: ExportOpti
 
 def _write_webp(tmp: Path, rgb: np.ndarray, alpha: Optional[np.ndarray], meta: _Metadata,
                 options: ExportOptions) -> None:
-    kwargs = dict(quality=int(min(100, max(1, options.quality))), method=4)
+    kwargs: dict[str, object] = dict(quality=int(min(100, max(1, options.quality))), method=4)
     exif = meta.exif_bytes()
     if exif:
         kwargs["exif"] = exif
@@ -497,7 +498,8 @@ def _write_tiff(tmp: Path, rgb: np.ndarray, alpha: Optional[np.ndarray], meta: _
     if alpha is not None:
         a = np.dstack([a, quantize(alpha, bits)])
         extrasamples = ("unassalpha",)
-    extratags = [(0x0112, "H", 1, 1, True)]
+    # tifffile's (code, dtype, count, value, write once) tags: the orientation, then the metadata
+    extratags: list[tuple[int, str, int, Union[int, bytes], bool]] = [(0x0112, "H", 1, 1, True)]
     if not meta.strip:
         if meta.make:
             extratags.append((_TAG_MAKE, "s", 0, _ascii(meta.make), True))
@@ -565,7 +567,7 @@ def _append_exif_ifd(tmp: Path, exif: Image.Exif) -> None:
         new_ifd0 = f.tell() + (f.tell() % 2)
         f.write(b"\x00" * (new_ifd0 - f.tell()))
         keep = [e for e in raw_entries if struct.unpack("<H", e[:2])[0] not in subs]
-        entries = sorted(keep + pointers, key=lambda e: struct.unpack("<H", e[:2])[0])
-        f.write(struct.pack("<H", len(entries)) + b"".join(entries) + next_ifd)
+        ifd0 = sorted(keep + pointers, key=lambda e: struct.unpack("<H", e[:2])[0])
+        f.write(struct.pack("<H", len(ifd0)) + b"".join(ifd0) + next_ifd)
         f.seek(4)
         f.write(struct.pack("<I", new_ifd0))

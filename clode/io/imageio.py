@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Iterable, Optional, Union
 
 import numpy as np
-from PIL import Image, ImageCms, TiffImagePlugin, UnidentifiedImageError
+from PIL import Image, ImageCms, ImageFile, TiffImagePlugin, UnidentifiedImageError
 
 from clode.base.errors import ImageReadError
 from clode.base.paths import real_path
@@ -315,7 +315,7 @@ def srgb_profile() -> bytes:
     return _SRGB_PROFILE
 
 
-def _open_pil(path: Path) -> Image.Image:
+def _open_pil(path: Path) -> ImageFile.ImageFile:
     # Pillow's own bomb guard is a process-wide constant (89 MP, error at 179 MP) below our limit;
     # we check the size ourselves before decoding, so it is lifted while the header is read.
     with _PIL_LOCK, warnings.catch_warnings():
@@ -329,7 +329,7 @@ def _open_pil(path: Path) -> Image.Image:
             Image.MAX_IMAGE_PIXELS = saved
 
 
-def _open_standard(path: Path) -> Image.Image:
+def _open_standard(path: Path) -> ImageFile.ImageFile:
     """The opened (header-read) Pillow image, or ImageReadError with the reason."""
     try:
         return _open_pil(path)
@@ -375,6 +375,8 @@ def _tifffile_size(path: Path) -> Optional[tuple[int, int]]:
     try:
         with tifffile.TiffFile(path) as tf:
             page = tf.pages[0]
+            if not isinstance(page, tifffile.TiffPage):     # (the first page always is one)
+                return None
             return int(page.imagewidth), int(page.imagelength)
     except Exception:
         return None
@@ -439,7 +441,7 @@ def _exif_bytes(exif: Optional[Image.Exif]) -> Optional[bytes]:
         return None
 
 
-def _decode_pil(path: Path, im: Image.Image, budget: _Budget, preview_side: Optional[int]) -> Photo:
+def _decode_pil(path: Path, im: ImageFile.ImageFile, budget: _Budget, preview_side: Optional[int]) -> Photo:
     try:
         im.seek(0)
     except EOFError:
@@ -479,15 +481,16 @@ def _decode_pil(path: Path, im: Image.Image, budget: _Budget, preview_side: Opti
     icc = im.info.get("icc_profile") or None
     full_size = (width, height) if _swaps_axes(orientation) else (height, width)   # (H, W) once upright
     if rgb is None:
-        if im.format == "TIFF" and _TAG_ORIENTATION not in im.tag_v2:
+        if isinstance(im, TiffImagePlugin.TiffImageFile) and _TAG_ORIENTATION not in im.tag_v2:
             orientation = None   # Pillow's TIFF loader has already turned the image upright
+        decoded: Image.Image = im
         if preview_side is not None and max(im.size) > preview_side and im.mode in ("RGB", "RGBA", "L", "LA") \
                 and "transparency" not in im.info:
             # shrink while still 8-bit: several times faster than on float planes
             s = preview_side / max(im.size)
-            im = im.resize((max(1, round(im.width * s)), max(1, round(im.height * s))),
-                           Image.Resampling.BILINEAR, reducing_gap=2.0)
-        rgb, alpha, bit_depth, icc = _pil_to_float(im, icc)
+            decoded = im.resize((max(1, round(im.width * s)), max(1, round(im.height * s))),
+                                Image.Resampling.BILINEAR, reducing_gap=2.0)
+        rgb, alpha, bit_depth, icc = _pil_to_float(decoded, icc)
 
     rgb = orient(rgb, orientation)
     if alpha is not None:
@@ -507,7 +510,7 @@ def _tiff_bits(im: Image.Image) -> int:
     return max(bits) if bits else 8
 
 
-def _png_16bit_colour(im: Image.Image) -> bool:
+def _png_16bit_colour(im: ImageFile.ImageFile) -> bool:
     """A PNG with 16-bit RGB(A) samples, which Pillow would cut to 8 bits."""
     if im.format != "PNG" or im.mode not in ("RGB", "RGBA") or not im.tile:
         return False
@@ -538,6 +541,8 @@ def _decode_tiff_deep(path: Path):
     try:
         with tifffile.TiffFile(path) as tf:
             page = tf.pages[0]
+            if not isinstance(page, tifffile.TiffPage):     # (the first page always is one)
+                return None, None, 8
             a = page.asarray()
             planar = page.planarconfig == 2
             photometric = int(page.photometric)
@@ -586,7 +591,8 @@ def _pil_to_float(im: Image.Image, icc: Optional[bytes]):
             try:
                 src = ImageCms.ImageCmsProfile(io.BytesIO(icc))
                 dst = ImageCms.ImageCmsProfile(ImageCms.createProfile("sRGB"))
-                im = ImageCms.profileToProfile(im, src, dst, outputMode="RGB")
+                # Pillow's stub: None only with inPlace=True (its return type has no overload for it)
+                im = ImageCms.profileToProfile(im, src, dst, outputMode="RGB")  # type: ignore[assignment]
                 icc = None   # the pixels are sRGB now
             except (ImageCms.PyCMSError, OSError):
                 im = im.convert("RGB")
@@ -738,10 +744,11 @@ class _DecoderMessages:
 
     _lock = threading.Lock()
 
-    def __enter__(self):
+    def __enter__(self) -> _DecoderMessages:
         import tempfile
 
         self.lines: list[str] = []
+        self._saved: Optional[int]
         self._lock.acquire()
         try:
             sys.stderr.flush()

@@ -36,7 +36,7 @@ def stored(photo: PathLike) -> Optional[Culling]:
     if found is None:
         return mine
     theirs, where = found
-    if mine is None:
+    if saved is None or mine is None:       # (mine is None whenever saved is)
         return theirs
     if _mtime(where) > _mtime(saved.path) and not xmp.agrees(mine, theirs):
         keep_pick = mine.flag == PICK and theirs.flag is None

@@ -39,8 +39,8 @@ def calibrate_default_T(net: CLODENet, photos: Sequence[torch.Tensor], *, grid: 
     """(best T, {T: mean PSNR}) over ``photos`` ([3, H, W] tensors in [0, 1]), each darkened
     ``repeats`` times."""
     gen = torch.Generator().manual_seed(seed)
-    finish = Adjustments().effects()
-    scores = {float(T): [] for T in grid}
+    finish = Adjustments().finish
+    scores: dict[float, list[float]] = {float(T): [] for T in grid}
     was_training = net.training
     net.eval()
     try:
@@ -52,9 +52,9 @@ def calibrate_default_T(net: CLODENet, photos: Sequence[torch.Tensor], *, grid: 
             session = prepare(net, dark[0].permute(1, 2, 0).contiguous().numpy(), t_min=0.0, t_max=max(grid),
                               device=device)
             for T in scores:
-                scores[T].append(psnr(session.render(T, **finish), target))
+                scores[T].append(psnr(session.render(T, finish), target))
     finally:
         net.train(was_training)
     means = {T: float(np.mean(v)) for T, v in scores.items()}
-    best = max(means, key=means.get)
+    best = max(means, key=lambda T: means[T])
     return best, means

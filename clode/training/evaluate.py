@@ -20,6 +20,7 @@ import numpy as np
 
 from clode.engine.enhancer import Enhancer
 from clode.base.errors import ClodeError
+from clode.base.finish import Finish
 from clode.io.imageio import find_images, load_image
 from clode.training.metrics import psnr, ssim
 from clode.base.progress import CancelToken, ProgressCallback, check, report
@@ -117,27 +118,27 @@ def _best(Ts: Sequence[float], outs: Sequence[np.ndarray], high: np.ndarray) -> 
 
 
 def score_pair(enhancer: Enhancer, low: np.ndarray, high: np.ndarray, T: float, *, sweep: bool = False,
-               denoise: float = 1.0, colour_noise: float = 0.0, t_range: tuple[float, float] = SWEEP_RANGE,
+               finish: Finish = Finish(), t_range: tuple[float, float] = SWEEP_RANGE,
                step: float = SWEEP_STEP, refine_step: float = REFINE_STEP, cancel: Optional[CancelToken] = None) -> PairScore:
-    """Scores of ``low`` enhanced at ``T`` (exact path) against ``high``; with ``sweep`` also the best T
-    (by PSNR).
+    """Scores of ``low`` enhanced at ``T`` (exact path, finished by ``finish``: default the model's own
+    result) against ``high``; with ``sweep`` also the best T (by PSNR).
 
     The sweep costs two solves: one trajectory over the coarse grid (which
     also holds ``T``), then one over a finer grid around the best coarse value.
     """
     if not sweep:
         # The exact path (the whole image integrated), as the paper scores it.
-        (out,) = enhancer.trajectory(low, [T], denoise=denoise, colour_noise=colour_noise, cancel=cancel)
+        (out,) = enhancer.trajectory(low, [T], finish, cancel=cancel)
         return PairScore("", psnr(out, high), ssim(out, high))
     coarse = _grid(t_range[0], t_range[1], step)
-    outs = enhancer.trajectory(low, coarse + [T], denoise=denoise, colour_noise=colour_noise, cancel=cancel)
+    outs = enhancer.trajectory(low, coarse + [T], finish, cancel=cancel)
     score = PairScore("", psnr(outs[-1], high), ssim(outs[-1], high))
     best_T, best_psnr, best_out = _best(coarse, outs[:-1], high)
     del outs
     fine = [t for t in _grid(best_T - step, best_T + step, refine_step)
             if t_range[0] <= t <= t_range[1] and abs(t - best_T) > 1e-9]
     if fine:
-        outs = enhancer.trajectory(low, fine, denoise=denoise, colour_noise=colour_noise, cancel=cancel)
+        outs = enhancer.trajectory(low, fine, finish, cancel=cancel)
         T_fine, psnr_fine, out_fine = _best(fine, outs, high)
         if psnr_fine > best_psnr:
             best_T, best_psnr, best_out = T_fine, psnr_fine, out_fine
@@ -146,10 +147,10 @@ def score_pair(enhancer: Enhancer, low: np.ndarray, high: np.ndarray, T: float, 
 
 
 def evaluate_pairs(enhancer: Enhancer, low_dir, high_dir, T: Union[float, str, None] = None, *, sweep: bool = False,
-                   denoise: float = 1.0, colour_noise: float = 0.0, progress: Optional[ProgressCallback] = None,
+                   finish: Finish = Finish(), progress: Optional[ProgressCallback] = None,
                    cancel: Optional[CancelToken] = None) -> EvalReport:
-    """Enhance every low image at ``T`` (the model's default if None, chosen per image if "auto")
-    and score it against its pair.
+    """Enhance every low image at ``T`` (the model's default if None, chosen per image if "auto"),
+    finished by ``finish``, and score it against its pair.
 
     ``progress(fraction, name)`` is called before each pair.
     """
@@ -165,8 +166,7 @@ def evaluate_pairs(enhancer: Enhancer, low_dir, high_dir, T: Union[float, str, N
             raise ClodeError(f"{low_path}: size {low.shape[1]}x{low.shape[0]} differs from "
                              f"{high_path} ({high.shape[1]}x{high.shape[0]})")
         T_used = enhancer.auto_T(low, cancel=cancel, taste=T == "auto") if isinstance(T, str) else T
-        score = score_pair(enhancer, low, high, T_used, sweep=sweep, denoise=denoise, colour_noise=colour_noise,
-                           cancel=cancel)
+        score = score_pair(enhancer, low, high, T_used, sweep=sweep, finish=finish, cancel=cancel)
         score.name, score.T = name, T_used
         result.scores.append(score)
     report(progress, 1.0, "done")

@@ -87,7 +87,7 @@ class Cancelled(TrainerEvent):
     checkpoint: Optional[str] = None              # the checkpoint a resume continues from
 
 
-KINDS: dict[str, type] = {cls.kind: cls for cls in (Data, Step, Checkpoint, Validation, Done, Cancelled)}
+KINDS: dict[str, type[TrainerEvent]] = {cls.kind: cls for cls in (Data, Step, Checkpoint, Validation, Done, Cancelled)}
 
 
 def parse(line: Union[str, bytes, dict]) -> Optional[TrainerEvent]:
@@ -100,7 +100,8 @@ def parse(line: Union[str, bytes, dict]) -> Optional[TrainerEvent]:
             return None
     if not isinstance(data, dict):
         return None
-    cls = KINDS.get(data.get("event"))
+    kind = data.get("event")
+    cls = KINDS.get(kind) if isinstance(kind, str) else None
     if cls is None:
         return None
     try:

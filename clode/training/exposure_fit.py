@@ -25,6 +25,7 @@ from typing import Callable, Optional, Sequence
 import numpy as np
 
 from clode.base.errors import ClodeError
+from clode.base.finish import Finish
 from clode.engine.auto_exposure import finished_brightness, measuring_view, session_features
 from clode.engine.exposure_model import (FEATURE_TS, Predictor, cross_validate, fit, predictor_path, pushed_mean,
                              shortfall_features)
@@ -52,7 +53,7 @@ def read_photo(path: Path, side: int = SIDE) -> np.ndarray:
     from clode.io.imageio import load_image
     from clode.base.pixels import fit_size, image_tensor, resize
     img = load_image(path).pixels
-    h, w = fit_size(*img.shape[:2], side)
+    h, w = fit_size(img.shape[0], img.shape[1], side)
     return resize(image_tensor(img), (h, w))[0].permute(1, 2, 0).clamp(0, 1).numpy()
 
 
@@ -73,7 +74,7 @@ def pair_record(enhancer, low: np.ndarray, high: np.ndarray, keep_session: bool 
     brightness along GRID (to turn a shortfall into a T); with ``keep_session``, also the session's
     proxy and Lambda (to replay rules on it)."""
     session = enhancer.prepare(low, t_range=(float(GRID[0]), float(max(GRID[-1], FEATURE_TS[-1]))))
-    curve = np.array([psnr(session.render(float(T), denoise=0.0), high) for T in GRID])
+    curve = np.array([psnr(session.render(float(T), Finish(denoise=0.0)), high) for T in GRID])
     view = measuring_view(session.image)
     record = {"features": session_features(session, view), "psnr": curve, "best": best_T(curve)}
     record.update(shortfall_record(session, view))

@@ -14,6 +14,7 @@ from typing import Optional
 import numpy as np
 
 from clode.base.errors import ClodeError
+from clode.base.finish import Finish
 from clode.base.paths import model_path_for, user_models_dir
 from clode.base.pixels import fit_size, resize, to_uint8
 from clode.engine.weights import DEFAULT_MODEL
@@ -155,7 +156,7 @@ def render_small(model_path: Optional[Path], pixels: np.ndarray, T: Optional[flo
     from clode.engine.enhancer import Enhancer
     from clode.engine.weights import load_model
     enh = Enhancer(load_model(model_path), device="cpu")
-    return to_uint8(enh.enhance(pixels, T, denoise=denoise))
+    return to_uint8(enh.enhance(pixels, T, Finish(denoise=denoise)))
 
 
 def small_image(pixels: np.ndarray, side: int) -> np.ndarray:

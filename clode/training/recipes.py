@@ -225,6 +225,7 @@ def recipe(preset: str, device: torch.device, free: Optional[int] = None) -> Rec
     r = _fit_memory(r, device, free)
     if not r.steps:
         est = estimate(r.crop, r.batch, r.solver, r.adjoint, device, free=free)
+        assert est.step_seconds is not None     # steps are left open only off the GPU, where it is timed
         r = replace(r, steps=int(min(max(CPU_MINUTES[preset] * 60 / est.step_seconds, 20), 2000)))
     return r
 

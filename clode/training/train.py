@@ -189,7 +189,7 @@ def _save_checkpoint(run_dir: Path, step: int, net: CLODENet, opt: torch.optim.O
     tmp.mkdir()
     save_model(net, tmp / "model.safetensors", name=config.name or config.out_path.stem, default_T=config.T,
                card={**(card or {}), "checkpoint_step": step, "steps": step, "seconds": round(elapsed, 1)})
-    names = {p: n for n, p in net.named_parameters()}
+    names: dict[torch.Tensor, str] = {p: n for n, p in net.named_parameters()}     # opt.state's keys
     moments, scalars = {}, {}
     for param, state in opt.state.items():
         name = names[param]

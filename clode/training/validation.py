@@ -16,6 +16,7 @@ from typing import Callable, Optional
 import numpy as np
 import torch
 
+from clode.engine.network import CLODENet
 from clode.training.metrics import flat_noise, flat_patches, hue_shift
 
 #: The fewest photos a folder needs before any is held out (fewer: all are trained on).
@@ -59,8 +60,8 @@ def _figures(net, held, device, T: float) -> dict:
     return {"hue_shift": float(np.mean(hues)), "flat_noise": float(np.mean(noises))}
 
 
-def held_out_report(net, start: Optional[object], held, device, T: float,
-                    losses: Callable[[object], dict], batch: int, crop: int) -> dict:
+def held_out_report(net, start: Optional[CLODENet], held, device, T: float,
+                    losses: Callable[[CLODENet], Callable[..., dict]], batch: int, crop: int) -> dict:
     """Scores of the trained ``net`` ("after") and of the ``start`` model ("before", when the run
     started from one) on the held-out photos. ``losses(net)`` gives the loss terms of a
     ``Batch`` drawn here with a fixed seed, so both models see the same crops."""

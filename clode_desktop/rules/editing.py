@@ -305,6 +305,17 @@ class Editing:
         T = float(self.adjustments.T)
         return self.auto_reading, T, abs(T - self.auto_T) >= TASTE_MIN_MOVE
 
+    def auto_provisional(self, T: float, path: Optional[Path]) -> Optional[float]:
+        """Auto's T read on the quick curves of a photo opened at Auto: shown until the final curves
+        give the final Auto, so the first result is not the model's default (which washes out a good
+        photo) for the seconds the refining takes. Returns the T to show, or None when it no longer
+        applies. Nothing is recorded: the final Auto replaces it."""
+        if not self.auto_on_open or not self.is_current(path):
+            return None
+        self.adjustments = self.adjustments.replace(T=T)
+        self.history.rebase(self.adjustments)
+        return T
+
     def auto_done(self, T: float, path: Optional[Path], remember: bool) -> Optional[float]:
         """Auto chose ``T``. Returns the T to show, or None when it no longer applies. ``remember``
         (the user pressed Auto) makes it an edit; Auto on open is not (viewing writes no sidecar)."""

@@ -291,7 +291,7 @@ class Engine:
         if draft:
             size = fit_side(size, DRAFT_SIDE)
         start = time.perf_counter()
-        out = session.render(adjustments.T, size=size, cancel=cancel, **adjustments.effects())
+        out = session.render(adjustments.T, adjustments.finish, size=size, cancel=cancel)
         img8 = to_uint8(out)
         seconds = time.perf_counter() - start
         return Rendered(self.path, adjustments, img8, histogram(img8), seconds, draft)
@@ -303,7 +303,7 @@ class Engine:
         session, photo = self._need_session(), self._need_photo()
         x, y, w, h = region
         start = time.perf_counter()
-        out = session.render(adjustments.T, size=size, region=region, cancel=cancel, **adjustments.effects())
+        out = session.render(adjustments.T, adjustments.finish, size=size, region=region, cancel=cancel)
         crop = photo.pixels[y:y + h, x:x + w]
         if tuple(size) != (h, w):
             crop = resize(np.ascontiguousarray(crop), size)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 from functools import partial
 from pathlib import Path
-from typing import TYPE_CHECKING, Optional, Union
+from typing import TYPE_CHECKING, Callable, Optional, Union
 
 from PySide6.QtCore import QEvent, QObject, Qt, QTimer, Signal
 from PySide6.QtGui import QKeyEvent
@@ -470,10 +470,14 @@ class MainWindow(QMainWindow):
             last = i == len(passes) - 1
             auto_due = self.editing.pass_done(last)
             self.canvas.set_overlay("")
-            self.request_render(draft=False)
             if auto_due or last:            # a photo with its own T gets Auto read (the dial's mark, the taste)
+                self.request_render(draft=False)
                 self.auto_exposure(remember=False)
+            elif self.editing.auto_on_open:
+                # the first result at Auto read on the quick curves, not at the default T
+                self._provisional_auto(lambda: self._submit_pass(passes, i + 1))
             else:
+                self.request_render(draft=False)
                 self._submit_pass(passes, i + 1)
 
         tasks.submit(work, label="Refining" if refining else "Preparing", key="prepare", group="curves",
@@ -561,6 +565,25 @@ class MainWindow(QMainWindow):
         if self.editing.edit(**changes):
             self._sidecar_timer.start()
         self._show_history()
+
+    def _provisional_auto(self, then: Callable[[], None]) -> None:
+        """Show the open photo at Auto read on the curves it has now (``Editing.auto_provisional``), then
+        call ``then``."""
+        engine, path = self.engine, self.photo_path
+
+        def done(choice) -> None:
+            T = self.editing.auto_provisional(choice[1], path)
+            if T is not None:
+                self._show_adjustments(self.editing.adjustments)
+            self.request_render(draft=False)
+            then()
+
+        def failed(message: str) -> None:
+            self.request_render(draft=False)
+            then()
+        # its own key: the Auto button's job must not replace it (the refining would never start)
+        self.tasks.submit(lambda job: engine.auto_choice(), label="Automatic exposure", key="provisional-auto",
+                          group="curves", on_done=done, on_error=failed)
 
     def auto_exposure(self, remember: bool = True) -> None:
         """Set T to the photo's automatic exposure. ``remember=False`` (a new photo starting at Auto)
