@@ -40,7 +40,8 @@ def main(argv: Optional[list[str]] = None) -> int:
     from .widgets import theme
     from .window.main_window import MainWindow
 
-    app = QApplication.instance() or QApplication(argv)
+    existing = QApplication.instance()
+    app = existing if isinstance(existing, QApplication) else QApplication(argv)
     app.setApplicationName("CLODE Desktop")
     app.setOrganizationName("CLODE")
     theme.apply(app)

@@ -17,7 +17,7 @@ from pathlib import Path
 from mypy import api
 
 #: The number of mypy errors in clode_desktop/ (mypy 2.4): lower it, never raise it.
-BASELINE = 15
+BASELINE = 7
 
 ROOT = Path(__file__).resolve().parent.parent
 

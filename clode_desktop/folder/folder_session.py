@@ -13,6 +13,7 @@ XMP with its thumbnail, in the background.
 
 from __future__ import annotations
 
+from functools import partial
 from pathlib import Path
 from typing import Optional
 
@@ -66,11 +67,14 @@ class FolderSession(QObject):
             def work(job, p=p, embedded=p in unmarked):
                 return folder.thumbnail(p), (xmp.read_embedded(p) if embedded else None)
             self.lane.submit(work, label=f"Thumbnail of {p.name}", group="thumbs",
-                             on_done=lambda done, p=p: self._thumbnail(p, *done),
+                             on_done=partial(self._thumbnail_done, p),
                              on_error=lambda _message: self._thumbnail(None, None))
         if not photos:
             self.thumbnailsDone.emit()
         return photos
+
+    def _thumbnail_done(self, path: Path, done: tuple) -> None:
+        self._thumbnail(path, *done)
 
     def _thumbnail(self, path: Optional[Path], img, marks: Optional[culling.Culling] = None) -> None:
         if path is not None:

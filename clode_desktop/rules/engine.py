@@ -199,8 +199,9 @@ class Engine:
         self.session = None
         self.preview_photo = photo
         self.path = Path(path)
-        self.view_size = fit_side(tuple(photo.full_size), self._view_side())
-        return Opened(Path(path), to_uint8(photo.pixels), tuple(photo.full_size), True, photo_info(photo))
+        full = (int(photo.full_size[0]), int(photo.full_size[1]))
+        self.view_size = fit_side(full, self._view_side())
+        return Opened(Path(path), to_uint8(photo.pixels), full, True, photo_info(photo))
 
     def prepare_preview(self, adjustments: Adjustments, progress: Optional[ProgressCallback] = None,
                         cancel: Optional[CancelToken] = None) -> "Rendered":
@@ -287,14 +288,16 @@ class Engine:
     def render(self, adjustments: Adjustments, draft: bool = False,
                cancel: Optional[CancelToken] = None) -> Rendered:
         session = self._need_session()
-        size = self.view_size
+        size, path = self.view_size, self.path
+        if size is None or path is None:
+            raise ClodeError("no photo is open")
         if draft:
             size = fit_side(size, DRAFT_SIDE)
         start = time.perf_counter()
         out = session.render(adjustments.T, adjustments.finish, size=size, cancel=cancel)
         img8 = to_uint8(out)
         seconds = time.perf_counter() - start
-        return Rendered(self.path, adjustments, img8, histogram(img8), seconds, draft)
+        return Rendered(path, adjustments, img8, histogram(img8), seconds, draft)
 
     def render_detail(self, adjustments: Adjustments, region: tuple[int, int, int, int],
                       size: tuple[int, int], cancel: Optional[CancelToken] = None) -> "Detail":
@@ -307,7 +310,7 @@ class Engine:
         crop = photo.pixels[y:y + h, x:x + w]
         if tuple(size) != (h, w):
             crop = resize(np.ascontiguousarray(crop), size)
-        return Detail(photo.path, tuple(region), adjustments, to_uint8(crop), to_uint8(out),
+        return Detail(photo.path, (x, y, w, h), adjustments, to_uint8(crop), to_uint8(out),
                       time.perf_counter() - start)
 
     def auto_T(self) -> float:
@@ -315,7 +318,10 @@ class Engine:
 
     def auto_choice(self) -> tuple[Reading, float]:
         """Auto's reading of the open photo and its T with the learned taste (``clode.engine.auto_exposure``)."""
-        return auto_choice(self._need_session(), self.model_state.default_T)
+        session = self._need_session()
+        if self.model_state is None:
+            raise ClodeError("no model is loaded (choose one in Preferences)")
+        return auto_choice(session, self.model_state.default_T)
 
     def taste_key(self) -> Optional[str]:
         """The loaded model's key in the taste records (``clode.engine.taste.model_key``)."""
