@@ -3,16 +3,21 @@ it, and waiting and typing as a person does (``photographer_session.py``, ``loca
 
 from __future__ import annotations
 
+import os
 import sys
 import time
 from pathlib import Path
 
 
 class Driver:
-    """The app's main window on a real X server, with a settings file of its own in ``out``;
+    """The app's main window on a real X server, with a settings file and a user data folder of its own
+    in ``out``;
     ``problems`` collects what went wrong (a session exits 1 when it is not empty)."""
 
     def __init__(self, out: Path, size: tuple[int, int] = (1500, 950)) -> None:
+        # A user data folder of the session's own: the T it sets by hand would otherwise teach the
+        # machine user's Auto (clode.engine.taste), and its models and sidecars would mix with theirs.
+        os.environ["CLODE_DATA_DIR"] = str(out / "userdata")
         from PySide6.QtWidgets import QApplication
 
         from clode_desktop.widgets import theme
