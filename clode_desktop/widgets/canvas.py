@@ -135,15 +135,21 @@ class Canvas(QWidget):
         """(h, w) of the view image (the grid the mask overlay is drawn on)."""
         return None if self._original is None else (self._original.height(), self._original.width())
 
+    def _shown_size(self) -> tuple[int, int]:
+        """The photo's (H, W), for what is only asked while a photo is shown."""
+        if self._full is None:
+            raise RuntimeError("the canvas shows no photo")
+        return self._full
+
     def photo_point(self, pos: QPointF) -> tuple[float, float]:
         """A view position as a photo point in units of the photo's long side (``clode.base.local_exposure``)."""
         pt = self.view_to_photo(pos)
-        long = float(max(self._full))
+        long = float(max(self._shown_size()))
         return (pt.x() / long, pt.y() / long)
 
     def view_point(self, pt: tuple[float, float], vp: Optional[QRectF] = None) -> QPointF:
         """A photo point (long-side units) in view coordinates (in viewport ``vp``, else the result's)."""
-        long = float(max(self._full))
+        long = float(max(self._shown_size()))
         vp = vp or self.viewports()[-1]
         return vp.center() + (QPointF(pt[0] * long, pt[1] * long) - self._center) * self._scale()
 
@@ -311,7 +317,7 @@ class Canvas(QWidget):
 
     def photo_rect(self, vp: QRectF) -> QRectF:
         """Where the whole photo lies in view coordinates within viewport ``vp``."""
-        h, w = self._full
+        h, w = self._shown_size()
         s = self._scale()
         top_left = vp.center() - self._center * s
         # On whole device pixels, so that at 100 % each photo pixel is exactly one screen pixel.
@@ -385,7 +391,7 @@ class Canvas(QWidget):
         self._blit(p, img, target, vp, clip)
         if detail is not None and self._detail is not None:
             x, y, w, h = self._detail[0]
-            s = target.width() / self._full[1]
+            s = target.width() / self._shown_size()[1]
             self._blit(p, detail, QRectF(target.left() + x * s, target.top() + y * s, w * s, h * s), vp, clip)
 
     def _blit(self, p: QPainter, img: QImage, target: QRectF, vp: QRectF, clip: QRectF) -> None:

@@ -174,7 +174,7 @@ class Filmstrip(QListWidget):
         self._quiet = True
         try:
             if item is None:
-                self.setCurrentItem(None)
+                self.setCurrentItem(None)  # type: ignore[call-overload]  # Qt takes None; PySide's stubs do not say so
             elif item is not self.currentItem():
                 self.setCurrentItem(item)
             if item is not None:

@@ -241,8 +241,8 @@ class LocalTools(QObject):
         stroke = Stroke(tuple(self._points), radius=self.radius, feather=self.feather, erase=self._erase)
         layers = list(self.layers)
         i = self.selected
-        if i is not None and i < len(layers) and isinstance(layers[i].shape, Brush):
-            shape = layers[i].shape
+        shape = layers[i].shape if i is not None and i < len(layers) else None
+        if i is not None and isinstance(shape, Brush):
             layers[i] = _with(layers[i], shape=Brush(shape.strokes + (stroke,)))
             return tuple(layers)
         if self._erase:
