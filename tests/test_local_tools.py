@@ -150,6 +150,41 @@ def test_a_brush_stroke_renders_while_dragged_and_is_one_step(qtbot, window):
     np.testing.assert_array_equal(blocker.args[0].image, before)
 
 
+def test_a_gradients_handles_adjust_it_in_one_step_each(qtbot, window, artifacts):
+    """A placed gradient is adjusted by dragging its handles (a radial one becomes an ellipse, as a
+    window needs); a drag away from the handles places a new gradient."""
+    window.local.set_tool(RADIAL)
+    drag(qtbot, window, [(0.5, 0.33), (0.6, 0.33)])
+    steps = len(window.editing.history)
+    drag(qtbot, window, [(0.6, 0.33), (0.65, 0.33), (0.7, 0.33)])          # the width handle
+    (layer,) = window.adjustments.local
+    assert layer.shape.centre == pytest.approx((0.5, 0.33), abs=0.02)
+    assert layer.shape.radii == pytest.approx((0.2, 0.1), abs=0.02)
+    assert window.editing.history.entries()[-1][0] == "Move radial gradient"
+    drag(qtbot, window, [(0.5, 0.43), (0.5, 0.38)])                         # the height handle
+    assert window.adjustments.local[0].shape.radii == pytest.approx((0.2, 0.05), abs=0.02)
+    drag(qtbot, window, [(0.5, 0.33), (0.4, 0.3)])                          # the centre moves it whole
+    (layer,) = window.adjustments.local
+    assert layer.shape.centre == pytest.approx((0.4, 0.3), abs=0.02)
+    assert layer.shape.radii == pytest.approx((0.2, 0.05), abs=0.02)
+    assert len(window.editing.history) == steps + 3
+    qtbot.mouseMove(window.canvas, view_pos(window, (0.1, 0.1)))
+    window.grab().save(str(artifacts / "local-radial-handles.png"))
+    with qtbot.waitSignal(**final_render(window)):
+        window.undo()
+    assert window.adjustments.local[0].shape.centre == pytest.approx((0.5, 0.33), abs=0.02)
+    # a linear gradient's end handle; a drag away from the handles is a new gradient
+    window.local.set_tool(LINEAR)
+    drag(qtbot, window, [(0.2, 0.1), (0.2, 0.3)])
+    assert len(window.adjustments.local) == 2
+    drag(qtbot, window, [(0.2, 0.3), (0.35, 0.45)])
+    linear = window.adjustments.local[1].shape
+    assert linear.start == pytest.approx((0.2, 0.1), abs=0.02) and linear.end == pytest.approx((0.35, 0.45), abs=0.02)
+    assert window.editing.history.entries()[-1][0] == "Move linear gradient"
+    drag(qtbot, window, [(0.8, 0.1), (0.9, 0.1)])
+    assert len(window.adjustments.local) == 3
+
+
 def wheel(window, modifiers, delta):
     canvas = window.canvas
     pos = QPointF(canvas.width() / 2, canvas.height() / 2)

@@ -25,6 +25,7 @@ GESTURES = [
     ("Select several photos", "Ctrl+click, Shift+click", "Filmstrip"),
     ("Brush: size / feather", "Ctrl+wheel / Shift+wheel (brush tool)", "Photo"),
     ("Brush: erase", "Alt+drag (brush tool)", "Photo"),
+    ("Gradient: move its ends, centre or radii", "Drag a handle of the selected gradient (G, Shift+G)", "Photo"),
 ]
 
 

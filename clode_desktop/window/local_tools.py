@@ -9,6 +9,7 @@ Points are photo coordinates in units of the photo's long side (``clode.base.loc
 from __future__ import annotations
 
 import math
+from dataclasses import replace
 from typing import Optional
 
 import numpy as np
@@ -29,6 +30,39 @@ RADIUS_RANGE = (0.002, 0.5)
 POINT_SPACING = 0.25
 OVERLAY_RGB = (255, 40, 40)
 OVERLAY_ALPHA = 0.5
+
+
+#: a gradient's handle is picked within this many screen pixels of the pointer
+HANDLE_PICK = 9.0
+#: the smallest radius a radial gradient's handle can give (long-side units)
+MIN_RADIUS = 1e-3
+GRADIENT_KINDS = {LINEAR: Linear, RADIAL: Radial}
+
+
+def gradient_handles(shape) -> dict[str, tuple[float, float]]:
+    """A gradient's handles by name: a linear one's start and end; a radial one's centre and the ends of
+    its two radii (dragging one makes the circle an ellipse, as around a window)."""
+    if isinstance(shape, Linear):
+        return {"start": shape.start, "end": shape.end}
+    if isinstance(shape, Radial):
+        (cx, cy), (rx, ry) = shape.centre, shape.radii
+        return {"centre": shape.centre, "width": (cx + rx, cy), "height": (cx, cy + ry)}
+    return {}
+
+
+def moved_handle(shape, handle: str, pt: tuple[float, float]):
+    """``shape`` with its ``handle`` moved to ``pt`` (None: no gradient, a linear one's ends would meet)."""
+    if isinstance(shape, Linear):
+        start, end = (pt, shape.end) if handle == "start" else (shape.start, pt)
+        return None if start == end else Linear(start, end)
+    if isinstance(shape, Radial):
+        (cx, cy), (rx, ry) = shape.centre, shape.radii
+        if handle == "centre":
+            return replace(shape, centre=pt)
+        if handle == "width":
+            return replace(shape, radii=(max(abs(pt[0] - cx), MIN_RADIUS), ry))
+        return replace(shape, radii=(rx, max(abs(pt[1] - cy), MIN_RADIUS)))
+    return None
 
 
 def _clamp(pt: tuple[float, float]) -> tuple[float, float]:
@@ -75,6 +109,7 @@ class LocalTools(QObject):
         self._now: Optional[tuple[float, float]] = None
         self._points: list[tuple[float, float]] = []
         self._erase = False
+        self._handle: Optional[tuple[int, str]] = None    # (layer, handle) of a gradient being adjusted
         self._photo = None                   # the photo whose layers are shown (another: none selected)
         self.panel.amountChanged.connect(self._amount_changed)
         self.panel.visibleChanged.connect(self._visible_changed)
@@ -174,6 +209,7 @@ class LocalTools(QObject):
             return
         pt = _clamp(pt)
         self._start = self._now = pt
+        self._handle = self._handle_at(pt)
         self._erase = self.tool == BRUSH and bool(modifiers & Qt.KeyboardModifier.AltModifier)
         self._points = [pt]
         if self.tool == BRUSH:
@@ -184,7 +220,11 @@ class LocalTools(QObject):
         if self._start is None:
             self.canvas.update()            # the brush's outline follows the pointer
             return
-        if self.tool == BRUSH:
+        if self._handle is not None:
+            layers = self._with_handle_moved(self._handle, self._now)
+            if layers is not None:
+                self._show_draft(layers, self._handle[0])
+        elif self.tool == BRUSH:
             last = self._points[-1]
             if math.hypot(self._now[0] - last[0], self._now[1] - last[1]) >= POINT_SPACING * self.radius:
                 self._points.append(self._now)
@@ -200,7 +240,13 @@ class LocalTools(QObject):
             return
         end = _clamp(pt)
         start, self._start = self._start, None
-        if self.tool == BRUSH:
+        handle, self._handle = self._handle, None
+        if handle is not None:
+            layers = self._with_handle_moved(handle, end) if end != start else None
+            if layers is not None:
+                self.window.edit_local(layers, "Move linear gradient" if self.tool == LINEAR
+                                       else "Move radial gradient")
+        elif self.tool == BRUSH:
             if end != self._points[-1]:
                 self._points.append(end)
             layers = self._with_stroke()
@@ -227,6 +273,30 @@ class LocalTools(QObject):
                            3000)
         self.canvas.update()
         return True
+
+    def _handle_at(self, pt: tuple[float, float]) -> Optional[tuple[int, str]]:
+        """The handle of the selected gradient (of the active tool's kind) under ``pt``, if any."""
+        i = self.selected
+        kind = GRADIENT_KINDS.get(self.tool or "")
+        if kind is None or i is None or i >= len(self.layers) or not isinstance(self.layers[i].shape, kind):
+            return None
+        at = self.canvas.view_point(pt)
+        near = [(math.hypot(p.x() - at.x(), p.y() - at.y()), name)
+                for name, p in ((n, self.canvas.view_point(h)) for n, h in gradient_handles(self.layers[i].shape).items())]
+        distance, name = min(near)
+        return (i, name) if distance <= HANDLE_PICK else None
+
+    def _with_handle_moved(self, handle: tuple[int, str], pt: tuple[float, float]) -> Optional[tuple[Layer, ...]]:
+        """The layers with gradient ``handle`` = (layer, name) moved to ``pt`` (None: nothing to change)."""
+        i, name = handle
+        if i >= len(self.layers):
+            return None
+        shape = moved_handle(self.layers[i].shape, name, pt)
+        if shape is None:
+            return None
+        layers = list(self.layers)
+        layers[i] = _with(layers[i], shape=shape)
+        return tuple(layers)
 
     def _gradient(self, start, end) -> Optional[Layer]:
         """The gradient dragged from ``start`` to ``end`` (None: not yet a gradient)."""
@@ -281,7 +351,7 @@ class LocalTools(QObject):
                 if self.feather > 0:
                     p.setPen(QPen(colour, width, Qt.PenStyle.DotLine))
                     p.drawEllipse(c, r * (1 - self.feather), r * (1 - self.feather))
-        elif self.tool in (LINEAR, RADIAL) and self._start is not None and self._now is not None:
+        elif self.tool in (LINEAR, RADIAL) and self._handle is None and self._start is not None and self._now is not None:
             a, b = to_view(self._start), to_view(self._now)
             for colour, width in ((QColor(0, 0, 0, 160), 3), (QColor(240, 240, 240), 1)):
                 p.setPen(QPen(colour, width))
@@ -291,11 +361,33 @@ class LocalTools(QObject):
                     r = math.hypot(b.x() - a.x(), b.y() - a.y())
                     p.drawEllipse(a, r, r)
                     p.drawLine(a, b)
+        self._paint_handles(p, to_view)
         p.restore()
+
+    def _paint_handles(self, p: QPainter, to_view) -> None:
+        """The selected gradient's outline and handles, while its tool is active (drag one to adjust it)."""
+        i, kind = self.selected, GRADIENT_KINDS.get(self.tool or "")
+        if kind is None or i is None or i >= len(self.layers) or (self._start is not None and self._handle is None):
+            return
+        shape = self.layers[i].shape
+        if self._handle is not None and self._now is not None:
+            shape = moved_handle(shape, self._handle[1], self._now) or shape
+        if not isinstance(shape, kind):
+            return
+        handles = {name: to_view(pt) for name, pt in gradient_handles(shape).items()}
+        for colour, width in ((QColor(0, 0, 0, 160), 3), (QColor(240, 240, 240), 1)):
+            p.setPen(QPen(colour, width, Qt.PenStyle.DashLine))
+            if isinstance(shape, Linear):
+                p.drawLine(handles["start"], handles["end"])
+            else:
+                c = handles["centre"]
+                p.drawEllipse(c, handles["width"].x() - c.x(), handles["height"].y() - c.y())
+            p.setPen(QPen(colour, width))
+            for h in handles.values():
+                p.drawEllipse(h, HANDLE_PICK / 2, HANDLE_PICK / 2)
 
 
 def _with(layer: Layer, **changes) -> Layer:
-    from dataclasses import replace
     return replace(layer, **changes)
 
 
