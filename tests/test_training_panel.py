@@ -85,11 +85,11 @@ def make_panel(qtbot, window, folder, name, steps, *extra, init="start"):
     panel.extra_env = {"OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
     with qtbot.waitSignal(panel.scanned, timeout=WAIT):
         panel.add_folder(folder)
-    panel.name_edit.setText(name)
-    panel.steps_box.setValue(steps)
+    panel.settings.name_edit.setText(name)
+    panel.settings.steps_box.setValue(steps)
     init = DEFAULT_MODEL if init == "default" else user_models_dir() / f"{init}.safetensors"
-    panel.init_box.setCurrentIndex(panel.init_box.findData(str(init)))
-    assert panel.init_box.currentData() == str(init)
+    panel.settings.init_box.setCurrentIndex(panel.settings.init_box.findData(str(init)))
+    assert panel.settings.init_box.currentData() == str(init)
     return panel
 
 
@@ -116,18 +116,18 @@ def test_settings_become_clode_train_arguments(qtbot, tmp_path):
     mine.write_bytes(DEFAULT_MODEL.read_bytes())
     panel = TrainingPanel()
     qtbot.addWidget(panel)
-    panel.unit_box.setCurrentIndex(panel.unit_box.findData("minutes"))
-    panel.steps_box.setValue(20)
-    panel.bright_slider.setValue(50)
-    panel.crop_box.setCurrentIndex(panel.crop_box.findData(192))
-    panel.lr_box.setCurrentText("3e-5")
-    panel.batch_box.setValue(4)
-    panel.init_box.setCurrentIndex(panel.init_box.findData(str(mine)))
+    panel.settings.unit_box.setCurrentIndex(panel.settings.unit_box.findData("minutes"))
+    panel.settings.steps_box.setValue(20)
+    panel.settings.bright_slider.setValue(50)
+    panel.settings.crop_box.setCurrentIndex(panel.settings.crop_box.findData(192))
+    panel.settings.lr_box.setCurrentText("3e-5")
+    panel.settings.batch_box.setValue(4)
+    panel.settings.init_box.setCurrentIndex(panel.settings.init_box.findData(str(mine)))
     args, steps, minutes = panel.settings_args()
     parsed = build_parser().parse_args(["train", "--data", str(tmp_path), *args])
     assert (parsed.minutes, parsed.E, parsed.crop, parsed.lr, parsed.batch) == (20.0, 0.5, 192, 3e-5, 4)
     assert parsed.init == str(mine) and parsed.steps == steps > 10_000 and minutes == 20.0
-    panel.lr_box.setCurrentText("fast")
+    panel.settings.lr_box.setCurrentText("fast")
     with pytest.raises(Exception, match="learning rate 'fast'"):
         panel.settings_args()
     panel.tasks.shutdown()
@@ -135,10 +135,10 @@ def test_settings_become_clode_train_arguments(qtbot, tmp_path):
 
 def test_tiny_training_makes_a_model_that_is_listed_loads_and_renders(qtbot, window, photo_dir, artifacts):
     panel = make_panel(qtbot, window, photo_dir, "my portraits", 4)
-    assert "4 photos" in panel.photos_label.text()
+    assert "4 photos" in panel.photos.photos_label.text()
     assert panel.start_button.isEnabled()
     panel.show_advanced(True)
-    panel.lr_box.setCurrentText("3e-3")           # big steps, so four of them visibly change the model
+    panel.settings.lr_box.setCurrentText("3e-3")           # big steps, so four of them visibly change the model
     with qtbot.waitSignal(panel.finished, timeout=TRAIN_WAIT) as done:
         assert panel.start()
         assert not panel.start_button.isEnabled() and panel.stop_button.isEnabled()
@@ -156,11 +156,11 @@ def test_tiny_training_makes_a_model_that_is_listed_loads_and_renders(qtbot, win
     assert picker.user_box.findData(str(path)) >= 0
     picker.deleteLater()
     assert load_model(path).info.name == "my portraits"
-    assert panel.selected_path() == path and panel.model_list.currentItem().text() == "my portraits"
+    assert panel.selected_path() == path and panel.shelf.model_list.currentItem().text() == "my portraits"
 
     # The before/after preview shows the final model.
-    qtbot.waitUntil(lambda: "final" in panel.thumb_after.caption.text(), timeout=WAIT)
-    assert panel.thumb_after.array() is not None and panel.thumb_before.array() is not None
+    qtbot.waitUntil(lambda: "final" in panel.previews.thumb_after.caption.text(), timeout=WAIT)
+    assert panel.previews.thumb_after.array() is not None and panel.previews.thumb_before.array() is not None
     # One photo was kept out of training; the starting and the new model's figures on it are shown.
     figures = panel.findChild(QLabel, "validationFigures")
     assert figures.isVisible() and figures.text().startswith("On 1 photo kept out of training (starting model")
@@ -180,7 +180,7 @@ def test_tiny_training_makes_a_model_that_is_listed_loads_and_renders(qtbot, win
         panel.use_selected()
     assert window.model_state.path == path and window.model_state.name == "my portraits"
     assert window.settings.model_path() == str(path)
-    assert panel.model_list.currentItem().text() == "my portraits   (in use)"
+    assert panel.shelf.model_list.currentItem().text() == "my portraits   (in use)"
 
     # Renamed (file and stored name; the editor follows), then deleted (the editor goes back to the default).
     with qtbot.waitSignal(window.modelChanged, timeout=WAIT):
@@ -251,8 +251,8 @@ def test_folder_without_usable_photos_gives_a_message_and_no_run(qtbot, window, 
     action.trigger()                                  # Edit > Train a model on my photos…
     assert window.training_panel.isVisible()
     panel = make_panel(qtbot, window, empty, "none", 4)
-    assert "No usable photos" in panel.photos_label.text()
-    assert panel.skipped_list.count() == 1 and "broken.jpg" in panel.skipped_list.item(0).text()
+    assert "No usable photos" in panel.photos.photos_label.text()
+    assert panel.photos.skipped_list.count() == 1 and "broken.jpg" in panel.photos.skipped_list.item(0).text()
     assert not panel.start_button.isEnabled()
     assert panel.start() is False
     assert panel.process is None and "No usable photos" in panel.message()
@@ -299,23 +299,24 @@ def test_the_quick_preset_suits_this_computer_and_shows_its_cost(qtbot):
     panel = TrainingPanel(free_memory=lambda device: 16 * 2**30)
     qtbot.addWidget(panel)
     quick = recipes.recipe("quick", __import__("torch").device("cpu"), free=16 * 2**30)
-    assert panel.preset_box.currentText() == "Quick on this computer"
-    assert (panel.crop_box.currentData(), panel.batch_box.value(), panel.solver_box.currentData(),
-            panel.adjoint_box.isChecked(), panel.steps_box.value()) == (quick.crop, quick.batch, quick.solver,
-                                                                        quick.adjoint, quick.steps)
-    text = panel.estimate_label.text()
+    assert panel.settings.preset_box.currentText() == "Quick on this computer"
+    form = panel.settings
+    assert (form.crop_box.currentData(), form.batch_box.value(), form.solver_box.currentData(),
+            form.adjoint_box.isChecked(), form.steps_box.value()) == (quick.crop, quick.batch, quick.solver,
+                                                                      quick.adjoint, quick.steps)
+    text = panel.settings.estimate_label.text()
     assert text.startswith("Needs about") and "GB of memory" in text and "s a step" in text
     args, _, _ = panel.settings_args()
     assert args[args.index("--solver") + 1] == quick.solver and "--holdout" in args
     # every setting says what it does
     for name in ("preset_box", "name_edit", "init_box", "steps_box", "unit_box", "bright_slider", "crop_box",
                  "device_box", "lr_box", "batch_box", "solver_box", "adjoint_box"):
-        assert getattr(panel, name).toolTip(), name
+        assert getattr(panel.settings, name).toolTip(), name
     # changing a cost setting makes it Custom, and the estimate follows
-    panel.crop_box.setCurrentIndex(panel.crop_box.findData(128))
-    assert panel.preset_box.currentData() == "custom" and panel.estimate_label.text() != text
-    panel.preset_box.setCurrentIndex(panel.preset_box.findData("thorough"))
-    assert panel.crop_box.currentData() > quick.crop
+    panel.settings.crop_box.setCurrentIndex(panel.settings.crop_box.findData(128))
+    assert panel.settings.preset_box.currentData() == "custom" and panel.settings.estimate_label.text() != text
+    panel.settings.preset_box.setCurrentIndex(panel.settings.preset_box.findData("thorough"))
+    assert panel.settings.crop_box.currentData() > quick.crop
     panel.tasks.shutdown()
 
 
@@ -326,10 +327,10 @@ def test_a_setting_too_big_for_the_free_memory_is_refused_and_never_started(qtbo
     panel.show()
     with qtbot.waitSignal(panel.scanned, timeout=WAIT):
         panel.add_folder(photo_dir)
-    assert "Needs about" in panel.estimate_label.text()                 # the preset fits
-    panel.crop_box.setCurrentIndex(panel.crop_box.findData(256))
-    panel.batch_box.setValue(16)
-    assert panel.estimate_label.text().startswith("<b>Too big for the memory free now:</b>")
+    assert "Needs about" in panel.settings.estimate_label.text()                 # the preset fits
+    panel.settings.crop_box.setCurrentIndex(panel.settings.crop_box.findData(256))
+    panel.settings.batch_box.setValue(16)
+    assert panel.settings.estimate_label.text().startswith("<b>Too big for the memory free now:</b>")
     assert not panel.start()
     assert "would need about" in panel.message() and "\n" not in panel.message()
     assert panel.process is None and not list(user_models_dir().glob("*.checkpoints"))

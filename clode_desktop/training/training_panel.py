@@ -50,16 +50,6 @@ from .training_settings import TrainingSettings
 from ..base.worker import TaskManager
 
 RUN_NOTE = "panel.json"          # beside a run's checkpoints: what the trainer's config does not keep
-#: the settings form's widgets, reachable on the panel too (panel.steps_box ...)
-SETTINGS_WIDGETS = ("preset_box", "estimate_label", "name_edit", "init_box", "steps_box", "unit_box",
-                    "bright_slider", "crop_box", "device_box", "advanced", "lr_box", "batch_box", "solver_box",
-                    "adjoint_box")
-#: the photos box's
-PHOTOS_WIDGETS = ("folder_list", "remove_folder_button", "photos_label", "skipped_title", "skipped_list")
-#: and the previews'
-PREVIEW_WIDGETS = ("thumb_original", "thumb_before", "thumb_after")
-#: and "Your models"
-SHELF_WIDGETS = ("model_list", "card_label", "use_button", "compare_button", "rename_button", "delete_button")
 
 
 @dataclass
@@ -147,15 +137,11 @@ class TrainingPanel(QWidget):
     def _build(self) -> None:
         # -- photos --
         self.photos = photos = TrainingPhotos(self.tasks)
-        for name in PHOTOS_WIDGETS:
-            setattr(self, name, getattr(photos, name))
         photos.scanned.connect(self.scanned)
         photos.changed.connect(self._update_buttons)
 
         # -- settings --
         self.settings = settings = TrainingSettings(self.free_memory)
-        for name in SETTINGS_WIDGETS:
-            setattr(self, name, getattr(settings, name))
         self.settings.name_edit.textChanged.connect(lambda _: self._update_buttons())
 
         self.start_button = QPushButton("Start training")
@@ -205,8 +191,6 @@ class TrainingPanel(QWidget):
         self.message_label.hide()
         self.plot = LossPlot()
         self.previews = TrainingPreviews(self.tasks)
-        for name in PREVIEW_WIDGETS:
-            setattr(self, name, getattr(self.previews, name))
         self.previews.previewUpdated.connect(self.previewUpdated)
         run = QGroupBox("3. Training")
         rv = QVBoxLayout(run)
@@ -218,8 +202,6 @@ class TrainingPanel(QWidget):
 
         # -- models --
         self.shelf = models = ModelShelf(self.editor, self.tasks, busy=self._training_into)
-        for name in SHELF_WIDGETS:
-            setattr(self, name, getattr(models, name))
         models.message.connect(self.show_message)
         models.modelsChanged.connect(self.modelsChanged)
         models.compared.connect(self.compared)
