@@ -81,3 +81,14 @@ def test_history_survives_a_restart_and_its_list_goes_back_to_a_clicked_step(qtb
     with qtbot.waitSignal(**final_render(again, 2.0)):
         type_T(qtbot, again, "2.0")
     assert lst.labels() == ["Original", "1  Exposure (T) 2.00"]
+
+
+def test_the_history_dock_leaves_the_photo_the_room(qtbot, make_window):
+    """On a laptop-sized window the dock opens narrow (Qt's list asked for 256 px of 1100) and can
+    still be dragged wider."""
+    w = make_window()
+    w.resize(1100, 700)
+    qtbot.waitUntil(lambda: w.history_dock.isVisible())
+    qtbot.wait(50)
+    assert w.history_dock.width() <= 200 and w.canvas.width() >= 550
+    assert w.history_dock.minimumWidth() < w.history_dock.width()

@@ -6,13 +6,17 @@ from __future__ import annotations
 
 from typing import Optional, Sequence
 
-from PySide6.QtCore import Qt, Signal
+from PySide6.QtCore import QSize, Qt, Signal
 from PySide6.QtGui import QBrush, QPalette
 from PySide6.QtWidgets import QDockWidget, QListWidget, QListWidgetItem, QWidget
 
 from clode.base.adjustments import Adjustments
 
 from ..rules.history import describe
+
+
+#: the History dock's width when the window opens
+HISTORY_WIDTH = 170
 
 
 class HistoryList(QListWidget):
@@ -26,6 +30,11 @@ class HistoryList(QListWidget):
         self.setSelectionMode(QListWidget.SelectionMode.SingleSelection)
         self.itemClicked.connect(lambda item: self.entryChosen.emit(self.row(item)))
         self._shown: Optional[tuple] = None
+
+    def sizeHint(self) -> QSize:  # noqa: N802 - Qt's name
+        # Qt's list asks for 256 px, a quarter of a laptop-sized window, for names of a few words
+        # ("Exposure (T) 4.50"): the photo gets the room; the dock can still be dragged wider.
+        return QSize(HISTORY_WIDTH, super().sizeHint().height())
 
     def show_entries(self, entries: Sequence[tuple[str, Adjustments]], index: int) -> None:
         """Show ``entries`` (name, edit) with entry ``index`` current."""
@@ -66,4 +75,4 @@ class HistoryDock(QDockWidget):
         self.setWidget(self.list)
         self.setFeatures(QDockWidget.DockWidgetFeature.DockWidgetClosable
                          | QDockWidget.DockWidgetFeature.DockWidgetMovable)
-        self.setMinimumWidth(180)
+        self.setMinimumWidth(140)
