@@ -193,6 +193,31 @@ def wheel(window, modifiers, delta):
     QApplication.sendEvent(canvas, event)
 
 
+def test_the_brush_options_show_and_set_what_the_next_stroke_is_made_with(qtbot, window, artifacts):
+    options = window.panel.layers.brush
+    window.local.set_tool(BRUSH)
+    assert options.size_box.value() == pytest.approx(window.local.radius * 100)
+    wheel(window, Qt.KeyboardModifier.ControlModifier, 120)               # the wheel's size shows in the box
+    assert options.size_box.value() == pytest.approx(window.local.radius * 100, abs=0.05) and window.local.radius > 0.05
+    for box, text in ((options.size_box, "8"), (options.feather_box, "20"), (options.flow_box, "50")):
+        box.setFocus()
+        box.selectAll()
+        qtbot.keyClicks(box, text)
+        qtbot.keyClick(box, Qt.Key.Key_Return)
+    qtbot.mouseClick(options.edges_box, Qt.MouseButton.LeftButton)
+    assert (window.local.radius, window.local.feather, window.local.flow, window.local.new_edges) == \
+        pytest.approx((0.08, 0.2, 0.5, True))
+    drag(qtbot, window, [(0.2, 0.2), (0.2, 0.4)])
+    (layer,) = window.adjustments.local
+    (stroke,) = layer.shape.strokes
+    assert layer.edges and (stroke.radius, stroke.feather, stroke.flow) == pytest.approx((0.08, 0.2, 0.5))
+    window.local.set_tool(RADIAL)
+    drag(qtbot, window, [(0.8, 0.3), (0.9, 0.3)])
+    assert window.adjustments.local[1].edges                              # new gradients follow edges too
+    window.resize(1100, 800)
+    window.panel.grab().save(str(artifacts / "local-brush-options.png"))
+
+
 def test_the_overlay_shows_the_selected_layers_mask(qtbot, window, artifacts):
     layer = Layer(Brush((Stroke(((0.2, 0.2), (0.3, 0.4)), radius=0.1),)), amount=1.5)
     with qtbot.waitSignal(**final_render(window)):

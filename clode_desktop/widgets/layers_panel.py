@@ -1,5 +1,6 @@
-"""The side panel's list of local exposure layers: one row per layer (which one is selected, its
-kind, its amount, show/hide, follow edges, delete). The panel only reports what the user did; the window makes
+"""The side panel's local exposure: the brush's options (size, feather, flow, whether new layers follow
+the photo's edges) and the list of layers, one row per layer (which one is selected, its kind, its
+amount, show/hide, follow edges, delete). The panel only reports what the user did; the window makes
 each change an edit (one undo step) and shows the layers again."""
 
 from __future__ import annotations
@@ -7,8 +8,8 @@ from __future__ import annotations
 from typing import Optional
 
 from PySide6.QtCore import Signal
-from PySide6.QtWidgets import (QButtonGroup, QCheckBox, QDoubleSpinBox, QHBoxLayout, QLabel, QRadioButton,
-                               QToolButton, QVBoxLayout, QWidget)
+from PySide6.QtWidgets import (QButtonGroup, QCheckBox, QDoubleSpinBox, QGridLayout, QHBoxLayout, QLabel,
+                               QRadioButton, QToolButton, QVBoxLayout, QWidget)
 
 from clode.base.local_exposure import KINDS, MAX_AMOUNT, Layer
 
@@ -64,6 +65,63 @@ class LayerRow(QWidget):
             widget.blockSignals(blocked)
 
 
+def _percent_box(name: str, lo: float, hi: float, decimals: int, tip: str) -> QDoubleSpinBox:
+    box = QDoubleSpinBox()
+    box.setObjectName(name)
+    box.setRange(lo, hi)
+    box.setDecimals(decimals)
+    box.setSuffix(" %")
+    box.setKeyboardTracking(False)
+    box.setToolTip(tip)
+    return box
+
+
+class BrushOptions(QWidget):
+    """What the next brush stroke (and the next new layer) is made with. The wheel on the photo sets
+    size and feather too (Ctrl+wheel, Shift+wheel); these boxes show and take the same values."""
+    sizeChanged = Signal(float)          # the radius, in long-side units
+    featherChanged = Signal(float)       # 0-1
+    flowChanged = Signal(float)          # 0-1
+    edgesChanged = Signal(bool)          # new layers follow the photo's edges
+
+    def __init__(self, parent: Optional[QWidget] = None) -> None:
+        super().__init__(parent)
+        self.setObjectName("brushOptions")
+        self.size_box = _percent_box("brushSize", 0.2, 50.0, 1, "The brush's radius, in % of the photo's long side "
+                                 "(Ctrl+wheel on the photo)")
+        self.feather_box = _percent_box("brushFeather", 0, 100, 0, "How much of the radius fades out: 0 % a hard "
+                                    "edge, 100 % soft from the centre (Shift+wheel on the photo)")
+        self.flow_box = _percent_box("brushFlow", 1, 100, 0, "How much one stroke adds: strokes over strokes "
+                                 "build up to the layer's amount")
+        self.edges_box = QCheckBox("Follow edges")
+        self.edges_box.setObjectName("newLayerEdges")
+        self.edges_box.setToolTip("New layers follow the photo's edges (◐ in a layer's row changes one layer)")
+        grid = QGridLayout(self)
+        grid.setContentsMargins(0, 0, 0, 4)
+        grid.setHorizontalSpacing(6)
+        grid.setVerticalSpacing(2)
+        for col, (label, box) in enumerate((("Size", self.size_box), ("Feather", self.feather_box))):
+            grid.addWidget(QLabel(label), 0, 2 * col)
+            grid.addWidget(box, 0, 2 * col + 1)
+        grid.addWidget(QLabel("Flow"), 1, 0)
+        grid.addWidget(self.flow_box, 1, 1)
+        grid.addWidget(self.edges_box, 1, 2, 1, 2)
+        self.size_box.valueChanged.connect(lambda v: self.sizeChanged.emit(float(v) / 100))
+        self.feather_box.valueChanged.connect(lambda v: self.featherChanged.emit(float(v) / 100))
+        self.flow_box.valueChanged.connect(lambda v: self.flowChanged.emit(float(v) / 100))
+        self.edges_box.toggled.connect(lambda on: self.edgesChanged.emit(bool(on)))
+
+    def show_brush(self, radius: float, feather: float, flow: float, edges: bool) -> None:
+        """Show the tools' values without reporting them back."""
+        for widget, set_ in ((self.size_box, lambda: self.size_box.setValue(radius * 100)),
+                             (self.feather_box, lambda: self.feather_box.setValue(feather * 100)),
+                             (self.flow_box, lambda: self.flow_box.setValue(flow * 100)),
+                             (self.edges_box, lambda: self.edges_box.setChecked(edges))):
+            blocked = widget.blockSignals(True)
+            set_()
+            widget.blockSignals(blocked)
+
+
 class LayersPanel(QWidget):
     amountChanged = Signal(int, float)
     visibleChanged = Signal(int, bool)
@@ -81,9 +139,11 @@ class LayersPanel(QWidget):
         self.empty = QLabel(EMPTY_TEXT)
         self.empty.setObjectName("hint")
         self.empty.setWordWrap(True)
+        self.brush = BrushOptions()
         self.box = QVBoxLayout(self)
         self.box.setContentsMargins(0, 0, 0, 0)
         self.box.setSpacing(2)
+        self.box.addWidget(self.brush)
         self.box.addWidget(self.empty)
 
     def show_layers(self, layers: tuple[Layer, ...], selected: Optional[int]) -> None:

@@ -103,6 +103,8 @@ class LocalTools(QObject):
         self.selected: Optional[int] = None
         self.radius = 0.05
         self.feather = 0.5
+        self.flow = 1.0
+        self.new_edges = False               # new layers follow the photo's edges
         self.last_amount = 1.0
         self.overlay = False
         self._start: Optional[tuple[float, float]] = None
@@ -116,6 +118,19 @@ class LocalTools(QObject):
         self.panel.edgesChanged.connect(self._edges_changed)
         self.panel.deleteRequested.connect(self._delete)
         self.panel.layerSelected.connect(self.select)
+        brush = self.panel.brush
+        brush.sizeChanged.connect(self._brush_size)
+        brush.featherChanged.connect(lambda v: setattr(self, "feather", min(max(v, 0.0), 1.0)))
+        brush.flowChanged.connect(lambda v: setattr(self, "flow", min(max(v, 0.01), 1.0)))
+        brush.edgesChanged.connect(lambda on: setattr(self, "new_edges", on))
+        self._show_brush()
+
+    def _brush_size(self, radius: float) -> None:
+        self.radius = min(max(radius, RADIUS_RANGE[0]), RADIUS_RANGE[1])
+        self.canvas.update()
+
+    def _show_brush(self) -> None:
+        self.panel.brush.show_brush(self.radius, self.feather, self.flow, self.new_edges)
 
     # -- the layers ---------------------------------------------------------------------------------
     @property
@@ -269,6 +284,7 @@ class LocalTools(QObject):
             self.feather = min(max(self.feather + FEATHER_STEP * steps, 0.0), 1.0)
         else:
             return False
+        self._show_brush()
         self.window.notify(f"Brush: radius {self.radius * 100:.1f} % of the long side, feather {self.feather * 100:.0f} %",
                            3000)
         self.canvas.update()
@@ -301,14 +317,15 @@ class LocalTools(QObject):
     def _gradient(self, start, end) -> Optional[Layer]:
         """The gradient dragged from ``start`` to ``end`` (None: not yet a gradient)."""
         if self.tool == LINEAR:
-            return Layer(Linear(start, end), amount=self.last_amount) if end != start else None
-        r = max(math.hypot(end[0] - start[0], end[1] - start[1]), 1e-3)
-        return Layer(Radial(start, (r, r)), amount=self.last_amount)
+            return Layer(Linear(start, end), amount=self.last_amount, edges=self.new_edges) if end != start else None
+        r = max(math.hypot(end[0] - start[0], end[1] - start[1]), MIN_RADIUS)
+        return Layer(Radial(start, (r, r)), amount=self.last_amount, edges=self.new_edges)
 
     def _with_stroke(self) -> Optional[tuple[Layer, ...]]:
         """The layers with the stroke so far: into the selected brush layer, else a new one (an
         erase stroke needs a brush layer to erase from)."""
-        stroke = Stroke(tuple(self._points), radius=self.radius, feather=self.feather, erase=self._erase)
+        stroke = Stroke(tuple(self._points), radius=self.radius, feather=self.feather, flow=self.flow,
+                        erase=self._erase)
         layers = list(self.layers)
         i = self.selected
         shape = layers[i].shape if i is not None and i < len(layers) else None
@@ -318,7 +335,7 @@ class LocalTools(QObject):
         if self._erase:
             return None
         self.selected = len(layers)
-        return tuple(layers) + (Layer(Brush((stroke,)), amount=self.last_amount),)
+        return tuple(layers) + (Layer(Brush((stroke,)), amount=self.last_amount, edges=self.new_edges),)
 
     def _draft(self) -> None:
         selected = self.selected
