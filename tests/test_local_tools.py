@@ -5,12 +5,15 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from PySide6.QtCore import QPoint, QPointF, Qt
 from PySide6.QtGui import QWheelEvent
 from PySide6.QtWidgets import QApplication
 
-from clode.base.local_exposure import Brush, Layer, Linear, Radial, Stroke
-from clode_desktop.window.local_tools import BRUSH, LINEAR, RADIAL
+from clode.base.adjustments import Adjustments
+from clode.base.local_exposure import COORD_HI, COORD_LO, Brush, Layer, Linear, Radial, Stroke
+from clode_desktop.window.local_tools import BRUSH, LINEAR, RADIAL, gradient_handles, moved_handle
 from clode_desktop.dialogs.shortcuts_dialog import GESTURES, shortcut_rows
 
 from conftest import WAIT, final_render, open_and_render
@@ -183,6 +186,32 @@ def test_a_gradients_handles_adjust_it_in_one_step_each(qtbot, window, artifacts
     assert window.editing.history.entries()[-1][0] == "Move linear gradient"
     drag(qtbot, window, [(0.8, 0.1), (0.9, 0.1)])
     assert len(window.adjustments.local) == 3
+
+
+coord = st.floats(COORD_LO, COORD_HI)
+point = st.tuples(coord, coord)
+
+
+@settings(max_examples=150, deadline=None)
+@given(point, point, point, st.sampled_from(["start", "end", "centre", "width", "height"]))
+def test_any_handle_drag_gives_a_gradient_the_sidecar_accepts(a, b, to, handle):
+    """Wherever a handle is dragged (the tools clamp points to the coordinate range), the gradient
+    stays one an edit and a sidecar accept: a refused value would be an error in the middle of a drag."""
+    shape = Linear(a, b) if handle in ("start", "end") else Radial(a, (0.1, 0.2))
+    if handle in gradient_handles(shape) and a != b:
+        moved = moved_handle(shape, handle, to)
+        if moved is not None:
+            Adjustments().replace(local=(Layer(moved),))
+
+
+def test_a_radial_dragged_corner_to_corner_beyond_the_photo_is_kept(qtbot, window):
+    window.local.set_tool(RADIAL)
+    window.local.press((-5.0, -5.0), Qt.KeyboardModifier.NoModifier)     # clamped to the coordinate range
+    window.local.move((5.0, 5.0), Qt.KeyboardModifier.NoModifier)
+    with qtbot.waitSignal(**final_render(window)):
+        window.local.release((5.0, 5.0), Qt.KeyboardModifier.NoModifier)
+    (layer,) = window.adjustments.local
+    assert layer.shape.radii == pytest.approx((4.0, 4.0))               # hypot 4.24 would be refused
 
 
 def wheel(window, modifiers, delta):

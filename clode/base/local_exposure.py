@@ -28,6 +28,8 @@ MAX_AMOUNT = 3.0
 COORD_LO, COORD_HI = -1.0, 2.0
 #: Bounds that keep a damaged or hostile sidecar from costing memory or time.
 MAX_LAYERS = 32
+#: The largest radius of a radial gradient (long-side units): reaches across the whole coordinate range.
+MAX_RADIUS = 4.0
 MAX_STROKES = 2000
 MAX_POINTS = 20000
 
@@ -163,7 +165,7 @@ def _layer(data: Any) -> Layer:
         if not isinstance(radii, (list, tuple)) or len(radii) != 2:
             raise ClodeError("a radial gradient's radii are not [rx, ry]")
         shape = Radial(_point(data.get("centre"), "a radial gradient's centre"),
-                       (_number(radii[0], "a radius", 1e-4, 4.0), _number(radii[1], "a radius", 1e-4, 4.0)),
+                       (_number(radii[0], "a radius", 1e-4, MAX_RADIUS), _number(radii[1], "a radius", 1e-4, MAX_RADIUS)),
                        feather=_number(data.get("feather", 0.5), "a radial feather", 0.0, 1.0),
                        inside=_flag(data.get("inside", True), "a radial gradient's inside"))
     else:

@@ -18,7 +18,7 @@ from PySide6.QtCore import QObject, Qt
 from PySide6.QtGui import QColor, QImage, QPainter, QPen
 
 from clode.engine import masks
-from clode.base.local_exposure import COORD_HI, COORD_LO, Brush, Layer, Linear, Radial, Stroke
+from clode.base.local_exposure import COORD_HI, COORD_LO, MAX_RADIUS, Brush, Layer, Linear, Radial, Stroke
 
 BRUSH, LINEAR, RADIAL = "brush", "linear", "radial"
 TOOL_NAMES = {BRUSH: "Brush", LINEAR: "Linear gradient", RADIAL: "Radial gradient"}
@@ -60,9 +60,14 @@ def moved_handle(shape, handle: str, pt: tuple[float, float]):
         if handle == "centre":
             return replace(shape, centre=pt)
         if handle == "width":
-            return replace(shape, radii=(max(abs(pt[0] - cx), MIN_RADIUS), ry))
-        return replace(shape, radii=(rx, max(abs(pt[1] - cy), MIN_RADIUS)))
+            return replace(shape, radii=(_radius(abs(pt[0] - cx)), ry))
+        return replace(shape, radii=(rx, _radius(abs(pt[1] - cy))))
     return None
+
+
+def _radius(r: float) -> float:
+    """A radius a radial gradient may have (a drag corner to corner beyond the photo reaches 4.2)."""
+    return min(max(r, MIN_RADIUS), MAX_RADIUS)
 
 
 def _clamp(pt: tuple[float, float]) -> tuple[float, float]:
@@ -318,7 +323,7 @@ class LocalTools(QObject):
         """The gradient dragged from ``start`` to ``end`` (None: not yet a gradient)."""
         if self.tool == LINEAR:
             return Layer(Linear(start, end), amount=self.last_amount, edges=self.new_edges) if end != start else None
-        r = max(math.hypot(end[0] - start[0], end[1] - start[1]), MIN_RADIUS)
+        r = _radius(math.hypot(end[0] - start[0], end[1] - start[1]))
         return Layer(Radial(start, (r, r)), amount=self.last_amount, edges=self.new_edges)
 
     def _with_stroke(self) -> Optional[tuple[Layer, ...]]:
