@@ -12,7 +12,7 @@ from PySide6.QtGui import QWheelEvent
 from PySide6.QtWidgets import QApplication
 
 from clode.base.adjustments import Adjustments
-from clode.base.local_exposure import COORD_HI, COORD_LO, Brush, Layer, Linear, Radial, Stroke
+from clode.base.local_exposure import COORD_HI, COORD_LO, MAX_STROKES, Brush, Layer, Linear, Radial, Stroke
 from clode_desktop.window.local_tools import BRUSH, LINEAR, RADIAL, gradient_handles, moved_handle
 from clode_desktop.dialogs.shortcuts_dialog import GESTURES, shortcut_rows
 
@@ -212,6 +212,20 @@ def test_a_radial_dragged_corner_to_corner_beyond_the_photo_is_kept(qtbot, windo
         window.local.release((5.0, 5.0), Qt.KeyboardModifier.NoModifier)
     (layer,) = window.adjustments.local
     assert layer.shape.radii == pytest.approx((4.0, 4.0))               # hypot 4.24 would be refused
+
+
+def test_a_stroke_past_a_layers_bounds_is_one_line_not_an_error(qtbot, window):
+    full = Layer(Brush(tuple(Stroke(((0.01, 0.01),), radius=0.002) for _ in range(MAX_STROKES))), amount=1.0)
+    with qtbot.waitSignal(**final_render(window)):
+        window.edit_local((full,), "Many strokes")
+    steps = len(window.editing.history)
+    window.local.set_tool(BRUSH)
+    window.local.press((0.5, 0.3), Qt.KeyboardModifier.NoModifier)       # into the selected, full layer
+    window.local.move((0.5, 0.4), Qt.KeyboardModifier.NoModifier)
+    window.local.release((0.5, 0.4), Qt.KeyboardModifier.NoModifier)
+    assert window.adjustments.local == (full,) and len(window.editing.history) == steps
+    message = window.status.message_label.text()
+    assert "Brush stroke not applied" in message and "at most 2000" in message
 
 
 def wheel(window, modifiers, delta):

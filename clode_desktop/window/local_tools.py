@@ -17,6 +17,7 @@ import torch
 from PySide6.QtCore import QObject, Qt
 from PySide6.QtGui import QColor, QImage, QPainter, QPen
 
+from clode.base.errors import ClodeError
 from clode.engine import masks
 from clode.base.local_exposure import COORD_HI, COORD_LO, MAX_RADIUS, Brush, Layer, Linear, Radial, Stroke
 
@@ -352,7 +353,11 @@ class LocalTools(QObject):
     def _show_draft(self, layers: tuple[Layer, ...], target: Optional[int]) -> None:
         """Render a draft of the edit with ``layers`` (not recorded: the gesture is not finished);
         the overlay shows layer ``target``, the one being drawn."""
-        self.window.request_render(draft=True, adjustments=self.window.editing.adjustments.replace(local=layers))
+        try:
+            adjustments = self.window.editing.adjustments.replace(local=layers)
+        except ClodeError:
+            return                          # past a layer's bounds: the finished gesture says so
+        self.window.request_render(draft=True, adjustments=adjustments)
         if self.overlay:
             self.update_overlay(layers, target)
 

@@ -555,7 +555,13 @@ class MainWindow(QMainWindow):
         """The local exposure layers become ``layers``: one step named ``label``, rendered."""
         if not self.editing.can_edit:
             return
-        if self.editing.edit_step(label, local=layers):
+        try:
+            due = self.editing.edit_step(label, local=layers)
+        except ClodeError as e:         # past a layer's bounds (MAX_STROKES strokes in one layer...)
+            self.notify(f"{label} not applied: {e}")
+            self.local.show()
+            return
+        if due:
             self._sidecar_timer.start()
         self._show_history()
         self.local.show()
