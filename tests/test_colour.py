@@ -9,7 +9,7 @@ import torch
 
 from clode import Enhancer, ModelLoadError, Solver, load_model, save_model
 from clode.base.finish import Finish
-from clode.training.metrics import flat_noise, flat_patches, hue_shift, srgb_to_lab
+from clode.training.metrics import flat_noise, flat_patches, hue_shift, srgb_to_lab, untextured_patches
 from clode.engine.neutral import neutral_gains
 from clode.engine.noise_level import estimate_noise, strength_for
 
@@ -197,3 +197,19 @@ def test_flat_noise_reads_the_std_of_white_noise_in_smooth_blocks():
     assert patches.any()
     assert abs(flat_noise(noisy, patches) - 4) < 0.6
     assert flat_noise(base, patches) < 0.5
+
+
+def test_fine_texture_in_a_dark_photo_is_not_a_flat_patch():
+    """Pinstripes 4 px apart vanish under flat_patches' 4 x 4 means, so in a dark photo they read as
+    flat and lifting them counts as noise; untextured_patches keeps the noisy wall and drops them."""
+    rng = np.random.default_rng(5)
+    img = np.full((128, 128, 3), 0.08, np.float32) + rng.normal(0, 1 / 255, (128, 128, 3)).astype(np.float32)
+    img[:, 64:] += np.where((np.arange(64) // 2) % 2 == 0, 6 / 255, -6 / 255).astype(np.float32)[None, :, None]
+    img = np.clip(img, 0, 1)
+    flat, plain = flat_patches(img, share=0.9), untextured_patches(img, share=0.9)
+    assert flat[:, 4:].any()                                   # the stripes pass as flat ...
+    assert plain[:, :4].sum() >= 0.9 * flat[:, :4].sum()       # ... the noisy wall stays,
+    assert not plain[:, 4:].any()                              # the stripes do not
+    lifted = np.clip(img * 4, 0, 1)
+    # lifted 4x: the wall reads its noise (4 levels), the stripes their own swing (24)
+    assert flat_noise(lifted, plain) < 5 and flat_noise(lifted, flat & ~plain) > 15
