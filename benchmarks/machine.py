@@ -96,3 +96,12 @@ class Report:
                   "args": self.args, "results": self.results}
         print(json.dumps(record, default=_plain), flush=True)
         return record
+
+
+def print_results(script: str, args: Optional[argparse.Namespace], key: str, results: Any,
+                  device: Any = None) -> dict:
+    """The common ending of a script: ``results`` readable (indented JSON), then its ``Report`` line."""
+    print(json.dumps(results, indent=1, default=_plain))
+    report = Report(script, args)
+    report[key] = results
+    return report.emit(device)

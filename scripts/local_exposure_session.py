@@ -138,8 +138,13 @@ def main(out: Path) -> int:
         if w.local.tool != e["tool"]:
             problems.append(f"{name}: the key took up {w.local.tool}, not the {e['tool']}")
         if e["tool"] == "brush":
-            H, W = canvas.photo_size()
-            w.local.radius = e["radius"]      # the wheel's steps are tested elsewhere; here, a face's size
+            size = w.panel.layers.brush.size_box        # the brush's size, typed as a person does
+            size.setFocus()
+            size.selectAll()
+            QTest.keyClicks(size, f"{e['radius'] * 100:g}")
+            key(Qt.Key.Key_Return, widget=size)
+            if abs(w.local.radius - e["radius"]) > 1e-9:
+                problems.append(f"{name}: the brush's size is {w.local.radius}, not {e['radius']}")
             for stroke in e["strokes"]:
                 drag(stroke)
         else:

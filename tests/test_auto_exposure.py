@@ -323,17 +323,24 @@ def test_a_scene_a_little_short_gets_less_than_the_default_and_is_brightened(def
     assert psnr(bare.render(T_bare), photo) > psnr(bare.render(T), photo)
 
 
+def clipped_in_band(s, band):
+    """The proxy's luminance, and the share of its pixels between the ``band`` percentiles that render
+    above 0.98 at T (measured here, not with the rule's own code)."""
+    luma = s.proxy[0].permute(1, 2, 0).numpy() @ np.array([0.2126, 0.7152, 0.0722], np.float32)
+    lo, hi = np.percentile(luma, band)
+    inside = (luma >= lo) & (luma <= hi)
+
+    def clipped(T: float) -> float:
+        return float((s.render(T, Finish(denoise=0.0), size=s.proxy_size)[inside].max(-1) > 0.98).mean())
+    return luma, clipped
+
+
 def test_upper_tones_do_not_wash_out_and_the_rule_leaves_dark_pairs_alone(default_enhancer):
     """bar55, a dim bar photo whose flash-lit faces are exposed already: at the default T a quarter of
     its upper tones (80th-97th percentile) clip; Auto lowers T until at most UPPER_CLIP do. A
     lowlight-dev pair, clearly dark, keeps the default T: none of its upper tones clip there."""
     s = default_enhancer.prepare(read_photo(DATASETS / "photos" / "kphotoalbum-bar55.jpg", 160))
-    luma = s.proxy[0].permute(1, 2, 0).numpy() @ np.array([0.2126, 0.7152, 0.0722], np.float32)
-    lo, hi = np.percentile(luma, auto_exposure.UPPER_TONES)
-    upper = (luma >= lo) & (luma <= hi)
-
-    def clipped(T: float) -> float:
-        return float((s.render(T, Finish(denoise=0.0), size=s.proxy_size)[upper].max(-1) > 0.98).mean())
+    luma, clipped = clipped_in_band(s, auto_exposure.UPPER_TONES)
 
     assert auto_exposure.darkness(mean_luminance(s.image)) == 1.0
     assert clipped(3.0) > 2 * auto_exposure.UPPER_CLIP
@@ -360,12 +367,7 @@ def test_midtones_never_clip(default_enhancer):
     """A bright photo's mid-tones would clip at T = 6; the rule (alone: the others switched off)
     lowers T until at most MIDTONE_CLIP of them do."""
     s = default_enhancer.prepare(read_photo(DATASETS / "photos" / "mate_nature-Wood.jpg", 96))
-    luma = s.proxy[0].permute(1, 2, 0).numpy() @ np.array([0.2126, 0.7152, 0.0722], np.float32)
-    lo, hi = np.percentile(luma, auto_exposure.MIDTONES)
-    mid = (luma >= lo) & (luma <= hi)
-
-    def clipped(T: float) -> float:
-        return float((s.render(T, Finish(denoise=0.0), size=s.proxy_size)[mid].max(-1) > 0.98).mean())
+    luma, clipped = clipped_in_band(s, auto_exposure.MIDTONES)
 
     T = auto_exposure.held_by_rules(s, 6.0, 3.0, 0.7, floor_errors=None, not_dark=None, zone=None)
     assert clipped(6.0) > 10 * auto_exposure.MIDTONE_CLIP

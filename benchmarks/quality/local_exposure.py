@@ -27,7 +27,7 @@ import sys
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))   # benchmarks/: machine.py
-from machine import Report  # noqa: E402
+from machine import print_results  # noqa: E402
 
 
 def parse_args() -> argparse.Namespace:
@@ -41,7 +41,6 @@ def parse_args() -> argparse.Namespace:
 if __name__ == "__main__":
     ARGS = parse_args()        # --help answers before torch loads
 
-import json  # noqa: E402
 from dataclasses import replace  # noqa: E402
 import statistics  # noqa: E402
 import time  # noqa: E402
@@ -152,10 +151,7 @@ def main(args: argparse.Namespace) -> None:
     result = {} if args.skip_edges else {"edges": edges(enh)}
     result.update(costs(enh, (H, W), args.repeats))
     result["note"] = "timings from one run on a shared, loaded 2-core machine: read the ratios"
-    print(json.dumps(result, indent=1))
-    report = Report(__file__, args)
-    report["local_exposure"] = result
-    report.emit()
+    print_results(__file__, args, "local_exposure", result)
 
 
 if __name__ == "__main__":

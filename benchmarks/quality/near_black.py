@@ -21,7 +21,7 @@ import sys
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))   # benchmarks/: machine.py
-from machine import Report  # noqa: E402
+from machine import print_results  # noqa: E402
 
 
 def parse_args() -> argparse.Namespace:
@@ -141,10 +141,7 @@ def main(args: argparse.Namespace) -> int:
         summary[f"{key}_max"] = round(float(np.max([r[key] for r in rows])), 3)
     for key in [k for k in rows[0] if k.startswith("hue_")]:
         summary[f"{key}_dim_mean"] = round(float(np.mean([r[key] for r in dim])), 3)
-    print(json.dumps({"summary": summary, "photos": rows}, indent=1))
-    record = Report(__file__, args)
-    record["near_black"] = {"summary": summary, "photos": rows}
-    record.emit()
+    print_results(__file__, args, "near_black", {"summary": summary, "photos": rows})
     return 0
 
 

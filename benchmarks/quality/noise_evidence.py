@@ -26,7 +26,7 @@ import sys
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))   # benchmarks/: machine.py
-from machine import Report  # noqa: E402
+from machine import print_results  # noqa: E402
 
 
 def parse_args() -> argparse.Namespace:
@@ -111,10 +111,7 @@ def main(args: argparse.Namespace) -> int:
     torch.set_num_threads(1)
     rows = rows_of(args.sets.split(","))
     result = {"ranges": ranges(rows), "rows": rows}
-    print(json.dumps(result, indent=1))
-    report = Report(__file__, args)
-    report["noise_evidence"] = result
-    report.emit()
+    print_results(__file__, args, "noise_evidence", result)
     return 0
 
 

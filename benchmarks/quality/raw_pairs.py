@@ -25,7 +25,7 @@ import sys
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))   # benchmarks/: machine.py
-from machine import Report  # noqa: E402
+from machine import print_results  # noqa: E402
 
 
 def parse_args() -> argparse.Namespace:
@@ -176,10 +176,7 @@ def main(args: argparse.Namespace) -> int:
                 rows.append({"pair": name, **info, **score(enh, low, high)})
                 print(json.dumps(rows[-1]), file=sys.stderr, flush=True)
             report[set_name] = {"summary": summarise(rows), "pairs": rows}
-    print(json.dumps(report, indent=1))
-    record = Report(__file__, args)
-    record["raw_pairs"] = report
-    record.emit()
+    print_results(__file__, args, "raw_pairs", report)
     return 0
 
 

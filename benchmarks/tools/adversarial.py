@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import argparse
 import hashlib
-import json
 import os
 import shutil
 import signal
@@ -36,7 +35,7 @@ import numpy as np
 from PIL import Image
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))   # benchmarks/: machine.py
-from machine import Report  # noqa: E402
+from machine import print_results  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[2]
 #: A child above this is killed (and counted): the acceptance is no peak over 2 GB from a small input.
@@ -243,10 +242,7 @@ def main() -> int:
     else:
         with tempfile.TemporaryDirectory(prefix="clode-adversarial-") as tmp:
             summary = build_and_run(Path(tmp), args.quick)
-    print(json.dumps(summary, indent=1))
-    report = Report(__file__, args)
-    report["adversarial"] = summary
-    report.emit()
+    print_results(__file__, args, "adversarial", summary)
     return 0
 
 

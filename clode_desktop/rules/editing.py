@@ -321,12 +321,10 @@ class Editing:
         (the user pressed Auto) makes it an edit; Auto on open is not (viewing writes no sidecar)."""
         if remember:
             return T
-        if not self.auto_on_open or not self.is_current(path):
+        if self.auto_provisional(T, path) is None:
             return None                     # the user set T meanwhile, or opened another photo
         self.auto_on_open = False
         self.own_T = True
-        self.adjustments = self.adjustments.replace(T=T)
-        self.history.rebase(self.adjustments)
         return T
 
     # -- the sidecar -------------------------------------------------------------------------------
